@@ -1,0 +1,110 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) tokenops.tokens contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+
+    # validate_certs, timeout, max_retry_wait: every module. Use it with one platform's fragment
+    # below, which documents api_token and api_url with that platform's environment variables.
+    DOCUMENTATION = r'''
+options:
+  validate_certs:
+    description:
+      - Verify the TLS certificate of O(api_url). Only turn this off for a test server you control.
+    type: bool
+    default: true
+  timeout:
+    description:
+      - Seconds to wait for each HTTP request.
+    type: float
+    default: 30
+  max_retry_wait:
+    description:
+      - The most seconds the module waits in total before repeating requests that the platform rate
+        limited or could not serve (HTTP 429, 502, 503, 504, connection errors).
+      - Waits honour the platform's C(Retry-After) and C(X-RateLimit-Reset) headers, else back off
+        exponentially with jitter. No single wait is longer than 60 seconds.
+      - Reads and deletes are repeated. A request that may create or replace a secret is repeated only
+        after a 429 or when it provably never reached the platform; otherwise the module looks at the
+        platform before deciding, and never mints a duplicate.
+      - V(0) disables waiting.
+    type: float
+    default: 120
+requirements:
+  - requests
+'''
+
+    PACTFLOW = r'''
+options:
+  api_token:
+    description:
+      - The credential the module calls the PactFlow API with. When not set, E(PACT_BROKER_TOKEN) is used.
+      - It is never printed, logged or returned.
+    type: str
+  api_url:
+    description:
+      - Base URL of the API. When not set, E(PACT_BROKER_BASE_URL) is used. PactFlow has no public endpoint, so one of the two is required.
+      - An C(https://) (or C(http://)) URL without user name, password, query or fragment.
+    type: str
+'''
+
+    TFE = r'''
+options:
+  api_token:
+    description:
+      - The credential the module calls the HCP Terraform / Terraform Enterprise API with. When not set, E(TFE_TOKEN) is used.
+      - It is never printed, logged or returned.
+    type: str
+  api_url:
+    description:
+      - Base URL of the API. When not set, E(TFE_ADDRESS) is used. When neither is set, V(https://app.terraform.io).
+      - An C(https://) (or C(http://)) URL without user name, password, query or fragment.
+    type: str
+'''
+
+    CLOUDFLARE = r'''
+options:
+  api_token:
+    description:
+      - The credential the module calls the Cloudflare API with. When not set, E(CLOUDFLARE_API_TOKEN) is used.
+      - It is never printed, logged or returned.
+    type: str
+  api_url:
+    description:
+      - Base URL of the API. When not set, E(CLOUDFLARE_BASE_URL) is used. When neither is set, V(https://api.cloudflare.com/client/v4).
+      - An C(https://) (or C(http://)) URL without user name, password, query or fragment.
+    type: str
+'''
+
+    PULUMI = r'''
+options:
+  api_token:
+    description:
+      - The credential the module calls the Pulumi Cloud API with. When not set, E(PULUMI_ACCESS_TOKEN) is used.
+      - It is never printed, logged or returned.
+    type: str
+  api_url:
+    description:
+      - Base URL of the API. When not set, E(PULUMI_BACKEND_URL) is used. When neither is set, V(https://api.pulumi.com).
+      - An C(https://) (or C(http://)) URL without user name, password, query or fragment.
+    type: str
+'''
+
+    CLOUDTRUTH = r'''
+options:
+  api_token:
+    description:
+      - The credential the module calls the CloudTruth API with. When not set, E(CLOUDTRUTH_API_KEY) is used.
+      - It is never printed, logged or returned.
+    type: str
+  api_url:
+    description:
+      - Base URL of the API. When not set, E(CLOUDTRUTH_SERVER_URL) is used. When neither is set, V(https://api.cloudtruth.io).
+      - An C(https://) (or C(http://)) URL without user name, password, query or fragment.
+    type: str
+'''

@@ -1,0 +1,69 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) tokenops.tokens contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module is private to tokenops.tokens and may change without notice.
+
+"""What the read-only ``_info`` modules share: the age/due options and filters."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import datetime
+
+from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
+    age_seconds, is_due, parse_duration, parse_optional_timestamp,
+)
+
+
+def info_argument_spec():
+    """``max_age``/``renew_before`` (to report due status) and the ``expired``/``expiring_within``
+    filters."""
+    return dict(
+        max_age=dict(type='str'),
+        renew_before=dict(type='str'),
+        expired=dict(type='bool'),
+        expiring_within=dict(type='str'),
+    )
+
+
+class Listing:
+    """Checks the options once, then annotates and filters tokens."""
+
+    def __init__(self, params, now):
+        self.now = now
+        self.max_age = _optional_duration(params, 'max_age')
+        self.renew_before = _optional_duration(params, 'renew_before')
+        self.expiring_within = _optional_duration(params, 'expiring_within')
+        self.expired = params.get('expired')
+
+    def annotate(self, token, issued_at=None, expires_at=None):
+        """``token`` plus ``age_seconds``, ``expired``, ``due`` and ``due_reason``.
+
+        ``issued_at`` defaults to ``created_at``; ``expires_at`` to the token's own.
+        """
+        issued = issued_at or parse_optional_timestamp(token.get('created_at'))
+        expires = expires_at or parse_optional_timestamp(token.get('expires_at'))
+        due, reason = is_due(issued, expires, self.now, self.max_age, self.renew_before)
+        annotated = dict(token)
+        annotated.update(age_seconds=age_seconds(issued, self.now),
+                         expired=expires is not None and expires <= self.now,
+                         due=due, due_reason=reason)
+        return annotated
+
+    def keep(self, annotated):
+        """Whether an annotated token passes the ``expired`` and ``expiring_within`` filters."""
+        if self.expired is not None and annotated['expired'] != self.expired:
+            return False
+        if self.expiring_within is not None:
+            expires = parse_optional_timestamp(annotated.get('expires_at'))
+            limit = self.now + datetime.timedelta(seconds=self.expiring_within)
+            if expires is None or expires > limit:
+                return False
+        return True
+
+
+def _optional_duration(params, option):
+    value = params.get(option)
+    return None if value is None else parse_duration(value, option)

@@ -1,0 +1,292 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) tokenops.tokens contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module is private to tokenops.tokens and may change without notice.
+
+"""Pulumi Cloud access tokens: personal, organization and team.
+
+Pulumi has no read-one and no update endpoint: a token is found by listing (``filter=all``, so
+expired tokens count) and its expiry is fixed at creation. Organization and team token names
+are reserved forever, even after deletion, so a rotated token cannot take its predecessor's
+name: the n-th generation of a token named ``ci`` is called ``ci--n`` (the first is plain
+``ci``), and lookups match the name and every generation of it.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import datetime
+import re
+
+from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
+    AmbiguousWriteError, ApiError,
+)
+from ansible_collections.tokenops.tokens.plugins.module_utils._paging import iter_continuation
+from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
+    InputError, from_epoch, isoformat, parse_optional_timestamp, requested_expiry,
+)
+from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import TokenAdapter
+
+TWO_YEARS = 2 * 365 * 86400
+NAME_MAX = 40
+GENERATION_SEPARATOR = '--'
+_NAME = re.compile(r'^[A-Za-z0-9_-]+$')
+_GENERATION = re.compile(r'^(?P<base>.+)--(?P<n>\d+)$')
+#: attempts at a fresh generation name when a name turns out to be taken (409 creates nothing)
+NAME_ATTEMPTS = 5
+
+
+def token_metadata(raw):
+    """The public, snake_case metadata of a listed token."""
+    return dict(
+        id=raw.get('id'),
+        name=raw.get('name') or None,
+        description=raw.get('description'),
+        type=raw.get('type'),
+        admin=bool(raw.get('admin')),
+        created_by=raw.get('createdBy'),
+        role=raw.get('role'),
+        created_at=isoformat(parse_optional_timestamp(raw.get('created'))),
+        expires_at=isoformat(from_epoch(raw.get('expires'))),
+        last_used_at=isoformat(from_epoch(raw.get('lastUsed'))),
+    )
+
+
+def generation_of(token_name, base):
+    """1 for ``base``, n for ``base--n``, None for any other name."""
+    if token_name == base:
+        return 1
+    match = _GENERATION.match(token_name or '')
+    if match and match.group('base') == base:
+        return int(match.group('n'))
+    return None
+
+
+class PulumiScope:
+    """Where a kind of token lives: its list/create path and its delete path."""
+
+    def __init__(self, kind, organization=None, team=None):
+        self.kind = kind
+        if kind == 'personal':
+            self.path = ('api', 'user', 'tokens')
+        elif kind == 'organization':
+            self.path = ('api', 'orgs', organization, 'tokens')
+        else:
+            self.path = ('api', 'orgs', organization, 'teams', team, 'tokens')
+
+    def list(self, client):
+        return iter_continuation(client, self.path, {'filter': 'all'})
+
+    def token_path(self, token_id):
+        return self.path + (token_id,)
+
+
+def scope_from_params(params):
+    """The scope the options describe, after checking the options each kind needs."""
+    kind = params.get('kind') or 'personal'
+    if kind in ('organization', 'team') and not params.get('organization'):
+        raise InputError('organization: required when kind is %s' % kind)
+    if kind == 'team' and not params.get('team'):
+        raise InputError('team: required when kind is team')
+    if kind == 'personal' and params.get('team'):
+        raise InputError('team: only used when kind is team')
+    return PulumiScope(kind, params.get('organization'), params.get('team'))
+
+
+class PulumiTokenAdapter(TokenAdapter):
+    rotation_effect = ('overlapping: the new token is created first, then the previous one is '
+                       'deleted, so the previous secret works until the new one exists')
+
+    def __init__(self, client, params, now=None):
+        super(PulumiTokenAdapter, self).__init__(client, params, now)
+        self.scope = scope_from_params(params)
+        self.kind = self.scope.kind
+        self.expiry = None
+        self.leftovers = []
+        self.matched_ids = set()
+
+    # -- checks before any request ------------------------------------------------------------
+    def validate(self):
+        params = self.params
+        self.expiry = requested_expiry(params, self.now, max_ahead=TWO_YEARS)
+        if self.kind == 'personal':
+            if params.get('name'):
+                raise InputError('name: personal tokens have no name; identify them by '
+                                 'description or token_id')
+            if params.get('admin'):
+                raise InputError('admin: only organization tokens can be admin tokens')
+            if params.get('description') is None and not params.get('token_id'):
+                raise InputError('description: required for a personal token (or give '
+                                 'token_id)')
+            return
+        name = params.get('name')
+        if not name and not params.get('token_id'):
+            raise InputError('name: required for %s tokens (or give token_id)' % self.kind)
+        if params.get('admin') and self.kind != 'organization':
+            raise InputError('admin: only organization tokens can be admin tokens')
+        if name:
+            if not _NAME.match(name):
+                raise InputError('name: may contain only letters, digits, "-" and "_"; got %r'
+                                 % name)
+            if _GENERATION.match(name):
+                raise InputError('name: must not end in "--" and digits; the module names '
+                                 'rotated generations %s--2, %s--3, ...' % (name, name))
+            if len(name) > NAME_MAX - 4:
+                raise InputError('name: at most %d characters, so that rotated generations '
+                                 '(%s--N) fit the platform\'s %d' % (NAME_MAX - 4, name[:8],
+                                                                     NAME_MAX))
+
+    # -- reading --------------------------------------------------------------------------------
+    def _matches(self):
+        params = self.params
+        found = []
+        for raw in self.scope.list(self.client):
+            if raw.get('type') == 'refresh':
+                continue    # agent refresh tokens are never managed here
+            if params.get('token_id'):
+                if raw.get('id') == params['token_id']:
+                    found.append(raw)
+            elif self.kind == 'personal':
+                if raw.get('description') == params['description']:
+                    found.append(raw)
+            elif generation_of(raw.get('name'), params['name']) is not None:
+                found.append(raw)
+        return found
+
+    def find(self):
+        matches = self._matches()
+        self.matched_ids = set(m['id'] for m in matches)
+        if not matches:
+            return None
+        if self.kind == 'personal' and not self.params.get('token_id'):
+            return self._single_live(matches)
+        newest = max(matches, key=self._generation)
+        self.leftovers = [m['id'] for m in matches if m is not newest]
+        return token_metadata(newest)
+
+    def _single_live(self, matches):
+        live = [m for m in matches if not self._expired(m)]
+        if len(live) > 1:
+            raise InputError('description: %d live personal tokens have the description %r '
+                             '(ids %s); give token_id to pick one'
+                             % (len(live), self.params['description'],
+                                ', '.join(sorted(m['id'] for m in live))))
+        if live:
+            return token_metadata(live[0])
+        return token_metadata(max(matches, key=lambda m: m.get('created') or ''))
+
+    def _expired(self, raw):
+        expires = from_epoch(raw.get('expires'))
+        return expires is not None and expires <= self.now
+
+    def _generation(self, raw):
+        base = self.params.get('name') or raw.get('name') or ''
+        return generation_of(raw.get('name'), base) or 0
+
+    def warnings(self, current):
+        messages = []
+        if self.leftovers:
+            messages.append('older generations of token %s still exist (ids %s): an earlier '
+                            'rotation did not finish; they are deleted on the next rotation'
+                            % (current['name'], ', '.join(sorted(self.leftovers))))
+        expires = parse_optional_timestamp(current.get('expires_at'))
+        if expires is not None and expires <= self.now:
+            messages.append('token %s expired at %s; use rotate: due or always to replace it'
+                            % (current['id'], current['expires_at']))
+        if self.expiry is not None and isoformat(self.expiry) != current.get('expires_at'):
+            messages.append('expires_in/expires_at differ from the existing token\'s expiry (%s); '
+                            'Pulumi cannot change an expiry, so it applies only to the next '
+                            'token issued (use rotate to issue one)'
+                            % (current.get('expires_at') or 'never'))
+        return messages
+
+    def planned(self, current=None, changes=None):
+        if current is not None:
+            token = dict(current)
+            token.update(id=None, created_at=isoformat(self.now),
+                         expires_at=isoformat(self._expiry_for(current)), last_used_at=None)
+            if self.kind != 'personal':
+                token['name'] = self._name_for(self._generation_number(current) + 1)
+            return token
+        return dict(id=None, name=self._name_for(1) if self.kind != 'personal' else None,
+                    description=self.params.get('description'), type=self._type(),
+                    admin=bool(self.params.get('admin')), created_at=isoformat(self.now),
+                    expires_at=isoformat(self.expiry), last_used_at=None)
+
+    def _type(self):
+        return {'personal': 'personal', 'organization': 'organization', 'team': 'team'}[self.kind]
+
+    def _generation_number(self, token):
+        return generation_of(token.get('name'), self.params.get('name') or token.get('name')) or 1
+
+    def _name_for(self, generation):
+        name = self.params.get('name')
+        return name if generation == 1 else '%s%s%d' % (name, GENERATION_SEPARATOR, generation)
+
+    def _expiry_for(self, previous):
+        """Requested expiry, else the previous token's lifetime again, else none."""
+        if self.expiry is not None or previous is None:
+            return self.expiry
+        created = parse_optional_timestamp(previous.get('created_at'))
+        expires = parse_optional_timestamp(previous.get('expires_at'))
+        if created is None or expires is None:
+            return None
+        lifetime = min(expires - created, datetime.timedelta(seconds=TWO_YEARS))
+        return self.now + lifetime
+
+    # -- writing --------------------------------------------------------------------------------
+    def create(self, previous=None):
+        expiry = self._expiry_for(previous)
+        body = {'description': self.params.get('description') or '',
+                'expires': int((expiry - datetime.datetime(1970, 1, 1, tzinfo=expiry.tzinfo))
+                               .total_seconds()) if expiry else 0}
+        if self.kind == 'organization':
+            body['admin'] = bool(self.params.get('admin'))
+        if self.kind == 'personal':
+            return self._post(body, expiry)
+        generation = self._generation_number(previous) + 1 if previous else 1
+        for attempt in range(NAME_ATTEMPTS):
+            body['name'] = self._name_for(generation + attempt)
+            try:
+                return self._post(body, expiry)
+            except ApiError as exc:
+                # 409: the name was used before (names stay reserved after deletion) and
+                # nothing was created, so the next generation's name is safe to try.
+                if exc.status != 409 or previous is None:
+                    raise
+        raise InputError('name: %d generation names after %s were all taken'
+                         % (NAME_ATTEMPTS, body['name']))
+
+    def _post(self, body, expiry):
+        answer = self.client.post(self.scope.path, body)
+        secret = answer.get('tokenValue')
+        self.client.remember_secret(secret)
+        if not secret:
+            raise ApiError('the platform created token %s but returned no tokenValue'
+                           % answer.get('id'))
+        token = dict(id=answer.get('id'), name=body.get('name'),
+                     description=body['description'], type=self._type(),
+                     admin=bool(body.get('admin')), created_by=None, role=None,
+                     created_at=isoformat(self.now), expires_at=isoformat(expiry),
+                     last_used_at=None)
+        return token, secret
+
+    def rotate(self, current):
+        try:
+            token, secret = self.create(previous=current)
+        except AmbiguousWriteError:
+            # The new token may exist without anyone holding its secret: remove what appeared,
+            # then issue again. The previous secret has not been touched.
+            for orphan in self._matches():
+                if orphan['id'] not in self.matched_ids:
+                    self.client.delete(self.scope.token_path(orphan['id']))
+            token, secret = self.create(previous=current)
+        for token_id in [current['id']] + self.leftovers:
+            self.client.delete(self.scope.token_path(token_id))
+        return token, secret, current['id']
+
+    def delete(self, current):
+        for token_id in [current['id']] + self.leftovers:
+            self.client.delete(self.scope.token_path(token_id))

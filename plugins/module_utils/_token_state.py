@@ -1,0 +1,186 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) tokenops.tokens contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module is private to tokenops.tokens and may change without notice.
+
+"""The one token state machine: find, compare, create, update, rotate, delete.
+
+A platform module supplies a :class:`TokenAdapter`; this module decides what to do with it,
+and builds check mode, diff and the result that PRODUCT.md promises (``changed``, ``token``,
+``secret`` only when a secret came out of this run, ``rotated``).
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
+    AmbiguousWriteError, TokenOpsError,
+)
+from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
+    InputError, RotationPolicy, age_seconds, is_due, parse_optional_timestamp, utcnow,
+)
+
+
+class TokenAdapter:
+    """One platform's token kind. Subclasses override what their platform can do.
+
+    Token metadata is a dict in snake_case with at least ``id``, ``created_at`` and
+    ``expires_at`` (ISO 8601 text or None). It never holds a secret.
+    """
+
+    #: the platform can delete this kind of token
+    can_delete = True
+    #: why ``state: absent`` cannot work, when ``can_delete`` is False
+    cannot_delete_reason = None
+    #: what happens to the previous secret on rotation, for the docs and the ``rotation`` result
+    rotation_effect = 'the previous secret stops working at once'
+
+    def __init__(self, client, params, now=None):
+        self.client = client
+        self.params = params
+        self.now = now or utcnow()
+
+    def validate(self):
+        """Check the options that need more than the argument spec; raise ``InputError``.
+
+        Runs before any request is sent.
+        """
+
+    def find(self):
+        """The existing token's metadata, or None when there is none."""
+        raise NotImplementedError
+
+    def changes(self, current):
+        """Differences that can be fixed in place: ``{field: desired_value}``."""
+        return {}
+
+    def warnings(self, current):
+        """Things the user asked for that this run will not do, as sentences."""
+        return []
+
+    def planned(self, current=None, changes=None):
+        """The metadata the token would have after a create (``current`` None) or update."""
+        token = dict(current or {})
+        token.update(changes or {})
+        return token
+
+    def create(self):
+        """Create the token; return ``(token, secret)``."""
+        raise NotImplementedError
+
+    def update(self, current, changes):
+        """Apply ``changes`` in place; return the new metadata."""
+        raise NotImplementedError
+
+    def rotate(self, current):
+        """Issue a new secret; return ``(token, secret, previous_id)``."""
+        raise NotImplementedError
+
+    def delete(self, current):
+        raise NotImplementedError
+
+    def secret_issued_at(self, token):
+        """When the current secret was issued (the age ``rotate: due`` measures)."""
+        return parse_optional_timestamp(token.get('created_at'))
+
+    def expires_at(self, token):
+        return parse_optional_timestamp(token.get('expires_at'))
+
+    def check_rotation(self, current):
+        """Raise ``InputError`` when rotating ``current`` must not happen (self lock-out)."""
+
+
+def due_status(adapter, token, now, max_age=None, renew_before=None):
+    """``age_seconds``, ``due`` and ``due_reason`` for an ``_info`` module's listing."""
+    issued = adapter.secret_issued_at(token)
+    due, reason = is_due(issued, adapter.expires_at(token), now, max_age, renew_before)
+    return dict(age_seconds=age_seconds(issued, now), due=due, due_reason=reason)
+
+
+class TokenStateMachine:
+    """Drives an adapter to the state the module's options describe."""
+
+    def __init__(self, module, adapter):
+        self.module = module
+        self.adapter = adapter
+        self.params = module.params
+        self.check_mode = module.check_mode
+
+    def run(self):
+        policy = RotationPolicy.from_params(self.params)
+        self.adapter.validate()
+        state = self.params.get('state') or 'present'
+        if state == 'absent' and not self.adapter.can_delete:
+            raise InputError('state: absent is not possible: %s'
+                             % self.adapter.cannot_delete_reason)
+        current = self.adapter.find()
+        if state == 'absent':
+            return self._absent(current)
+        if current is None:
+            return self._create()
+        return self._present(current, policy)
+
+    # ---------------------------------------------------------------------------------------
+    def _result(self, changed, before, after, secret=None, rotated=False, **extra):
+        result = dict(changed=changed, token=after, rotated=rotated)
+        if secret is not None:
+            result['secret'] = secret
+        if self.module._diff:
+            result['diff'] = dict(before=before or {}, after=after or {})
+        result.update(extra)
+        return result
+
+    def _absent(self, current):
+        if current is None:
+            return self._result(False, None, None)
+        if not self.check_mode:
+            self.adapter.delete(current)
+        return self._result(True, current, None)
+
+    def _create(self):
+        if self.check_mode:
+            return self._result(True, None, self.adapter.planned(), rotated=True)
+        try:
+            token, secret = self.adapter.create()
+        except AmbiguousWriteError as exc:
+            token, secret = self._create_again_if_nothing_was_created(exc)
+        return self._result(True, None, token, secret=secret, rotated=True)
+
+    def _create_again_if_nothing_was_created(self, exc):
+        """After a create with no clear answer: look, and only try again if nothing is there."""
+        created = self.adapter.find()
+        if created is not None:
+            raise TokenOpsError(
+                '%s. The platform did create token %s, but its answer, and with it the only copy '
+                'of the secret, was lost. Re-run with rotate: always to issue a secret you can '
+                'use, or with state: absent to remove it.' % (exc, created.get('id')),
+                orphan_id=created.get('id'))
+        return self.adapter.create()
+
+    def _present(self, current, policy):
+        for warning in self.adapter.warnings(current):
+            self.module.warn(warning)
+        changes = self.adapter.changes(current)
+        due, reason = policy.decide(self.adapter.secret_issued_at(current),
+                                    self.adapter.expires_at(current), self.adapter.now)
+        if due:
+            self.adapter.check_rotation(current)
+        if not changes and not due:
+            return self._result(False, current, current, rotation_reason=reason)
+        if self.check_mode:
+            return self._result(True, current, self.adapter.planned(current, changes),
+                                rotated=due, rotation_reason=reason)
+        token = self.adapter.update(current, changes) if changes else current
+        if not due:
+            return self._result(True, current, token, rotation_reason=reason)
+        try:
+            token, secret, previous_id = self.adapter.rotate(token)
+        except AmbiguousWriteError as exc:
+            raise TokenOpsError(
+                '%s. The rotation may have happened: the previous secret may no longer work and '
+                'the new one is unknown. Re-run with rotate: always to issue a secret you can '
+                'use.' % exc)
+        return self._result(True, current, token, secret=secret, rotated=True,
+                            previous_id=previous_id, rotation_reason=reason)

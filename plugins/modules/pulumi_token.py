@@ -1,0 +1,214 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) tokenops.tokens contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: pulumi_token
+short_description: Manage and rotate Pulumi Cloud personal, organization and team access tokens
+version_added: 0.1.0
+description:
+  - Creates, rotates and deletes Pulumi Cloud access tokens of the calling user (personal tokens),
+    of an organization, or of a team.
+  - The secret is returned only in the run that issued it, hidden from every output.
+  - Pulumi has no endpoint to read one token or to change a token, so tokens are found by listing
+    (expired tokens included), and a token's expiry cannot change after it is issued.
+  - "Rotation overlaps: the new token is created first, and the previous one deleted only after
+    that, so the previous secret keeps working until its replacement exists. The previous token's
+    id is returned as RV(previous_id)."
+  - "Organization and team token names stay reserved forever, even after the token is deleted.
+    The module therefore names the generations of a token called C(ci) C(ci), C(ci--2), C(ci--3), and so on:
+    rotation creates the next generation and deletes the previous ones, and lookups by O(name) match
+    every generation. A name of your own must not end in C(--) and digits."
+  - Agent refresh tokens, which Pulumi lists among personal tokens, are never matched, rotated or
+    deleted.
+author:
+  - tokenops engineering (@tokenops)
+extends_documentation_fragment:
+  - tokenops.tokens.connection
+  - tokenops.tokens.connection.PULUMI
+  - tokenops.tokens.rotation
+  - tokenops.tokens.rotation.EXPIRY
+  - tokenops.tokens.attributes
+attributes:
+  action_group:
+    description: Use C(group/tokenops.tokens.pulumi) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - tokenops.tokens.pulumi
+options:
+  kind:
+    description:
+      - V(personal) tokens belong to the user O(api_token) authenticates as.
+      - V(organization) and V(team) tokens belong to O(organization) (and O(team)).
+    type: str
+    choices: [personal, organization, team]
+    default: personal
+  organization:
+    description:
+      - The organization's name. Required for O(kind=organization) and O(kind=team).
+    type: str
+  team:
+    description:
+      - The team's name. Required for O(kind=team).
+    type: str
+  description:
+    description:
+      - Free text stored with the token.
+      - Identifies a personal token, unless O(token_id) is given. Pulumi does not keep descriptions
+        unique; two live personal tokens with this description are an error that lists both ids.
+    type: str
+  name:
+    description:
+      - Identifies an organization or team token (unless O(token_id) is given). Letters, digits, C(-)
+        and C(_), at most 36 characters, so that generation suffixes fit Pulumi's 40.
+    type: str
+  admin:
+    description:
+      - Whether a new organization token has admin rights. Only for O(kind=organization).
+      - Fixed at creation; it applies to the next token issued.
+    type: bool
+    default: false
+  token_id:
+    description:
+      - Act on this token id directly instead of finding the token by O(description) or O(name).
+    type: str
+  expires_in:
+    description:
+      - Expiry of a newly issued token, relative to now, as a duration such as V(90d) or V(12h).
+        Mutually exclusive with O(expires_at).
+      - Pulumi accepts expiries up to two years ahead; a longer one fails before any request.
+      - Without O(expires_in) or O(expires_at), a new token never expires, and a rotated token gets
+        the lifetime its predecessor had.
+  expires_at:
+    description:
+      - Expiry of a newly issued token, as an ISO 8601 timestamp such as V(2027-01-31T00:00:00Z).
+        A timestamp without a zone is taken as UTC. Mutually exclusive with O(expires_in).
+      - Pulumi accepts expiries up to two years ahead.
+notes:
+  - The age O(rotate=due) measures is the token's creation time, which is also when its secret was
+    issued, since Pulumi cannot re-issue a secret for an existing token.
+seealso:
+  - module: tokenops.tokens.pulumi_token_info
+  - name: Pulumi Cloud access tokens
+    description: Pulumi's documentation of access token kinds.
+    link: https://www.pulumi.com/docs/pulumi-cloud/access-management/access-tokens/
+'''
+
+EXAMPLES = r'''
+- name: A personal token for CI that lives 90 days, rotated when 60 days old
+  tokenops.tokens.pulumi_token:
+    description: ci-deploy
+    expires_in: 90d
+    rotate: due
+    max_age: 60d
+  register: ci_token
+
+- name: Hand the new secret on (only present when one was issued)
+  ansible.builtin.copy:
+    content: "{{ ci_token.secret }}"
+    dest: /etc/ci/pulumi-token
+    mode: "0600"
+  when: ci_token.secret is defined
+  no_log: true
+
+- name: An admin organization token
+  tokenops.tokens.pulumi_token:
+    kind: organization
+    organization: acme
+    name: platform-admin
+    admin: true
+
+- name: Rotate a team token now
+  tokenops.tokens.pulumi_token:
+    kind: team
+    organization: acme
+    team: payments
+    name: payments-deploy
+    rotate: always
+
+- name: Revoke a token by id
+  tokenops.tokens.pulumi_token:
+    token_id: 6f1c2d3e-0a4b-4c5d-9e8f-7a6b5c4d3e2f
+    state: absent
+'''
+
+RETURN = r'''
+token:
+  description: The token's metadata after the run (null when absent). Never the secret.
+  returned: always
+  type: dict
+  contains:
+    id:
+      description: The token id.
+      type: str
+      sample: 6f1c2d3e-0a4b-4c5d-9e8f-7a6b5c4d3e2f
+    name:
+      description: The name on the platform, with its generation suffix (null for personal tokens).
+      type: str
+      sample: ci--2
+    description:
+      description: The description.
+      type: str
+    type:
+      description: V(personal), V(organization) or V(team).
+      type: str
+    admin:
+      description: Whether an organization token has admin rights.
+      type: bool
+    created_by:
+      description: Login of the user who created the token, when Pulumi says.
+      type: str
+    created_at:
+      description: When the token (and its secret) was issued, ISO 8601.
+      type: str
+      sample: "2026-11-22T10:15:30Z"
+    expires_at:
+      description: When it expires, ISO 8601, or null for never.
+      type: str
+    last_used_at:
+      description: When it was last used, ISO 8601, or null for never.
+      type: str
+previous_id:
+  description: Id of the token that a rotation replaced (and deleted).
+  returned: when rotated
+  type: str
+'''
+
+from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
+    build_module, make_client, management_argument_spec, run,
+)
+from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import API
+from ansible_collections.tokenops.tokens.plugins.module_utils._pulumi import PulumiTokenAdapter
+from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import (
+    TokenStateMachine,
+)
+
+
+def main():
+    argument_spec = management_argument_spec()
+    argument_spec.update(
+        kind=dict(type='str', default='personal', choices=['personal', 'organization', 'team']),
+        organization=dict(type='str'),
+        team=dict(type='str'),
+        description=dict(type='str'),
+        name=dict(type='str'),
+        admin=dict(type='bool', default=False),
+        token_id=dict(type='str'),
+    )
+    module = build_module('pulumi', argument_spec)
+
+    def work():
+        client = make_client(API['pulumi'], module.params)
+        adapter = PulumiTokenAdapter(client, module.params)
+        return TokenStateMachine(module, adapter).run()
+
+    run(module, work)
+
+
+if __name__ == '__main__':
+    main()

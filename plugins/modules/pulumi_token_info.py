@@ -1,0 +1,171 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) tokenops.tokens contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: pulumi_token_info
+short_description: List Pulumi Cloud access tokens with their age, expiry, last use and due status
+version_added: 0.1.0
+description:
+  - Lists the personal tokens of the calling user, or the tokens of an organization or a team,
+    expired ones included, with their age and whether they are due for rotation.
+  - Never changes anything and never returns a secret (Pulumi never shows one after creation).
+  - Agent refresh tokens appear in the personal list with RV(tokens[].type=refresh); they are
+    shown as such and never rotated or deleted by M(tokenops.tokens.pulumi_token).
+author:
+  - tokenops engineering (@tokenops)
+extends_documentation_fragment:
+  - tokenops.tokens.connection
+  - tokenops.tokens.connection.PULUMI
+  - tokenops.tokens.info
+  - tokenops.tokens.attributes.INFO_MODULE
+attributes:
+  action_group:
+    description: Use C(group/tokenops.tokens.pulumi) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - tokenops.tokens.pulumi
+options:
+  kind:
+    description:
+      - Which tokens to list. See M(tokenops.tokens.pulumi_token).
+    type: str
+    choices: [personal, organization, team]
+    default: personal
+  organization:
+    description:
+      - The organization's name. Required for O(kind=organization) and O(kind=team).
+    type: str
+  team:
+    description:
+      - The team's name. Required for O(kind=team).
+    type: str
+  description:
+    description:
+      - List only tokens with exactly this description.
+    type: str
+  name:
+    description:
+      - List only the organization or team token of this name, in all its rotated generations
+        (C(name), C(name--2), ...).
+    type: str
+seealso:
+  - module: tokenops.tokens.pulumi_token
+'''
+
+EXAMPLES = r'''
+- name: Personal tokens due under a 90-day policy
+  tokenops.tokens.pulumi_token_info:
+    max_age: 90d
+    renew_before: 14d
+  register: pulumi_tokens
+
+- name: Show the ones that are due
+  ansible.builtin.debug:
+    msg: "{{ pulumi_tokens.tokens | selectattr('due') | map(attribute='description') | list }}"
+
+- name: Organization tokens that expire within 30 days
+  tokenops.tokens.pulumi_token_info:
+    kind: organization
+    organization: acme
+    expiring_within: 30d
+'''
+
+RETURN = r'''
+tokens:
+  description: The tokens, with metadata, age and due status. Never a secret.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: The token id.
+      type: str
+    name:
+      description: Name of an organization or team token, with its generation suffix.
+      type: str
+    description:
+      description: The description.
+      type: str
+    type:
+      description: V(personal), V(refresh), V(organization) or V(team).
+      type: str
+    admin:
+      description: Whether an organization token has admin rights.
+      type: bool
+    created_by:
+      description: Login of the creator, when Pulumi says.
+      type: str
+    created_at:
+      description: When the token was issued, ISO 8601.
+      type: str
+    expires_at:
+      description: Expiry, ISO 8601, or null for never.
+      type: str
+    last_used_at:
+      description: Last use, ISO 8601, or null for never.
+      type: str
+    age_seconds:
+      description: Seconds since the token was issued.
+      type: int
+    expired:
+      description: Whether the token has expired.
+      type: bool
+    due:
+      description: Whether it is due for rotation under O(max_age) and O(renew_before).
+      type: bool
+    due_reason:
+      description: Why it is or is not due.
+      type: str
+'''
+
+from ansible_collections.tokenops.tokens.plugins.module_utils._info import (
+    Listing, info_argument_spec,
+)
+from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
+    build_module, make_client, run,
+)
+from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import API
+from ansible_collections.tokenops.tokens.plugins.module_utils._pulumi import (
+    generation_of, scope_from_params, token_metadata,
+)
+from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import utcnow
+
+
+def main():
+    argument_spec = info_argument_spec()
+    argument_spec.update(
+        kind=dict(type='str', default='personal', choices=['personal', 'organization', 'team']),
+        organization=dict(type='str'),
+        team=dict(type='str'),
+        description=dict(type='str'),
+        name=dict(type='str'),
+    )
+    module = build_module('pulumi', argument_spec)
+
+    def work():
+        params = module.params
+        listing = Listing(params, utcnow())
+        scope = scope_from_params(params)
+        client = make_client(API['pulumi'], params)
+        tokens = []
+        for raw in scope.list(client):
+            if params['description'] is not None and raw.get('description') != params['description']:
+                continue
+            if params['name'] and generation_of(raw.get('name'), params['name']) is None:
+                continue
+            annotated = listing.annotate(token_metadata(raw))
+            if listing.keep(annotated):
+                tokens.append(annotated)
+        return dict(changed=False, tokens=tokens)
+
+    run(module, work)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,26 @@
+"""Fixtures shared by every test: the collection on the import path, and the sandbox."""
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+COLLECTIONS = ROOT / "build" / "collections"
+
+# Tests import the collection as ansible does (ansible_collections.tokenops.tokens...), through a
+# link to this checkout, so what is tested is what is edited.
+subprocess.run([str(ROOT / "scripts" / "link_collection.sh")], check=True)
+if str(COLLECTIONS) not in sys.path:
+    sys.path.insert(0, str(COLLECTIONS))
+os.environ["ANSIBLE_COLLECTIONS_PATH"] = str(COLLECTIONS)
+
+from tests.sandbox import Sandbox  # noqa: E402
+
+
+@pytest.fixture
+def sandbox():
+    """A fresh, empty sandbox (no demo data) serving all five APIs for one test."""
+    with Sandbox() as running:
+        yield running

@@ -1,0 +1,123 @@
+"""Run real ``ansible-playbook`` and ad-hoc ``ansible`` against the sandbox, and read results.
+
+Registered results reach the test through a file written by a last ``no_log`` task, the way a
+user's playbook hands a secret on; everything Ansible printed is kept for leak checks.
+"""
+import json
+import os
+import pathlib
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BIN = pathlib.Path(sys.executable).parent
+
+
+@dataclass
+class Run:
+    rc: int
+    stdout: str
+    stderr: str
+    results: dict = field(default_factory=dict)
+    log: str = ""
+
+    @property
+    def output(self):
+        """Everything Ansible wrote: stdout, stderr and the log file."""
+        return self.stdout + self.stderr + self.log
+
+    def __getitem__(self, name):
+        return self.results[name]
+
+
+def ansible_env(tmp_path, extra=None):
+    env = dict(os.environ)
+    env.update({
+        "ANSIBLE_COLLECTIONS_PATH": str(ROOT / "build" / "collections"),
+        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
+        "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
+        "ANSIBLE_LOG_PATH": str(tmp_path / "ansible.log"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+        "ANSIBLE_STDOUT_CALLBACK": "default",
+        "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+    })
+    for name in ("TFE_TOKEN", "CLOUDFLARE_API_TOKEN", "PULUMI_ACCESS_TOKEN", "CLOUDTRUTH_API_KEY",
+                 "PACT_BROKER_TOKEN", "TFE_ADDRESS", "CLOUDFLARE_BASE_URL", "PULUMI_BACKEND_URL",
+                 "CLOUDTRUTH_SERVER_URL", "PACT_BROKER_BASE_URL"):
+        env.pop(name, None)
+    env.update(extra or {})
+    return env
+
+
+def _registered_names(tasks):
+    names = []
+    for task in tasks:
+        if "register" in task:
+            names.append(task["register"])
+        for nested in ("block", "rescue", "always"):
+            names.extend(_registered_names(task.get(nested, [])))
+    return names
+
+
+def run_playbook(tmp_path, tasks, *, check=False, diff=False, verbosity=0, env=None,
+                 extra_vars=None, module_defaults=None):
+    """Run ``tasks`` on localhost; registered variables come back in ``Run.results``."""
+    results_file = tmp_path / "registered.json"
+    results_file.unlink(missing_ok=True)
+    names = _registered_names(tasks)
+    dump = {"name": "hand the registered results to the test",
+            "ansible.builtin.copy": {
+                "content": "{{ {%s} | to_json }}" % ", ".join(
+                    f"'{n}': ({n} | default(None))" for n in names),
+                "dest": str(results_file), "mode": "0600"},
+            "no_log": True, "check_mode": False, "diff": False}
+    play = {"name": "test", "hosts": "localhost", "gather_facts": False,
+            "connection": "local", "tasks": list(tasks) + [dump]}
+    if module_defaults:
+        play["module_defaults"] = module_defaults
+    playbook = tmp_path / "playbook.yml"
+    playbook.write_text(yaml.safe_dump([play], sort_keys=False))
+    cmd = [str(BIN / "ansible-playbook"), "-i", "localhost,", str(playbook)]
+    if check:
+        cmd.append("--check")
+    if diff:
+        cmd.append("--diff")
+    if verbosity:
+        cmd.append("-" + "v" * verbosity)
+    if extra_vars:
+        cmd += ["-e", json.dumps(extra_vars)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=ansible_env(tmp_path, env),
+                          cwd=tmp_path, timeout=300, check=False)
+    log_file = tmp_path / "ansible.log"
+    run = Run(proc.returncode, proc.stdout, proc.stderr,
+              log=log_file.read_text() if log_file.exists() else "")
+    if results_file.exists():
+        run.results = json.loads(results_file.read_text())
+    return run
+
+
+def run_adhoc(tmp_path, module, args, *, verbosity=0, env=None, check=False):
+    """``ansible localhost -m module -a args``, with ``args`` given as a dict."""
+    cmd = [str(BIN / "ansible"), "localhost", "-i", "localhost,", "-c", "local",
+           "-m", module, "-a", json.dumps(args)]
+    if check:
+        cmd.append("--check")
+    if verbosity:
+        cmd.append("-" + "v" * verbosity)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=ansible_env(tmp_path, env),
+                          cwd=tmp_path, timeout=300, check=False)
+    log_file = tmp_path / "ansible.log"
+    return Run(proc.returncode, proc.stdout, proc.stderr,
+               log=log_file.read_text() if log_file.exists() else "")
+
+
+def leaked(sandbox, *texts, extra=()):
+    """Every secret the sandbox ever issued (plus ``extra``) that appears in ``texts``."""
+    haystack = "\n".join(texts)
+    return [s for s in list(sandbox.secrets.all_values()) + list(extra) if s and s in haystack]

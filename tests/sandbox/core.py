@@ -1,0 +1,437 @@
+"""Shared machinery of the sandbox: secrets, request log, faults, latency, rate limits, servers.
+
+Every platform module (``pactflow.py``, ``tfe.py``, ...) subclasses :class:`Platform` and only
+describes its routes, its error body and its auth scheme; everything that is the same for the
+five services lives here.
+"""
+from __future__ import annotations
+
+import json
+import re
+import secrets as _random
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterable
+
+from flask import Flask, Response
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def random_token(length: int = 40, alphabet: str = "abcdefghijklmnopqrstuvwxyz0123456789") -> str:
+    return "".join(_random.choice(alphabet) for position in range(length))
+
+
+# --------------------------------------------------------------------------------------------
+# Secrets
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class Secret:
+    """One credential the sandbox issued, and what it authenticates as."""
+
+    value: str
+    platform: str
+    kind: str
+    subject: dict
+    issued_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+    def is_live(self, now: datetime | None = None) -> bool:
+        now = now or utcnow()
+        if self.revoked_at is not None and self.revoked_at <= now:
+            return False
+        return self.expires_at is None or self.expires_at > now
+
+
+class SecretRegistry:
+    """Every secret the sandbox ever issued: the oracle for "does it work" and "did it leak"."""
+
+    def __init__(self) -> None:
+        self._by_value: dict[str, Secret] = {}
+        self._lock = threading.RLock()
+
+    def issue(self, platform: str, kind: str, subject: dict, value: str | None = None,
+              expires_at: datetime | None = None, issued_at: datetime | None = None) -> Secret:
+        secret = Secret(value=value or random_token(), platform=platform, kind=kind,
+                        subject=subject, issued_at=issued_at or utcnow(), expires_at=expires_at)
+        with self._lock:
+            if secret.value in self._by_value:
+                raise ValueError("secret collision")
+            self._by_value[secret.value] = secret
+        return secret
+
+    def authenticate(self, platform: str, value: str | None) -> Secret | None:
+        """The live secret of ``platform`` with this value, else None."""
+        if not value:
+            return None
+        with self._lock:
+            secret = self._by_value.get(value)
+        if secret is None or secret.platform != platform or not secret.is_live():
+            return None
+        return secret
+
+    def revoke(self, value: str, at: datetime | None = None) -> None:
+        """Stop ``value`` from working now, or at ``at`` (an overlap window)."""
+        with self._lock:
+            secret = self._by_value[value]
+            secret.revoked_at = at or utcnow()
+
+    def get(self, value: str) -> Secret | None:
+        with self._lock:
+            return self._by_value.get(value)
+
+    def is_live(self, value: str) -> bool:
+        secret = self.get(value)
+        return secret is not None and secret.is_live()
+
+    def all_values(self) -> list[str]:
+        with self._lock:
+            return list(self._by_value)
+
+    def live(self, platform: str | None = None) -> list[Secret]:
+        with self._lock:
+            return [s for s in self._by_value.values()
+                    if s.is_live() and (platform is None or s.platform == platform)]
+
+
+# --------------------------------------------------------------------------------------------
+# Request log and faults
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class LoggedRequest:
+    platform: str
+    method: str
+    path: str
+    query: str
+    status: int | None = None
+    fault: str | None = None
+    seconds: float = 0.0
+
+
+class RequestLog:
+    def __init__(self) -> None:
+        self.entries: list[LoggedRequest] = []
+        self._lock = threading.Lock()
+
+    def add(self, entry: LoggedRequest) -> None:
+        with self._lock:
+            self.entries.append(entry)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.entries.clear()
+
+    def select(self, platform: str | None = None, method: str | None = None) -> list[LoggedRequest]:
+        with self._lock:
+            return [e for e in self.entries
+                    if (platform is None or e.platform == platform)
+                    and (method is None or e.method == method)]
+
+    def methods(self, platform: str | None = None) -> list[str]:
+        return [e.method for e in self.select(platform)]
+
+    def writes(self, platform: str | None = None) -> list[LoggedRequest]:
+        return [e for e in self.select(platform) if e.method not in ("GET", "HEAD")]
+
+
+FAULT_ACTIONS = ("status", "delay", "drop", "lost_response", "malformed")
+
+
+@dataclass
+class Fault:
+    """One injected fault. ``times`` is how many matching requests it hits (None: all)."""
+
+    action: str
+    platform: str | None = None
+    method: str | None = None
+    path: str | None = None          # a regular expression searched in the request path
+    status: int = 500
+    headers: dict = field(default_factory=dict)
+    message: str = "injected fault"
+    delay: float = 0.0
+    times: int | None = 1
+    hits: int = 0
+
+    def __post_init__(self) -> None:
+        if self.action not in FAULT_ACTIONS:
+            raise ValueError(f"unknown fault action {self.action!r}")
+
+    def matches(self, platform: str, method: str, path: str) -> bool:
+        return ((self.platform is None or self.platform == platform)
+                and (self.method is None or self.method == method)
+                and (self.path is None or re.search(self.path, path) is not None)
+                and (self.times is None or self.hits < self.times))
+
+
+class FaultPlan:
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+
+    def add(self, action: str, **kwargs: Any) -> Fault:
+        fault = Fault(action=action, **kwargs)
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def take(self, platform: str, method: str, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.matches(platform, method, path):
+                    fault.hits += 1
+                    return fault
+        return None
+
+
+class RateLimiter:
+    """A fixed-window request budget per credential, as the platforms enforce it."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit, self.window = limit, window
+        self._windows: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, key: str) -> float:
+        """Count one request; return 0 when allowed, else the seconds until the window resets."""
+        now = time.monotonic()
+        with self._lock:
+            start, count = self._windows.get(key, (now, 0))
+            if now - start >= self.window:
+                start, count = now, 0
+            count += 1
+            self._windows[key] = (start, count)
+            if count > self.limit:
+                return max(self.window - (now - start), 0.001)
+            return 0.0
+
+
+# --------------------------------------------------------------------------------------------
+# Platforms
+# --------------------------------------------------------------------------------------------
+
+class Platform:
+    """One fake service. Subclasses set ``name`` and ``base_path`` and add routes in ``routes``."""
+
+    name = ""
+    base_path = ""          # appended to http://host:port to form the base URL a module gets
+
+    def __init__(self, sandbox: "Sandbox") -> None:
+        self.sandbox = sandbox
+        self.secrets = sandbox.secrets
+        self.rate_limiter: RateLimiter | None = None
+        self.app = Flask(f"sandbox-{self.name}")
+        self.app.json.sort_keys = False
+        self.routes(self.app)
+        self.admin_token = self.setup()
+
+    # Hooks for subclasses ------------------------------------------------------------------
+    def routes(self, app: Flask) -> None:
+        raise NotImplementedError
+
+    def setup(self) -> str:
+        """Create the initial state; return an admin credential the platform accepts."""
+        raise NotImplementedError
+
+    def seed_demo(self) -> None:
+        """Add the demo data set (some tokens old enough to be due)."""
+
+    def error(self, status: int, message: str, headers: dict | None = None) -> Response:
+        """The platform's own error body."""
+        return self.json({"error": message}, status, headers)
+
+    def rate_limited(self, retry_after: float) -> Response:
+        return self.error(429, "rate limited", {"Retry-After": str(max(1, round(retry_after)))})
+
+    def credential(self, environ: dict) -> str | None:
+        """The credential a request carries, for rate limiting per credential."""
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        return auth.split(" ", 1)[-1] if auth else None
+
+    # Helpers ---------------------------------------------------------------------------------
+    content_type = "application/json"
+
+    def json(self, body: Any, status: int = 200, headers: dict | None = None,
+             content_type: str | None = None) -> Response:
+        return Response(json.dumps(body), status=status, headers=headers or {},
+                        content_type=content_type or self.content_type)
+
+    def empty(self, status: int = 204) -> Response:
+        return Response(b"", status=status)
+
+    def now(self) -> datetime:
+        return utcnow()
+
+    def enforce_rate_limit(self, limit: int, window: float) -> None:
+        self.rate_limiter = RateLimiter(limit, window)
+
+    @property
+    def url(self) -> str:
+        return self.sandbox.root_url(self.name) + self.base_path
+
+
+def isoformat_ms(value: datetime | None) -> str | None:
+    """``2026-11-22T10:15:30.123Z``: millisecond precision, ``Z``."""
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + \
+        f"{value.microsecond // 1000:03d}Z"
+
+
+def isoformat_s(value: datetime | None) -> str | None:
+    """``2026-11-22T10:15:30Z``: second precision, ``Z``."""
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: str) -> datetime:
+    """Parse an ISO 8601 timestamp with ``Z`` or an offset; naive values are taken as UTC."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def days_ago(days: float) -> datetime:
+    return utcnow() - timedelta(days=days)
+
+
+# --------------------------------------------------------------------------------------------
+# WSGI instrumentation: log, latency, faults, rate limit; one lock around the platform state
+# --------------------------------------------------------------------------------------------
+
+class _Instrumented:
+    def __init__(self, sandbox: "Sandbox", platform: Platform) -> None:
+        self.sandbox, self.platform = sandbox, platform
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        sandbox, platform = self.sandbox, self.platform
+        entry = LoggedRequest(platform.name, environ["REQUEST_METHOD"],
+                              environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""))
+        started = time.monotonic()
+        sandbox.log.add(entry)
+
+        def recording_start_response(status: str, headers: list, exc_info: Any = None) -> Any:
+            entry.status = int(status.split(" ", 1)[0])
+            return start_response(status, headers, exc_info) if exc_info else \
+                start_response(status, headers)
+
+        try:
+            if sandbox.latency:
+                time.sleep(sandbox.latency)
+            fault = sandbox.faults.take(platform.name, entry.method, entry.path)
+            if fault is not None:
+                entry.fault = fault.action
+                if fault.delay:
+                    time.sleep(fault.delay)
+                if fault.action == "drop":
+                    return self._drop(environ, recording_start_response)
+                if fault.action == "status":
+                    return platform.error(fault.status, fault.message, fault.headers)(
+                        environ, recording_start_response)
+                if fault.action == "malformed":
+                    return Response(b'{"truncated": ', status=200,
+                                    content_type=platform.content_type)(
+                        environ, recording_start_response)
+            if platform.rate_limiter is not None:
+                wait = platform.rate_limiter.check(platform.credential(environ) or "anonymous")
+                if wait:
+                    return platform.rate_limited(wait)(environ, recording_start_response)
+            with sandbox.lock:
+                body = b"".join(platform.app(environ, recording_start_response))
+            if fault is not None and fault.action == "lost_response":
+                # The platform acted; the client never hears of it.
+                return self._drop(environ, lambda *a: None)
+            return [body]
+        finally:
+            entry.seconds = time.monotonic() - started
+
+    @staticmethod
+    def _drop(environ: dict, start_response: Callable) -> list[bytes]:
+        sock = environ.get("werkzeug.socket")
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        start_response("500 Dropped", [("Content-Length", "0")])
+        return []
+
+
+class _QuietHandler(WSGIRequestHandler):
+    protocol_version = "HTTP/1.1"   # keep-alive, as the real services offer
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def log_error(self, *args: Any) -> None:
+        pass
+
+
+# --------------------------------------------------------------------------------------------
+# The sandbox
+# --------------------------------------------------------------------------------------------
+
+class Sandbox:
+    """Five fake services on loopback, each on its own port."""
+
+    def __init__(self, demo: bool = False, latency: float = 0.0, host: str = "127.0.0.1") -> None:
+        from . import PLATFORMS   # the platform classes, by name
+
+        self.host = host
+        self.latency = latency
+        self.secrets = SecretRegistry()
+        self.log = RequestLog()
+        self.faults = FaultPlan()
+        self.lock = threading.RLock()
+        self.platforms: dict[str, Platform] = {name: cls(self) for name, cls in PLATFORMS.items()}
+        self._servers: dict[str, BaseWSGIServer] = {}
+        self._threads: list[threading.Thread] = []
+        if demo:
+            for platform in self.platforms.values():
+                platform.seed_demo()
+
+    def __getitem__(self, name: str) -> Platform:
+        return self.platforms[name]
+
+    def start(self) -> "Sandbox":
+        for name, platform in self.platforms.items():
+            server = make_server(self.host, 0, _Instrumented(self, platform), threaded=True,
+                                 request_handler=_QuietHandler)
+            server.daemon_threads = True
+            thread = threading.Thread(target=server.serve_forever, name=f"sandbox-{name}",
+                                      daemon=True)
+            thread.start()
+            self._servers[name] = server
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        for server in self._servers.values():
+            server.shutdown()
+            server.server_close()
+        self._servers.clear()
+
+    def __enter__(self) -> "Sandbox":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def root_url(self, name: str) -> str:
+        return f"http://{self.host}:{self._servers[name].server_port}"
+
+    def endpoints(self) -> dict:
+        """What ``python -m tests.sandbox`` prints: base URL and admin credential per platform."""
+        return {name: {"url": p.url, "token": p.admin_token} for name, p in self.platforms.items()}

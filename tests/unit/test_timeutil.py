@@ -1,0 +1,88 @@
+"""Durations, timestamps and the rotation decision."""
+import datetime
+
+import pytest
+
+from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
+    InputError, RotationPolicy, is_due, parse_duration, parse_timestamp, requested_expiry,
+)
+
+UTC = datetime.timezone.utc
+NOW = datetime.datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
+DAY = datetime.timedelta(days=1)
+
+
+@pytest.mark.parametrize("text, seconds", [
+    ("90d", 90 * 86400), ("12h", 43200), ("30m", 1800), ("2w", 1209600), ("45s", 45),
+    ("1d12h", 129600), ("1y", 365 * 86400), ("3600", 3600), (3600, 3600), (" 7D ", 604800), ("0", 0),
+])
+def test_durations(text, seconds):
+    assert parse_duration(text, "max_age") == seconds
+
+
+@pytest.mark.parametrize("text", ["90x", "d90", "", "ninety days", "-5d", "-1", "1.5.3", True])
+def test_bad_durations_name_the_option(text):
+    with pytest.raises(InputError, match="^max_age: "):
+        parse_duration(text, "max_age")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2027-01-31T00:00:00Z", datetime.datetime(2027, 1, 31, tzinfo=UTC)),
+    ("2027-01-31T00:00:00", datetime.datetime(2027, 1, 31, tzinfo=UTC)),
+    ("2027-01-31T02:30:00+02:30", datetime.datetime(2027, 1, 31, tzinfo=UTC)),
+    ("2027-01-31T00:00:00.123Z", datetime.datetime(2027, 1, 31, 0, 0, 0, 123000, tzinfo=UTC)),
+    ("2027-01-31T00:00:00.123456789Z", datetime.datetime(2027, 1, 31, 0, 0, 0, 123456, tzinfo=UTC)),
+    ("2027-01-31", datetime.datetime(2027, 1, 31, tzinfo=UTC)),
+    ("2027-01-31T05:00:00-0100", datetime.datetime(2027, 1, 31, 6, tzinfo=UTC)),
+])
+def test_timestamps(text, expected):
+    assert parse_timestamp(text, "expires_at") == expected
+
+
+@pytest.mark.parametrize("text", ["tomorrow", "2027-13-01T00:00:00Z", "2027-02-30", "31/01/2027"])
+def test_bad_timestamps_name_the_option(text):
+    with pytest.raises(InputError, match="^expires_at: "):
+        parse_timestamp(text, "expires_at")
+
+
+def test_requested_expiry_relative_absolute_past_and_too_far():
+    assert requested_expiry({"expires_in": "30d"}, NOW) == NOW + 30 * DAY
+    assert requested_expiry({"expires_at": "2027-01-01T00:00:00Z"}, NOW) == \
+        datetime.datetime(2027, 1, 1, tzinfo=UTC)
+    assert requested_expiry({}, NOW) is None
+    with pytest.raises(InputError, match="^expires_at: .* in the past"):
+        requested_expiry({"expires_at": "2020-01-01T00:00:00Z"}, NOW)
+    with pytest.raises(InputError, match="^expires_in: .* too far ahead; .* at most 2y"):
+        requested_expiry({"expires_in": "3y"}, NOW, max_ahead=730 * 86400)
+
+
+def test_rotation_never_and_always():
+    assert RotationPolicy("never").decide(NOW - 400 * DAY, NOW - DAY, NOW)[0] is False
+    assert RotationPolicy("always").decide(NOW, None, NOW) == (True, "rotate is always")
+
+
+def test_rotation_due_by_age_expiry_window_and_expired():
+    policy = RotationPolicy("due", max_age="30d", renew_before="7d")
+    assert policy.decide(NOW - 10 * DAY, None, NOW)[0] is False
+    due, reason = policy.decide(NOW - 40 * DAY, None, NOW)
+    assert due and "40 days" in reason and "30d" in reason
+    due, reason = policy.decide(NOW - DAY, NOW + 3 * DAY, NOW)
+    assert due and "renew_before" in reason
+    due, reason = policy.decide(NOW - DAY, NOW - 1 * DAY, NOW)
+    assert due and "expired" in reason
+    assert policy.decide(NOW - DAY, NOW + 30 * DAY, NOW)[0] is False
+
+
+def test_rotation_due_boundary_is_inclusive():
+    assert is_due(NOW - 30 * DAY, None, NOW, max_age=30 * 86400)[0] is True
+    assert is_due(NOW - 30 * DAY + datetime.timedelta(seconds=1), None, NOW,
+                  max_age=30 * 86400)[0] is False
+
+
+def test_due_needs_a_threshold_and_bad_choices_are_named():
+    with pytest.raises(InputError, match="^rotate: .*max_age or renew_before"):
+        RotationPolicy("due")
+    with pytest.raises(InputError, match="^rotate: "):
+        RotationPolicy("sometimes")
+    with pytest.raises(InputError, match="^renew_before: "):
+        RotationPolicy("due", renew_before="-3d")
