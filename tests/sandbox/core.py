@@ -410,8 +410,9 @@ class Sandbox:
             server = make_server(self.host, 0, _Instrumented(self, platform), threaded=True,
                                  request_handler=_QuietHandler)
             server.daemon_threads = True
-            thread = threading.Thread(target=server.serve_forever, name=f"sandbox-{name}",
-                                      daemon=True)
+            # A short poll interval keeps stop() fast: shutdown waits for the next poll.
+            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                                      name=f"sandbox-{name}", daemon=True)
             thread.start()
             self._servers[name] = server
             self._threads.append(thread)

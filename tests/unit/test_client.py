@@ -45,8 +45,9 @@ def test_result_info_stops_when_total_count_is_reached_without_an_empty_page():
     def page(n):
         return {"result": [{"id": f"{n}-{i}"} for i in range(2)],
                 "result_info": {"page": n, "per_page": 2, "count": 2, "total_count": 6}}
-    c, session, _sleeps = client(*[Expect("GET", f"{BASE}/user/tokens?page={n}&per_page=2", body=page(n))
-                             for n in (1, 2, 3)])
+    pages = [Expect("GET", f"{BASE}/user/tokens?page={n}&per_page=2", body=page(n))
+             for n in (1, 2, 3)]
+    c, session, _sleeps = client(*pages)
     assert len(list(_paging.iter_result_info(c, "/user/tokens", per_page=2))) == 6
     assert session.finished()
 
@@ -234,8 +235,8 @@ def test_connection_failure_on_a_read_is_a_transport_error_after_retries():
 
 def test_error_messages_never_contain_the_secret_or_the_authorization_header():
     echoed = {"errors": [{"code": 1000, "message": f"Invalid API Token Bearer {SECRET}"}]}
-    c, session, _sleeps = client(Expect("GET", f"{BASE}/r", status=401, body=echoed,
-                                  headers={"CF-Ray": "abc123"}))
+    c, session, _sleeps = client(
+        Expect("GET", f"{BASE}/r", status=401, body=echoed, headers={"CF-Ray": "abc123"}))
     with pytest.raises(AuthenticationError) as caught:
         c.get("/r")
     text = str(caught.value) + repr(caught.value.details) + str(caught.value.platform_message)
@@ -245,8 +246,9 @@ def test_error_messages_never_contain_the_secret_or_the_authorization_header():
 
 
 def test_a_secret_remembered_during_the_run_is_redacted_too():
-    c, session, _sleeps = client(Expect("GET", f"{BASE}/r", status=400,
-                                  body={"code": 400, "message": "bad pul-newsecret"}), api="pulumi")
+    c, session, _sleeps = client(
+        Expect("GET", f"{BASE}/r", status=400, body={"code": 400, "message": "bad pul-newsecret"}),
+        api="pulumi")
     c.remember_secret("pul-newsecret")
     with pytest.raises(ApiError) as caught:
         c.get("/r")
@@ -254,8 +256,9 @@ def test_a_secret_remembered_during_the_run_is_redacted_too():
 
 
 def test_not_found_is_a_value_when_allowed():
-    c, session, _sleeps = client(Expect("GET", f"{BASE}/r", status=404, body={}),
-                           Expect("DELETE", f"{BASE}/r", status=404, body={}))
+    c, session, _sleeps = client(
+        Expect("GET", f"{BASE}/r", status=404, body={}),
+        Expect("DELETE", f"{BASE}/r", status=404, body={}))
     assert c.get("/r", allow_not_found=True) is None
     assert c.delete("/r") is False
 

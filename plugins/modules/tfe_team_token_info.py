@@ -1,0 +1,155 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) tokenops.tokens contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: tfe_team_token_info
+short_description: List HCP Terraform / Terraform Enterprise team tokens with age, expiry and due status
+version_added: 0.1.0
+description:
+  - Lists an organization's team tokens, legacy and described, expired ones included, with their metadata,
+    age, and whether each is due under O(max_age) and O(renew_before).
+  - Never changes anything and never returns a secret (TFE shows one only when a token is created).
+author:
+  - tokenops engineering (@tokenops)
+extends_documentation_fragment:
+  - tokenops.tokens.connection
+  - tokenops.tokens.connection.TFE
+  - tokenops.tokens.info
+  - tokenops.tokens.attributes.INFO_MODULE
+attributes:
+  action_group:
+    description: Use C(group/tokenops.tokens.tfe) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - tokenops.tokens.tfe
+options:
+  organization:
+    description:
+      - The organization's name. When not set, E(TFE_ORGANIZATION) is used.
+    type: str
+    required: true
+  team:
+    description:
+      - List only the tokens of this team, by name (exact) or C(team-...) id.
+    type: str
+  description:
+    description:
+      - List only the tokens with exactly this description.
+    type: str
+seealso:
+  - module: tokenops.tokens.tfe_team_token
+'''
+
+EXAMPLES = r'''
+- name: Team tokens of one team that are due under a 90-day policy
+  tokenops.tokens.tfe_team_token_info:
+    organization: acme
+    team: deployers
+    max_age: 90d
+  register: tfe_tokens
+
+- name: Tokens that expire within two weeks
+  tokenops.tokens.tfe_team_token_info:
+    organization: acme
+    expiring_within: 2w
+'''
+
+RETURN = r'''
+tokens:
+  description: The team tokens, with metadata, age and due status. Never a secret.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: The token id.
+      type: str
+    team_id:
+      description: The owning team's id.
+      type: str
+    description:
+      description: The description, or null for a legacy token.
+      type: str
+    legacy:
+      description: Whether this is a legacy (descriptionless) token.
+      type: bool
+    created_at:
+      description: When the token was issued, ISO 8601.
+      type: str
+    expires_at:
+      description: Expiry, ISO 8601.
+      type: str
+    last_used_at:
+      description: Last use, ISO 8601, or null.
+      type: str
+    created_by:
+      description: Who created it, as C({id, type}).
+      type: dict
+    age_seconds:
+      description: Seconds since the token was issued.
+      type: int
+    expired:
+      description: Whether the token has expired.
+      type: bool
+    due:
+      description: Whether it is due under O(max_age) and O(renew_before).
+      type: bool
+    due_reason:
+      description: Why it is or is not due.
+      type: str
+'''
+
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.tokenops.tokens.plugins.module_utils._info import (
+    Listing, info_argument_spec,
+)
+from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
+    build_module, make_client, run,
+)
+from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import API
+from ansible_collections.tokenops.tokens.plugins.module_utils._tfe import (
+    Teams, list_team_tokens, token_metadata,
+)
+from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import utcnow
+
+
+def main():
+    argument_spec = info_argument_spec()
+    argument_spec.update(
+        organization=dict(type='str', required=True, fallback=(env_fallback, ['TFE_ORGANIZATION'])),
+        team=dict(type='str'),
+        description=dict(type='str'),
+    )
+    module = build_module('tfe', argument_spec)
+
+    def work():
+        params = module.params
+        listing = Listing(params, utcnow())
+        client = make_client(API['tfe'], params)
+        team_id = team_name = None
+        if params['team']:
+            team_id, team_name = Teams(client, params['organization']).resolve(params['team'])
+        tokens = []
+        for resource in list_team_tokens(client, params['organization'], team_name):
+            token = token_metadata(resource)
+            if team_id and token['team_id'] != team_id:
+                continue
+            if params['description'] is not None and token['description'] != params['description']:
+                continue
+            annotated = listing.annotate(token)
+            if listing.keep(annotated):
+                tokens.append(annotated)
+        return dict(changed=False, tokens=tokens)
+
+    run(module, work)
+
+
+if __name__ == '__main__':
+    main()

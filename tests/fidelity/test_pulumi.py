@@ -1,0 +1,501 @@
+"""Fidelity of the Pulumi Cloud sandbox against api/pulumi.md: pulumi-cloud-sdk and raw HTTP."""
+from __future__ import annotations
+
+import json
+import re
+import urllib.error
+from datetime import timedelta
+
+import pytest
+import requests
+from pulumi_cloud_sdk.api_client import ApiClient
+from pulumi_cloud_sdk.apis.organizations_api_ import OrganizationsApi
+from pulumi_cloud_sdk.apis.users_api_ import UsersApi
+from pulumi_cloud_sdk.configuration import Configuration
+from pulumi_cloud_sdk.models.create_org_access_token_request_ import CreateOrgAccessTokenRequest
+from pulumi_cloud_sdk.models.create_personal_access_token_request_ import (
+    CreatePersonalAccessTokenRequest)
+from pulumi_cloud_sdk.models.create_team_access_token_request_ import (
+    CreateTeamAccessTokenRequest)
+
+from tests.sandbox import Sandbox
+from tests.sandbox.core import days_ago, isoformat_s, utcnow
+
+SECRET = re.compile(r"^pul-[0-9a-f]{40}$")
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+ISO_SECONDS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+UNAUTHORIZED = {"code": 401, "message": "Unauthorized: No credentials provided or are invalid."}
+TOKEN_NOT_FOUND = {"code": 404, "message": "Not Found: token not found"}
+NAME_TAKEN = {"code": 409, "message": "Conflict: token name already exists"}
+FORBIDDEN = {"code": 403, "message": "Forbidden: you are not allowed to perform this operation"}
+TOKEN_FIELDS = {"id", "name", "description", "created", "lastUsed", "expires", "admin",
+                "createdBy", "type"}
+
+
+class Sdk:
+    """The official SDK pointed at the sandbox with one credential."""
+
+    def __init__(self, platform, token: str) -> None:
+        config = Configuration()
+        config.host, config.access_token = platform.url, token
+        client = ApiClient(config)
+        self.users, self.orgs = UsersApi(client), OrganizationsApi(client)
+
+
+def sdk_error(call, *args, **kwargs) -> tuple[int, dict]:
+    """Run an SDK call that must fail; return its status and decoded error body."""
+    with pytest.raises(urllib.error.HTTPError) as failure:
+        call(*args, **kwargs)
+    return failure.value.code, json.loads(failure.value.read())
+
+
+@pytest.fixture(scope="module")
+def running_sandbox():
+    with Sandbox() as running:
+        yield running
+
+
+@pytest.fixture
+def sandbox(running_sandbox):
+    """Overrides conftest's fixture: one Sandbox per module, since stopping one takes about a
+    second; each test still starts from a fresh Pulumi state, no faults and an empty log."""
+    running_sandbox["pulumi"].reset()
+    running_sandbox.faults.clear()
+    running_sandbox.log.clear()
+    return running_sandbox
+
+
+@pytest.fixture
+def pulumi(sandbox):
+    return sandbox["pulumi"]
+
+
+@pytest.fixture
+def sdk(pulumi) -> Sdk:
+    return Sdk(pulumi, pulumi.admin_token)
+
+
+def call(pulumi, method: str, path: str, token: str | None = "admin",
+         **kwargs) -> requests.Response:
+    """Raw HTTP with ``Authorization: token <token>`` (None: no header)."""
+    token = pulumi.admin_token if token == "admin" else token
+    headers = kwargs.pop("headers", {})
+    if token is not None:
+        headers.setdefault("Authorization", f"token {token}")
+    return requests.request(method, pulumi.url + path, headers=headers, timeout=5, **kwargs)
+
+
+def whoami(pulumi, token: str) -> requests.Response:
+    return call(pulumi, "GET", "/api/user", token)
+
+
+def org_path(pulumi, suffix: str = "") -> str:
+    return f"/api/orgs/{pulumi.org_name}{suffix}"
+
+
+def team_path(pulumi, suffix: str = "") -> str:
+    return org_path(pulumi, f"/teams/{pulumi.team_name}{suffix}")
+
+
+def in_two_days() -> int:
+    return int((utcnow() + timedelta(days=2)).timestamp())
+
+
+# --------------------------------------------------------------------------- personal tokens
+def test_base_url_is_the_host_root(pulumi):
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", pulumi.url)
+
+
+def test_sdk_personal_token_lifecycle(pulumi, sdk):
+    created = sdk.users.create_personal_token(CreatePersonalAccessTokenRequest("ci", 0))
+    assert UUID.match(created.id) and SECRET.match(created.token_value)
+    raw = call(pulumi, "GET", "/api/user/tokens").json()
+    listed = next(token for token in raw["tokens"] if token["id"] == created.id)
+    assert set(listed) == TOKEN_FIELDS and "continuationToken" not in raw
+    assert created.token_value not in json.dumps(raw)
+    assert listed | {"created": None} == {
+        "id": created.id, "name": "", "description": "ci", "created": None, "lastUsed": 0,
+        "expires": 0, "admin": False, "createdBy": "alice", "type": "personal"}
+    assert ISO_SECONDS.match(listed["created"])
+    assert whoami(pulumi, created.token_value).json()["githubLogin"] == "alice"
+
+    assert sdk.users.delete_personal_token(created.id) == b""   # 204, no body
+    assert [t.id for t in sdk.users.list_personal_tokens(filter="all").tokens] == \
+        [pulumi.admin_token_id]
+    assert whoami(pulumi, created.token_value).json() == UNAUTHORIZED
+    assert not pulumi.sandbox.secrets.is_live(created.token_value)
+    assert sdk_error(sdk.users.delete_personal_token, created.id) == (404, TOKEN_NOT_FOUND)
+    assert [e.status for e in pulumi.sandbox.log.select("pulumi", "DELETE")] == [204, 404]
+
+
+def test_sdk_current_user_for_a_user_and_a_team_bot(pulumi, sdk):
+    user = sdk.users.get_current_user()
+    assert (user.github_login, user.email, user.token_info) == ("alice", "alice@example.com", None)
+    assert [(org.name, org.role.value) for org in user.organizations] == [("tokenops", "admin")]
+    _, team_secret = pulumi.add_team_token(pulumi.team_name, "bot")
+    bot = Sdk(pulumi, team_secret).users.get_current_user()
+    assert bot.github_login == "platform"
+    assert (bot.token_info.name, bot.token_info.organization, bot.token_info.team) == \
+        ("bot", "tokenops", "platform")
+
+
+def test_create_answers_200_and_omitted_expires_means_never(pulumi):
+    response = call(pulumi, "POST", "/api/user/tokens", json={"description": "no expiry"})
+    assert response.status_code == 200 and set(response.json()) == {"id", "tokenValue"}
+    assert pulumi.token_by_id(response.json()["id"])["expires"] == 0
+
+
+def test_personal_list_filters_hide_expired_by_default(pulumi, sdk):
+    fresh, _ = pulumi.add_personal_token("fresh", expires=utcnow() + timedelta(days=30))
+    stale, _ = pulumi.add_personal_token("stale", created=days_ago(60), expires=days_ago(1))
+
+    def ids(**query) -> set[str]:
+        return {token.id for token in sdk.users.list_personal_tokens(**query).tokens}
+
+    admin = pulumi.admin_token_id
+    assert ids() == ids(filter="active") == {admin, fresh}
+    assert ids(filter="expired") == {stale}
+    assert ids(filter="all") == {admin, fresh, stale}
+
+
+def test_refresh_tokens_are_listed_but_never_authenticate(pulumi, sdk):
+    refresh_id, refresh_secret = pulumi.add_refresh_token("agent")
+    listed = {t.id: t.type.value for t in sdk.users.list_personal_tokens().tokens}
+    assert listed[refresh_id] == "refresh"
+    assert whoami(pulumi, refresh_secret).json() == UNAUTHORIZED
+    sdk.users.delete_personal_token(refresh_id)
+    assert pulumi.token_by_id(refresh_id) is None
+
+
+def test_personal_tokens_of_another_user_are_invisible(pulumi):
+    _, bob = pulumi.add_personal_token("bob's", user=pulumi.member_login)
+    alice_ids = {t["id"] for t in call(pulumi, "GET", "/api/user/tokens").json()["tokens"]}
+    bob_tokens = call(pulumi, "GET", "/api/user/tokens", bob).json()["tokens"]
+    assert [t["description"] for t in bob_tokens] == ["bob's"]
+    assert bob_tokens[0]["id"] not in alice_ids
+    response = call(pulumi, "DELETE", f"/api/user/tokens/{bob_tokens[0]['id']}")
+    assert (response.status_code, response.json()) == (404, TOKEN_NOT_FOUND)
+
+
+# --------------------------------------------------------------------------- pagination
+def test_pagination_walks_three_pages_through_the_sdk(pulumi, sdk):
+    pulumi.add_personal_tokens(250)
+    pages, cursor = [], None
+    while True:
+        page = sdk.users.list_personal_tokens(continuation_token=cursor, max_results=100)
+        pages.append([token.id for token in page.tokens])
+        cursor = page.continuation_token
+        if cursor is None:
+            break
+    assert [len(page) for page in pages] == [100, 100, 51]
+    everything = [token_id for page in pages for token_id in page]
+    assert len(set(everything)) == 251 and everything[0] == pulumi.admin_token_id
+
+
+def test_last_page_may_say_null_and_default_page_is_100(pulumi):
+    pulumi.add_personal_tokens(120)
+    first = call(pulumi, "GET", "/api/user/tokens").json()
+    assert len(first["tokens"]) == 100 and first["continuationToken"]
+    last = call(pulumi, "GET", "/api/user/tokens",
+                params={"continuationToken": first["continuationToken"]}).json()
+    assert len(last["tokens"]) == 21 and "continuationToken" not in last
+    pulumi.null_continuation_token = True
+    last = call(pulumi, "GET", "/api/user/tokens",
+                params={"continuationToken": first["continuationToken"]}).json()
+    assert last["continuationToken"] is None
+
+
+@pytest.mark.parametrize("query, message", [
+    ({"maxResults": "0"}, "Bad Request: maxResults must be between 1 and 1000"),
+    ({"maxResults": "1001"}, "Bad Request: maxResults must be between 1 and 1000"),
+    ({"maxResults": "ten"}, "Bad Request: invalid maxResults 'ten'"),
+    ({"continuationToken": "not-a-cursor"}, "Bad Request: invalid continuation token"),
+    ({"filter": "deleted"}, "Bad Request: invalid filter 'deleted'"),
+    ({"sortBy": "secret"}, "Bad Request: invalid sortBy 'secret'"),
+])
+def test_bad_list_queries_answer_400(pulumi, query, message):
+    response = call(pulumi, "GET", "/api/user/tokens", params=query)
+    assert (response.status_code, response.json()) == (400, {"code": 400, "message": message})
+
+
+def test_search_and_sort(pulumi, sdk):
+    pulumi.add_org_token("zeta-bot")
+    pulumi.add_org_token("alpha-bot")
+    pulumi.add_org_token("other")
+    page = sdk.orgs.list_org_tokens(pulumi.org_name, search="BOT", sort_by="name",
+                                    sort_direction="desc")
+    assert [token.name for token in page.tokens] == ["zeta-bot", "alpha-bot"]
+
+
+# --------------------------------------------------------------------------- org tokens
+def test_sdk_org_token_lifecycle_and_bot_identity(pulumi, sdk):
+    request = CreateOrgAccessTokenRequest(description="deployer", expires=0, name="ci-admin",
+                                          admin=True)
+    created = sdk.orgs.create_org_token(pulumi.org_name, request)
+    assert SECRET.match(created.token_value)
+    [token] = sdk.orgs.list_org_tokens(pulumi.org_name).tokens
+    assert (token.id, token.name, token.admin, token.type.value, token.created_by) == \
+        (created.id, "ci-admin", True, "organization", "alice")
+    user = whoami(pulumi, created.token_value).json()
+    assert user["githubLogin"] == pulumi.org_name
+    assert user["tokenInfo"] == {"name": "ci-admin", "organization": "tokenops", "team": ""}
+
+    sdk.orgs.delete_org_token(pulumi.org_name, created.id)
+    assert sdk.orgs.list_org_tokens(pulumi.org_name, filter="all").tokens == []
+    assert whoami(pulumi, created.token_value).status_code == 401
+
+
+def test_org_token_name_is_reserved_after_delete(pulumi, sdk):
+    request = CreateOrgAccessTokenRequest(description="", expires=0, name="once", admin=False)
+    created = sdk.orgs.create_org_token(pulumi.org_name, request)
+    sdk.orgs.delete_org_token(pulumi.org_name, created.id)
+    assert sdk_error(sdk.orgs.create_org_token, pulumi.org_name, request) == (409, NAME_TAKEN)
+    team_request = CreateTeamAccessTokenRequest(description="", expires=0, name="once")
+    assert sdk_error(sdk.orgs.create_team_token, pulumi.org_name, pulumi.team_name,
+                     team_request) == (409, NAME_TAKEN)
+    assert pulumi.name_reserved("once")
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"admin": False}, "Bad Request: Token name is required"),
+    ({"name": "x" * 41}, "Bad Request: Token name must be at most 40 characters"),
+    ({"name": "has space"},
+     "Bad Request: Token name may only contain alphanumeric, hyphens, or underscores"),
+    ({"name": "ok", "admin": "yes"}, "Bad Request: admin must be a boolean"),
+    ({"name": "ok", "roleID": "no-such-role"}, "Bad Request: role 'no-such-role' not found"),
+    ({"name": "ok", "expires": "soon"}, "Bad Request: expires must be a unix timestamp in seconds"),
+])
+def test_org_token_validation(pulumi, body, message):
+    response = call(pulumi, "POST", org_path(pulumi, "/tokens"), json=body)
+    assert (response.status_code, response.json()) == (400, {"code": 400, "message": message})
+    assert not pulumi.name_reserved("ok")
+
+
+def test_forty_character_name_is_accepted(pulumi):
+    response = call(pulumi, "POST", org_path(pulumi, "/tokens"), json={"name": "a-_9" * 10})
+    assert response.status_code == 200
+
+
+def test_org_tokens_with_a_custom_role(pulumi, sdk):
+    pulumi.add_role("role-1", "Deployer")
+    request = CreateOrgAccessTokenRequest(description="", expires=0, name="roled", admin=False,
+                                          role_id="role-1")
+    created = sdk.orgs.create_org_token(pulumi.org_name, request)
+    pulumi.add_org_token("plain")
+    [token] = sdk.orgs.list_org_tokens_with_role(pulumi.org_name, "role-1").tokens
+    assert token.id == created.id and token.role.name == "Deployer"
+    assert sdk_error(sdk.orgs.list_org_tokens_with_role, pulumi.org_name, "nope")[0] == 404
+
+
+def test_org_delete_of_unknown_or_other_kind(pulumi):
+    team_token, _ = pulumi.add_team_token(pulumi.team_name, "t1")
+    unknown = call(pulumi, "DELETE", org_path(pulumi, "/tokens/no-such-id"))
+    wrong_kind = call(pulumi, "DELETE", org_path(pulumi, f"/tokens/{team_token}"))
+    assert (unknown.status_code, unknown.json()) == (404, TOKEN_NOT_FOUND)
+    assert wrong_kind.json() == {
+        "code": 400, "message": "Bad Request: the requested token is not an organization token"}
+
+
+# --------------------------------------------------------------------------- team tokens
+def test_sdk_team_token_lifecycle(pulumi, sdk):
+    request = CreateTeamAccessTokenRequest(description="deploys", expires=in_two_days(),
+                                           name="team-ci")
+    created = sdk.orgs.create_team_token(pulumi.org_name, pulumi.team_name, request)
+    [token] = sdk.orgs.list_team_tokens(pulumi.org_name, pulumi.team_name).tokens
+    assert (token.id, token.type.value, token.expires) == (created.id, "team", request.expires)
+    assert whoami(pulumi, created.token_value).json()["tokenInfo"]["team"] == "platform"
+    sdk.orgs.delete_team_token(pulumi.org_name, pulumi.team_name, created.id)
+    assert sdk.orgs.list_team_tokens(pulumi.org_name, pulumi.team_name).tokens == []
+    assert whoami(pulumi, created.token_value).json() == UNAUTHORIZED
+
+
+def test_team_delete_rejects_other_kinds_and_teams(pulumi):
+    org_token, _ = pulumi.add_org_token("org-one")
+    other_team_token, _ = pulumi.add_team_token("other-team", "elsewhere")
+    wrong_kind = call(pulumi, "DELETE", team_path(pulumi, f"/tokens/{org_token}"))
+    other_team = call(pulumi, "DELETE", team_path(pulumi, f"/tokens/{other_team_token}"))
+    assert (wrong_kind.status_code, wrong_kind.json()) == (
+        400, {"code": 400, "message": "Bad Request: the requested token is not a team token"})
+    assert (other_team.status_code, other_team.json()) == (404, TOKEN_NOT_FOUND)
+    assert pulumi.token_by_id(org_token) and pulumi.token_by_id(other_team_token)
+
+
+def test_teams_lookup(pulumi, sdk):
+    pulumi.add_teams(3)
+    team = sdk.orgs.get_team(pulumi.org_name, pulumi.team_name)
+    assert (team.name, team.display_name, team.kind.value) == ("platform", "Platform", "pulumi")
+    assert len(sdk.orgs.list_teams(pulumi.org_name).teams) == 4
+    missing = call(pulumi, "GET", org_path(pulumi, "/teams/nope/tokens"))
+    assert missing.json() == {"code": 404, "message": "Not Found: team 'nope' not found"}
+
+
+# --------------------------------------------------------------------------- expiry
+def test_expires_beyond_two_years_is_rejected(pulumi, sdk):
+    too_far = int((utcnow() + timedelta(days=2 * 365 + 2)).timestamp())
+    status, body = sdk_error(sdk.users.create_personal_token,
+                             CreatePersonalAccessTokenRequest("far", too_far))
+    assert (status, body) == (400, {"code": 400, "message":
+                                    "Bad Request: expires must be no more than two years from now"})
+    past = call(pulumi, "POST", "/api/user/tokens", json={"expires": 1_000_000_000})
+    assert past.json() == {"code": 400, "message": "Bad Request: expires must be in the future"}
+    assert len(pulumi.tokens("personal")) == 1
+
+
+def test_expired_token_gets_401_and_moves_to_the_expired_filter(pulumi):
+    token_id, secret = pulumi.add_personal_token("short", created=days_ago(3), expires=days_ago(1))
+    assert whoami(pulumi, secret).json() == UNAUTHORIZED
+    assert not pulumi.sandbox.secrets.is_live(secret)
+    expired = call(pulumi, "GET", "/api/user/tokens", params={"filter": "expired"}).json()
+    assert [token["id"] for token in expired["tokens"]] == [token_id]
+
+
+# --------------------------------------------------------------------------- auth
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "token pul-" + "0" * 40},
+                                     {"Authorization": "token "}])
+def test_missing_or_invalid_credentials_get_401(pulumi, headers):
+    response = call(pulumi, "GET", "/api/user/tokens", token=None, headers=headers)
+    assert (response.status_code, response.json()) == (401, UNAUTHORIZED)
+
+
+def test_bearer_scheme_is_refused(pulumi):
+    response = call(pulumi, "GET", "/api/user", token=None,
+                    headers={"Authorization": f"Bearer {pulumi.admin_token}"})
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("accept", ["application/vnd.pulumi+8", "application/vnd.pulumi+9",
+                                    "application/json"])
+def test_every_accept_header_is_served(pulumi, accept):
+    response = call(pulumi, "GET", "/api/user", headers={"Accept": accept})
+    assert response.status_code == 200 and response.headers["Content-Type"] == "application/json"
+
+
+def test_admin_org_token_manages_team_tokens_but_not_org_tokens(pulumi):
+    _, admin_bot = pulumi.add_org_token("admin-bot", admin=True)
+    listed = call(pulumi, "GET", org_path(pulumi, "/tokens"), admin_bot)
+    created = call(pulumi, "POST", team_path(pulumi, "/tokens"), admin_bot, json={"name": "tt"})
+    refused = call(pulumi, "POST", org_path(pulumi, "/tokens"), admin_bot, json={"name": "oo"})
+    assert listed.status_code == 200 and created.status_code == 200
+    assert (refused.status_code, refused.json()) == (403, FORBIDDEN)
+    assert pulumi.token_by_id(created.json()["id"])["createdBy"] == pulumi.org_name
+
+
+@pytest.mark.parametrize("kind", ["member", "plain-org-token", "team-token"])
+def test_callers_without_admin_rights_get_403(pulumi, kind):
+    secret = {"member": lambda: pulumi.add_personal_token(user=pulumi.member_login)[1],
+              "plain-org-token": lambda: pulumi.add_org_token("plain")[1],
+              "team-token": lambda: pulumi.add_team_token(pulumi.team_name, "tt")[1]}[kind]()
+    for method, path in [("GET", org_path(pulumi, "/tokens")),
+                         ("POST", team_path(pulumi, "/tokens"))]:
+        response = call(pulumi, method, path, secret, json={"name": "x"})
+        assert (response.status_code, response.json()) == (403, FORBIDDEN)
+
+
+def test_org_tokens_cannot_manage_personal_tokens(pulumi):
+    _, bot = pulumi.add_org_token("bot", admin=True)
+    response = call(pulumi, "GET", "/api/user/tokens", bot)
+    assert (response.status_code, response.json()["message"]) == (
+        403, "Forbidden: personal access tokens can only be managed by a user")
+
+
+def test_use_updates_last_used(pulumi):
+    token_id, secret = pulumi.add_personal_token("used")
+    before = int(utcnow().timestamp())
+    whoami(pulumi, secret)
+    assert pulumi.token_by_id(token_id)["lastUsed"] >= before
+
+
+# --------------------------------------------------------------------------- errors
+def test_unknown_org_route_and_method(pulumi):
+    org = call(pulumi, "GET", "/api/orgs/elsewhere/tokens")
+    route = call(pulumi, "GET", "/api/nothing")
+    method = call(pulumi, "PUT", "/api/user/tokens")
+    assert org.json() == {"code": 404, "message": "Not Found: organization 'elsewhere' not found"}
+    assert route.json() == {"code": 404, "message": "Not Found: GET /api/nothing"}
+    assert (method.status_code, method.json()["code"]) == (405, 405)
+    assert "POST" in method.headers["Allow"]
+    pulumi.router_404_plain_text = True
+    plain = call(pulumi, "GET", "/api/nothing")
+    assert (plain.status_code, plain.text) == (404, "404 page not found\n")
+
+
+@pytest.mark.parametrize("data", [b"{not json", b"[1, 2]"])
+def test_malformed_bodies_answer_400(pulumi, data):
+    response = call(pulumi, "POST", "/api/user/tokens", data=data,
+                    headers={"Content-Type": "application/json"})
+    assert response.status_code == 400 and response.json()["code"] == 400
+
+
+def test_rate_limit_answers_429_with_retry_after(pulumi):
+    pulumi.enforce_rate_limit(2, 60)
+    statuses = [call(pulumi, "GET", "/api/user").status_code for _ in range(3)]
+    limited = call(pulumi, "GET", "/api/user")
+    assert statuses == [200, 200, 429]
+    assert limited.json() == {"code": 429, "message": "Too Many Requests: rate limit exceeded"}
+    assert limited.headers["Retry-After"] == "60"
+    pulumi.send_retry_after = False
+    assert "Retry-After" not in call(pulumi, "GET", "/api/user").headers
+
+
+def test_status_fault_uses_the_platform_error_body(sandbox, pulumi):
+    sandbox.faults.add("status", platform="pulumi", method="GET", status=503,
+                       headers={"Retry-After": "2"})
+    response = call(pulumi, "GET", "/api/user")
+    assert (response.status_code, response.json()) == (503, {"code": 503,
+                                                              "message": "injected fault"})
+    assert response.headers["Retry-After"] == "2"
+
+
+def test_lost_response_creates_the_token_but_the_client_never_hears(sandbox, pulumi):
+    sandbox.faults.add("lost_response", platform="pulumi", method="POST")
+    with pytest.raises(requests.ConnectionError):
+        call(pulumi, "POST", org_path(pulumi, "/tokens"), json={"name": "ghost"})
+    [ghost] = pulumi.tokens("organization")
+    assert ghost["name"] == "ghost" and sandbox.secrets.is_live(pulumi.secret_of(ghost["id"]))
+    retry = call(pulumi, "POST", org_path(pulumi, "/tokens"), json={"name": "ghost"})
+    assert retry.json() == NAME_TAKEN
+
+
+def test_drop_fault_changes_nothing(sandbox, pulumi):
+    token_id, secret = pulumi.add_personal_token("kept")
+    sandbox.faults.add("drop", platform="pulumi", method="DELETE")
+    with pytest.raises(requests.ConnectionError):
+        call(pulumi, "DELETE", f"/api/user/tokens/{token_id}")
+    assert pulumi.token_by_id(token_id) is not None and whoami(pulumi, secret).status_code == 200
+
+
+# --------------------------------------------------------------------------- seed helpers
+def test_seed_helpers_back_date_and_expose_state(pulumi):
+    created = days_ago(40)
+    expires = utcnow() + timedelta(days=10)
+    token_id, secret = pulumi.add_org_token("aged", admin=True, description="d", created=created,
+                                            expires=expires, last_used=days_ago(2))
+    token = pulumi.token_by_id(token_id)
+    assert token["created"] == isoformat_s(created)
+    assert token["expires"] == int(expires.timestamp()) and token["lastUsed"] > 0
+    assert pulumi.secret_of(token_id) == secret and SECRET.match(secret)
+    with pytest.raises(ValueError):
+        pulumi.add_team_token(pulumi.team_name, "aged")
+    assert [t["name"] for t in pulumi.tokens("organization")] == ["aged"]
+
+
+@pytest.mark.parametrize("style, pattern", [
+    ("iso_ms", r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"),
+    ("space", r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$"),
+])
+def test_created_style_switch(pulumi, style, pattern):
+    pulumi.created_style = style
+    [token] = call(pulumi, "GET", "/api/user/tokens").json()["tokens"]
+    assert re.match(pattern, token["created"])
+
+
+def test_seed_demo_has_due_and_fresh_tokens(pulumi):
+    pulumi.seed_demo()
+    tokens = {token["description"] or token["name"]: token for token in pulumi.tokens()}
+    assert {"ci-deploy", "laptop", "ci-org-admin", "platform-deployer", "old-expired",
+            "agent signup"} <= set(tokens)
+    ninety_days_ago = isoformat_s(days_ago(90))
+    assert tokens["ci-deploy"]["created"] < ninety_days_ago < tokens["laptop"]["created"]
+    assert tokens["ci-org-admin"]["created"] < ninety_days_ago
+    expired = tokens["old-expired"]
+    assert not pulumi.sandbox.secrets.is_live(pulumi.secret_of(expired["id"]))

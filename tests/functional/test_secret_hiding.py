@@ -1,0 +1,89 @@
+"""A result that carries a secret is hidden everywhere Ansible writes, and ``register`` still
+receives it. The sandbox knows every secret it issued, so it is the oracle for leaks."""
+import pathlib
+
+import ansible_runner
+import pytest
+import yaml
+
+from tests.functional.harness import ansible_env, leaked, run_adhoc, run_playbook
+
+
+def pulumi_task(sandbox, **args):
+    platform = sandbox["pulumi"]
+    return {"tokenops.tokens.pulumi_token": dict(api_url=platform.url,
+                                                 api_token=platform.admin_token, **args)}
+
+
+def issued_secrets(sandbox):
+    admin = sandbox["pulumi"].admin_token
+    return [s for s in sandbox.secrets.all_values() if s != admin]
+
+
+@pytest.mark.parametrize("verbosity", [0, 4])
+def test_playbook_hides_the_secret_and_register_receives_it(sandbox, tmp_path, verbosity):
+    run = run_playbook(tmp_path, [
+        {"name": "create", **pulumi_task(sandbox, description="hide-me"), "register": "created"},
+        {"name": "show the whole result", "ansible.builtin.debug": {"var": "created"}},
+    ], verbosity=verbosity, diff=True)
+    assert run.rc == 0, run.output
+    secret = run["created"]["secret"]
+    assert secret in issued_secrets(sandbox) and sandbox.secrets.is_live(secret)
+    assert "the output has been hidden" in run.stdout
+    assert leaked(sandbox, run.output) == []
+    assert run.log, "ANSIBLE_LOG_PATH was not written"
+
+
+def test_a_later_task_can_use_the_registered_secret(sandbox, tmp_path):
+    pulumi = sandbox["pulumi"]
+    run = run_playbook(tmp_path, [
+        {"name": "create", **pulumi_task(sandbox, description="pass-me-on"), "register": "created"},
+        {"name": "list personal tokens with the new secret",
+         "tokenops.tokens.pulumi_token_info": {"api_url": pulumi.url,
+                                              "api_token": "{{ created.secret }}"},
+         "register": "listed"},
+    ])
+    assert run.rc == 0, run.output
+    assert "pass-me-on" in [t["description"] for t in run["listed"]["tokens"]]
+    assert leaked(sandbox, run.output) == []
+
+
+@pytest.mark.parametrize("verbosity", [0, 4])
+def test_adhoc_hides_the_secret(sandbox, tmp_path, verbosity):
+    pulumi = sandbox["pulumi"]
+    run = run_adhoc(tmp_path, "tokenops.tokens.pulumi_token", {"description": "adhoc"},
+                    verbosity=verbosity,
+                    env={"PULUMI_ACCESS_TOKEN": pulumi.admin_token,
+                         "PULUMI_BACKEND_URL": pulumi.url})
+    assert run.rc == 0, run.output
+    assert len(issued_secrets(sandbox)) == 1, "the module did not issue a secret"
+    assert "the output has been hidden" in run.output
+    assert leaked(sandbox, run.output) == []
+
+
+def test_ansible_runner_job_events_and_artifacts_hold_no_secret(sandbox, tmp_path):
+    private = tmp_path / "runner"
+    (private / "project").mkdir(parents=True)
+    (private / "inventory").mkdir()
+    (private / "inventory" / "hosts").write_text("localhost ansible_connection=local\n")
+    sink = tmp_path / "sink"
+    play = [{"hosts": "localhost", "gather_facts": False, "tasks": [
+        {"name": "create", **pulumi_task(sandbox, description="runner"), "register": "created"},
+        {"name": "deliver", "ansible.builtin.copy": {"content": "{{ created.secret }}",
+                                                     "dest": str(sink), "mode": "0600"},
+         "no_log": True},
+    ]}]
+    (private / "project" / "main.yml").write_text(yaml.safe_dump(play))
+    env = {k: v for k, v in ansible_env(tmp_path).items() if k.startswith("ANSIBLE_")}
+    result = ansible_runner.run(private_data_dir=str(private), playbook="main.yml",
+                                envvars=env, verbosity=4, quiet=True)
+    assert result.status == "successful", result.stdout.read()
+    secret = sink.read_text()
+    assert secret in issued_secrets(sandbox)
+    events = list(result.events)
+    assert any(e.get("event") == "runner_on_ok" for e in events)
+    written = "\n".join(p.read_text(errors="replace")
+                        for p in pathlib.Path(private).rglob("*") if p.is_file()
+                        and "project" not in p.parts and "inventory" not in p.parts)
+    assert written, "ansible-runner wrote no artifacts"
+    assert leaked(sandbox, written, repr(events)) == []
