@@ -186,6 +186,7 @@ class ApiClient:
         self._sleep = sleep
         self._clock = clock
         self._redact_values = set(s for s in secrets if s)
+        self._auth_scheme = auth_header.split(' ', 1)[0] if auth_header else None
         if auth_header:
             self._redact_values.add(auth_header.split(' ', 1)[-1])
         self.session = session or requests.Session()
@@ -240,8 +241,23 @@ class ApiClient:
         result = self.request('DELETE', path, allow_not_found=allow_not_found)
         return result is not None
 
+    def credential_works(self, path, secret):
+        """True when ``secret`` (not the client's own credential) may GET ``path``.
+
+        The check a rotation makes before delivering a new secret: 401 and 403 mean no; any
+        other failure raises, because it says nothing about the secret.
+        """
+        self.remember_secret(secret)
+        try:
+            self.request('GET', path, credential=secret)
+        except ApiError as exc:
+            if exc.status in (401, 403):
+                return False
+            raise
+        return True
+
     def request(self, method, path, params=None, body=None, idempotent=None,
-                allow_not_found=False):
+                allow_not_found=False, credential=None):
         """Send one request (repeating it only when that is safe); return the decoded body.
 
         ``idempotent`` defaults to True for GET, HEAD and DELETE. A 404 gives None when
@@ -253,6 +269,8 @@ class ApiClient:
         shown_path = urlsplit(url).path
         data = None
         headers = {}
+        # A per-request AuthBase replaces the session's, so only this request carries it.
+        auth = _HeaderAuth('%s %s' % (self._auth_scheme, credential)) if credential else None
         if body is not None:
             data = json.dumps(body)
             headers['Content-Type'] = self.content_type
@@ -260,7 +278,7 @@ class ApiClient:
         attempt = 0
         while True:
             attempt += 1
-            response, failure = self._send(method, url, params, data, headers)
+            response, failure = self._send(method, url, params, data, headers, auth)
             if failure is not None:
                 if self._provably_unsent(failure) or idempotent:
                     wait = self.retry.wait_before(attempt, {}, self._clock())
@@ -285,11 +303,11 @@ class ApiClient:
         return (attempt < self.retry.max_attempts and wait <= self.retry.max_wait
                 and waited + wait <= self.retry.max_total_wait)
 
-    def _send(self, method, url, params, data, headers):
+    def _send(self, method, url, params, data, headers, auth=None):
         self.requests_sent += 1
         try:
             response = self.session.request(method, url, params=params, data=data,
-                                            headers=headers, timeout=self.timeout)
+                                            headers=headers, auth=auth, timeout=self.timeout)
             return response, None
         except requests.exceptions.RequestException as exc:
             return None, exc

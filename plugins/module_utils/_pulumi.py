@@ -98,6 +98,8 @@ def scope_from_params(params):
 class PulumiTokenAdapter(TokenAdapter):
     rotation_effect = ('overlapping: the new token is created first, then the previous one is '
                        'deleted, so the previous secret works until the new one exists')
+    overlaps = True
+    verify_path = ('api', 'user')
 
     def __init__(self, client, params, now=None):
         super(PulumiTokenAdapter, self).__init__(client, params, now)
@@ -139,10 +141,16 @@ class PulumiTokenAdapter(TokenAdapter):
                                                                      NAME_MAX))
 
     # -- reading --------------------------------------------------------------------------------
-    def _matches(self):
+    def scope_key(self):
+        return self.scope.path
+
+    def list_scope(self):
+        return list(self.scope.list(self.client))
+
+    def _matches(self, listing=None):
         params = self.params
         found = []
-        for raw in self.scope.list(self.client):
+        for raw in self.scope.list(self.client) if listing is None else listing:
             if raw.get('type') == 'refresh':
                 continue    # agent refresh tokens are never managed here
             if params.get('token_id'):
@@ -155,8 +163,8 @@ class PulumiTokenAdapter(TokenAdapter):
                 found.append(raw)
         return found
 
-    def find(self):
-        matches = self._matches()
+    def find_in(self, listing):
+        matches = self._matches(listing)
         self.matched_ids = set(m['id'] for m in matches)
         if not matches:
             return None
@@ -273,19 +281,16 @@ class PulumiTokenAdapter(TokenAdapter):
                      last_used_at=None)
         return token, secret
 
-    def rotate(self, current):
+    def issue_replacement(self, current):
         try:
-            token, secret = self.create(previous=current)
+            return self.create(previous=current)
         except AmbiguousWriteError:
             # The new token may exist without anyone holding its secret: remove what appeared,
             # then issue again. The previous secret has not been touched.
             for orphan in self._matches():
                 if orphan['id'] not in self.matched_ids:
                     self.client.delete(self.scope.token_path(orphan['id']))
-            token, secret = self.create(previous=current)
-        for token_id in [current['id']] + self.leftovers:
-            self.client.delete(self.scope.token_path(token_id))
-        return token, secret, current['id']
+            return self.create(previous=current)
 
     def delete(self, current):
         for token_id in [current['id']] + self.leftovers:

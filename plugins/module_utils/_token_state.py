@@ -36,6 +36,11 @@ class TokenAdapter:
     cannot_delete_reason = None
     #: what happens to the previous secret on rotation, for the docs and the ``rotation`` result
     rotation_effect = 'the previous secret stops working at once'
+    #: True when the previous secret keeps working after ``issue_replacement`` until ``retire``
+    #: (the rotation role delivers in between); False when the platform replaces in place
+    overlaps = False
+    #: a path that any working credential of this kind may GET (``verify`` reads it)
+    verify_path = None
 
     def __init__(self, client, params, now=None):
         self.client = client
@@ -50,6 +55,21 @@ class TokenAdapter:
 
     def find(self):
         """The existing token's metadata, or None when there is none."""
+        return self.find_in(self.list_scope())
+
+    # The rotation role looks up many tokens at once: it lists each scope once (tokens whose
+    # ``scope_key`` is equal share one listing) and matches every token in it with ``find_in``.
+    def scope_key(self):
+        """A hashable key of the listing this token lives in, within one platform, URL and
+        credential (the caller adds those): for example the organization and team."""
+        raise NotImplementedError
+
+    def list_scope(self):
+        """Every token of the scope, raw as the platform lists them (all pages)."""
+        raise NotImplementedError
+
+    def find_in(self, listing):
+        """The metadata of this token in ``listing`` (from ``list_scope``), or None."""
         raise NotImplementedError
 
     def changes(self, current):
@@ -75,8 +95,26 @@ class TokenAdapter:
         raise NotImplementedError
 
     def rotate(self, current):
-        """Issue a new secret; return ``(token, secret, previous_id)``."""
+        """Issue a new secret and retire the previous one; return ``(token, secret, previous_id)``."""
+        token, secret = self.issue_replacement(current)
+        if self.overlaps:
+            self.retire(current)
+        return token, secret, current['id']
+
+    def issue_replacement(self, current):
+        """Issue a new secret for ``current``; return ``(token, secret)``.
+
+        With ``overlaps`` the previous secret still works afterwards, until ``retire``.
+        """
         raise NotImplementedError
+
+    def retire(self, previous):
+        """Revoke the previous token after its replacement was delivered (``overlaps`` only)."""
+        self.delete(previous)
+
+    def verify(self, secret):
+        """True when ``secret`` authenticates against the platform (a read that needs it)."""
+        return self.client.credential_works(self.verify_path, secret)
 
     def delete(self, current):
         raise NotImplementedError
