@@ -23,6 +23,9 @@ import re
 from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
     AmbiguousWriteError, ApiError,
 )
+from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
+    management_argument_spec,
+)
 from ansible_collections.tokenops.tokens.plugins.module_utils._paging import iter_continuation
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, from_epoch, isoformat, parse_optional_timestamp, requested_expiry,
@@ -36,6 +39,21 @@ _NAME = re.compile(r'^[A-Za-z0-9_-]+$')
 _GENERATION = re.compile(r'^(?P<base>.+)--(?P<n>\d+)$')
 #: attempts at a fresh generation name when a name turns out to be taken (409 creates nothing)
 NAME_ATTEMPTS = 5
+
+
+def argument_spec():
+    """The options of ``pulumi_token``; the rotation role validates its items with them too."""
+    spec = management_argument_spec()
+    spec.update(
+        kind=dict(type='str', default='personal', choices=['personal', 'organization', 'team']),
+        organization=dict(type='str'),
+        team=dict(type='str'),
+        description=dict(type='str'),
+        name=dict(type='str'),
+        admin=dict(type='bool', default=False),
+        token_id=dict(type='str'),
+    )
+    return spec
 
 
 def token_metadata(raw):

@@ -180,27 +180,19 @@ previous_id:
 '''
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
-    build_module, make_client, management_argument_spec, run,
+    build_module, make_client, run,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import API
-from ansible_collections.tokenops.tokens.plugins.module_utils._pulumi import PulumiTokenAdapter
+from ansible_collections.tokenops.tokens.plugins.module_utils._pulumi import (
+    PulumiTokenAdapter, argument_spec,
+)
 from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import (
     TokenStateMachine,
 )
 
 
 def main():
-    argument_spec = management_argument_spec()
-    argument_spec.update(
-        kind=dict(type='str', default='personal', choices=['personal', 'organization', 'team']),
-        organization=dict(type='str'),
-        team=dict(type='str'),
-        description=dict(type='str'),
-        name=dict(type='str'),
-        admin=dict(type='bool', default=False),
-        token_id=dict(type='str'),
-    )
-    module = build_module('pulumi', argument_spec)
+    module = build_module('pulumi', argument_spec())
 
     def work():
         client = make_client(API['pulumi'], module.params)
