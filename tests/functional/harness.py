@@ -68,6 +68,7 @@ def _registered_names(tasks):
 def run_playbook(tmp_path, tasks, *, check=False, diff=False, verbosity=0, env=None,
                  extra_vars=None, module_defaults=None):
     """Run ``tasks`` on localhost; registered variables come back in ``Run.results``."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     results_file = tmp_path / "registered.json"
     results_file.unlink(missing_ok=True)
     names = _registered_names(tasks)
@@ -104,6 +105,7 @@ def run_playbook(tmp_path, tasks, *, check=False, diff=False, verbosity=0, env=N
 
 def run_adhoc(tmp_path, module, args, *, verbosity=0, env=None, check=False):
     """``ansible localhost -m module -a args``, with ``args`` given as a dict."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     cmd = [str(BIN / "ansible"), "localhost", "-i", "localhost,", "-c", "local",
            "-m", module, "-a", json.dumps(args)]
     if check:

@@ -254,6 +254,10 @@ class Pulumi(Platform):
         token = self._tokens.get(token_id)
         return token.secret if token else None
 
+    def delete_token(self, token_id: str) -> None:
+        """Delete a token as the platform would (its name stays reserved)."""
+        self._delete(self._tokens[token_id])
+
     def name_reserved(self, name: str) -> bool:
         """Whether an org or team token ever carried this name."""
         return name in self._used_names
