@@ -9,11 +9,13 @@ V221 := .venv/ansible-2.21
 PIP_FLAGS := --quiet --disable-pip-version-check
 PYTEST_FLAGS ?= -q -p no:cacheprovider
 
-.PHONY: help venv test pytest pytest-2.19 pytest-2.21 sanity sanity-2.19 sanity-2.21 lint build demo sandbox bench clean
+PHONY_DOCS := docs docs-check
+.PHONY: $(PHONY_DOCS) help venv test pytest pytest-2.19 pytest-2.21 sanity sanity-2.19 sanity-2.21 lint build demo sandbox bench clean
 
 help:
 	@echo "make demo   - start the sandbox, run the rotation playbook against it, print the report"
 	@echo "make test   - everything that checks the project (pytest, ansible-test sanity, ansible-lint, build)"
+	@echo "make docs   - render docs/modules from the modules' documentation"
 	@echo "make sandbox - serve the five fake APIs on loopback in the foreground"
 
 $(V219)/.ready: tests/requirements-2.19.txt tests/requirements-common.txt
@@ -30,7 +32,7 @@ $(V221)/.ready: tests/requirements-2.21.txt tests/requirements-common.txt
 
 venv: $(V219)/.ready $(V221)/.ready
 
-test: pytest sanity lint build
+test: pytest sanity lint build docs-check
 	@echo "make test: all checks passed"
 
 pytest: pytest-2.21 pytest-2.19
@@ -56,6 +58,13 @@ lint: $(V221)/.ready
 
 build: $(V221)/.ready
 	scripts/build_and_install.sh $(V221)
+
+# The module reference in docs/modules is rendered from the modules' own documentation.
+docs: $(V221)/.ready
+	$(V221)/bin/python scripts/render_module_docs.py
+
+docs-check: $(V221)/.ready
+	$(V221)/bin/python scripts/render_module_docs.py --check
 
 demo: $(V221)/.ready
 	scripts/demo.sh $(V221)
