@@ -23,10 +23,10 @@ import random
 import time
 
 try:
-    from urllib.parse import quote, urlsplit
+    from urllib.parse import quote, urljoin, urlsplit
 except ImportError:  # pragma: no cover - Python 2 is not supported, but keep imports parseable
     from urllib import quote  # type: ignore
-    from urlparse import urlsplit  # type: ignore
+    from urlparse import urljoin, urlsplit  # type: ignore
 
 try:
     import requests
@@ -41,6 +41,11 @@ except ImportError as exc:  # pragma: no cover - exercised through missing_requi
 USER_AGENT = 'tokenops.tokens (Ansible collection)'
 REDACTED = '********'
 SAFE_METHODS = frozenset(('GET', 'HEAD', 'DELETE'))
+
+
+#: redirects followed within the api_url's origin before giving up
+MAX_REDIRECTS = 5
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 
 
 class TokenOpsError(Exception):
@@ -167,6 +172,15 @@ def join_path(segments, trailing_slash=False):
     return path + '/' if trailing_slash else path
 
 
+def _ssl_reason(failure):
+    """The short reason of a TLS failure, such as ``CERTIFICATE_VERIFY_FAILED``."""
+    text = str(failure)
+    for reason in ('CERTIFICATE_VERIFY_FAILED', 'WRONG_VERSION_NUMBER', 'HOSTNAME_MISMATCH'):
+        if reason in text:
+            return reason
+    return type(failure).__name__
+
+
 class ApiClient:
     """JSON over HTTP for one platform and one module run.
 
@@ -219,8 +233,8 @@ class ApiClient:
         """A pagination link may only point at the platform the module was given."""
         ours, theirs = urlsplit(self.base_url), urlsplit(url)
         if (ours.scheme, ours.netloc) != (theirs.scheme, theirs.netloc):
-            raise ApiError('the platform returned a link to %s://%s, which is not the api_url '
-                           'host; refusing to send the credential there'
+            raise ApiError('the platform pointed to %s://%s (a link or a redirect), which is not '
+                           'the api_url host; refusing to send the credential there'
                            % (theirs.scheme, theirs.netloc))
 
     # ---------------------------------------------------------------------------------------
@@ -280,7 +294,8 @@ class ApiClient:
             attempt += 1
             response, failure = self._send(method, url, params, data, headers, auth)
             if failure is not None:
-                if self._provably_unsent(failure) or idempotent:
+                retryable = not isinstance(failure, requests.exceptions.SSLError)
+                if retryable and (self._provably_unsent(failure) or idempotent):
                     wait = self.retry.wait_before(attempt, {}, self._clock())
                     if self._may_wait(attempt, waited, wait):
                         self._sleep(wait)
@@ -304,13 +319,28 @@ class ApiClient:
                 and waited + wait <= self.retry.max_total_wait)
 
     def _send(self, method, url, params, data, headers, auth=None):
-        self.requests_sent += 1
-        try:
-            response = self.session.request(method, url, params=params, data=data,
-                                            headers=headers, auth=auth, timeout=self.timeout)
-            return response, None
-        except requests.exceptions.RequestException as exc:
-            return None, exc
+        """One request; redirects are followed only on the api_url's own scheme, host and port,
+        so neither the credential nor trust in an answer ever moves to another host."""
+        for hop in range(MAX_REDIRECTS + 1):
+            self.requests_sent += 1
+            try:
+                # verify is passed on every request: a session's False alone loses to
+                # REQUESTS_CA_BUNDLE in the environment (requests issue 3829).
+                response = self.session.request(method, url, params=params, data=data,
+                                                headers=headers, auth=auth, timeout=self.timeout,
+                                                verify=self.session.verify,
+                                                allow_redirects=False)
+            except requests.exceptions.RequestException as exc:
+                return None, exc
+            location = response.headers.get('Location')
+            if response.status_code not in REDIRECT_STATUSES or not location:
+                return response, None
+            if response.status_code not in (307, 308) and method not in ('GET', 'HEAD'):
+                return response, None     # would turn the write into a GET: report it instead
+            url = urljoin(url, location)
+            self._check_same_origin(url)
+            params = None                 # the Location carries its own query
+        return response, None
 
     @staticmethod
     def _provably_unsent(failure):
@@ -324,6 +354,13 @@ class ApiClient:
         return False
 
     def _transport_error(self, method, path, failure, idempotent):
+        if isinstance(failure, requests.exceptions.SSLError):
+            # Nothing was sent: TLS failed before the request.
+            return TransportError(
+                '%s %s failed: the TLS certificate of the platform could not be verified (%s). '
+                'Add its CA to the trust store (REQUESTS_CA_BUNDLE), or set validate_certs: false '
+                'only if you accept that anyone on the network path can read the credential'
+                % (method, path, self.redact(_ssl_reason(failure))), method=method, path=path)
         kind = 'timed out' if isinstance(failure, requests.exceptions.Timeout) else 'failed'
         message = '%s %s %s without an HTTP answer: %s' % (
             method, path, kind, self.redact(type(failure).__name__))

@@ -386,10 +386,13 @@ class _QuietHandler(WSGIRequestHandler):
 class Sandbox:
     """Five fake services on loopback, each on its own port."""
 
-    def __init__(self, demo: bool = False, latency: float = 0.0, host: str = "127.0.0.1") -> None:
+    def __init__(self, demo: bool = False, latency: float = 0.0, host: str = "127.0.0.1",
+                 tls: bool = False) -> None:
         from . import PLATFORMS   # the platform classes, by name
 
         self.host = host
+        #: serve HTTPS with a throw-away self-signed certificate (for TLS verification tests)
+        self.tls = tls
         self.latency = latency
         self.secrets = SecretRegistry()
         self.log = RequestLog()
@@ -408,7 +411,8 @@ class Sandbox:
     def start(self) -> "Sandbox":
         for name, platform in self.platforms.items():
             server = make_server(self.host, 0, _Instrumented(self, platform), threaded=True,
-                                 request_handler=_QuietHandler)
+                                 request_handler=_QuietHandler,
+                                 ssl_context="adhoc" if self.tls else None)
             server.daemon_threads = True
             # A short poll interval keeps stop() fast: shutdown waits for the next poll.
             thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
@@ -431,7 +435,8 @@ class Sandbox:
         self.stop()
 
     def root_url(self, name: str) -> str:
-        return f"http://{self.host}:{self._servers[name].server_port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self.host}:{self._servers[name].server_port}"
 
     def endpoints(self) -> dict:
         """What ``python -m tests.sandbox`` prints: base URL and admin credential per platform."""

@@ -283,3 +283,37 @@ def test_platform_error_bodies_are_decoded(api, body, expected):
 def test_hinted_wait_reads_http_dates():
     assert hinted_wait({"Retry-After": "Thu, 01 Jan 1970 00:00:10 GMT"}, now=4.0) == 6.0
     assert hinted_wait({}, now=0) is None
+
+
+# -- redirects and other credentials ----------------------------------------------------------
+
+def test_a_redirect_on_the_same_host_is_followed():
+    c, session, _sleeps = client(
+        Expect("GET", f"{BASE}/user/tokens", status=301,
+               headers={"Location": "/user/tokens/"}),
+        Expect("GET", f"{BASE}/user/tokens/", body={"result": []}),
+    )
+    assert c.get("/user/tokens") == {"result": []}
+    assert session.finished()
+
+
+def test_a_redirect_to_another_host_is_refused_before_sending_anything_there():
+    c, session, _sleeps = client(
+        Expect("GET", f"{BASE}/user/tokens", status=307,
+               headers={"Location": "https://elsewhere.test/user/tokens"}),
+    )
+    with pytest.raises(ApiError, match="elsewhere.test.*refusing to send the credential"):
+        c.get("/user/tokens")
+    assert session.finished()
+
+
+def test_credential_works_sends_the_other_secret_and_reads_401_as_no():
+    other = "other-secret-value-42"
+    c, session, _sleeps = client(
+        Expect("GET", f"{BASE}/user/tokens/verify", body={"result": {"status": "active"}}),
+        Expect("GET", f"{BASE}/user/tokens/verify", status=401, body={"errors": []}),
+    )
+    assert c.credential_works("/user/tokens/verify", other) is True
+    assert c.credential_works("/user/tokens/verify", other) is False
+    assert [r.headers["Authorization"] for r in session.sent] == [f"Bearer {other}"] * 2
+    assert other not in c.redact(f"token {other}")
