@@ -1,0 +1,158 @@
+"""The leak oracle: every path of every module, under every way Ansible writes output, searched
+for every secret the sandbox ever issued (admin credentials included). Expected: zero hits.
+
+Each platform contributes a scenario (a list of tasks: check mode, create with --diff, no-op,
+rotation, listing, a failure with a revoked credential, delete). All scenarios run in one
+playbook per output setting, on a fresh sandbox each time.
+"""
+import pathlib
+
+import ansible_runner
+import pytest
+import yaml
+
+from tests.functional.harness import ansible_env, leaked, lift_credentials, run_playbook
+
+SCENARIOS = {}
+
+
+def scenario(platform):
+    def register(build):
+        SCENARIOS[platform] = build
+        return build
+    return register
+
+
+def step(name, module, args, **extra):
+    return {"name": name, "tokenops.tokens." + module: args, "register": name.replace("-", "_"),
+            **extra}
+
+
+def paths_of(tasks):
+    return len(tasks)
+
+
+def revoked_secret(sandbox, label):
+    """A secret the sandbox issued and then revoked: a wrong credential the oracle knows."""
+    pulumi = sandbox["pulumi"]
+    token_id, secret = pulumi.add_personal_token(label)
+    pulumi.delete_token(token_id)
+    return secret
+
+
+@scenario("pulumi")
+def pulumi_scenario(sandbox):
+    pulumi = sandbox["pulumi"]
+    auth = {"api_url": pulumi.url, "api_token": pulumi.admin_token}
+    revoked = revoked_secret(sandbox, "pulumi-revoked")
+    personal = {**auth, "description": "oracle"}
+    org = {**auth, "kind": "organization", "organization": pulumi.org_name, "name": "oracle"}
+    return [
+        step("pulumi-check", "pulumi_token", personal, check_mode=True),
+        step("pulumi-create", "pulumi_token", personal, diff=True),
+        step("pulumi-noop", "pulumi_token", personal),
+        step("pulumi-rotate", "pulumi_token", {**personal, "rotate": "always"}, diff=True),
+        step("pulumi-org", "pulumi_token", {**org, "admin": True}),
+        step("pulumi-org-rotate", "pulumi_token", {**org, "rotate": "always"}),
+        step("pulumi-info", "pulumi_token_info", auth),
+        step("pulumi-bad-credential", "pulumi_token", {**personal, "api_token": revoked},
+             ignore_errors=True),
+        step("pulumi-absent", "pulumi_token", {**personal, "state": "absent"}, diff=True),
+    ]
+
+
+@scenario("tfe")
+def tfe_scenario(sandbox):
+    tfe = sandbox["tfe"]
+    auth = {"api_url": tfe.url, "api_token": tfe.admin_token, "organization": tfe.organization}
+    team_id = tfe.add_team("oracle")
+    tfe.add_token(team_id, description="unrelated")
+    revoked = revoked_secret(sandbox, "tfe-revoked")
+    described = {**auth, "team": "oracle", "description": "oracle"}
+    legacy = {**auth, "team": "oracle"}
+    return [
+        step("tfe-check", "tfe_team_token", described, check_mode=True),
+        step("tfe-create", "tfe_team_token", described, diff=True),
+        step("tfe-noop", "tfe_team_token", described),
+        step("tfe-rotate", "tfe_team_token", {**described, "rotate": "always"}, diff=True),
+        step("tfe-legacy", "tfe_team_token", legacy),
+        step("tfe-legacy-rotate", "tfe_team_token", {**legacy, "rotate": "always"}),
+        step("tfe-info", "tfe_team_token_info", auth),
+        step("tfe-bad-credential", "tfe_team_token", {**described, "api_token": revoked},
+             ignore_errors=True),
+        step("tfe-absent", "tfe_team_token", {**described, "state": "absent"}),
+    ]
+
+
+# Ways Ansible writes output: (name, environment, verbosity). ANSIBLE_LOG_PATH is always set.
+OUTPUTS = [
+    ("default", {}, 0),
+    ("default -vvvv", {}, 4),
+    ("json results -vv", {"ANSIBLE_CALLBACK_RESULT_FORMAT": "json"}, 2),
+    ("yaml results -vvvv", {"ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml"}, 4),
+    ("minimal -v", {"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.minimal"}, 1),
+    ("oneline -vvv", {"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.oneline"}, 3),
+]
+
+
+def all_tasks(sandbox):
+    tasks = []
+    for build in SCENARIOS.values():
+        tasks.extend(build(sandbox))
+    return tasks
+
+
+def check_scenarios_ran(run, tasks):
+    """The oracle only means something if the paths really happened."""
+    for task in tasks:
+        name = task["register"]
+        result = run[name]
+        assert result is not None, name
+        if task.get("ignore_errors"):
+            assert result.get("failed"), "%s should have failed" % name
+        else:
+            assert not result.get("failed"), (name, result.get("msg"))
+    issued = [run[t["register"]].get("secret") for t in tasks]
+    assert sum(1 for secret in issued if secret) >= 3 * len(SCENARIOS)
+
+
+@pytest.mark.parametrize("label,env,verbosity", OUTPUTS, ids=[o[0] for o in OUTPUTS])
+def test_no_secret_in_any_playbook_output(sandbox, tmp_path, label, env, verbosity):
+    tasks = all_tasks(sandbox)
+    run = run_playbook(tmp_path, tasks, env=env, verbosity=verbosity)
+    assert run.rc == 0, run.output
+    check_scenarios_ran(run, tasks)
+    assert run.log, "ANSIBLE_LOG_PATH was not written"
+    hits = leaked(sandbox, run.output)
+    print("leak oracle [%s]: %d paths x 3 outputs (stdout, stderr, log), %d secrets searched, "
+          "%d hits" % (label, paths_of(tasks), len(sandbox.secrets.all_values()), len(hits)))
+    assert hits == []
+
+
+def test_no_secret_in_ansible_runner_events_or_artifacts(sandbox, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", ansible_env(tmp_path)["PATH"])
+    private = tmp_path / "runner"
+    (private / "project").mkdir(parents=True)
+    (private / "inventory").mkdir()
+    (private / "inventory" / "hosts").write_text("localhost ansible_connection=local\n")
+    tasks = all_tasks(sandbox)
+    credentials = {}
+    play = [{"hosts": "localhost", "gather_facts": False,
+             "tasks": lift_credentials(tasks, credentials)}]
+    (private / "project" / "main.yml").write_text(yaml.safe_dump(play))
+    env = {k: v for k, v in ansible_env(tmp_path).items() if k.startswith("ANSIBLE_")}
+    # Credentials arrive as extra vars, the way AWX injects them; the inputs in env/ are the
+    # job's own, so only what the run wrote is searched.
+    result = ansible_runner.run(private_data_dir=str(private), playbook="main.yml",
+                                envvars=env, extravars=credentials, verbosity=4, quiet=True)
+    assert result.status == "successful", result.stdout.read()
+    events = list(result.events)
+    done = [e for e in events if e.get("event") in ("runner_on_ok", "runner_on_failed")]
+    assert len(done) == len(tasks), "every path must have run"
+    inputs = ("project", "inventory", "env")
+    written = "\n".join(p.read_text(errors="replace") for p in pathlib.Path(private).rglob("*")
+                        if p.is_file() and not set(inputs) & set(p.relative_to(private).parts))
+    hits = leaked(sandbox, written, repr(events))
+    print("leak oracle [ansible-runner]: %d paths x (events, artifacts), %d hits"
+          % (paths_of(tasks), len(hits)))
+    assert hits == []
