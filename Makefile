@@ -15,6 +15,7 @@ PHONY_DOCS := docs docs-check
 help:
 	@echo "make demo   - start the sandbox, run the rotation playbook against it, print the report"
 	@echo "make test   - everything that checks the project (pytest, ansible-test sanity, ansible-lint, build)"
+	@echo "make bench  - measure requests and wall times, write docs/benchmarks.md"
 	@echo "make docs   - render docs/modules from the modules' documentation"
 	@echo "make sandbox - serve the five fake APIs on loopback in the foreground"
 
@@ -65,6 +66,10 @@ docs: $(V221)/.ready
 
 docs-check: $(V221)/.ready
 	$(V221)/bin/python scripts/render_module_docs.py --check
+
+# Measures requests and wall times against the sandbox and writes docs/benchmarks.md.
+bench: $(V221)/.ready
+	$(V221)/bin/python -m tests.bench
 
 demo: $(V221)/.ready
 	scripts/demo.sh $(V221)

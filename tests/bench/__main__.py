@@ -1,0 +1,160 @@
+"""``python -m tests.bench``: measure, then write docs/benchmarks.md.
+
+Every figure in the document comes from this one run, on this machine, against the sandbox:
+requests counted in the sandbox's log, wall times as medians of repeated runs taken in
+alternation, so that a noisy neighbour slows both sides alike.
+"""
+import argparse
+import datetime
+import os
+import pathlib
+import platform
+import statistics
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+subprocess.run([str(ROOT / "scripts" / "link_collection.sh")], check=True)
+sys.path.insert(0, str(ROOT / "build" / "collections"))
+os.environ["ANSIBLE_COLLECTIONS_PATH"] = str(ROOT / "build" / "collections")
+
+# pylint: disable=wrong-import-position
+from tests.bench.cases import CASES  # noqa: E402
+from tests.bench.playbooks import (  # noqa: E402
+    marker_task, requests_between_markers, run_once, timed_run,
+)
+from tests.sandbox import Sandbox  # noqa: E402
+
+EXPECTED_CHANGE = {"create": True, "no-op": False, "update": True, "rotate": True,
+                   "delete": True}
+
+
+def machine():
+    model = "unknown CPU"
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ansible = subprocess.run([str(pathlib.Path(sys.executable).parent / "ansible"), "--version"],
+                             capture_output=True, text=True, check=True).stdout.splitlines()[0]
+    return ("%s, %d cores, %s, Python %s, %s; measured %s UTC"
+            % (model, os.cpu_count() or 0, platform.platform(terse=True),
+               platform.python_version(), ansible,
+               datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")))
+
+
+def module_task(case, conn, args, register):
+    return {"name": register, "tokenops.tokens." + case.module: {**conn, **args},
+            "register": register, "no_log": True}
+
+
+def requests_per_operation(case):
+    """One playbook: each operation between two markers; count what the sandbox saw."""
+    with Sandbox() as sandbox:
+        conn = case.setup(sandbox)
+        operations = case.operations(sandbox)
+        tasks = []
+        for operation in operations:
+            if operation.args is not None:
+                tasks.append(marker_task(sandbox, case.platform, operation.label))
+                tasks.append(module_task(case, conn, operation.args,
+                                         operation.label.replace("-", "_")))
+        tasks.append(marker_task(sandbox, case.platform, "end"))
+        sandbox.log.clear()
+        run = run_once(tasks)
+        counted = requests_between_markers(sandbox, case.platform)
+    rows = []
+    for operation in operations:
+        if operation.args is None:
+            rows.append((case.module, operation.label, "n/a", "n/a", "n/a", operation.why))
+            continue
+        result = run[operation.label.replace("-", "_")]
+        if bool(result["changed"]) != EXPECTED_CHANGE[operation.label]:
+            raise RuntimeError("%s %s: changed=%s" % (case.module, operation.label,
+                                                      result["changed"]))
+        sent = counted[operation.label]
+        methods = " ".join(entry.method for entry in sent)
+        verdict = "equal" if len(sent) == operation.minimum else "**%+d**" % (
+            len(sent) - operation.minimum)
+        rows.append((case.module, operation.label, "%d (%s)" % (len(sent), methods),
+                     str(operation.minimum), verdict, operation.why))
+    return rows
+
+
+def versus_uri(case, repeats, copies):
+    """Wall time per job, collection vs hand-written uri tasks, overhead of a run removed."""
+    with Sandbox() as sandbox:
+        conn = case.setup(sandbox)
+        extra = case.extra_vars(conn)
+        run_once(case.collection_jobs(conn)["no-op"])      # the token exists from here on
+        baseline = [{"name": "nothing", "ansible.builtin.debug": {"msg": "baseline"}}]
+        rows = []
+        for job in ("no-op", "rotation"):
+            sides = {"collection": case.collection_jobs(conn)[job] * copies,
+                     "uri": case.uri_jobs(conn)[job] * copies}
+            samples = {"collection": [], "uri": [], "baseline": []}
+            for _round in range(repeats):          # alternate, so noise hits both sides
+                samples["baseline"].append(timed_run(baseline, 1)[0])
+                for side, tasks in sides.items():
+                    samples[side].append(timed_run(tasks, 1, extra_vars=extra)[0])
+            base = statistics.median(samples["baseline"])
+            per_job = {side: max(statistics.median(samples[side]) - base, 0.0) / copies
+                       for side in sides}
+            ratio = per_job["collection"] / per_job["uri"] if per_job["uri"] else float("nan")
+            rows.append((case.title, job, "%.2f s" % per_job["collection"],
+                         "%.2f s" % per_job["uri"], "%.2f" % ratio,
+                         "met" if ratio <= 1.0 else "**missed**",
+                         "%d tasks" % (len(sides["uri"]) // copies)))
+    return rows
+
+
+def table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
+    parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    parser.add_argument("--repeats", type=int, default=5, help="runs per timed figure")
+    parser.add_argument("--copies", type=int, default=4,
+                        help="copies of a job in one playbook, to average out its start-up")
+    args = parser.parse_args()
+
+    sections = ["# Benchmarks", "",
+                "Written by `make bench` (`python -m tests.bench`); every figure below comes from "
+                "one run of that command against the sandbox.", "",
+                "Machine: " + machine(), ""]
+
+    print("requests per operation ...", flush=True)
+    rows = [row for case in CASES for row in requests_per_operation(case)]
+    sections += ["## 1. Requests per operation", "",
+                 "Counted in the sandbox's request log between marker requests, one module task "
+                 "per operation, on an account with neighbouring tokens. The minimum is the "
+                 "fewest requests the platform's API allows for a correct result; the last "
+                 "column says how.", "",
+                 table(["module", "operation", "sent (methods)", "minimum", "verdict",
+                        "why that minimum"], rows), ""]
+
+    print("collection vs uri ...", flush=True)
+    rows = [row for case in CASES for row in versus_uri(case, args.repeats, args.copies)]
+    sections += ["## 2. Against hand-written `ansible.builtin.uri` tasks", "",
+                 "Wall time per job (median of %d alternated runs, each with %d copies of the "
+                 "job, minus the median of an empty playbook). Goal: ratio at or below 1.0. "
+                 "The uri jobs read one page, do not retry and have no check mode."
+                 % (args.repeats, args.copies), "",
+                 table(["token", "job", "collection", "uri", "ratio", "goal", "uri job"], rows),
+                 ""]
+
+    out = pathlib.Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(sections))
+    print("wrote %s" % out)
+
+
+if __name__ == "__main__":
+    main()

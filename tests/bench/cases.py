@@ -1,0 +1,167 @@
+"""What the benchmarks run per platform: the module's operations with the fewest requests the
+platform's API allows (and why), and the same jobs written by hand with ``ansible.builtin.uri``.
+
+Every hand-written job is what a careful user writes today: list, pick the token with a Jinja
+filter, create or delete. They read only the first page and have no retries and no check mode, so
+they are, if anything, cheaper than a correct client.
+"""
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+
+@dataclass
+class Operation:
+    label: str                  # create, no-op, update, rotate, delete
+    args: Optional[dict]        # module options besides the connection; None: not possible
+    minimum: Optional[int]      # fewest requests the platform's API allows
+    why: str                    # how that minimum follows from the API
+
+
+@dataclass
+class Case:
+    platform: str
+    module: str
+    title: str
+    setup: Callable             # setup(sandbox) -> connection options (and seeds the sandbox)
+    operations: Callable        # operations(sandbox) -> [Operation]
+    collection_jobs: Callable   # collection_jobs(conn) -> {"no-op": tasks, "rotation": tasks}
+    uri_jobs: Callable          # uri_jobs(conn) -> {"no-op": tasks, "rotation": tasks}
+    extra_vars: Callable = field(default=lambda conn: {})
+
+
+CASES = []
+
+
+def case(**kwargs):
+    CASES.append(Case(**kwargs))
+
+
+# -- Pulumi ---------------------------------------------------------------------------------
+
+def pulumi_setup(sandbox):
+    pulumi = sandbox["pulumi"]
+    pulumi.add_personal_tokens(20, prefix="neighbour")
+    return {"api_url": pulumi.url, "api_token": pulumi.admin_token}
+
+
+def pulumi_operations(_sandbox):
+    listing = "one page of `GET /api/user/tokens?filter=all` (up to 1,000 tokens)"
+    return [
+        Operation("create", {"description": "bench"}, 2,
+                  listing + " shows the token is absent; one `POST /api/user/tokens`"),
+        Operation("no-op", {"description": "bench"}, 1,
+                  listing + ": there is no read-one endpoint"),
+        Operation("update", None, None, "Pulumi cannot change a token after it is issued"),
+        Operation("rotate", {"description": "bench", "rotate": "always"}, 3,
+                  listing + "; `POST` the new token, then `DELETE` the old one"),
+        Operation("delete", {"description": "bench", "state": "absent"}, 2,
+                  listing + "; one `DELETE /api/user/tokens/{id}`"),
+    ]
+
+
+def pulumi_collection_jobs(conn):
+    task = {"tokenops.tokens.pulumi_token": {**conn, "description": "bench"}}
+    rotate = {"tokenops.tokens.pulumi_token": {**conn, "description": "bench",
+                                               "rotate": "always"}, "no_log": True}
+    return {"no-op": [dict(task, name="token")], "rotation": [dict(rotate, name="rotate")]}
+
+
+def pulumi_uri_jobs(conn):
+    headers = {"Authorization": "token {{ bench_token }}",
+               "Accept": "application/vnd.pulumi+8"}
+    base = conn["api_url"] + "/api/user/tokens"
+    find = [
+        {"name": "list tokens", "ansible.builtin.uri": {"url": base + "?filter=all",
+                                                        "headers": headers},
+         "register": "listed"},
+        {"name": "pick the token", "ansible.builtin.set_fact": {
+            "found": "{{ listed.json.tokens | selectattr('description', 'equalto', 'bench') "
+                     "| list }}"}},
+    ]
+    create = {"name": "create", "ansible.builtin.uri": {
+        "url": base, "method": "POST", "headers": headers, "body_format": "json",
+        "body": {"description": "bench", "expires": 0}}, "register": "created",
+        "no_log": True}
+    return {
+        "no-op": find + [dict(create, when="found | length == 0")],
+        "rotation": find + [create, {"name": "delete the old token", "ansible.builtin.uri": {
+            "url": base + "/{{ found[0].id }}", "method": "DELETE", "headers": headers,
+            "status_code": [200, 204]}}],
+    }
+
+
+case(platform="pulumi", module="pulumi_token", title="Pulumi Cloud personal token",
+     setup=pulumi_setup, operations=pulumi_operations, collection_jobs=pulumi_collection_jobs,
+     uri_jobs=pulumi_uri_jobs, extra_vars=lambda conn: {"bench_token": conn["api_token"]})
+
+
+# -- HCP Terraform / Terraform Enterprise ----------------------------------------------------
+
+def tfe_setup(sandbox):
+    tfe = sandbox["tfe"]
+    team_id = tfe.add_team("bench")
+    tfe.add_teams(20, prefix="neighbour")
+    for number in range(5):
+        tfe.add_token(team_id, description="neighbour-%d" % number)
+    return {"api_url": tfe.url, "api_token": tfe.admin_token, "organization": tfe.organization}
+
+
+def tfe_operations(_sandbox):
+    team = "one `GET /organizations/{org}/teams?filter[names]=bench` (the team's id)"
+    tokens = ("one page of `GET /organizations/{org}/team-tokens?q=bench` (the team's tokens, "
+              "up to 100)")
+    args = {"team": "bench", "description": "bench"}
+    return [
+        Operation("create", args, 3, "%s; %s; one `POST /teams/{id}/authentication-tokens`"
+                  % (team, tokens)),
+        Operation("no-op", args, 2, "%s; %s" % (team, tokens)),
+        Operation("update", None, None, "TFE cannot change a token's description or expiry"),
+        Operation("rotate", dict(args, rotate="always"), 4,
+                  "%s; %s; `DELETE` the old token (descriptions are unique per team), `POST` "
+                  "the new one" % (team, tokens)),
+        Operation("delete", dict(args, state="absent"), 3,
+                  "%s; %s; one `DELETE /authentication-tokens/{id}`" % (team, tokens)),
+    ]
+
+
+def tfe_collection_jobs(conn):
+    args = {**conn, "team": "bench", "description": "bench"}
+    return {"no-op": [{"name": "token", "tokenops.tokens.tfe_team_token": args}],
+            "rotation": [{"name": "rotate", "no_log": True,
+                          "tokenops.tokens.tfe_team_token": dict(args, rotate="always")}]}
+
+
+def tfe_uri_jobs(conn):
+    headers = {"Authorization": "Bearer {{ bench_token }}",
+               "Content-Type": "application/vnd.api+json"}
+    api = conn["api_url"].rstrip("/") + "/api/v2"
+    org = api + "/organizations/" + conn["organization"]
+    find = [
+        {"name": "find the team", "ansible.builtin.uri": {
+            "url": org + "/teams?filter%5Bnames%5D=bench", "headers": headers},
+         "register": "teams"},
+        {"name": "list the team's tokens", "ansible.builtin.uri": {
+            "url": org + "/team-tokens?q=bench&page%5Bsize%5D=100", "headers": headers},
+         "register": "listed"},
+        {"name": "pick the token", "ansible.builtin.set_fact": {
+            "team_id": "{{ teams.json.data[0].id }}",
+            "found": "{{ listed.json.data | selectattr('attributes.description', 'equalto', "
+                     "'bench') | list }}"}},
+    ]
+    create = {"name": "create", "no_log": True, "register": "created",
+              "ansible.builtin.uri": {
+                  "url": api + "/teams/{{ team_id }}/authentication-tokens",
+                  "method": "POST", "headers": headers, "body_format": "json",
+                  "status_code": [201],
+                  "body": {"data": {"type": "authentication-tokens",
+                                    "attributes": {"description": "bench"}}}}}
+    delete = {"name": "delete the old token", "ansible.builtin.uri": {
+        "url": api + "/authentication-tokens/{{ found[0].id }}", "method": "DELETE",
+        "headers": headers, "status_code": [204]}}
+    return {"no-op": find + [dict(create, when="found | length == 0")],
+            "rotation": find + [delete, create]}
+
+
+case(platform="tfe", module="tfe_team_token", title="HCP Terraform team token (described)",
+     setup=tfe_setup, operations=tfe_operations, collection_jobs=tfe_collection_jobs,
+     uri_jobs=tfe_uri_jobs, extra_vars=lambda conn: {"bench_token": conn["api_token"]})
