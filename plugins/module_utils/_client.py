@@ -255,6 +255,11 @@ class ApiClient:
         result = self.request('DELETE', path, allow_not_found=allow_not_found)
         return result is not None
 
+    def use_credential(self, secret):
+        """Send every later request with ``secret`` (after the caller's own was replaced)."""
+        self.remember_secret(secret)
+        self.session.auth = _HeaderAuth('%s %s' % (self._auth_scheme, secret))
+
     def credential_works(self, path, secret):
         """True when ``secret`` (not the client's own credential) may GET ``path``.
 

@@ -129,6 +129,11 @@ class TokenAdapter:
     def check_rotation(self, current):
         """Raise ``InputError`` when rotating ``current`` must not happen (self lock-out)."""
 
+    def readable_secret(self, current):
+        """The current secret of ``current`` where the platform lets it be read again (PactFlow),
+        returned by a run that issues nothing; None elsewhere."""
+        return None
+
 
 def due_status(adapter, token, now, max_age=None, renew_before=None):
     """``age_seconds``, ``due`` and ``due_reason`` for an ``_info`` module's listing."""
@@ -206,7 +211,8 @@ class TokenStateMachine:
         if due:
             self.adapter.check_rotation(current)
         if not changes and not due:
-            return self._result(False, current, current, rotation_reason=reason)
+            return self._result(False, current, current, rotation_reason=reason,
+                                secret=self.adapter.readable_secret(current))
         if self.check_mode:
             return self._result(True, current, self.adapter.planned(current, changes),
                                 rotated=due, rotation_reason=reason)
