@@ -84,6 +84,26 @@ def tfe_scenario(sandbox):
     ]
 
 
+@scenario("pactflow")
+def pactflow_scenario(sandbox):
+    pactflow = sandbox["pactflow"]
+    auth = {"api_url": pactflow.url, "api_token": pactflow.admin_token}   # the read-write token
+    read_only = {**auth, "type": "read-only"}
+    return [
+        step("pactflow-check", "pactflow_token", dict(read_only, rotate="always"),
+             check_mode=True),
+        step("pactflow-import", "pactflow_token", read_only, diff=True),
+        step("pactflow-rotate", "pactflow_token", dict(read_only, rotate="always"), diff=True),
+        step("pactflow-info", "pactflow_token_info", auth),
+        step("pactflow-bad-credential", "pactflow_token",
+             dict(read_only, api_token=revoked_secret(sandbox, "pactflow-revoked")),
+             ignore_errors=True),
+        step("pactflow-self-refused", "pactflow_token", dict(auth, type="read-write",
+                                                             rotate="always"),
+             ignore_errors=True),
+    ]
+
+
 # Ways Ansible writes output: (name, environment, verbosity). ANSIBLE_LOG_PATH is always set.
 OUTPUTS = [
     ("default", {}, 0),
