@@ -91,8 +91,8 @@ def render(name, data):
         lines += ["## Attributes", "", "| attribute | support | details |", "| --- | --- | --- |"]
         for attr in sorted(doc["attributes"]):
             spec = doc["attributes"][attr]
-            lines.append("| %s | %s | %s |" % (attr, spec.get("support", ""),
-                                              text(spec.get("details") or spec.get("description"))))
+            details = text(spec.get("details") or spec.get("description"))
+            lines.append("| %s | %s | %s |" % (attr, spec.get("support", ""), details))
         lines.append("")
     if doc.get("notes"):
         lines += ["## Notes", ""] + ["- %s" % text(n) for n in doc["notes"]] + [""]
@@ -124,9 +124,9 @@ def main():
     docs = json.loads(proc.stdout)
     pages = {"%s.md" % n: render(n, docs["%s.%s" % (COLLECTION, n)]) for n in names}
     index = ["# Module reference", "", "| module | what it does |", "| --- | --- |"]
-    index += ["| [%s](%s.md) | %s |" % (n, n, text(docs["%s.%s" % (COLLECTION, n)]["doc"]
-                                                     .get("short_description")))
-              for n in names]
+    summaries = {n: text(docs["%s.%s" % (COLLECTION, n)]["doc"].get("short_description"))
+                 for n in names}
+    index += ["| [%s](%s.md) | %s |" % (n, n, summaries[n]) for n in names]
     pages["README.md"] = "\n".join(index) + "\n"
     stale = [name for name, page in pages.items()
              if not (OUT / name).exists() or (OUT / name).read_text() != page]

@@ -123,13 +123,13 @@ def test_unknown_token_answers_401_1000(call):
 
 
 def test_token_without_token_rights_gets_403_9109(cf, call):
-    _, secret = cf.add_token("dns", policies=[policy("DNS Read")])
+    _ignored, secret = cf.add_token("dns", policies=[policy("DNS Read")])
     assert works(call, secret)                 # verify needs no permission
     assert_error(call("GET", "/user/tokens", token=secret), *FORBIDDEN)
 
 
 def test_read_only_token_lists_but_cannot_create(cf, call):
-    _, secret = cf.add_token("reader", policies=[policy("API Tokens Read")])
+    _ignored, secret = cf.add_token("reader", policies=[policy("API Tokens Read")])
     assert call("GET", "/user/tokens", token=secret).status_code == 200
     response = call("POST", "/user/tokens", token=secret,
                     json={"name": "x", "policies": [policy("Zone Read")]})
@@ -137,14 +137,14 @@ def test_read_only_token_lists_but_cannot_create(cf, call):
 
 
 def test_deny_policy_removes_a_right(cf, call):
-    _, secret = cf.add_token("half", policies=[policy("API Tokens Write"),
-                                                policy("API Tokens Read", effect="deny")])
+    _ignored, secret = cf.add_token("half", policies=[policy("API Tokens Write"),
+                                                      policy("API Tokens Read", effect="deny")])
     assert_error(call("GET", "/user/tokens", token=secret), *FORBIDDEN)
 
 
 @pytest.mark.parametrize("rule", [{"in": ["10.0.0.0/8"]}, {"not_in": ["127.0.0.0/8"]}])
 def test_ip_condition_blocks_other_locations(cf, call, rule):
-    _, secret = cf.add_token("pinned", condition={"request_ip": rule})
+    _ignored, secret = cf.add_token("pinned", condition={"request_ip": rule})
     assert_error(call("GET", "/user/tokens/verify", token=secret), 403, 9109,
                  "Cannot use the access token from location: 127.0.0.1")
 
@@ -166,8 +166,8 @@ def test_unknown_token_id_is_404_7003(call, method, suffix):
 
 
 def test_disabled_and_not_yet_valid_tokens_are_rejected(cf, call):
-    _, disabled = cf.add_token("off", status="disabled")
-    _, later = cf.add_token("later", not_before=utcnow() + timedelta(hours=1))
+    _ignored, disabled = cf.add_token("off", status="disabled")
+    _ignored, later = cf.add_token("later", not_before=utcnow() + timedelta(hours=1))
     for secret in (disabled, later):
         assert_error(call("GET", "/user/tokens/verify", token=secret), *INVALID_TOKEN)
 
@@ -287,7 +287,7 @@ def test_sdk_roll_kills_the_old_secret_and_the_new_one_verifies(cf, client, call
 
 
 def test_roll_accepts_an_empty_object_and_answers_a_bare_string(cf, call):
-    token_id, _ = cf.add_token("rolling")
+    token_id, _ignored = cf.add_token("rolling")
     body = call("PUT", f"/user/tokens/{token_id}/value", json={}).json()
     assert body["result"] == cf.token(token_id)["value"]
 
@@ -325,10 +325,10 @@ def test_sdk_delete_returns_the_id_and_kills_the_secret(cf, client, call, sandbo
 
 
 def test_reordered_reads_change_policy_order_and_ids(cf, call):
-    token_id, _ = cf.add_token("multi", policies=two_policies(cf))
+    token_id, _ignored = cf.add_token("multi", policies=two_policies(cf))
     stored = cf.token(token_id)["policies"]
     first, second = (call("GET", f"/user/tokens/{token_id}").json()["result"]["policies"]
-                     for _ in range(2))
+                     for _ignored in range(2))
     assert identity(first) == identity(stored)
     assert [p["permission_groups"][0]["id"] for p in first] == \
         [p["permission_groups"][-1]["id"] for p in reversed(stored)]
@@ -369,7 +369,7 @@ def test_sdk_account_token_lifecycle(cf, client, call, sandbox):
 
 
 def test_verify_paths_refuse_the_other_kind_of_token(cf, call):
-    _, account_secret = cf.add_token("acct", account_id=cf.account_id)
+    _ignored, account_secret = cf.add_token("acct", account_id=cf.account_id)
     assert_error(call("GET", "/user/tokens/verify", token=account_secret), *FORBIDDEN)
     assert_error(call("GET", f"/accounts/{cf.account_id}/tokens/verify"), *FORBIDDEN)
     assert_error(call("GET", "/user/tokens", token=account_secret), *FORBIDDEN)
@@ -378,7 +378,7 @@ def test_verify_paths_refuse_the_other_kind_of_token(cf, call):
 def test_unknown_and_malformed_account_ids(cf, call):
     assert_error(call("GET", f"/accounts/{'f' * 32}/tokens"), *FORBIDDEN)
     assert call("GET", "/accounts/not-an-id/tokens").json()["errors"][0]["code"] == 7003
-    user_token_id, _ = cf.add_token("user-owned")
+    user_token_id, _ignored = cf.add_token("user-owned")
     assert call("GET", f"/accounts/{cf.account_id}/tokens/{user_token_id}").status_code == 404
 
 

@@ -162,7 +162,7 @@ def test_regenerate_issues_a_new_value_and_kills_the_old_one(pf, api, sandbox, b
 
 def test_regenerate_is_not_idempotent(pf, api):
     uuid = read_only(pf)["uuid"]
-    values = {api.regenerate(uuid).json()["value"] for _ in range(3)}
+    values = {api.regenerate(uuid).json()["value"] for _ignored in range(3)}
     assert len(values) == 3
 
 
@@ -427,7 +427,7 @@ def test_extra_fields_add_undocumented_keys(pf, api):
 # --------------------------------------------------------------------------- rate limits, faults
 def test_rate_limit_answers_429_with_retry_after(pf, api):
     pf.enforce_rate_limit(2, 60)
-    assert [api.tokens().status_code for _ in range(2)] == [200, 200]
+    assert [api.tokens().status_code for _ignored in range(2)] == [200, 200]
     response = api.tokens()
     assert response.status_code == 429 and response.headers["Content-Type"] == HAL
     assert response.json() == {"error": {"message": "Too many requests"}}

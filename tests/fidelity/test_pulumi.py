@@ -132,7 +132,7 @@ def test_sdk_current_user_for_a_user_and_a_team_bot(pulumi, sdk):
     user = sdk.users.get_current_user()
     assert (user.github_login, user.email, user.token_info) == ("alice", "alice@example.com", None)
     assert [(org.name, org.role.value) for org in user.organizations] == [("tokenops", "admin")]
-    _, team_secret = pulumi.add_team_token(pulumi.team_name, "bot")
+    _ignored, team_secret = pulumi.add_team_token(pulumi.team_name, "bot")
     bot = Sdk(pulumi, team_secret).users.get_current_user()
     assert bot.github_login == "platform"
     assert (bot.token_info.name, bot.token_info.organization, bot.token_info.team) == \
@@ -146,8 +146,8 @@ def test_create_answers_200_and_omitted_expires_means_never(pulumi):
 
 
 def test_personal_list_filters_hide_expired_by_default(pulumi, sdk):
-    fresh, _ = pulumi.add_personal_token("fresh", expires=utcnow() + timedelta(days=30))
-    stale, _ = pulumi.add_personal_token("stale", created=days_ago(60), expires=days_ago(1))
+    fresh, _ignored = pulumi.add_personal_token("fresh", expires=utcnow() + timedelta(days=30))
+    stale, _ignored = pulumi.add_personal_token("stale", created=days_ago(60), expires=days_ago(1))
 
     def ids(**query) -> set[str]:
         return {token.id for token in sdk.users.list_personal_tokens(**query).tokens}
@@ -168,7 +168,7 @@ def test_refresh_tokens_are_listed_but_never_authenticate(pulumi, sdk):
 
 
 def test_personal_tokens_of_another_user_are_invisible(pulumi):
-    _, bob = pulumi.add_personal_token("bob's", user=pulumi.member_login)
+    _ignored, bob = pulumi.add_personal_token("bob's", user=pulumi.member_login)
     alice_ids = {t["id"] for t in call(pulumi, "GET", "/api/user/tokens").json()["tokens"]}
     bob_tokens = call(pulumi, "GET", "/api/user/tokens", bob).json()["tokens"]
     assert [t["description"] for t in bob_tokens] == ["bob's"]
@@ -288,7 +288,7 @@ def test_org_tokens_with_a_custom_role(pulumi, sdk):
 
 
 def test_org_delete_of_unknown_or_other_kind(pulumi):
-    team_token, _ = pulumi.add_team_token(pulumi.team_name, "t1")
+    team_token, _ignored = pulumi.add_team_token(pulumi.team_name, "t1")
     unknown = call(pulumi, "DELETE", org_path(pulumi, "/tokens/no-such-id"))
     wrong_kind = call(pulumi, "DELETE", org_path(pulumi, f"/tokens/{team_token}"))
     assert (unknown.status_code, unknown.json()) == (404, TOKEN_NOT_FOUND)
@@ -310,8 +310,8 @@ def test_sdk_team_token_lifecycle(pulumi, sdk):
 
 
 def test_team_delete_rejects_other_kinds_and_teams(pulumi):
-    org_token, _ = pulumi.add_org_token("org-one")
-    other_team_token, _ = pulumi.add_team_token("other-team", "elsewhere")
+    org_token, _ignored = pulumi.add_org_token("org-one")
+    other_team_token, _ignored = pulumi.add_team_token("other-team", "elsewhere")
     wrong_kind = call(pulumi, "DELETE", team_path(pulumi, f"/tokens/{org_token}"))
     other_team = call(pulumi, "DELETE", team_path(pulumi, f"/tokens/{other_team_token}"))
     assert (wrong_kind.status_code, wrong_kind.json()) == (
@@ -371,7 +371,7 @@ def test_every_accept_header_is_served(pulumi, accept):
 
 
 def test_admin_org_token_manages_team_tokens_but_not_org_tokens(pulumi):
-    _, admin_bot = pulumi.add_org_token("admin-bot", admin=True)
+    _ignored, admin_bot = pulumi.add_org_token("admin-bot", admin=True)
     listed = call(pulumi, "GET", org_path(pulumi, "/tokens"), admin_bot)
     created = call(pulumi, "POST", team_path(pulumi, "/tokens"), admin_bot, json={"name": "tt"})
     refused = call(pulumi, "POST", org_path(pulumi, "/tokens"), admin_bot, json={"name": "oo"})
@@ -392,7 +392,7 @@ def test_callers_without_admin_rights_get_403(pulumi, kind):
 
 
 def test_org_tokens_cannot_manage_personal_tokens(pulumi):
-    _, bot = pulumi.add_org_token("bot", admin=True)
+    _ignored, bot = pulumi.add_org_token("bot", admin=True)
     response = call(pulumi, "GET", "/api/user/tokens", bot)
     assert (response.status_code, response.json()["message"]) == (
         403, "Forbidden: personal access tokens can only be managed by a user")
@@ -428,7 +428,7 @@ def test_malformed_bodies_answer_400(pulumi, data):
 
 def test_rate_limit_answers_429_with_retry_after(pulumi):
     pulumi.enforce_rate_limit(2, 60)
-    statuses = [call(pulumi, "GET", "/api/user").status_code for _ in range(3)]
+    statuses = [call(pulumi, "GET", "/api/user").status_code for _ignored in range(3)]
     limited = call(pulumi, "GET", "/api/user")
     assert statuses == [200, 200, 429]
     assert limited.json() == {"code": 429, "message": "Too Many Requests: rate limit exceeded"}
@@ -441,8 +441,8 @@ def test_status_fault_uses_the_platform_error_body(sandbox, pulumi):
     sandbox.faults.add("status", platform="pulumi", method="GET", status=503,
                        headers={"Retry-After": "2"})
     response = call(pulumi, "GET", "/api/user")
-    assert (response.status_code, response.json()) == (503, {"code": 503,
-                                                              "message": "injected fault"})
+    assert (response.status_code, response.json()) == (
+        503, {"code": 503, "message": "injected fault"})
     assert response.headers["Retry-After"] == "2"
 
 

@@ -95,7 +95,7 @@ def test_account_details_names_the_admin_user_or_the_team_service_user(tfe, call
     assert admin["type"] == "users" and admin["id"] == tfe.admin_user_id
     assert admin["attributes"]["is-service-account"] is False
     team_id = tfe.add_team("ci")
-    _, secret = tfe.add_token(team_id, "ci-deploy")
+    _ignored, secret = tfe.add_token(team_id, "ci-deploy")
     service = call("GET", "/account/details", token=secret).json()["data"]
     assert service["attributes"]["is-service-account"] is True
     assert service["attributes"]["username"] == f"api-{team_id}"
@@ -264,7 +264,7 @@ def test_create_on_unknown_team_or_old_tfe_is_404(tfe, call):
 
 def test_show_by_id_hides_the_secret_and_404s_when_unknown(tfe, call):
     team_id = tfe.add_team("ci")
-    token_id, _ = tfe.add_token(team_id, "ci-deploy", created_at=days_ago(40))
+    token_id, _ignored = tfe.add_token(team_id, "ci-deploy", created_at=days_ago(40))
     response = call("GET", f"/authentication-tokens/{token_id}")
     assert response.status_code == 200
     assert response.json()["data"] == tfe.token_by_id(token_id)
@@ -314,7 +314,7 @@ def test_legacy_read_and_delete_404_when_the_team_has_none(tfe, call):
 
 def test_legacy_regenerate_replaces_the_secret_and_keeps_described_tokens(tfe, call):
     team_id = tfe.add_team("ci")
-    _, described = tfe.add_token(team_id, "ci-deploy")
+    _ignored, described = tfe.add_token(team_id, "ci-deploy")
     path = f"/teams/{team_id}/authentication-token"
     first = call("POST", path, json={"data": {"type": "authentication-token", "attributes": {}}})
     assert first.status_code == 201
@@ -331,7 +331,7 @@ def test_legacy_regenerate_replaces_the_secret_and_keeps_described_tokens(tfe, c
 
 def test_legacy_delete_is_204_and_revokes(tfe, call):
     team_id = tfe.add_team("ci")
-    _, secret = tfe.add_token(team_id)
+    _ignored, secret = tfe.add_token(team_id)
     response = call("DELETE", f"/teams/{team_id}/authentication-token")
     assert response.status_code == 204 and response.content == b""
     assert not tfe.secrets.is_live(secret) and tfe.legacy_token(team_id) is None
@@ -339,7 +339,7 @@ def test_legacy_delete_is_204_and_revokes(tfe, call):
 
 def test_legacy_token_is_readable_and_deletable_by_its_id(tfe, call):
     team_id = tfe.add_team("ci")
-    token_id, _ = tfe.add_token(team_id)
+    token_id, _ignored = tfe.add_token(team_id)
     assert call("GET", f"/authentication-tokens/{token_id}").json()["data"]["id"] == token_id
     assert call("DELETE", f"/authentication-tokens/{token_id}").status_code == 204
     assert call("GET", f"/teams/{team_id}/authentication-token").status_code == 404
@@ -380,9 +380,9 @@ def test_list_q_narrows_by_team_name(tfe, call):
 
 def test_list_sorts_by_expiry_by_default_and_on_request(tfe, call):
     team_a, team_b = tfe.add_team("a-team"), tfe.add_team("b-team")
-    later, _ = tfe.add_token(team_a, "later", expired_at=days_ago(-90))
-    never, _ = tfe.add_token(team_b, "never", expired_at=None)
-    sooner, _ = tfe.add_token(team_b, "sooner", expired_at=days_ago(-10))
+    later, _ignored = tfe.add_token(team_a, "later", expired_at=days_ago(-90))
+    never, _ignored = tfe.add_token(team_b, "never", expired_at=None)
+    sooner, _ignored = tfe.add_token(team_b, "sooner", expired_at=days_ago(-10))
 
     def ids(sort: str | None) -> list[str]:
         params = {"sort": sort} if sort else {}
@@ -400,10 +400,10 @@ def test_list_sorts_by_expiry_by_default_and_on_request(tfe, call):
 @pytest.mark.parametrize("key", ["filter[status]", "filter[expiry_status]"])
 def test_list_filters_by_expiry_status(tfe, call, key):
     team_id = tfe.add_team("ci")
-    expired, _ = tfe.add_token(team_id, "expired", created_at=days_ago(9), expired_at=days_ago(1))
-    soon, _ = tfe.add_token(team_id, "soon", expired_at=days_ago(-3))
-    month, _ = tfe.add_token(team_id, "month", expired_at=days_ago(-20))
-    never, _ = tfe.add_token(team_id, "never", expired_at=None)
+    expired, _ignored = tfe.add_token(team_id, "expired", created_at=days_ago(9), expired_at=days_ago(1))
+    soon, _ignored = tfe.add_token(team_id, "soon", expired_at=days_ago(-3))
+    month, _ignored = tfe.add_token(team_id, "month", expired_at=days_ago(-20))
+    never, _ignored = tfe.add_token(team_id, "never", expired_at=None)
 
     def ids(value: str) -> set[str]:
         return {token["id"] for token in call(
@@ -419,7 +419,7 @@ def test_list_filters_by_expiry_status(tfe, call, key):
 
 def test_bulk_delete_is_all_or_nothing(tfe, call):
     team_id = tfe.add_team("ci")
-    (first, first_secret), (second, _) = tfe.add_tokens(2, [team_id])
+    (first, first_secret), (second, _ignored) = tfe.add_tokens(2, [team_id])
     path = f"/organizations/{ORG}/team-tokens"
     refs = [{"type": "authentication-tokens", "id": first}, {"id": "at-missing"}]
     assert call("DELETE", path, json={"data": refs}).json() == NOT_FOUND
@@ -447,7 +447,7 @@ def test_a_non_owner_team_token_sees_404_and_403_on_bulk_delete(tfe, call):
 
 
 def test_an_owners_team_token_manages_tokens_as_its_team(tfe, call):
-    _, owner_secret = tfe.add_token(tfe.owners_team_id, "automation")
+    _ignored, owner_secret = tfe.add_token(tfe.owners_team_id, "automation")
     team_id = tfe.add_team("ci")
     response = call("POST", f"/teams/{team_id}/authentication-tokens", token=owner_secret,
                     json=described_body())
@@ -548,7 +548,7 @@ def test_pytfe_regenerates_the_legacy_token(tfe, client, call):
 
 def test_pytfe_lists_every_team_token_across_pages(sandbox, tfe, client):
     team_ids = tfe.add_teams(250)
-    seeded = {token_id for token_id, _ in tfe.add_tokens(300, team_ids)}
+    seeded = {token_id for token_id, _ignored in tfe.add_tokens(300, team_ids)}
     sandbox.log.clear()
     listed = list(client.team_tokens.list(ORG))
     assert {token.id for token in listed} == seeded and len(listed) == 300

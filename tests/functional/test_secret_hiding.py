@@ -41,7 +41,7 @@ def test_a_later_task_can_use_the_registered_secret(sandbox, tmp_path):
         {"name": "create", **pulumi_task(sandbox, description="pass-me-on"), "register": "created"},
         {"name": "list personal tokens with the new secret",
          "tokenops.tokens.pulumi_token_info": {"api_url": pulumi.url,
-                                              "api_token": "{{ created.secret }}"},
+                                               "api_token": "{{ created.secret }}"},
          "register": "listed"},
     ])
     assert run.rc == 0, run.output

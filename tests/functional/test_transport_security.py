@@ -68,8 +68,7 @@ def other_host():
 
 
 @pytest.mark.parametrize("status", [302, 307])
-def test_a_redirect_to_another_host_is_not_followed(sandbox, other_host, tmp_path,
-                                                                   status):
+def test_a_redirect_to_another_host_is_not_followed(sandbox, other_host, tmp_path, status):
     pulumi = sandbox["pulumi"]
     elsewhere = "http://127.0.0.1:%d/api/user/tokens" % other_host.server_port
     sandbox.faults.add("status", platform="pulumi", method="GET", status=status,

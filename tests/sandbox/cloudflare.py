@@ -380,8 +380,9 @@ class Cloudflare(Platform):
         name = body.get("name")
         if not isinstance(name, str) or not name.strip() or len(name) > 120:
             raise invalid("name: required, at most 120 characters")
-        fields = {"name": name, "policies": self._policies(body.get("policies"), scope,
-                                                            creating=current is None),
+        fields = {"name": name,
+                  "policies": self._policies(body.get("policies"), scope,
+                                             creating=current is None),
                   "condition": self._condition(body.get("condition")),
                   "not_before": _time(body, "not_before"), "expires_on": _time(body, "expires_on")}
         self._check_dates(fields["not_before"], fields["expires_on"], current)
@@ -416,7 +417,7 @@ class Cloudflare(Platform):
                 # Token management is bearer-only; Assumption: 400, as the other header errors.
                 raise ApiError(400, 1001, 'Missing "Authorization" header')
             raise ApiError(400, 9106, "Missing X-Auth-Key, X-Auth-Email or Authorization headers")
-        scheme, _, value = header.strip().partition(" ")
+        scheme, _ignored, value = header.strip().partition(" ")
         value = value.strip()
         if scheme.lower() != "bearer" or not TOKEN_SHAPE.fullmatch(value):
             raise ApiError(400, 6003, "Invalid request headers",

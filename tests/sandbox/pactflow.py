@@ -317,7 +317,7 @@ class PactFlow(Platform):
     # ------------------------------------------------------------------ auth
     def _caller(self) -> tuple[Principal, Token]:
         """The principal and token behind ``Authorization: Bearer``; expired or revoked: 401."""
-        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+        scheme, _ignored, value = request.headers.get("Authorization", "").partition(" ")
         secret = self.secrets.authenticate(self.name, value.strip()) \
             if scheme.lower() == "bearer" else None
         token = self._tokens.get(secret.subject.get("token", "")) if secret else None
@@ -351,7 +351,7 @@ class PactFlow(Platform):
         }})
 
     def list_tokens(self) -> Response:
-        principal, _ = self._caller()
+        principal, _ignored = self._caller()
         return self.json(self._token_list_json(self._listed_tokens(principal), "/settings/tokens"))
 
     def regenerate_token(self, token_uuid: str) -> Response:
@@ -367,7 +367,7 @@ class PactFlow(Platform):
         return self.json(body, 201)
 
     def current_user(self) -> Response:
-        principal, _ = self._caller()
+        principal, _ignored = self._caller()
         return self.json(self._user_json(principal))
 
     def get_user(self, user_uuid: str) -> Response:

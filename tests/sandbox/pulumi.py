@@ -452,7 +452,7 @@ class Pulumi(Platform):
     # ------------------------------------------------------------------ auth and permissions
     @staticmethod
     def _presented_value(header: str | None) -> str | None:
-        scheme, _, value = (header or "").partition(" ")
+        scheme, _ignored, value = (header or "").partition(" ")
         if scheme.lower() != "token":       # the literal word "token", never "Bearer"
             return None
         return value.strip() or None

@@ -199,7 +199,7 @@ class TFE(Platform):
         return self.error(429, RATE_LIMIT_DETAIL, headers)
 
     def credential(self, environ: dict) -> str | None:
-        scheme, _, value = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+        scheme, _ignored, value = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
         return (value.strip() or None) if scheme.lower() == "bearer" else None
 
     def _error_document(self, status: int, detail: str | None, pointer: str | None,
