@@ -159,16 +159,20 @@ class Fault:
     message: str = "injected fault"
     delay: float = 0.0
     times: int | None = 1
+    #: skip requests made with this credential (hit only, say, the check of a new secret)
+    unless_credential: str | None = None
     hits: int = 0
 
     def __post_init__(self) -> None:
         if self.action not in FAULT_ACTIONS:
             raise ValueError(f"unknown fault action {self.action!r}")
 
-    def matches(self, platform: str, method: str, path: str) -> bool:
+    def matches(self, platform: str, method: str, path: str,
+                credential: str | None = None) -> bool:
         return ((self.platform is None or self.platform == platform)
                 and (self.method is None or self.method == method)
                 and (self.path is None or re.search(self.path, path) is not None)
+                and (self.unless_credential is None or credential != self.unless_credential)
                 and (self.times is None or self.hits < self.times))
 
 
@@ -187,10 +191,11 @@ class FaultPlan:
         with self._lock:
             self._faults.clear()
 
-    def take(self, platform: str, method: str, path: str) -> Fault | None:
+    def take(self, platform: str, method: str, path: str,
+             credential: str | None = None) -> Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.matches(platform, method, path):
+                if fault.matches(platform, method, path, credential):
                     fault.hits += 1
                     return fault
         return None
@@ -330,7 +335,8 @@ class _Instrumented:
         try:
             if sandbox.latency:
                 time.sleep(sandbox.latency)
-            fault = sandbox.faults.take(platform.name, entry.method, entry.path)
+            fault = sandbox.faults.take(platform.name, entry.method, entry.path,
+                                        platform.credential(environ))
             if fault is not None:
                 entry.fault = fault.action
                 if fault.delay:
