@@ -71,7 +71,7 @@ def names_the_option(message, option):
             or message.startswith("value of %s must be" % option)
             or message.startswith("argument '%s' is of type" % option)
             or (message.startswith("parameters are mutually exclusive:")
-                and option in message.split(":", 1)[1].split("|")))
+                and option in message.split(":", 1)[1].strip().split("|")))
 
 
 @pytest.mark.parametrize("module", sorted(CASES))
