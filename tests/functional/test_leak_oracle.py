@@ -137,19 +137,21 @@ def check_scenarios_ran(run, tasks):
 
 
 @pytest.mark.parametrize("label,env,verbosity", OUTPUTS, ids=[o[0] for o in OUTPUTS])
-def test_no_secret_in_any_playbook_output(sandbox, tmp_path, label, env, verbosity):
+def test_no_secret_in_any_playbook_output(sandbox, tmp_path, label, env, verbosity, capsys):
     tasks = all_tasks(sandbox)
     run = run_playbook(tmp_path, tasks, env=env, verbosity=verbosity)
     assert run.rc == 0, run.output
     check_scenarios_ran(run, tasks)
     assert run.log, "ANSIBLE_LOG_PATH was not written"
     hits = leaked(sandbox, run.output)
-    print("leak oracle [%s]: %d paths x 3 outputs (stdout, stderr, log), %d secrets searched, "
-          "%d hits" % (label, paths_of(tasks), len(sandbox.secrets.all_values()), len(hits)))
+    with capsys.disabled():
+        print("\nleak oracle [%s]: %d paths x 3 outputs (stdout, stderr, log), %d secrets "
+              "searched, %d hits" % (label, paths_of(tasks), len(sandbox.secrets.all_values()),
+                                     len(hits)))
     assert hits == []
 
 
-def test_no_secret_in_ansible_runner_events_or_artifacts(sandbox, tmp_path, monkeypatch):
+def test_no_secret_in_ansible_runner_events_or_artifacts(sandbox, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PATH", ansible_env(tmp_path)["PATH"])
     private = tmp_path / "runner"
     (private / "project").mkdir(parents=True)
@@ -173,6 +175,7 @@ def test_no_secret_in_ansible_runner_events_or_artifacts(sandbox, tmp_path, monk
     written = "\n".join(p.read_text(errors="replace") for p in pathlib.Path(private).rglob("*")
                         if p.is_file() and not set(inputs) & set(p.relative_to(private).parts))
     hits = leaked(sandbox, written, repr(events))
-    print("leak oracle [ansible-runner]: %d paths x (events, artifacts), %d hits"
-          % (paths_of(tasks), len(hits)))
+    with capsys.disabled():
+        print("\nleak oracle [ansible-runner]: %d paths x (%d events, artifacts), %d hits"
+              % (paths_of(tasks), len(events), len(hits)))
     assert hits == []
