@@ -57,6 +57,13 @@ CASES = {
         ("max_age", {"organization": "tokenops", "team": "t", "description": "x",
                      "rotate": "due", "max_age": "1 fortnight"}),
     ],
+    "cloudtruth_service_account": [
+        ("role", {"name": "bot", "role": "emperor"}),
+        ("keep_previous_for", {"name": "bot", "rotate": "always", "keep_previous_for": "-1h"}),
+        ("keep_previous_for", {"name": "bot", "rotate": "always", "keep_previous_for": "10s"}),
+        ("name", {"role": "viewer"}),
+        ("max_age", {"name": "bot", "rotate": "due", "max_age": "soon"}),
+    ],
 }
 
 
@@ -70,6 +77,7 @@ def names_the_option(message, option):
     return (message.startswith(option + ":")
             or message.startswith("value of %s must be" % option)
             or message.startswith("argument '%s' is of type" % option)
+            or message == "missing required arguments: %s" % option
             or (message.startswith("parameters are mutually exclusive:")
                 and option in message.split(":", 1)[1].strip().split("|")))
 

@@ -104,6 +104,30 @@ def pactflow_scenario(sandbox):
     ]
 
 
+@scenario("cloudtruth")
+def cloudtruth_scenario(sandbox):
+    cloudtruth = sandbox["cloudtruth"]
+    auth = {"api_url": cloudtruth.url, "api_token": cloudtruth.admin_token}
+    account = {**auth, "name": "oracle-bot"}
+    return [
+        step("cloudtruth-check", "cloudtruth_service_account", account, check_mode=True),
+        step("cloudtruth-create", "cloudtruth_service_account", dict(account, role="viewer"),
+             diff=True),
+        step("cloudtruth-noop", "cloudtruth_service_account", account),
+        step("cloudtruth-update", "cloudtruth_service_account",
+             dict(account, description="changed", role="contrib"), diff=True),
+        step("cloudtruth-rekey-overlap", "cloudtruth_service_account",
+             dict(account, rotate="always", keep_previous_for="1h")),
+        step("cloudtruth-rekey", "cloudtruth_service_account", dict(account, rotate="always")),
+        step("cloudtruth-info", "cloudtruth_service_account_info", auth),
+        step("cloudtruth-bad-credential", "cloudtruth_service_account",
+             dict(account, api_token=revoked_secret(sandbox, "cloudtruth-revoked")),
+             ignore_errors=True),
+        step("cloudtruth-absent", "cloudtruth_service_account", dict(account, state="absent"),
+             diff=True),
+    ]
+
+
 # Ways Ansible writes output: (name, environment, verbosity). ANSIBLE_LOG_PATH is always set.
 OUTPUTS = [
     ("default", {}, 0),
