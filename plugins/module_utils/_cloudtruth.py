@@ -374,7 +374,9 @@ class CloudTruthServiceAccountAdapter(TokenAdapter):
                        if k.get('prefix') not in known)
         if not fresh:
             return False
-        raise TokenOpsError(
+        # Still ambiguous for the caller: a secret was issued that nobody holds, so the rotation
+        # role keeps its journal entry and the next run rekeys again and delivers.
+        raise AmbiguousWriteError(
             '%s. The rekey did happen (new key %s) but its answer, the only copy of the key, '
             'was lost; the previous key %s. Run again with rotate: always to issue a key you can '
             'use' % (exc, ', '.join(fresh), self._previous_key_fate()))
