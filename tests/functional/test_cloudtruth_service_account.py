@@ -359,9 +359,10 @@ def test_a_rekey_without_a_clear_answer_is_repeated_only_after_looking(sandbox):
 
     sandbox.faults.add("lost_response", platform="cloudtruth", method="POST", path="/rekey/$")
     sandbox.log.clear()
-    with pytest.raises(TokenOpsError, match="The rekey did happen") as raised:
+    # Still ambiguous: a key was issued that nobody holds, so the rotation role's journal keeps
+    # the rotation open and its next run rekeys again (see test_fault_matrix).
+    with pytest.raises(AmbiguousWriteError, match="The rekey did happen") as raised:
         flaky.issue_replacement(flaky.find())
-    assert not isinstance(raised.value, AmbiguousWriteError)
     assert "stopped working at once" in str(raised.value)
     assert [m for m, p in ct_requests(sandbox)] == ["GET", "POST", "GET"]
     assert not sandbox.secrets.is_live(new_key)
