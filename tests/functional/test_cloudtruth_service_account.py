@@ -7,7 +7,7 @@ from tests.sandbox import Sandbox
 from tests.sandbox.core import days_ago
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
-    AmbiguousWriteError, TokenOpsError,
+    AmbiguousWriteError,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._cloudtruth import (
     ACCOUNTS, CloudTruthServiceAccountAdapter, argument_spec,
