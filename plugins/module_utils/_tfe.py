@@ -7,34 +7,80 @@
 
 """HCP Terraform / Terraform Enterprise team tokens: described (many per team) and legacy (one).
 
-A described token is found by listing the organization's team tokens narrowed by the team's
-name (``q``) over every page and matching team id and description exactly; a legacy token is
-read through its team's ``authentication-token`` path. Expiry cannot change after creation.
+A team given by name is resolved with ``filter[names]`` and an exact, case-sensitive match over
+every page (some TFE releases ignore the filter). A described token is found by listing the
+organization's team tokens narrowed by the team's name (``q``), every page, matching team id and
+description exactly; a legacy token is read through its team's ``authentication-token`` path.
+
+Neither kind can hold two live secrets under one identity: a legacy token is regenerated in
+place, and a described token's description must stay unique in its team, so its rotation
+deletes the previous token and then creates the new one (``overlaps`` is False for both).
+An expiry cannot change after creation; the platform picks two years when none is sent.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import re
+
+from ansible.module_utils.basic import env_fallback
+
 from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
     AmbiguousWriteError, ApiError, TokenOpsError,
 )
+from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
+    management_argument_spec,
+)
 from ansible_collections.tokenops.tokens.plugins.module_utils._paging import iter_jsonapi
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
-    InputError, isoformat, parse_optional_timestamp, requested_expiry,
+    InputError, RotationPolicy, isoformat, parse_duration, parse_optional_timestamp,
+    requested_expiry,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import TokenAdapter
 
+#: the largest page TFE serves
 PAGE_SIZE = 100
-NOT_VISIBLE = ('TFE answers 404 both when it does not exist and when the credential may not '
-               'see it')
+#: what the platform chooses when a create sends no expiry
+DEFAULT_LIFETIME_YEARS = 2
+#: an existing token's lifetime within this of ``expires_in`` counts as the same expiry
+EXPIRY_TOLERANCE = 300
+NOT_VISIBLE = 'TFE answers 404 for both'
+_TEAM_ID = re.compile(r'^team-[A-Za-z0-9]{16}$')
+_TEAM_NAME = re.compile(r'^[A-Za-z0-9_-]+$')
+_TOKEN_ID = re.compile(r'^at-[A-Za-z0-9]+$')
+
+#: option groups of ``tfe_team_token`` that exclude each other (the rotation role uses them too)
+MUTUALLY_EXCLUSIVE = [['description', 'token_id'], ['team', 'token_id']]
+
+
+def argument_spec():
+    """The options of ``tfe_team_token``; the rotation role validates its items with them too."""
+    spec = management_argument_spec()
+    spec.update(
+        organization=dict(type='str', fallback=(env_fallback, ['TFE_ORGANIZATION'])),
+        team=dict(type='str'),
+        description=dict(type='str'),
+        token_id=dict(type='str'),
+    )
+    return spec
+
+
+def info_options():
+    """The options of ``tfe_team_token_info`` beyond the shared ``_info`` ones."""
+    return dict(
+        organization=dict(type='str', required=True,
+                          fallback=(env_fallback, ['TFE_ORGANIZATION'])),
+        team=dict(type='str'),
+        description=dict(type='str'),
+    )
 
 
 def token_metadata(resource):
-    """The public, snake_case metadata of an ``authentication-tokens`` resource."""
+    """The public, snake_case metadata of an ``authentication-tokens`` resource (no secret)."""
     attributes = resource.get('attributes') or {}
     relationships = resource.get('relationships') or {}
-    team = ((relationships.get('team') or {}).get('data') or {})
-    created_by = ((relationships.get('created-by') or {}).get('data') or None)
+    team = (relationships.get('team') or {}).get('data') or {}
+    creator = (relationships.get('created-by') or {}).get('data') or None
     return dict(
         id=resource.get('id'),
         team_id=team.get('id'),
@@ -43,54 +89,107 @@ def token_metadata(resource):
         created_at=isoformat(parse_optional_timestamp(attributes.get('created-at'))),
         expires_at=isoformat(parse_optional_timestamp(attributes.get('expired-at'))),
         last_used_at=isoformat(parse_optional_timestamp(attributes.get('last-used-at'))),
-        created_by=created_by,
+        created_by=dict(id=creator.get('id'), type=creator.get('type')) if creator else None,
     )
 
 
 def is_team_id(value):
-    return value.startswith('team-')
+    """``team-`` and 16 letters or digits: a team id; anything else is a team name."""
+    return bool(_TEAM_ID.match(value or ''))
+
+
+def check_team(team):
+    """``InputError`` unless ``team`` is a team id or a valid team name."""
+    if not is_team_id(team) and not _TEAM_NAME.match(team):
+        raise InputError('team: %r is neither a team-... id nor a team name (TFE team names hold '
+                         'only letters, digits, "-" and "_")' % (team,))
+
+
+def add_years(moment, years):
+    """Calendar years; 29 February rolls to 1 March, as the platform does."""
+    try:
+        return moment.replace(year=moment.year + years)
+    except ValueError:
+        return moment.replace(year=moment.year + years, month=3, day=1)
+
+
+def list_team_tokens(client, organization, team_name=None):
+    """Every team token of the organization (narrowed by team name when given), all pages.
+
+    ``q`` only narrows the pages: callers still match the team id, as the contract does not
+    say whether ``q`` is a substring or an exact match.
+    """
+    params = {'q': team_name} if team_name else None
+    try:
+        yield from iter_jsonapi(client, ('organizations', organization, 'team-tokens'), params,
+                                PAGE_SIZE)
+    except ApiError as exc:
+        if exc.status == 404:
+            raise ApiError('organization: %r was not found, or the credential may not list its '
+                           'team tokens (%s): %s' % (organization, NOT_VISIBLE, exc),
+                           status=404, method=exc.method, path=exc.path)
+        raise
 
 
 class Teams:
-    """Resolves a team given by name or ``team-…`` id, remembering both."""
+    """Resolves teams given by name or ``team-...`` id to ``(id, name)``, each once per client.
+
+    The cache lives on the client, so the rotation role, which builds one adapter per token
+    over one client, resolves each team once.
+    """
 
     def __init__(self, client, organization):
         self.client = client
         self.organization = organization
+        cache = getattr(client, 'tokenops_tfe_teams', None)
+        if cache is None:
+            cache = {}
+            client.tokenops_tfe_teams = cache
+        self.cache = cache
 
     def resolve(self, team):
-        """(team id, team name) or an ApiError that says what TFE's 404 can mean."""
-        if is_team_id(team):
-            body = self.client.get(('teams', team), allow_not_found=True)
-            if body is None:
-                raise ApiError('team %s was not found: %s' % (team, NOT_VISIBLE), status=404)
-            return team, (body.get('data') or {}).get('attributes', {}).get('name')
+        """``(team id, team name)``; an ``ApiError`` (404) naming both causes when not found."""
+        key = (self.organization, team)
+        if key not in self.cache:
+            self.cache[key] = self._by_id(team) if is_team_id(team) else self._by_name(team)
+        return self.cache[key]
+
+    def _by_id(self, team_id):
+        body = self.client.get(('teams', team_id), allow_not_found=True)
+        if body is None:
+            raise ApiError('team: %s was not found, or the credential may not see it (%s)'
+                           % (team_id, NOT_VISIBLE), status=404)
+        name = ((body.get('data') or {}).get('attributes') or {}).get('name')
+        return team_id, name
+
+    def _by_name(self, name):
+        if not self.organization:
+            raise InputError('organization: required to find team %r by name; set organization '
+                             'or TFE_ORGANIZATION' % name)
         path = ('organizations', self.organization, 'teams')
-        # Some TFE releases ignore filter[names], so every page is read and matched exactly.
         try:
-            for resource in iter_jsonapi(self.client, path, {'filter[names]': team}, PAGE_SIZE):
-                if (resource.get('attributes') or {}).get('name') == team:
-                    return resource['id'], team
+            # Some TFE releases ignore filter[names]: read on until an exact match, every page.
+            for resource in iter_jsonapi(self.client, path, {'filter[names]': name}, PAGE_SIZE):
+                if (resource.get('attributes') or {}).get('name') == name:
+                    return resource.get('id'), name
         except ApiError as exc:
             if exc.status == 404:
-                raise ApiError('organization %s was not found: %s'
-                               % (self.organization, NOT_VISIBLE), status=404)
+                raise ApiError('organization: %r was not found, or the credential may not list '
+                               'its teams (%s)' % (self.organization, NOT_VISIBLE),
+                               status=404, method=exc.method, path=exc.path)
             raise
-        raise ApiError('team %r was not found in organization %s: %s'
-                       % (team, self.organization, NOT_VISIBLE), status=404)
-
-
-def list_team_tokens(client, organization, team_name=None):
-    """Every team token of the organization (narrowed by team name when given), all pages."""
-    params = {'q': team_name} if team_name else None
-    return iter_jsonapi(client, ('organizations', organization, 'team-tokens'), params, PAGE_SIZE)
+        raise ApiError('team: no team named %r in organization %r, or the credential may not see '
+                       'it (%s; names match exactly, case-sensitive)'
+                       % (name, self.organization, NOT_VISIBLE), status=404)
 
 
 class TfeTeamTokenAdapter(TokenAdapter):
-    rotation_effect = ('legacy tokens are regenerated in place and the previous secret stops '
-                       'working at once; a described token\'s description must stay unique in its '
-                       'team, so the previous token is deleted (and its secret stops working) just '
-                       'before the new one is created')
+    rotation_effect = ('in place: a legacy token is regenerated and its previous secret stops '
+                       'working at once; a described token is deleted (its secret stops working '
+                       'then) and created again under the same description right after')
+    #: neither kind can keep the previous secret alive next to the new one
+    overlaps = False
+    verify_path = ('account', 'details')
 
     def __init__(self, client, params, now=None):
         super(TfeTeamTokenAdapter, self).__init__(client, params, now)
@@ -102,89 +201,173 @@ class TfeTeamTokenAdapter(TokenAdapter):
     def described(self):
         return self.params.get('description') is not None
 
+    @property
+    def organization(self):
+        return self.params.get('organization') or None
+
+    # -- checks before any request ------------------------------------------------------------
     def validate(self):
         params = self.params
-        if params.get('token_id'):
-            if not params['token_id'].startswith('at-'):
-                raise InputError('token_id: TFE token ids start with "at-"; got %r'
-                                 % params['token_id'])
-        elif not params.get('team'):
-            raise InputError('team: required (a team name or a team-... id) unless token_id is '
-                             'given')
-        needs_org = not params.get('token_id') and (self.described
-                                                    or not is_team_id(params['team']))
-        if needs_org and not params.get('organization'):
-            raise InputError('organization: required to find a team by name or a described '
-                             'token; set organization or TFE_ORGANIZATION')
+        token_id = params.get('token_id')
+        if token_id is not None:
+            if params.get('description') is not None:
+                raise InputError('description: not used with token_id, which names the token '
+                                 'already')
+            if params.get('team'):
+                raise InputError('team: not used with token_id, which names the token already')
+            if not _TOKEN_ID.match(token_id):
+                raise InputError('token_id: TFE token ids are "at-" and letters or digits; got %r'
+                                 % (token_id,))
+        else:
+            if not params.get('team'):
+                raise InputError('team: required (a team name or a team-... id) unless token_id '
+                                 'is given')
+            check_team(params['team'])
+            if not self.organization and (self.described or not is_team_id(params['team'])):
+                raise InputError('organization: required to find a team by name or a described '
+                                 'token; set organization or TFE_ORGANIZATION')
         self.expiry = requested_expiry(params, self.now)
 
     # -- reading --------------------------------------------------------------------------------
     def _resolve_team(self):
         if self.team_id is None:
-            teams = Teams(self.client, self.params.get('organization'))
-            self.team_id, self.team_name = teams.resolve(self.params['team'])
+            self.team_id, self.team_name = Teams(self.client, self.organization).resolve(
+                self.params['team'])
         return self.team_id
 
+    def scope_key(self):
+        """All team tokens of the organization share one listing."""
+        if not self.organization:
+            raise NotImplementedError('without organization, tokens are looked up one by one')
+        return ('organizations', self.organization, 'team-tokens')
+
+    def list_scope(self):
+        return list(list_team_tokens(self.client, self.organization))
+
+    def find_in(self, listing):
+        if self.params.get('token_id'):
+            matches = [r for r in listing if r.get('id') == self.params['token_id']]
+        else:
+            team_id = self._resolve_team()
+            description = self.params.get('description')
+            matches = [r for r in listing if token_metadata(r)['team_id'] == team_id
+                       and (r.get('attributes') or {}).get('description') == description]
+        if len(matches) > 1:
+            raise TokenOpsError('%s: %d team tokens match (ids %s); give token_id to pick one'
+                                % ('description' if self.described else 'team', len(matches),
+                                   ', '.join(sorted(r.get('id') or '?' for r in matches))))
+        return token_metadata(matches[0]) if matches else None
+
     def find(self):
+        """The narrowest lookup for one module run (``find_in(list_scope())`` would read the
+        whole organization)."""
         params = self.params
         if params.get('token_id'):
             body = self.client.get(('authentication-tokens', params['token_id']),
                                    allow_not_found=True)
             return token_metadata(body['data']) if body else None
-        team_id = self._resolve_team()
         if not self.described:
-            body = self.client.get(('teams', team_id, 'authentication-token'),
-                                   allow_not_found=True)
-            return token_metadata(body['data']) if body else None
-        for resource in list_team_tokens(self.client, params['organization'], self.team_name):
-            token = token_metadata(resource)
-            if token['team_id'] == team_id and token['description'] == params['description']:
-                return token
-        return None
+            return self._find_legacy()
+        team_id = self._resolve_team()
+        return self.find_in(list_team_tokens(self.client, self.organization,
+                                             self._team_name(team_id)))
 
-    def warnings(self, current):
-        if self.expiry is None or self._same_expiry(current):
-            return []
-        if self.params.get('rotate') == 'always':
-            return []
-        return ['expires_in/expires_at (%s) differ from the expiry of token %s (%s); TFE cannot '
-                'change an expiry, so it applies only to the next token issued (rotate: always '
-                'issues one now)' % (isoformat(self.expiry), current['id'],
-                                     current.get('expires_at') or 'none')]
+    def _find_legacy(self):
+        team = self.params['team']
+        if self.team_id is None and is_team_id(team):
+            # The team's own path answers for the token; a 404 there is told apart below.
+            body = self.client.get(('teams', team, 'authentication-token'), allow_not_found=True)
+            if body is not None:
+                self.team_id = team
+                return token_metadata(body['data'])
+            self._resolve_team()      # 404 "no such team or not visible", else: no token
+            return None
+        team_id = self._resolve_team()
+        body = self.client.get(('teams', team_id, 'authentication-token'), allow_not_found=True)
+        return token_metadata(body['data']) if body else None
+
+    def _team_name(self, team_id):
+        """The team's name (for ``q``), read once."""
+        if team_id == self.team_id and self.team_name:
+            return self.team_name
+        return Teams(self.client, self.organization).resolve(team_id)[1]
+
+    # -- what the run reports -------------------------------------------------------------------
+    def _rotating_now(self, current):
+        policy = RotationPolicy.from_params(self.params)
+        return policy.decide(self.secret_issued_at(current), self.expires_at(current),
+                             self.now)[0]
 
     def _same_expiry(self, current):
         existing = parse_optional_timestamp(current.get('expires_at'))
-        return existing is not None and abs((existing - self.expiry).total_seconds()) < 1
+        if existing is None:
+            return False
+        if self.params.get('expires_in') is not None:
+            # A relative expiry is measured from the token's creation, not from this run.
+            created = parse_optional_timestamp(current.get('created_at'))
+            if created is None:
+                return False
+            wanted = parse_duration(self.params['expires_in'], 'expires_in')
+            return abs((existing - created).total_seconds() - wanted) <= EXPIRY_TOLERANCE
+        return abs((existing - self.expiry).total_seconds()) < 1
+
+    def warnings(self, current):
+        messages = []
+        rotating = self._rotating_now(current)
+        expires = self.expires_at(current)
+        if expires is not None and expires <= self.now and not rotating:
+            messages.append('token %s expired at %s; use rotate: due or always to replace it'
+                            % (current['id'], current['expires_at']))
+        if self.expiry is not None and not rotating and not self._same_expiry(current):
+            option = 'expires_in' if self.params.get('expires_in') is not None else 'expires_at'
+            messages.append('%s asks for a different expiry than token %s has (%s); TFE cannot '
+                            'change the expiry of an existing token, so it is left as it is and '
+                            'the requested expiry applies to the next secret issued (rotate: '
+                            'always issues one now)'
+                            % (option, current['id'], current.get('expires_at') or 'none'))
+        return messages
 
     def planned(self, current=None, changes=None):
+        if current is None and self.params.get('token_id'):
+            self._cannot_create()
+        expiry = self.expiry or add_years(self.now, DEFAULT_LIFETIME_YEARS)
         token = dict(current or {})
         token.update(id=None, created_at=isoformat(self.now), last_used_at=None,
-                     expires_at=isoformat(self.expiry) if self.expiry else None)
+                     expires_at=isoformat(expiry), created_by=None)
         if current is None:
             token.update(team_id=self.team_id, description=self.params.get('description'),
-                         legacy=not self.described, created_by=None)
+                         legacy=not self.described)
         return token
 
+    def _cannot_create(self):
+        raise InputError('token_id: %s was not found, or the credential may not see it (%s); a '
+                         'token cannot be created from an id: give team (and description) to '
+                         'create one'
+                         % (self.params['token_id'], NOT_VISIBLE))
+
     # -- writing --------------------------------------------------------------------------------
-    def _create(self, team_id, description):
+    def _post(self, team_id, description):
+        """Create a token (the legacy endpoint regenerates); ``(token, secret)``."""
         attributes = {}
         if self.expiry is not None:
             attributes['expired-at'] = isoformat(self.expiry)
         if description is None:
-            path = ('teams', team_id, 'authentication-token')
-            kind = 'authentication-token'
+            path, kind = ('teams', team_id, 'authentication-token'), 'authentication-token'
         else:
-            path = ('teams', team_id, 'authentication-tokens')
-            kind = 'authentication-tokens'
+            path, kind = ('teams', team_id, 'authentication-tokens'), 'authentication-tokens'
             attributes['description'] = description
         try:
             body = self.client.post(path, {'data': {'type': kind, 'attributes': attributes}})
-        except ApiError as exc:
-            if exc.status == 404 and not isinstance(exc, AmbiguousWriteError):
-                raise ApiError('%s. Team %s was not found, or this TFE release does not support '
-                               'described team tokens: %s' % (exc, team_id, NOT_VISIBLE),
-                               status=404)
+        except AmbiguousWriteError:
             raise
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            hint = (', or this TFE release does not support described team tokens'
+                    if description is not None else '')
+            raise ApiError('%s. team: %s was not found, or the credential may not manage its '
+                           'tokens%s (TFE answers 404 for each)' % (exc, team_id, hint), status=404,
+                           method=exc.method, path=exc.path, request_id=exc.request_id)
         resource = body.get('data') or {}
         secret = (resource.get('attributes') or {}).get('token')
         self.client.remember_secret(secret)
@@ -194,39 +377,70 @@ class TfeTeamTokenAdapter(TokenAdapter):
         return token_metadata(resource), secret
 
     def create(self):
-        team_id = self.team_id or self._team_of_token_id()
-        return self._create(team_id, self.params.get('description'))
+        if self.params.get('token_id'):
+            self._cannot_create()
+        return self._post(self._resolve_team(), self.params.get('description'))
 
-    def _team_of_token_id(self):
-        raise InputError('token_id: the token does not exist, and a token cannot be created from '
-                         'an id; give team (and description) to create one')
+    def issue_replacement(self, current):
+        """Regenerate a legacy token; delete and re-create a described one.
 
-    def rotate(self, current):
+        Either way the previous secret stops working here (``overlaps`` is False).
+        """
+        if current.get('legacy'):
+            return self._regenerate(current)
+        return self._recreate(current)
+
+    def _regenerate(self, current):
         team_id = current['team_id']
-        if current['legacy']:
-            token, secret = self._create(team_id, None)
-            return token, secret, current['id']
-        # The description must stay unique in the team: the old token goes first.
+        try:
+            return self._post(team_id, None)
+        except AmbiguousWriteError:
+            # Look first. Either the previous token is still there, or a new one whose secret
+            # was lost replaced it; in both cases regenerating once more is what was asked.
+            self.client.get(('teams', team_id, 'authentication-token'), allow_not_found=True)
+            return self._post(team_id, None)
+
+    def _recreate(self, current):
+        team_id, description = current['team_id'], current['description']
         self.client.delete(('authentication-tokens', current['id']))
         try:
-            token, secret = self._create(team_id, current['description'])
+            return self._post(team_id, description)
         except AmbiguousWriteError:
-            # Only create again when a look shows nothing was created: never two tokens.
-            if self._described_exists(team_id, current['description']) is not False:
+            if not self.organization:
                 raise
-            token, secret = self._create(team_id, current['description'])
-        return token, secret, current['id']
+            # Look first: a token that appeared under this description since the previous one
+            # was deleted has a secret nobody received, so it is deleted before creating again.
+            listing = list_team_tokens(self.client, self.organization, self._team_name(team_id))
+            for resource in listing:
+                token = token_metadata(resource)
+                if token['team_id'] == team_id and token['description'] == description:
+                    self.client.delete(('authentication-tokens', token['id']))
+            return self._post(team_id, description)
 
-    def _described_exists(self, team_id, description):
-        """Whether the team has a token with this description; None when we cannot tell."""
-        organization = self.params.get('organization')
-        if not organization:
-            return None
-        for resource in list_team_tokens(self.client, organization, self.team_name):
-            token = token_metadata(resource)
-            if token['team_id'] == team_id and token['description'] == description:
-                return True
-        return False
+    def retire(self, previous):
+        """Nothing to do: the previous secret stopped working in ``issue_replacement``."""
 
     def delete(self, current):
         self.client.delete(('authentication-tokens', current['id']))
+
+
+def annotate_listing(client, params, listing):
+    """The ``tokens`` of ``tfe_team_token_info``: filtered, annotated metadata, no secret."""
+    team_id = team_name = None
+    if params.get('team'):
+        check_team(params['team'])
+        team_id, team_name = Teams(client, params['organization']).resolve(params['team'])
+    tokens = []
+    for resource in list_team_tokens(client, params['organization'], team_name):
+        token = token_metadata(resource)
+        if team_id is not None and token['team_id'] != team_id:
+            continue
+        if params.get('description') is not None and token['description'] != params['description']:
+            continue
+        annotated = listing.annotate(token)
+        if listing.keep(annotated):
+            tokens.append(annotated)
+    return tokens
+
+
+ROTATION_ADAPTER = TfeTeamTokenAdapter

@@ -15,22 +15,33 @@ description:
   - Creates, rotates and deletes team API tokens on HCP Terraform or Terraform Enterprise.
   - A B(described) token (O(description) given) is one of many tokens a team can hold, told apart by a
     description that is unique within the team. A B(legacy) token (no O(description)) is the team's single
-    descriptionless token.
+    descriptionless token. O(token_id) acts on one token of either kind directly.
   - The secret is returned only in the run that issued it, hidden from every output.
-  - "Rotation of a legacy token regenerates it: the previous secret stops working the moment the new one is
-    issued. A described token's description must stay unique in its team, so it cannot have two live tokens:
-    rotation deletes the previous token (its secret stops working then) and creates the new one right after,
-    under the same description. Both return the previous token's id as RV(previous_id)."
-  - An existing token's expiry cannot be changed on this platform. When O(expires_in) or O(expires_at) differ
-    from an existing token's expiry, the module warns and leaves the token alone, unless it rotates it.
+  - A team given by name is looked up with C(filter[names]) and then matched exactly (case-sensitive) over
+    every page, since some TFE releases ignore the filter. A described token is found by listing the
+    organization's team tokens narrowed by the team's name (C(q)), every page, expired tokens included, and
+    matching team and description exactly. A legacy token is read through its team's C(authentication-token)
+    path.
+  - "Rotating a legacy token regenerates it: the previous secret stops working the moment the new one is
+    issued."
+  - "Rotating a described token: a team cannot hold two tokens with one description, so the two cannot be
+    live together. The module deletes the previous token first (its secret stops working at that moment) and
+    creates the new token with the same description right after. Should the create fail, the team has no
+    token with that description until a later run creates one. The previous token's id is returned as
+    RV(previous_id)."
+  - The new token's expiry is returned in RV(token.expires_at).
+  - An existing token's expiry cannot be changed on this platform. When O(expires_in) or O(expires_at) ask for
+    a different expiry than an existing token has, the module warns and leaves the token alone, unless it
+    rotates the token in this run (the new token then gets the requested expiry).
   - "TFE answers 404 both for a team, token or organization that does not exist and for one the credential may
-    not see; errors say both."
+    not see; errors say both. A 422 shows the platform's own validation text."
 author:
   - tokenops engineering (@tokenops)
 extends_documentation_fragment:
   - tokenops.tokens.connection
   - tokenops.tokens.connection.TFE
   - tokenops.tokens.rotation
+  - tokenops.tokens.rotation.EXPIRY
   - tokenops.tokens.attributes
 attributes:
   action_group:
@@ -46,34 +57,46 @@ options:
     type: str
   team:
     description:
-      - The team, by name (matched exactly, case-sensitive) or by C(team-...) id.
-      - Required unless O(token_id) is given.
+      - The team, by name (matched exactly, case-sensitive) or by id (C(team-) and 16 letters or digits).
+      - Required unless O(token_id) is given. Mutually exclusive with O(token_id).
     type: str
   description:
     description:
       - Identifies a described token within its team. Omit it to manage the team's legacy token.
+      - An empty string is a valid description (a described token), unlike an omitted one.
       - Mutually exclusive with O(token_id).
     type: str
   token_id:
     description:
-      - Act on this C(at-...) token directly, legacy or described.
+      - Act on this C(at-...) token directly, legacy or described. It must exist for O(state=present), since a
+        token cannot be created from an id.
     type: str
   expires_in:
     description:
       - Expiry of a newly issued token, relative to now, as a duration such as V(90d) or V(12h).
-        Mutually exclusive with O(expires_at).
-      - When neither is given the platform chooses the expiry (two years after creation on current
-        releases); RV(token.expires_at) returns what it chose.
+      - Mutually exclusive with O(expires_at).
+      - When neither O(expires_in) nor O(expires_at) is given, the platform chooses the expiry, two years after
+        creation on current releases, and RV(token.expires_at) returns what it chose.
+      - An existing token matches O(expires_in) when its lifetime (expiry minus creation) is within five minutes
+        of it.
     type: str
   expires_at:
     description:
-      - Expiry of a newly issued token, as an ISO 8601 timestamp such as V(2027-01-31T00:00:00Z). A timestamp
-        without a zone is taken as UTC. Mutually exclusive with O(expires_in). Must be in the future.
+      - Expiry of a newly issued token, as an ISO 8601 timestamp such as V(2027-01-31T00:00:00Z).
+        A timestamp without a zone is taken as UTC. It must be in the future.
+      - Mutually exclusive with O(expires_in).
+      - When neither is given, the platform chooses the expiry (two years after creation on current releases).
     type: str
 notes:
   - The age O(rotate=due) measures is the token's creation time; every rotation creates a new token.
-  - "Assumed, not documented by HashiCorp: a duplicate description, a past expiry or an expiry above the
-    organization's maximum are refused with HTTP 422; the module shows the platform's own validation text."
+  - Do not rotate the token the module authenticates with (O(api_token)); rotating a described token deletes it
+    before the replacement is created, which would leave the module without a credential.
+  - "Assumed, as HashiCorp does not document it: a duplicate description, a past expiry or an expiry above the
+    organization's maximum token lifetime are refused with HTTP 422, whose text the module shows; a create
+    answers 201; token ids are C(at-) and letters or digits; a regenerated legacy token may get a new id, so the
+    module reads the legacy token through its team, never by a remembered id."
+  - "Assumed: C(q) on the team token list may match more than the one team, so it only narrows the pages; the
+    module still matches the team id of every token listed."
 seealso:
   - module: tokenops.tokens.tfe_team_token_info
   - name: Team tokens API
@@ -91,6 +114,14 @@ EXAMPLES = r'''
     rotate: due
     max_age: 30d
   register: deploy_token
+
+- name: Hand the new secret on (only present when one was issued)
+  ansible.builtin.copy:
+    content: "{{ deploy_token.secret }}"
+    dest: /etc/ci/tfe-token
+    mode: "0600"
+  when: deploy_token.secret is defined
+  no_log: true
 
 - name: Regenerate the team's legacy token
   tokenops.tokens.tfe_team_token:
@@ -127,15 +158,24 @@ token:
     created_at:
       description: When the token was issued, ISO 8601.
       type: str
+      sample: "2026-11-22T10:15:30Z"
     expires_at:
       description: When it expires, ISO 8601 (the platform's choice when none was asked for).
       type: str
+      sample: "2028-11-22T10:15:30Z"
     last_used_at:
       description: Last use, ISO 8601, or null.
       type: str
     created_by:
-      description: Who created it, as C({id, type}).
+      description: Who created the token.
       type: dict
+      contains:
+        id:
+          description: The creator's id.
+          type: str
+        type:
+          description: V(users), V(teams) or V(organizations).
+          type: str
 rotated:
   description: Whether a new secret was issued in this run (or would be, in check mode); true on creation too.
   returned: always
@@ -149,36 +189,31 @@ rotation_reason:
   returned: when the token existed before the run
   type: str
 previous_id:
-  description: Id of the token the rotation replaced.
-  returned: when rotated
+  description: Id of the token the rotation replaced (regenerated or deleted).
+  returned: when a token that existed was rotated
   type: str
+  sample: at-Hn4kV2pQw8ZrT6sY
 '''
 
-from ansible.module_utils.basic import env_fallback
-
 from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
-    build_module, make_client, management_argument_spec, run,
+    build_module, make_client, run,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import API
-from ansible_collections.tokenops.tokens.plugins.module_utils._tfe import TfeTeamTokenAdapter
+from ansible_collections.tokenops.tokens.plugins.module_utils._tfe import (
+    MUTUALLY_EXCLUSIVE, TfeTeamTokenAdapter, argument_spec,
+)
 from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import (
     TokenStateMachine,
 )
 
 
 def main():
-    argument_spec = management_argument_spec()
-    argument_spec.update(
-        organization=dict(type='str', fallback=(env_fallback, ['TFE_ORGANIZATION'])),
-        team=dict(type='str'),
-        description=dict(type='str'),
-        token_id=dict(type='str'),
-    )
-    module = build_module('tfe', argument_spec, mutually_exclusive=[['description', 'token_id']])
+    module = build_module('tfe', argument_spec(), MUTUALLY_EXCLUSIVE)
 
     def work():
         client = make_client(API['tfe'], module.params)
-        return TokenStateMachine(module, TfeTeamTokenAdapter(client, module.params)).run()
+        adapter = TfeTeamTokenAdapter(client, module.params)
+        return TokenStateMachine(module, adapter).run()
 
     run(module, work)
 

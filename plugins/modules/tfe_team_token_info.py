@@ -15,6 +15,8 @@ description:
   - Lists an organization's team tokens, legacy and described, expired ones included, with their metadata,
     age, and whether each is due under O(max_age) and O(renew_before).
   - Never changes anything and never returns a secret (TFE shows one only when a token is created).
+  - With O(team), the listing is narrowed by the team's name (C(q)) and then matched by team id; a team given by
+    name is matched exactly (case-sensitive) over every page of the organization's teams.
 author:
   - tokenops engineering (@tokenops)
 extends_documentation_fragment:
@@ -31,16 +33,17 @@ attributes:
 options:
   organization:
     description:
-      - The organization's name. When not set, E(TFE_ORGANIZATION) is used.
+      - The organization's name. When not set, E(TFE_ORGANIZATION) is used; one of the two is required.
     type: str
     required: true
   team:
     description:
-      - List only the tokens of this team, by name (exact) or C(team-...) id.
+      - List only the tokens of this team, by name (exact, case-sensitive) or by id (C(team-) and 16 letters or
+        digits).
     type: str
   description:
     description:
-      - List only the tokens with exactly this description.
+      - List only the described tokens with exactly this description.
     type: str
 seealso:
   - module: tokenops.tokens.tfe_team_token
@@ -54,10 +57,19 @@ EXAMPLES = r'''
     max_age: 90d
   register: tfe_tokens
 
+- name: Show the ones that are due
+  ansible.builtin.debug:
+    msg: "{{ tfe_tokens.tokens | selectattr('due') | map(attribute='id') | list }}"
+
 - name: Tokens that expire within two weeks
   tokenops.tokens.tfe_team_token_info:
     organization: acme
     expiring_within: 2w
+
+- name: Expired tokens of the organization
+  tokenops.tokens.tfe_team_token_info:
+    organization: acme
+    expired: true
 '''
 
 RETURN = r'''
@@ -89,8 +101,15 @@ tokens:
       description: Last use, ISO 8601, or null.
       type: str
     created_by:
-      description: Who created it, as C({id, type}).
+      description: Who created the token.
       type: dict
+      contains:
+        id:
+          description: The creator's id.
+          type: str
+        type:
+          description: V(users), V(teams) or V(organizations).
+          type: str
     age_seconds:
       description: Seconds since the token was issued.
       type: int
@@ -105,8 +124,6 @@ tokens:
       type: str
 '''
 
-from ansible.module_utils.basic import env_fallback
-
 from ansible_collections.tokenops.tokens.plugins.module_utils._info import (
     Listing, info_argument_spec,
 )
@@ -115,38 +132,20 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import API
 from ansible_collections.tokenops.tokens.plugins.module_utils._tfe import (
-    Teams, list_team_tokens, token_metadata,
+    annotate_listing, info_options,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import utcnow
 
 
 def main():
     argument_spec = info_argument_spec()
-    argument_spec.update(
-        organization=dict(type='str', required=True, fallback=(env_fallback, ['TFE_ORGANIZATION'])),
-        team=dict(type='str'),
-        description=dict(type='str'),
-    )
+    argument_spec.update(info_options())
     module = build_module('tfe', argument_spec)
 
     def work():
-        params = module.params
-        listing = Listing(params, utcnow())
-        client = make_client(API['tfe'], params)
-        team_id = team_name = None
-        if params['team']:
-            team_id, team_name = Teams(client, params['organization']).resolve(params['team'])
-        tokens = []
-        for resource in list_team_tokens(client, params['organization'], team_name):
-            token = token_metadata(resource)
-            if team_id and token['team_id'] != team_id:
-                continue
-            if params['description'] is not None and token['description'] != params['description']:
-                continue
-            annotated = listing.annotate(token)
-            if listing.keep(annotated):
-                tokens.append(annotated)
-        return dict(changed=False, tokens=tokens)
+        listing = Listing(module.params, utcnow())
+        client = make_client(API['tfe'], module.params)
+        return dict(changed=False, tokens=annotate_listing(client, module.params, listing))
 
     run(module, work)
 
