@@ -165,3 +165,118 @@ def tfe_uri_jobs(conn):
 case(platform="tfe", module="tfe_team_token", title="HCP Terraform team token (described)",
      setup=tfe_setup, operations=tfe_operations, collection_jobs=tfe_collection_jobs,
      uri_jobs=tfe_uri_jobs, extra_vars=lambda conn: {"bench_token": conn["api_token"]})
+
+
+# -- PactFlow -------------------------------------------------------------------------------
+
+def pactflow_setup(sandbox):
+    pactflow = sandbox["pactflow"]
+    return {"api_url": pactflow.url, "api_token": pactflow.admin_token}
+
+
+def pactflow_operations(_sandbox):
+    listing = "one `GET /settings/tokens` (both tokens, no paging)"
+    args = {"type": "read-only"}
+    return [
+        Operation("create", None, None, "PactFlow tokens always exist; they cannot be created"),
+        Operation("no-op", args, 1, listing + " (the import: the value can be read)"),
+        Operation("update", None, None, "PactFlow tokens have nothing that can be changed"),
+        Operation("rotate", dict(args, rotate="always"), 2,
+                  listing + " (the token's id); one `POST /settings/tokens/{id}/regenerate`"),
+        Operation("delete", None, None, "PactFlow cannot delete tokens"),
+    ]
+
+
+def pactflow_collection_jobs(conn):
+    args = {**conn, "type": "read-only"}
+    return {"no-op": [{"name": "token", "no_log": True, "tokenops.tokens.pactflow_token": args}],
+            "rotation": [{"name": "rotate", "no_log": True,
+                          "tokenops.tokens.pactflow_token": dict(args, rotate="always")}]}
+
+
+def pactflow_uri_jobs(conn):
+    headers = {"Authorization": "Bearer {{ bench_token }}", "Accept": "application/hal+json"}
+    find = [
+        {"name": "list tokens", "no_log": True, "register": "listed",
+         "ansible.builtin.uri": {"url": conn["api_url"].rstrip("/") + "/settings/tokens",
+                                 "headers": headers}},
+        {"name": "pick the read-only token", "no_log": True, "ansible.builtin.set_fact": {
+            "found": "{{ listed.json._embedded['items'] | selectattr('description', 'search', "
+                     "'(?i)read only') | list }}"}},
+    ]
+    regenerate = {"name": "regenerate", "no_log": True, "register": "regenerated",
+                  "ansible.builtin.uri": {
+                      "url": conn["api_url"].rstrip("/") + "/settings/tokens/"
+                             "{{ found[0].uuid }}/regenerate",
+                      "method": "POST", "headers": headers, "status_code": [200, 201]}}
+    return {"no-op": find, "rotation": find + [regenerate]}
+
+
+case(platform="pactflow", module="pactflow_token", title="PactFlow read-only token",
+     setup=pactflow_setup, operations=pactflow_operations,
+     collection_jobs=pactflow_collection_jobs, uri_jobs=pactflow_uri_jobs,
+     extra_vars=lambda conn: {"bench_token": conn["api_token"]})
+
+
+# -- CloudTruth -----------------------------------------------------------------------------
+
+def cloudtruth_setup(sandbox):
+    cloudtruth = sandbox["cloudtruth"]
+    cloudtruth.add_service_accounts(20)
+    return {"api_url": cloudtruth.url, "api_token": cloudtruth.admin_token}
+
+
+def cloudtruth_operations(_sandbox):
+    listing = "one page of `GET /api/v1/serviceaccounts/` (up to 1,000 accounts)"
+    args = {"name": "bench-bot", "role": "viewer", "description": "bench"}
+    return [
+        Operation("create", args, 2, listing + " shows the account is absent; one `POST "
+                  "/api/v1/serviceaccounts/` (the role is sent with it)"),
+        Operation("no-op", args, 1, listing),
+        Operation("update", dict(args, description="bench v2"), 2,
+                  listing + "; one `PATCH /api/v1/serviceaccounts/{id}/`"),
+        Operation("rotate", dict(args, description="bench v2", rotate="always"), 3,
+                  listing + "; `GET /api/v1/users/current/`, because a rekey without "
+                  "`keep_previous_for` must not stop the caller's own key and keys are opaque "
+                  "(the contract says not to infer the owner from a prefix); one `POST "
+                  "/api/v1/serviceaccounts/{id}/rekey/`"),
+        Operation("delete", dict(args, state="absent"), 2,
+                  listing + "; one `DELETE /api/v1/serviceaccounts/{id}/`"),
+    ]
+
+
+def cloudtruth_collection_jobs(conn):
+    args = {**conn, "name": "bench-bot"}
+    return {"no-op": [{"name": "account", "tokenops.tokens.cloudtruth_service_account": args}],
+            "rotation": [{"name": "rekey", "no_log": True,
+                          "tokenops.tokens.cloudtruth_service_account": dict(
+                              args, rotate="always", keep_previous_for="1h")}]}
+
+
+def cloudtruth_uri_jobs(conn):
+    headers = {"Authorization": "Api-Key {{ bench_token }}"}
+    base = conn["api_url"].rstrip("/") + "/api/v1/serviceaccounts/"
+    find = [
+        {"name": "list accounts", "register": "listed",
+         "ansible.builtin.uri": {"url": base + "?page_size=1000", "headers": headers}},
+        {"name": "pick the account", "ansible.builtin.set_fact": {
+            "found": "{{ listed.json.results | selectattr('user') | "
+                     "selectattr('user.name', 'equalto', 'bench-bot') | list }}"}},
+    ]
+    create = {"name": "create", "no_log": True, "when": "found | length == 0",
+              "ansible.builtin.uri": {"url": base, "method": "POST", "headers": headers,
+                                      "body_format": "json", "status_code": [201],
+                                      "body": {"name": "bench-bot", "role": "VIEWER"}}}
+    rekey = {"name": "rekey", "no_log": True, "register": "rekeyed",
+             "ansible.builtin.uri": {"url": base + "{{ found[0].id | urlencode }}/rekey/",
+                                     "method": "POST", "headers": headers,
+                                     "body_format": "json", "status_code": [200, 201],
+                                     "body": {"expire_at": "{{ '%Y-%m-%dT%H:%M:%SZ' | "
+                                              "strftime(now(utc=true).timestamp() + 3600) }}"}}}
+    return {"no-op": find + [create], "rotation": find + [rekey]}
+
+
+case(platform="cloudtruth", module="cloudtruth_service_account",
+     title="CloudTruth service account", setup=cloudtruth_setup,
+     operations=cloudtruth_operations, collection_jobs=cloudtruth_collection_jobs,
+     uri_jobs=cloudtruth_uri_jobs, extra_vars=lambda conn: {"bench_token": conn["api_token"]})
