@@ -19,6 +19,12 @@ os.environ["ANSIBLE_COLLECTIONS_PATH"] = str(COLLECTIONS)
 from tests.sandbox import Sandbox  # noqa: E402
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "wide: one more output format or variation of a check that the newest "
+                   "ansible-core line runs in full; the older line runs a representative subset")
+
+
 @pytest.fixture
 def sandbox():
     """A fresh, empty sandbox (no demo data) serving all five APIs for one test."""

@@ -129,13 +129,18 @@ def cloudtruth_scenario(sandbox):
 
 
 # Ways Ansible writes output: (name, environment, verbosity). ANSIBLE_LOG_PATH is always set.
+WIDE = pytest.mark.wide
 OUTPUTS = [
-    ("default", {}, 0),
-    ("default -vvvv", {}, 4),
-    ("json results -vv", {"ANSIBLE_CALLBACK_RESULT_FORMAT": "json"}, 2),
-    ("yaml results -vvvv", {"ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml"}, 4),
-    ("minimal -v", {"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.minimal"}, 1),
-    ("oneline -vvv", {"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.oneline"}, 3),
+    pytest.param("default", {}, 0, marks=WIDE, id="default"),
+    pytest.param("default -vvvv", {}, 4, id="default -vvvv"),
+    pytest.param("json results -vv", {"ANSIBLE_CALLBACK_RESULT_FORMAT": "json"}, 2, marks=WIDE,
+                 id="json results -vv"),
+    pytest.param("yaml results -vvvv", {"ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml"}, 4,
+                 marks=WIDE, id="yaml results -vvvv"),
+    pytest.param("minimal -v", {"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.minimal"}, 1,
+                 marks=WIDE, id="minimal -v"),
+    pytest.param("oneline -vvv", {"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.oneline"}, 3,
+                 id="oneline -vvv"),
 ]
 
 
@@ -160,7 +165,7 @@ def check_scenarios_ran(run, tasks):
     assert sum(1 for secret in issued if secret) >= 3 * len(SCENARIOS)
 
 
-@pytest.mark.parametrize("label,env,verbosity", OUTPUTS, ids=[o[0] for o in OUTPUTS])
+@pytest.mark.parametrize("label,env,verbosity", OUTPUTS)
 def test_no_secret_in_any_playbook_output(sandbox, tmp_path, label, env, verbosity, capsys):
     tasks = all_tasks(sandbox)
     run = run_playbook(tmp_path, tasks, env=env, verbosity=verbosity)
