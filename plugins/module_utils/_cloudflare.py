@@ -1,0 +1,653 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) tokenops.tokens contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module is private to tokenops.tokens and may change without notice.
+
+"""Cloudflare API tokens: user-owned (``/user/tokens``) and account-owned
+(``/accounts/{account_id}/tokens``), with policies, an IP condition, dates and status.
+
+Everything but the secret can change in place (a full-object PUT). Names are not unique, so a
+lookup by name reads every page (expired tokens included) and refuses to guess between two.
+Rotation rolls the secret (``PUT .../value``): the token keeps its id and the previous secret
+stops working at once. Cloudflare records no "secret issued at", and a roll keeps ``issued_on``;
+the age of a secret is therefore counted from ``modified_on``, which a roll moves (and so does
+every other change in place: the age is a lower bound).
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import ipaddress
+import json
+import re
+import time
+
+from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
+    AmbiguousWriteError, ApiError, TokenOpsError,
+)
+from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
+    management_argument_spec,
+)
+from ansible_collections.tokenops.tokens.plugins.module_utils._paging import iter_result_info
+from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
+    InputError, is_due, isoformat, parse_duration, parse_optional_timestamp, parse_timestamp,
+    requested_expiry,
+)
+from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import TokenAdapter
+
+NAME_MAX = 120
+PER_PAGE = 50                       # the API's largest page
+HEX32 = re.compile(r'^[0-9a-fA-F]{32}$')
+SETTABLE_STATUSES = ('active', 'disabled')
+EXPOSED = 'revoked (exposed)'
+#: right after a create or roll, verify may answer 401/403 code 10000 for a moment
+PROPAGATING_CODE = '(code 10000)'
+VERIFY_PAUSES = (0.5, 1.0, 2.0, 4.0)
+
+USER_SCOPE = 'com.cloudflare.api.user'
+ACCOUNT_SCOPE = 'com.cloudflare.api.account'
+ZONE_SCOPE = 'com.cloudflare.api.account.zone'
+R2_SCOPE = 'com.cloudflare.edge.r2.bucket'
+#: resource-key prefixes and the permission-group scope they grant in (longest prefix first)
+RESOURCE_SCOPES = ((ZONE_SCOPE, ZONE_SCOPE), (ACCOUNT_SCOPE, ACCOUNT_SCOPE),
+                   (USER_SCOPE, USER_SCOPE), (R2_SCOPE, R2_SCOPE))
+
+MUTUALLY_EXCLUSIVE = []
+
+
+def argument_spec():
+    """The options of ``cloudflare_token``; the rotation role validates its items with them too."""
+    spec = management_argument_spec()
+    spec.update(
+        account_id=dict(type='str'),
+        name=dict(type='str'),
+        token_id=dict(type='str'),
+        policies=dict(type='list', elements='dict', options=dict(
+            effect=dict(type='str', default='allow', choices=['allow', 'deny']),
+            permission_groups=dict(type='list', elements='str', required=True),
+            resources=dict(type='dict', required=True),
+        )),
+        condition=dict(type='dict', options=dict(
+            request_ip=dict(type='dict', options={
+                'in': dict(type='list', elements='str'),
+                'not_in': dict(type='list', elements='str'),
+            }),
+        )),
+        not_before=dict(type='str'),
+        status=dict(type='str', choices=['active', 'disabled']),
+        allow_self_rotation=dict(type='bool', default=False),
+    )
+    return spec
+
+
+def info_argument_spec():
+    """The options of ``cloudflare_token_info`` beyond the shared ``_info`` ones."""
+    return dict(
+        account_id=dict(type='str'),
+        name=dict(type='str'),
+        status=dict(type='str'),
+        verify_credential=dict(type='bool', default=False),
+    )
+
+
+# -- pure helpers -----------------------------------------------------------------------------
+def check_account_id(account_id):
+    if account_id is not None and not HEX32.match(account_id):
+        raise InputError('account_id: expected the 32-character hexadecimal account id, got %r'
+                         % (account_id,))
+
+
+def tokens_path(account_id=None):
+    """The token collection of the user (``account_id`` None) or of an account."""
+    return ('accounts', account_id, 'tokens') if account_id else ('user', 'tokens')
+
+
+def list_tokens(client, account_id=None):
+    """Every token of the user or the account, all pages, expired ones included."""
+    return iter_result_info(client, tokens_path(account_id), {'include_expired': 'true'},
+                            per_page=PER_PAGE)
+
+
+def _timestamp(value):
+    return isoformat(parse_optional_timestamp(value))
+
+
+def normal_cidr(value):
+    """The canonical text of an address or CIDR range; unparsable text is kept as it is."""
+    try:
+        return str(ipaddress.ip_network(value.strip(), strict=False))
+    except (ValueError, AttributeError):
+        return value
+
+
+def normal_condition(raw):
+    """``{request_ip: {in: [...], not_in: [...]}}`` with sorted canonical CIDRs, or None.
+
+    Reads the legacy ``request.ip`` key too; empty lists are dropped.
+    """
+    if not isinstance(raw, dict):
+        return None
+    rule = raw.get('request_ip')
+    if rule is None:
+        rule = raw.get('request.ip')
+    if not isinstance(rule, dict):
+        return None
+    lists = {}
+    for key in ('in', 'not_in'):
+        values = sorted(set(normal_cidr(v) for v in rule.get(key) or []))
+        if values:
+            lists[key] = values
+    return {'request_ip': lists} if lists else None
+
+
+def _policy_key(item):
+    """What makes two policies the same: effect, permission-group ids and resources."""
+    return (item.get('effect') or 'allow',
+            tuple(sorted(set(g.get('id') for g in item.get('permission_groups') or []))),
+            json.dumps(item.get('resources') or {}, sort_keys=True))
+
+
+def normal_policies(raw_policies, names=None):
+    """Policies sorted by their key, without server-assigned ids; groups sorted by id.
+
+    ``names`` maps permission-group ids to names for groups that come without one.
+    """
+    policies = []
+    for raw in raw_policies or []:
+        groups = []
+        for group in sorted(raw.get('permission_groups') or [], key=lambda g: g.get('id') or ''):
+            item = dict(id=group.get('id'),
+                        name=group.get('name') or (names or {}).get(group.get('id')))
+            meta = group.get('meta')
+            if isinstance(meta, dict) and 'key' in meta and 'value' in meta:
+                item['meta'] = dict(key=meta['key'], value=meta['value'])
+            groups.append(item)
+        policies.append(dict(effect=raw.get('effect') or 'allow', permission_groups=groups,
+                             resources=raw.get('resources') or {}))
+    return sorted(policies, key=_policy_key)
+
+
+def policies_equal(left, right):
+    """Policies compared as sets of (effect, permission-group ids, resources)."""
+    return set(_policy_key(p) for p in left or []) == set(_policy_key(p) for p in right or [])
+
+
+def token_metadata(raw, account_id=None):
+    """The public, snake_case metadata of a token as Cloudflare shows it. Never the secret."""
+    return dict(
+        id=raw.get('id'),
+        name=raw.get('name'),
+        status=raw.get('status'),
+        account_id=account_id,
+        created_at=_timestamp(raw.get('issued_on')),
+        modified_at=_timestamp(raw.get('modified_on')),
+        last_used_at=_timestamp(raw.get('last_used_on')),
+        not_before=_timestamp(raw.get('not_before')),
+        expires_at=_timestamp(raw.get('expires_on')),
+        policies=normal_policies(raw.get('policies')),
+        condition=normal_condition(raw.get('condition')),
+    )
+
+
+def secret_issued_at(token):
+    """When the current secret was issued, as well as Cloudflare lets anyone tell: ``modified_on``
+    (a roll sets it, ``issued_on`` stays), else ``issued_on``."""
+    return parse_optional_timestamp(token.get('modified_at') or token.get('created_at'))
+
+
+def resource_scopes(resources):
+    """The permission-group scopes the resource keys of a policy grant in."""
+    leaves = []
+    for key, value in (resources or {}).items():
+        leaves.extend(value if isinstance(value, dict) else [key])
+    scopes = set()
+    for leaf in leaves:
+        for prefix, scope in RESOURCE_SCOPES:
+            if leaf == prefix or leaf.startswith(prefix + '.'):
+                scopes.add(scope)
+                break
+    return scopes
+
+
+def _check_cidrs(values, where):
+    for value in values or []:
+        try:
+            ipaddress.ip_network((value or '').strip(), strict=False)
+        except ValueError:
+            raise InputError('%s: %r is not an IP address or CIDR range (such as 192.0.2.0/24 '
+                             'or 2001:db8::/32)' % (where, value))
+
+
+def _check_resources(resources, where):
+    if not isinstance(resources, dict) or not resources:
+        raise InputError('%s: required, a non-empty mapping of resource keys to "*", such as '
+                         '{"com.cloudflare.api.account.zone.*": "*"}' % where)
+    for key, value in resources.items():
+        if isinstance(value, dict):
+            if not value or not all(isinstance(v, str) for v in value.values()):
+                raise InputError('%s.%s: a nested mapping must map resource keys to strings'
+                                 % (where, key))
+        elif not isinstance(value, str):
+            raise InputError('%s.%s: must be a string such as "*" or a mapping of resource '
+                             'keys' % (where, key))
+
+
+class CloudflareTokenAdapter(TokenAdapter):
+    rotation_effect = 'rolled in place: the previous secret stops working at once'
+    overlaps = False
+
+    def __init__(self, client, params, now=None):
+        super(CloudflareTokenAdapter, self).__init__(client, params, now)
+        self.account_id = params.get('account_id') or None
+        self.path = tokens_path(self.account_id)
+        self.verify_path = self.path + ('verify',)
+        self.expiry = None
+        self.not_before = None
+        self.sleep = time.sleep
+        self._catalogue = None
+        self._desired_policies = None
+        self._caller = False
+
+    # -- checks before any request ------------------------------------------------------------
+    def validate(self):
+        params = self.params
+        check_account_id(self.account_id)
+        token_id, name = params.get('token_id'), params.get('name')
+        if token_id is not None and not HEX32.match(token_id):
+            raise InputError('token_id: expected a 32-character hexadecimal token id, got %r'
+                             % (token_id,))
+        if name is not None:
+            if not name.strip():
+                raise InputError('name: must not be empty')
+            if len(name) > NAME_MAX:
+                raise InputError('name: at most %d characters (Cloudflare\'s limit), got %d'
+                                 % (NAME_MAX, len(name)))
+        if not name and not token_id:
+            raise InputError('name: required to find or create the token (or give token_id)')
+        for index, item in enumerate(params.get('policies') or []):
+            where = 'policies[%d]' % index
+            groups = item.get('permission_groups') or []
+            if not groups or not all(isinstance(g, str) and g.strip() for g in groups):
+                raise InputError('%s.permission_groups: give at least one permission group, by '
+                                 'id or by name' % where)
+            _check_resources(item.get('resources'), where + '.resources')
+        if params.get('policies') is not None and not params['policies']:
+            raise InputError('policies: give at least one policy, or leave policies out to keep '
+                             'the token\'s own')
+        self._validate_condition(params.get('condition'))
+        if params.get('not_before') is not None:
+            self.not_before = parse_timestamp(params['not_before'], 'not_before')
+        self.expiry = requested_expiry(params, self.now)
+        if self.expiry is not None and self.not_before is not None \
+                and self.expiry <= self.not_before:
+            option = 'expires_at' if params.get('expires_at') is not None else 'expires_in'
+            raise InputError('%s: the token would expire (%s) before it becomes valid '
+                             '(not_before %s)' % (option, isoformat(self.expiry),
+                                                  isoformat(self.not_before)))
+
+    @staticmethod
+    def _validate_condition(condition):
+        if condition is None or condition.get('request_ip') is None:
+            return
+        rule = condition['request_ip']
+        _check_cidrs(rule.get('in'), 'condition.request_ip.in')
+        _check_cidrs(rule.get('not_in'), 'condition.request_ip.not_in')
+        if not rule.get('in') and not rule.get('not_in'):
+            raise InputError('condition: request_ip without any address in "in" or "not_in" '
+                             'would lock the token out from everywhere; give at least one CIDR '
+                             'range, or condition: {} for no IP condition')
+
+    # -- reading --------------------------------------------------------------------------------
+    def scope_key(self):
+        return ('account', self.account_id) if self.account_id else ('user',)
+
+    def list_scope(self):
+        return list(list_tokens(self.client, self.account_id))
+
+    def find_in(self, listing):
+        token_id, name = self.params.get('token_id'), self.params.get('name')
+        if token_id:
+            matches = [raw for raw in listing if raw.get('id') == token_id]
+        else:
+            matches = [raw for raw in listing if raw.get('name') == name]
+        if len(matches) > 1:
+            raise TokenOpsError('name: %d tokens are named %r (ids %s); Cloudflare does not keep '
+                                'names unique and this module will not guess: give token_id, or '
+                                'delete or rename the extra one'
+                                % (len(matches), name, ', '.join(sorted(m.get('id') or '?'
+                                                                        for m in matches))))
+        return token_metadata(matches[0], self.account_id) if matches else None
+
+    def find(self):
+        """By ``token_id``: one GET. By name: every page of the listing."""
+        token_id = self.params.get('token_id')
+        if not token_id:
+            return self.find_in(self.list_scope())
+        body = self.client.get(self.path + (token_id,), allow_not_found=True)
+        if body is None or not body.get('result'):
+            if (self.params.get('state') or 'present') == 'present':
+                raise InputError('token_id: no %s token has the id %s; a token cannot be created '
+                                 'with a chosen id (leave token_id out and give name to create '
+                                 'one)' % ('account' if self.account_id else 'user', token_id))
+            return None
+        return token_metadata(body['result'], self.account_id)
+
+    def secret_issued_at(self, token):
+        return secret_issued_at(token)
+
+    def _catalogue_groups(self):
+        if self._catalogue is None:
+            body = self.client.get(self.path + ('permission_groups',))
+            self._catalogue = [g for g in body.get('result') or [] if isinstance(g, dict)]
+        return self._catalogue
+
+    def _resolve_group(self, value, scopes, where):
+        """``{id, name}`` of a permission group given by id or name."""
+        if HEX32.match(value):
+            return dict(id=value.lower(), name=None)
+        candidates = [g for g in self._catalogue_groups() if g.get('name') == value]
+        if not candidates:
+            similar = sorted(set(g.get('name') for g in self._catalogue_groups()
+                                 if (g.get('name') or '').lower() == value.lower()))
+            hint = ' (did you mean %s?)' % ', '.join(repr(s) for s in similar) if similar else ''
+            raise InputError('%s: no %s permission group is named %r%s; names are matched '
+                             'exactly, or give the id' % (where, 'account' if self.account_id
+                                                          else 'user', value, hint))
+        if len(candidates) > 1:
+            narrowed = [g for g in candidates if set(g.get('scopes') or []) & scopes]
+            if len(narrowed) == 1:
+                candidates = narrowed
+            else:
+                raise InputError(
+                    '%s: %r names %d permission groups (%s) and the policy\'s resources do not '
+                    'tell which one is meant; give its id' % (
+                        where, value, len(candidates),
+                        ', '.join('%s at %s' % (g.get('id'), '/'.join(g.get('scopes') or []))
+                                  for g in candidates)))
+        return dict(id=candidates[0].get('id'), name=candidates[0].get('name'))
+
+    def desired_policies(self, current=None):
+        """The ``policies`` option with names resolved, normalised like ``token_metadata``;
+        None when the option is not given."""
+        if self.params.get('policies') is None:
+            return None
+        if self._desired_policies is None:
+            resolved = []
+            for index, item in enumerate(self.params['policies']):
+                scopes = resource_scopes(item['resources'])
+                groups = [self._resolve_group(value.strip(), scopes,
+                                              'policies[%d].permission_groups' % index)
+                          for value in item['permission_groups']]
+                resolved.append(dict(effect=item.get('effect') or 'allow',
+                                     permission_groups=groups, resources=item['resources']))
+            self._desired_policies = resolved
+        names = {}
+        for policy in (current or {}).get('policies') or []:
+            names.update((g['id'], g.get('name')) for g in policy['permission_groups'])
+        return normal_policies(self._desired_policies, names)
+
+    def _desired_condition(self):
+        """(given, normalised condition): ``condition: {}`` asks for none."""
+        condition = self.params.get('condition')
+        if condition is None:
+            return False, None
+        rule = condition.get('request_ip')
+        if rule is None:
+            return True, None
+        return True, normal_condition({'request_ip': rule})
+
+    def changes(self, current):
+        params = self.params
+        changes = {}
+        if params.get('name') and params['name'] != current.get('name'):
+            changes['name'] = params['name']
+        wanted = self.desired_policies(current)
+        if wanted is not None and not policies_equal(wanted, current.get('policies')):
+            changes['policies'] = wanted
+        given, condition = self._desired_condition()
+        if given and condition != current.get('condition'):
+            changes['condition'] = condition
+        if params.get('expires_at') is not None \
+                and isoformat(self.expiry) != current.get('expires_at'):
+            changes['expires_at'] = isoformat(self.expiry)
+        if self.not_before is not None and isoformat(self.not_before) != current.get('not_before'):
+            changes['not_before'] = isoformat(self.not_before)
+        status = params.get('status')
+        if status and current.get('status') in SETTABLE_STATUSES \
+                and status != current.get('status'):
+            changes['status'] = status
+        return changes
+
+    def warnings(self, current):
+        messages = []
+        status = current.get('status')
+        if status == EXPOSED:
+            messages.append('token %s was revoked by Cloudflare because its secret was exposed; '
+                            'it cannot work again: delete it (state: absent) and create a new one'
+                            % current['id'])
+        elif status == 'expired' or self._expired(current.get('expires_at')):
+            messages.append('token %s expired at %s; give expires_in or expires_at with rotate '
+                            'to extend it and roll a new secret'
+                            % (current['id'], current.get('expires_at')))
+        if self.params.get('status') and status not in SETTABLE_STATUSES:
+            messages.append('status: token %s is %s, which cannot be changed to %s'
+                            % (current['id'], status, self.params['status']))
+        if self.params.get('expires_in') is not None:
+            expires = parse_optional_timestamp(current.get('expires_at'))
+            if expires is None or expires > self.expiry:
+                messages.append('expires_in applies when a secret is issued: token %s expires %s, '
+                                'later than expires_in allows; it moves at the next rotation'
+                                % (current['id'], 'at %s' % current['expires_at'] if expires
+                                   else 'never'))
+        return messages
+
+    def _expired(self, text):
+        moment = parse_optional_timestamp(text)
+        return moment is not None and moment <= self.now
+
+    def planned(self, current=None, changes=None):
+        now = isoformat(self.now)
+        if current is not None:
+            token = dict(current)
+            token.update(changes or {})
+            return token
+        return dict(id=None, name=self.params.get('name'), status=self.params.get('status')
+                    or 'active', account_id=self.account_id, created_at=now, modified_at=now,
+                    last_used_at=None, not_before=isoformat(self.not_before),
+                    expires_at=isoformat(self.expiry), policies=self._policies_to_create(),
+                    condition=self._desired_condition()[1])
+
+    def _policies_to_create(self):
+        policies = self.desired_policies()
+        if policies is None:
+            raise InputError('policies: required to create token %r (none exists yet): give at '
+                             'least one policy' % self.params.get('name'))
+        return policies
+
+    # -- rotation checks ------------------------------------------------------------------------
+    def _expiry_after_rotation(self, current):
+        """The expiry the token has once rotated: a requested one, else its own."""
+        if self.expiry is not None:
+            return self.expiry
+        return parse_optional_timestamp(current.get('expires_at'))
+
+    def check_rotation(self, current):
+        if current.get('status') == EXPOSED:
+            raise InputError('rotate: token %s was revoked by Cloudflare because its secret was '
+                             'exposed, and a roll cannot revive it; delete it (state: absent) and '
+                             'create a new one' % current['id'])
+        expiry = self._expiry_after_rotation(current)
+        if expiry is not None and expiry <= self.now:
+            raise InputError('expires_in: token %s expired at %s and a roll keeps the expiry, so '
+                             'the new secret would not work; give expires_in or expires_at to '
+                             'extend it' % (current['id'], current.get('expires_at')))
+        renew_before = self.params.get('renew_before')
+        if self.params.get('rotate') == 'due' and renew_before is not None and expiry is not None:
+            due, dummy = is_due(None, expiry, self.now, None,
+                                parse_duration(renew_before, 'renew_before'))
+            if due:
+                raise InputError('expires_in: token %s expires at %s, within renew_before, and a '
+                                 'roll keeps the expiry, so every run would roll again; give '
+                                 'expires_in or expires_at to move it' % (current['id'],
+                                                                          isoformat(expiry)))
+        if self._caller_id() == current['id'] and not self.params.get('allow_self_rotation'):
+            raise InputError('rotate: refusing to roll token %s: it is the credential in '
+                             'api_token, and rolling it locks this play out at once. Call the '
+                             'module with another token as api_token, or set '
+                             'allow_self_rotation: true and use the returned secret in later '
+                             'tasks' % current['id'])
+
+    def _caller_id(self):
+        """The id of the token in ``api_token`` (one verify GET, remembered), or None."""
+        if self._caller is False:
+            self._caller = caller_token(self.client, self.account_id).get('id')
+        return self._caller
+
+    # -- writing --------------------------------------------------------------------------------
+    def create(self):
+        policies = self._policies_to_create()
+        body = dict(name=self.params['name'], policies=[_request_policy(p) for p in policies])
+        condition = self._desired_condition()[1]
+        if condition:
+            body['condition'] = condition
+        if self.expiry is not None:
+            body['expires_on'] = isoformat(self.expiry)
+        if self.not_before is not None:
+            body['not_before'] = isoformat(self.not_before)
+        try:
+            answer = self.client.post(self.path, body)
+        except AmbiguousWriteError as exc:
+            return self._recover_create(exc)
+        result = answer.get('result') or {}
+        secret = result.get('value')
+        self.client.remember_secret(secret)
+        if not secret:
+            raise TokenOpsError('the platform created token %s but returned no value; roll it '
+                                '(rotate: always) to get a secret' % result.get('id'))
+        token = token_metadata(result, self.account_id)
+        if self.params.get('status') == 'disabled':
+            token = self._put(dict(token, status='disabled'))
+        return token, secret
+
+    def _recover_create(self, exc):
+        """After a create without a clear answer: look. Nothing there: create again. A token of
+        this name there (none was before): it is ours and nobody holds its secret, so roll it."""
+        current = self.find_in(self.list_scope())
+        if current is None:
+            return self.create()
+        secret = self._roll(current)
+        token = dict(current, modified_at=isoformat(self.now))
+        if self.params.get('status') == 'disabled' and token.get('status') != 'disabled':
+            token = self._put(dict(token, status='disabled'))
+        return token, secret
+
+    def update(self, current, changes):
+        token = dict(current)
+        token.update(changes)
+        return self._put(token)
+
+    def _put(self, token):
+        """A full-object PUT of ``token`` (metadata shape); returns the new metadata."""
+        body = dict(name=token['name'],
+                    policies=[_request_policy(p) for p in token.get('policies') or []])
+        if token.get('status') in SETTABLE_STATUSES:
+            body['status'] = token['status']
+        if token.get('condition'):
+            body['condition'] = token['condition']
+        if token.get('expires_at'):
+            body['expires_on'] = token['expires_at']
+        if token.get('not_before'):
+            body['not_before'] = token['not_before']
+        answer = self.client.put(self.path + (token['id'],), body, idempotent=True)
+        result = answer.get('result') or {}
+        return token_metadata(result, self.account_id) if result.get('id') else token
+
+    def issue_replacement(self, current):
+        """Roll the secret in place (after moving the expiry where expires_in asks for it)."""
+        token = current
+        if self.params.get('expires_in') is not None \
+                and isoformat(self.expiry) != current.get('expires_at'):
+            token = self._put(dict(current, expires_at=isoformat(self.expiry)))
+        secret = self._roll(token)
+        if token['id'] == self._caller and self.params.get('allow_self_rotation'):
+            self.client.use_credential(secret)
+        return dict(token, modified_at=isoformat(self.now)), secret
+
+    def _roll(self, token):
+        path = self.path + (token['id'], 'value')
+        try:
+            answer = self.client.put(path, {})
+        except AmbiguousWriteError:
+            # A roll creates nothing that could pile up: rolling again only replaces a secret that
+            # nobody received. Look first, so a vanished token gives a clear error.
+            if self.client.get(self.path + (token['id'],), allow_not_found=True) is None:
+                raise TokenOpsError('token %s disappeared while its secret was being rolled'
+                                    % token['id'])
+            answer = self.client.put(path, {})
+        secret = answer.get('result') if isinstance(answer, dict) else None
+        if not isinstance(secret, str) or not secret:
+            raise TokenOpsError('the roll of token %s returned no secret; the previous secret '
+                                'may no longer work: roll again (rotate: always)' % token['id'])
+        self.client.remember_secret(secret)
+        return secret
+
+    def retire(self, previous):
+        """Nothing to do: the roll already ended the previous secret."""
+
+    def verify(self, secret):
+        """True when ``secret`` is an active token of this kind (user or this account).
+
+        Right after a roll Cloudflare may answer 401/403 code 10000 for a moment, so those are
+        asked again after short pauses; code 1000 (invalid token) and other refusals are final.
+        """
+        self.client.remember_secret(secret)
+        for pause in VERIFY_PAUSES + (None,):
+            try:
+                body = self.client.request('GET', self.verify_path, credential=secret)
+            except ApiError as exc:
+                if exc.status not in (401, 403):
+                    raise
+                if pause is not None and PROPAGATING_CODE in (exc.platform_message or ''):
+                    self.sleep(pause)
+                    continue
+                return False
+            return (body.get('result') or {}).get('status', 'active') == 'active'
+        return False
+
+    def delete(self, current):
+        self.client.delete(self.path + (current['id'],))
+
+
+def _request_policy(policy):
+    """A policy as requests carry it: no policy id, permission groups by id (and meta)."""
+    groups = []
+    for group in policy.get('permission_groups') or []:
+        item = dict(id=group['id'])
+        if group.get('meta'):
+            item['meta'] = group['meta']
+        groups.append(item)
+    return dict(effect=policy.get('effect') or 'allow', permission_groups=groups,
+                resources=policy.get('resources') or {})
+
+
+def caller_token(client, account_id=None):
+    """What ``/user/tokens/verify`` (or the account's verify, for an account token) says of the
+    module's own credential: ``{id, status, expires_at, not_before}``, all None when neither
+    path accepts it as its kind of token."""
+    paths = [tokens_path() + ('verify',)]
+    if account_id:
+        paths.append(tokens_path(account_id) + ('verify',))
+    for path in paths:
+        try:
+            body = client.get(path)
+        except ApiError as exc:
+            if exc.status == 403:
+                continue
+            raise
+        result = body.get('result') or {}
+        return dict(id=result.get('id'), status=result.get('status'),
+                    expires_at=_timestamp(result.get('expires_on')),
+                    not_before=_timestamp(result.get('not_before')))
+    return dict(id=None, status=None, expires_at=None, not_before=None)
