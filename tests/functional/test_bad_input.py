@@ -1,6 +1,8 @@
 """Hostile input: every case fails before any request, with a message that starts with the
 name of the option at fault (issues 2 and 9). One playbook per module keeps it fast; the
 sandbox's request log must stay empty for all of them."""
+import re
+
 import pytest
 
 from tests.functional.harness import leaked, run_playbook
@@ -64,6 +66,15 @@ CASES = {
         ("name", {"role": "viewer"}),
         ("max_age", {"name": "bot", "rotate": "due", "max_age": "soon"}),
     ],
+    "cloudflare_token": [
+        ("condition", {"name": "t", "condition": {"request_ip": {"in": ["300.1.2.3/8"]}}}),
+        ("condition", {"name": "t", "condition": {"request_ip": {"in": [], "not_in": []}}}),
+        ("expires_at", {"name": "t", "not_before": "2030-01-02T00:00:00Z",
+                        "expires_at": "2030-01-01T00:00:00Z"}),
+        ("status", {"name": "t", "status": "paused"}),
+        ("policies", {"name": "t", "policies": [{"effect": "maybe", "permission_groups": ["x"],
+                                                 "resources": {}}]}),
+    ],
 }
 
 
@@ -74,8 +85,9 @@ def connection(sandbox, module):
 
 def names_the_option(message, option):
     """``option: ...`` from the collection, or Ansible's own argument-spec message for it."""
-    return (message.startswith(option + ":")
+    return (message.startswith(option + ":") or re.match(r"%s[.\[]" % re.escape(option), message)
             or message.startswith("value of %s must be" % option)
+            or (message.startswith("value of ") and message.endswith("found in %s" % option))
             or message.startswith("argument '%s' is of type" % option)
             or message == "missing required arguments: %s" % option
             or (message.startswith("parameters are mutually exclusive:")

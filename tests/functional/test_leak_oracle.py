@@ -128,6 +128,29 @@ def cloudtruth_scenario(sandbox):
     ]
 
 
+@scenario("cloudflare")
+def cloudflare_scenario(sandbox):
+    cloudflare = sandbox["cloudflare"]
+    auth = {"api_url": cloudflare.url, "api_token": cloudflare.admin_token}
+    zone_read = [{"permission_groups": ["Zone Read"],
+                  "resources": {"com.cloudflare.api.account.zone.*": "*"}}]
+    token = {**auth, "name": "oracle", "policies": zone_read,
+             "condition": {"request_ip": {"in": ["192.0.2.0/24"]}}}
+    return [
+        step("cloudflare-check", "cloudflare_token", token, check_mode=True),
+        step("cloudflare-create", "cloudflare_token", token, diff=True),
+        step("cloudflare-noop", "cloudflare_token", token),
+        step("cloudflare-update", "cloudflare_token", dict(token, status="disabled"), diff=True),
+        step("cloudflare-roll", "cloudflare_token", dict(token, status="disabled",
+                                                          rotate="always")),
+        step("cloudflare-info", "cloudflare_token_info", auth),
+        step("cloudflare-bad-credential", "cloudflare_token",
+             dict(token, api_token=revoked_secret(sandbox, "cloudflare-revoked")),
+             ignore_errors=True),
+        step("cloudflare-absent", "cloudflare_token", dict(token, state="absent"), diff=True),
+    ]
+
+
 # Ways Ansible writes output: (name, environment, verbosity). ANSIBLE_LOG_PATH is always set.
 WIDE = pytest.mark.wide
 OUTPUTS = [
