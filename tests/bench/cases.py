@@ -280,3 +280,70 @@ case(platform="cloudtruth", module="cloudtruth_service_account",
      title="CloudTruth service account", setup=cloudtruth_setup,
      operations=cloudtruth_operations, collection_jobs=cloudtruth_collection_jobs,
      uri_jobs=cloudtruth_uri_jobs, extra_vars=lambda conn: {"bench_token": conn["api_token"]})
+
+
+# -- Cloudflare -----------------------------------------------------------------------------
+
+def cloudflare_setup(sandbox):
+    cloudflare = sandbox["cloudflare"]
+    cloudflare.add_tokens(20, prefix="neighbour")
+    return {"api_url": cloudflare.url, "api_token": cloudflare.admin_token}
+
+
+def cloudflare_policies():
+    from tests.sandbox.cloudflare import group_id   # the catalogue id of a permission group
+    return [{"permission_groups": [group_id("Zone Read")],
+             "resources": {"com.cloudflare.api.account.zone.*": "*"}}]
+
+
+def cloudflare_operations(_sandbox):
+    listing = "one page of `GET /user/tokens?include_expired=true` (up to 50 tokens)"
+    args = {"name": "bench", "policies": cloudflare_policies()}
+    return [
+        Operation("create", args, 2, listing + " shows the name is free; one `POST /user/tokens` "
+                  "(permission groups given by id; by name costs one `GET` of the catalogue)"),
+        Operation("no-op", args, 1, listing + ": names are not unique, so a lookup by name "
+                  "reads the list"),
+        Operation("update", dict(args, status="disabled"), 2,
+                  listing + "; one full-object `PUT /user/tokens/{id}`"),
+        Operation("rotate", dict(args, status="disabled", rotate="always"), 3,
+                  listing + "; `GET /user/tokens/verify`, the only way to learn which token "
+                  "the module's own credential is (a roll of it would lock the caller out); "
+                  "one `PUT /user/tokens/{id}/value` (the roll)"),
+        Operation("delete", dict(args, state="absent"), 2,
+                  listing + "; one `DELETE /user/tokens/{id}`"),
+    ]
+
+
+def cloudflare_collection_jobs(conn):
+    args = {**conn, "name": "bench", "policies": cloudflare_policies()}
+    return {"no-op": [{"name": "token", "tokenops.tokens.cloudflare_token": args}],
+            "rotation": [{"name": "roll", "no_log": True,
+                          "tokenops.tokens.cloudflare_token": dict(args, rotate="always")}]}
+
+
+def cloudflare_uri_jobs(conn):
+    headers = {"Authorization": "Bearer {{ bench_token }}"}
+    base = conn["api_url"].rstrip("/") + "/user/tokens"
+    find = [
+        {"name": "list tokens", "register": "listed",
+         "ansible.builtin.uri": {"url": base + "?per_page=50&include_expired=true",
+                                 "headers": headers}},
+        {"name": "pick the token", "ansible.builtin.set_fact": {
+            "found": "{{ listed.json.result | selectattr('name', 'equalto', 'bench') | list }}"}},
+    ]
+    create = {"name": "create", "no_log": True, "when": "found | length == 0",
+              "ansible.builtin.uri": {"url": base, "method": "POST", "headers": headers,
+                                      "body_format": "json", "status_code": [200],
+                                      "body": {"name": "bench",
+                                               "policies": cloudflare_policies()}}}
+    roll = {"name": "roll", "no_log": True, "register": "rolled",
+            "ansible.builtin.uri": {"url": base + "/{{ found[0].id }}/value", "method": "PUT",
+                                    "headers": headers, "body_format": "json", "body": {}}}
+    return {"no-op": find + [create], "rotation": find + [roll]}
+
+
+case(platform="cloudflare", module="cloudflare_token", title="Cloudflare user token",
+     setup=cloudflare_setup, operations=cloudflare_operations,
+     collection_jobs=cloudflare_collection_jobs, uri_jobs=cloudflare_uri_jobs,
+     extra_vars=lambda conn: {"bench_token": conn["api_token"]})
