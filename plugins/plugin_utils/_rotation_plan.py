@@ -1,0 +1,409 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) tokenops.tokens contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module is private to tokenops.tokens and may change without notice.
+
+"""Validate ``rotate_tokens`` before any request, then plan: list each scope once, find every
+token in its scope's listing, read the journal of unfinished rotations, decide what is due.
+
+Tokens are grouped by connection (platform, URL, credential, TLS and timeout settings); each
+group gets its own client (one ``requests.Session``, never shared between threads) and is
+planned in its own thread.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.tokenops.tokens.plugins.module_utils._client import TokenOpsError
+from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
+    checked_connection, make_client,
+)
+from ansible_collections.tokenops.tokens.plugins.module_utils._registry import (
+    PROVIDERS, ProviderUnavailable, get_provider,
+)
+from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
+    InputError, RotationPolicy, age_seconds, describe_seconds, isoformat,
+    parse_optional_timestamp,
+)
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_journal import (
+    DELIVERED, ISSUED, ISSUING,
+)
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_report import new_row
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_sinks import (
+    SinkError, check_sink,
+)
+
+ITEM_KEYS = ('provider', 'id', 'params', 'max_age', 'renew_before', 'force', 'deliver')
+#: module options that the item itself sets (or that make no sense in a rotation)
+ITEM_LEVEL = {'state': 'the role only rotates existing tokens',
+              'rotate': 'use the item\'s max_age, renew_before and force',
+              'max_age': 'set max_age on the item, not in params',
+              'renew_before': 'set renew_before on the item, not in params'}
+MAX_WORKERS = 8
+
+
+class ValidationError(Exception):
+    pass
+
+
+def failure_text(exc):
+    """The message of an error the engine reports for one token (already redacted)."""
+    return str(exc) or type(exc).__name__
+
+
+class Item:
+    """One validated entry of ``rotate_tokens``."""
+
+    def __init__(self, index, raw, label, provider, params, policy, sinks, connection, adapter):
+        self.index = index
+        self.raw = raw
+        self.label = label
+        self.provider = provider
+        self.params = params
+        self.policy = policy
+        self.sinks = sinks
+        self.connection = connection
+        self.adapter = adapter
+
+    @property
+    def file_sinks(self):
+        return [s for s in self.sinks if s['type'] != 'tasks']
+
+    @property
+    def task_sinks(self):
+        return [s for s in self.sinks if s['type'] == 'tasks']
+
+    @property
+    def overlaps(self):
+        return bool(self.adapter.overlaps)
+
+    def new_adapter(self, client, now):
+        adapter = self.provider.adapter_class(client, self.params, now)
+        adapter.validate()
+        return adapter
+
+
+def _redact(text, values):
+    for value in values:
+        if value:
+            text = text.replace(value, '********')
+    return text
+
+
+def _check_params(where, provider, params):
+    if not isinstance(params, dict):
+        raise ValidationError('%s.params: must be a dictionary of %s module options'
+                              % (where, provider.name))
+    for key in sorted(params):
+        if key in ITEM_LEVEL:
+            raise ValidationError('%s.params.%s: not allowed here; %s' % (where, key,
+                                                                          ITEM_LEVEL[key]))
+    validator = ArgumentSpecValidator(provider.argument_spec,
+                                      mutually_exclusive=provider.mutually_exclusive)
+    result = validator.validate(params)
+    secrets = list(getattr(result, '_no_log_values', ())) + [params.get('api_token')]
+    if result.error_messages:
+        raise ValidationError('; '.join('%s.params: %s' % (where, _redact(m, secrets))
+                                        for m in result.error_messages))
+    return result.validated_parameters
+
+
+def validate_item(index, raw, labels, now):
+    """An :class:`Item`; raises ``ValidationError`` naming ``rotate_tokens[label].option``."""
+    if not isinstance(raw, dict):
+        raise ValidationError('rotate_tokens[%d]: must be a dictionary' % index)
+    label = raw.get('id')
+    where = 'rotate_tokens[%s]' % (label if isinstance(label, str) and label else index)
+    if not isinstance(label, str) or not label.strip():
+        raise ValidationError('%s.id: required, a label unique in rotate_tokens' % where)
+    if label in labels:
+        raise ValidationError('%s.id: %r is used by more than one item; labels must be unique'
+                              % (where, label))
+    labels.add(label)
+    unknown = sorted(set(raw) - set(ITEM_KEYS))
+    if unknown:
+        raise ValidationError('%s: unsupported option(s) %s; supported: %s'
+                              % (where, ', '.join(unknown), ', '.join(ITEM_KEYS)))
+    if raw.get('provider') not in PROVIDERS:
+        raise ValidationError('%s.provider: must be one of %s, got %r'
+                              % (where, ', '.join(PROVIDERS), raw.get('provider')))
+    try:
+        provider = get_provider(raw['provider'])
+    except ProviderUnavailable as exc:
+        raise ValidationError('%s.provider: %s' % (where, exc))
+    params = _check_params(where, provider, raw.get('params') or {})
+    force = raw.get('force', False)
+    if not isinstance(force, bool):
+        raise ValidationError('%s.force: must be true or false' % where)
+    if not force and raw.get('max_age') is None and raw.get('renew_before') is None:
+        raise ValidationError('%s: give max_age or renew_before (or both) to decide when the '
+                              'token is due, or force: true' % where)
+    try:
+        policy = RotationPolicy('always' if force else 'due', raw.get('max_age'),
+                                raw.get('renew_before'))
+    except InputError as exc:
+        raise ValidationError('%s.%s' % (where, exc))
+    deliver = raw.get('deliver')
+    if not isinstance(deliver, list) or not deliver:
+        raise ValidationError('%s.deliver: required, a list of at least one sink (file, '
+                              'vault_file or tasks); a rotated secret must go somewhere' % where)
+    sinks = []
+    for position, sink in enumerate(deliver):
+        try:
+            sinks.append(check_sink(sink, '%s.deliver[%d]' % (where, position),
+                                    provider.token_env))
+        except SinkError as exc:
+            raise ValidationError(str(exc))
+    try:
+        base_url, token = checked_connection(provider.name, params)
+        adapter = provider.adapter_class(None, params, now)
+        adapter.validate()
+    except InputError as exc:
+        raise ValidationError('%s.params.%s' % (where, exc))
+    connection = (provider.name, base_url, token, bool(params.get('validate_certs', True)),
+                  params.get('timeout'), params.get('max_retry_wait'))
+    return Item(index, raw, label, provider, params, policy, sinks, connection, adapter)
+
+
+def validate_items(tokens, now):
+    """Every item checked before any request; all problems are reported at once."""
+    if not isinstance(tokens, list):
+        raise ValidationError('rotate_tokens: must be a list')
+    items, errors, labels = [], [], set()
+    for index, raw in enumerate(tokens):
+        try:
+            items.append(validate_item(index, raw, labels, now))
+        except ValidationError as exc:
+            errors.append(str(exc))
+    seen = {}
+    for item in items:
+        for sink in item.file_sinks:
+            if sink['path'] in seen:
+                errors.append('rotate_tokens[%s].deliver: %s is also a sink of %s; two tokens '
+                              'cannot share a file' % (item.label, sink['path'], seen[sink['path']]))
+            seen[sink['path']] = item.label
+    if errors:
+        raise ValidationError('; '.join(errors))
+    return items
+
+
+def group_by_connection(items):
+    groups = {}
+    for item in items:
+        groups.setdefault(item.connection, []).append(item)
+    return list(groups.values())
+
+
+def run_groups(groups, work):
+    """``work(group)`` for every group, groups in parallel; results in group order."""
+    if len(groups) <= 1:
+        return [work(group) for group in groups]
+    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(groups))) as pool:
+        return list(pool.map(work, groups))
+
+
+class Planned:
+    """The plan for one token: what exists, whether it is due, what an earlier run left."""
+
+    def __init__(self, item):
+        self.item = item
+        self.adapter = None
+        self.current = None
+        self.due = False
+        self.create = False
+        self.reason = None
+        self.error = None
+        self.matched_ids = []
+        self.orphan_ids = []
+        self.superseded_ids = []
+        self.retire_now_ids = []
+        self.entry = None
+        self.listing = None
+        self.issued = None
+        self.finish_entry = False
+        self.notes = []
+
+    @property
+    def label(self):
+        return self.item.label
+
+    def row(self, now, check_mode=False):
+        item = self.item
+        row = new_row(item.label, item.provider.name, item.provider.title)
+        row['overlaps'] = item.overlaps
+        row['in_place'] = not item.overlaps
+        row['notes'] = list(self.notes)
+        if self.current is not None:
+            issued = self.issued
+            age = age_seconds(issued, now)
+            row.update(token_id=self.current.get('id'),
+                       age_days=None if age is None else age // 86400,
+                       expires_at=isoformat(self.adapter.expires_at(self.current)))
+        if self.error is not None:
+            row.update(action='failed', reason='could not plan', error=self.error)
+        elif self.due:
+            row.update(action='would rotate', reason=self.reason)
+        else:
+            row.update(action='not due', reason=self.reason)
+        return row
+
+
+def _ids_matching(item, client, listing, now):
+    """Ids of the listed tokens that match ``item``'s identity (one probe per listed token)."""
+    probe = item.new_adapter(client, now)
+    found = []
+    for raw in listing:
+        try:
+            token = probe.find_in([raw])
+        except (InputError, TokenOpsError):
+            token = None
+        if token is not None and token.get('id'):
+            found.append((token['id'], raw))
+    return found
+
+
+def _recover(planned, journal_entry, matched):
+    """Apply what an unfinished earlier rotation left; return ids to leave out of the listing."""
+    item = planned.item
+    step = journal_entry.get('step')
+    previous_id = journal_entry.get('previous_id')
+    planned.entry = journal_entry
+    if step == DELIVERED:
+        planned.finish_entry = True
+        if item.overlaps and previous_id:
+            if previous_id in matched:
+                planned.retire_now_ids.append(previous_id)
+                planned.notes.append('an earlier run delivered the new secret but did not revoke '
+                                     'the previous token %s; revoking it now' % previous_id)
+            return set([previous_id])
+        return set()
+    if step not in (ISSUING, ISSUED):
+        return set()
+    if not item.overlaps:
+        planned.due = True
+        planned.reason = ('an earlier run replaced the secret in place (step %s) and did not '
+                          'deliver it everywhere; rotating again now' % step)
+        return set()
+    known = set(journal_entry.get('known_ids') or [])
+    if journal_entry.get('token_id'):
+        new_ids = set([journal_entry['token_id']]) & set(matched)
+    else:
+        new_ids = set(matched) - known - set([previous_id])
+    superseded = set(journal_entry.get('superseded') or []) & set(matched)
+    if journal_entry.get('delivered'):
+        planned.superseded_ids = sorted(new_ids | superseded)
+        note = ('an earlier run delivered replacement %s to some sinks only; it is revoked once '
+                'a new secret reached every sink' % ', '.join(sorted(new_ids)))
+    else:
+        planned.orphan_ids = sorted(new_ids)
+        planned.superseded_ids = sorted(superseded)
+        note = ('an earlier run issued replacement %s and never delivered it: it is deleted, the '
+                'previous secret still works' % (', '.join(sorted(new_ids)) or '(none found)'))
+    planned.notes.append(note)
+    planned.due = True
+    planned.reason = 'recovering an interrupted rotation (step %s); rotating again' % step
+    return new_ids | superseded
+
+
+def issued_at(planned, journal):
+    """When the current secret was issued: the platform's word, else this role's last rotation."""
+    issued = planned.adapter.secret_issued_at(planned.current)
+    if issued is not None:
+        return issued, None
+    record = journal.last_rotation(planned.item.label, planned.item.provider.name)
+    if record and record.get('token_id') == planned.current.get('id'):
+        return parse_optional_timestamp(record.get('rotated_at')), record
+    return None, None
+
+
+def not_due_reason(policy, issued, expires, now):
+    parts = []
+    if policy.max_age is not None and issued is not None:
+        parts.append('issued %d days ago, max_age %s' % ((now - issued).days,
+                                                          describe_seconds(policy.max_age)))
+    if expires is not None:
+        window = ''
+        if policy.renew_before is not None:
+            window = ', renew_before %s' % describe_seconds(policy.renew_before)
+        parts.append('expires at %s%s' % (isoformat(expires), window))
+    return 'not due: %s' % '; '.join(parts) if parts else 'not due'
+
+
+def decide(planned, journal, now):
+    """(due, reason) for the current token under the item's policy."""
+    item = planned.item
+    issued, record = issued_at(planned, journal)
+    expires = planned.adapter.expires_at(planned.current)
+    if issued is None and expires is None and item.policy.rotate == 'due':
+        return True, ('age unknown: %s does not say when a secret was issued and this role has '
+                      'no record of rotating it; rotating now starts a known age'
+                      % item.provider.title)
+    due, reason = item.policy.decide(issued, expires, now)
+    if not due:
+        reason = not_due_reason(item.policy, issued, expires, now)
+    if record is not None and reason:
+        reason += ' (age counted from this role\'s last rotation)'
+    return due, reason
+
+
+def plan_group(group, journal, now, on_client=None):
+    """Plan every item of one connection group; returns ``(client, [Planned])``."""
+    client = make_client(group[0].provider.api, group[0].params)
+    if on_client is not None:
+        on_client(client)
+    listings = {}
+    plans = []
+    for item in group:
+        planned = Planned(item)
+        plans.append(planned)
+        try:
+            adapter = planned.adapter = item.new_adapter(client, now)
+            entry = journal.get(item.label, item.provider.name)
+            try:
+                scope = adapter.scope_key()
+            except NotImplementedError:
+                scope = None
+            excluded = set()
+            if scope is None:
+                # This adapter cannot look up many tokens in one listing: one lookup per token.
+                current = adapter.find()
+                if entry is not None:
+                    excluded = _recover(planned, entry, [current['id']] if current else [])
+            else:
+                if scope not in listings:
+                    listings[scope] = adapter.list_scope()
+                listing = planned.listing = listings[scope]
+                if entry is not None:
+                    matched = _ids_matching(item, client, listing, now)
+                    excluded = _recover(planned, entry, [token_id for token_id, raw in matched])
+                    listing = [raw for token_id, raw in matched if token_id not in excluded]
+                current = adapter.find_in(listing)
+            planned.current = current
+            if current is not None:
+                planned.issued = issued_at(planned, journal)[0]
+            if current is not None and current.get('id') in excluded:
+                current = planned.current = None
+            if current is None:
+                if planned.due and not item.overlaps:
+                    planned.create = True
+                    planned.reason += '; the token is gone, a new one is created'
+                else:
+                    planned.error = ('token not found on %s; the rotation role rotates existing '
+                                     'tokens: create it first with the %s module'
+                                     % (item.provider.title, item.provider.name))
+                continue
+            if not planned.due:
+                planned.due, planned.reason = decide(planned, journal, now)
+            if planned.due:
+                adapter.check_rotation(current)
+        except (InputError, TokenOpsError) as exc:
+            planned.error = failure_text(exc)
+        except Exception as exc:  # pylint: disable=broad-except
+            planned.error = '%s: %s' % (type(exc).__name__, failure_text(exc))
+    return client, plans

@@ -1,0 +1,88 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) tokenops.tokens contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module is private to tokenops.tokens and may change without notice.
+
+"""The rotation report: one row per token, as JSON and as Markdown. Never a secret: rows are
+built from token metadata, decisions and messages that the client already redacted."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_sinks import atomic_write
+
+COLUMNS = (('platform', 'Platform'), ('label', 'Label'), ('token_id', 'Token'),
+           ('age_days', 'Age (days)'), ('expires_at', 'Expires'), ('action', 'Action'),
+           ('reason', 'Reason'), ('delivered', 'Delivered to'))
+
+ROW_KEYS = ('label', 'provider', 'platform', 'token_id', 'previous_id', 'age_days',
+            'expires_at', 'action', 'reason', 'overlaps', 'in_place', 'delivered', 'notes',
+            'error')
+
+
+def new_row(label, provider, platform):
+    row = dict((key, None) for key in ROW_KEYS)
+    row.update(label=label, provider=provider, platform=platform, delivered=[], notes=[])
+    return row
+
+
+def summary(rows):
+    counts = {}
+    for row in rows:
+        counts[row['action']] = counts.get(row['action'], 0) + 1
+    return counts
+
+
+def _cell(value):
+    if value is None or value == []:
+        return ''
+    if isinstance(value, list):
+        value = ', '.join(str(v) for v in value)
+    return str(value).replace('|', '\\|').replace('\n', ' ')
+
+
+def markdown(rows, generated_at, check_mode=False):
+    counts = summary(rows)
+    mode = ' in check mode (nothing was changed)' if check_mode else ''
+    counted = ', '.join('%d %s' % (n, action) for action, n in sorted(counts.items()))
+    lines = ['# Token rotation report', '',
+             'Generated %s%s. %s.' % (generated_at, mode, counted or 'no tokens'),
+             '',
+             '| %s |' % ' | '.join(title for key, title in COLUMNS),
+             '|%s|' % '|'.join(' --- ' for column in COLUMNS)]
+    for row in rows:
+        cells = []
+        for key, title in COLUMNS:
+            value = row.get(key)
+            if key == 'reason':
+                value = '; '.join([row.get('reason') or ''] + list(row.get('notes') or []))
+                value = value.strip('; ')
+            cells.append(_cell(value))
+        lines.append('| %s |' % ' | '.join(cells))
+    failed = [row for row in rows if row['action'] == 'failed']
+    if failed:
+        lines += ['', '## Failed', '']
+        lines += ['- **%s** (%s): %s' % (row['label'], row['platform'], row.get('error') or '')
+                  for row in failed]
+    return '\n'.join(lines) + '\n'
+
+
+def document(rows, generated_at, check_mode=False):
+    return dict(generated_at=generated_at, check_mode=check_mode, summary=summary(rows),
+                tokens=rows)
+
+
+def write(report_dir, rows, generated_at):
+    """Write ``report.json`` and ``report.md``; return their paths."""
+    if not os.path.isdir(report_dir):
+        os.makedirs(report_dir, 0o700)
+    json_path = os.path.join(report_dir, 'report.json')
+    md_path = os.path.join(report_dir, 'report.md')
+    atomic_write(json_path, json.dumps(document(rows, generated_at), indent=2) + '\n', 0o600)
+    atomic_write(md_path, markdown(rows, generated_at), 0o600)
+    return json_path, md_path

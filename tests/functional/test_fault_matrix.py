@@ -1,0 +1,244 @@
+"""The fault matrix (issue 9): platform x rotation step x fault.
+
+Each cell injects one fault into one step of a rotation, runs the rotation engine (the code the
+role runs, called in-process so that 200 runs take seconds), then one clean run, then one more.
+A cell passes when, after the clean run:
+
+- every consumer (the file sink) holds a secret the sandbox accepts;
+- exactly one token of that identity exists on the platform, and the report names it;
+- the run after that converges: nothing due, only reads sent.
+
+The matrix is printed with a verdict in every cell; any failing cell fails the test.
+"""
+import pathlib
+import traceback
+
+import pytest
+
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_engine import (
+    finish_step, issue_step,
+)
+
+from tests.sandbox import Sandbox
+from tests.sandbox.core import days_ago
+
+# Each fault: how to inject it (sandbox fault keyword arguments) into a matched request.
+FAULTS = {
+    "500": dict(action="status", status=500, message="injected server error", times=None),
+    "429 x3": dict(action="status", status=429, message="rate limited", times=3,
+                   headers={"Retry-After": "0"}),
+    "timeout": dict(action="delay", delay=0.6, times=None),
+    "drop": dict(action="drop", times=None),
+    "lost response": dict(action="lost_response", times=None),
+    "malformed": dict(action="malformed", times=None),
+    "401": dict(action="status", status=401, message="unauthorized", times=None),
+}
+SINK_FAULT = "sink fails"
+STEPS = ("issue", "verify", "deliver", "revoke")
+CONNECTION = {"timeout": 0.3, "max_retry_wait": 0.5}
+
+
+class Target:
+    """One platform's token under test: how to seed it, find it and hit each step."""
+
+    def __init__(self, platform, seed, identity, requests):
+        self.platform = platform
+        self.seed = seed              # seed(sandbox) -> role item without deliver
+        self.identity = identity      # identity(sandbox) -> [(token id, secret)] of the token
+        self.requests = requests      # step -> (method, path regex) or None (not a request)
+
+
+def pulumi_seed(sandbox):
+    pulumi = sandbox["pulumi"]
+    pulumi.add_personal_token("matrix", created=days_ago(120))
+    return {"provider": "pulumi", "id": "pulumi",
+            "params": {"api_url": pulumi.url, "api_token": pulumi.admin_token,
+                       "description": "matrix", **CONNECTION}, "max_age": "90d"}
+
+
+def pulumi_identity(sandbox):
+    pulumi = sandbox["pulumi"]
+    return [(t["id"], pulumi.secret_of(t["id"])) for t in pulumi.tokens("personal")
+            if t["description"] == "matrix"]
+
+
+def pactflow_seed(sandbox):
+    pactflow = sandbox["pactflow"]
+    return {"provider": "pactflow", "id": "pactflow",
+            "params": {"api_url": pactflow.url, "api_token": pactflow.admin_token,
+                       "type": "read-only", **CONNECTION}, "max_age": "30d"}
+
+
+def pactflow_identity(sandbox):
+    token = sandbox["pactflow"].token_by_type("read-only")
+    return [(token["uuid"], token["value"])]
+
+
+def cloudtruth_seed(sandbox):
+    cloudtruth = sandbox["cloudtruth"]
+    cloudtruth.add_service_account("matrix", key_created=days_ago(120))
+    return {"provider": "cloudtruth", "id": "cloudtruth",
+            "params": {"api_url": cloudtruth.url, "api_token": cloudtruth.admin_token,
+                       "name": "matrix", **CONNECTION}, "max_age": "90d"}
+
+
+def cloudtruth_identity(sandbox):
+    cloudtruth = sandbox["cloudtruth"]
+    found = []
+    for account in cloudtruth.accounts():
+        if account.user is not None and account.user.name == "matrix":
+            usable = account.usable_keys(cloudtruth.now())
+            newest = max(usable, key=lambda key: key.created) if usable else None
+            found.append((account.id, newest.value if newest else None))
+    return found
+
+
+def tfe_seed(sandbox):
+    tfe = sandbox["tfe"]
+    team_id = tfe.add_team("matrix")
+    tfe.add_token(team_id, description="matrix", created_at=days_ago(120))
+    return {"provider": "tfe", "id": "tfe",
+            "params": {"api_url": tfe.url, "api_token": tfe.admin_token,
+                       "organization": tfe.organization, "team": "matrix",
+                       "description": "matrix", **CONNECTION}, "max_age": "90d"}
+
+
+def tfe_identity(sandbox):
+    tfe = sandbox["tfe"]
+    team_id = tfe.team_by_name("matrix")
+    return [(t["id"], tfe.secret_of(t["id"])) for t in tfe.tokens(team_id)
+            if t["attributes"].get("description") == "matrix"]
+
+
+TARGETS = [
+    Target("pulumi", pulumi_seed, pulumi_identity, {
+        "issue": ("POST", r"^/api/user/tokens$"),
+        "verify": ("GET", r"^/api/user$"),
+        "revoke": ("DELETE", r"^/api/user/tokens/"),
+    }),
+    Target("pactflow", pactflow_seed, pactflow_identity, {
+        "issue": ("POST", r"/regenerate$"),
+        "verify": ("GET", r"^/settings/tokens$"),
+        "revoke": None,          # regenerated in place: nothing is left to revoke
+    }),
+    Target("tfe", tfe_seed, tfe_identity, {
+        "issue": ("POST", r"/authentication-tokens$"),
+        "verify": ("GET", r"/account/details$"),
+        "revoke": None,          # the old token is deleted before the new one (one description)
+    }),
+    Target("cloudtruth", cloudtruth_seed, cloudtruth_identity, {
+        "issue": ("POST", r"/rekey/$"),
+        "verify": ("GET", r"^/api/v1/users/current/$"),
+        "revoke": None,          # rekeyed in place: nothing is left to revoke
+    }),
+]
+
+
+def rotation(tokens, work):
+    """One run of the role's steps, without task-file sinks: issue, then finish."""
+    state, report = str(work / "state"), str(work / "report")
+    issued = issue_step(tokens, state, fail_fast=False)
+    return finish_step(tokens, state, report, issued["rows"], issued["outcomes"], [])
+
+
+def cell(target, step, fault, tmp_path):
+    """Run one cell; return None when it passes, else why not."""
+    with Sandbox() as sandbox:
+        item = target.seed(sandbox)
+        consumers = tmp_path / "consumers"
+        consumers.mkdir(parents=True)
+        sink = consumers / target.platform
+        if fault == SINK_FAULT:
+            blocker = tmp_path / "not-a-directory"
+            blocker.write_text("a file where the sink's directory should be\n")
+            broken = dict(item, deliver=[{"type": "file", "path": str(blocker / "sink")}])
+            first_tokens = [broken]
+        else:
+            method, path = target.requests[step]
+            options = dict(FAULTS[fault])
+            if step == "verify":
+                # Only the check of the new secret: the listing uses the admin credential.
+                options["unless_credential"] = item["params"]["api_token"]
+            sandbox.faults.add(platform=target.platform, method=method, path=path, **options)
+            first_tokens = [dict(item, deliver=[{"type": "file", "path": str(sink)}])]
+        tokens = [dict(item, deliver=[{"type": "file", "path": str(sink)}])]
+
+        rotation(first_tokens, tmp_path)          # the failing run: its report may say failed
+        sandbox.faults.clear()
+        clean = rotation(tokens, tmp_path)
+        if not sink.exists():
+            return "the consumer has no secret after the clean run"
+        held = sink.read_text().strip()
+        if not sandbox.secrets.is_live(held):
+            return "the consumer holds a secret the platform rejects"
+        existing = target.identity(sandbox)
+        if len(existing) != 1:
+            return "%d tokens of this identity exist: %s" % (len(existing),
+                                                             [i for i, s in existing])
+        token_id, secret = existing[0]
+        if secret != held:
+            return "the consumer does not hold the current token's secret"
+        named = {row.get("token_id") for row in clean["rows"]}
+        if token_id not in named:
+            return "the report names %s, the platform holds %s" % (named, token_id)
+        sandbox.log.clear()
+        again = rotation(tokens, tmp_path)
+        if {row["action"] for row in again["rows"]} != {"not due"}:
+            return "the next run did not converge: %s" % [(r["action"], r.get("error"))
+                                                          for r in again["rows"]]
+        if sandbox.log.writes():
+            return "the converged run wrote: %s" % [(e.method, e.path)
+                                                    for e in sandbox.log.writes()]
+    return None
+
+
+def test_fault_matrix(tmp_path_factory, capsys):
+    verdicts, failures = {}, []
+    columns = list(FAULTS) + [SINK_FAULT]
+    for target in TARGETS:
+        for step in STEPS:
+            for fault in columns:
+                applicable = (fault == SINK_FAULT) == (step == "deliver") and (
+                    step == "deliver" or target.requests[step] is not None)
+                if not applicable:
+                    verdicts[target.platform, step, fault] = "n/a"
+                    continue
+                work = tmp_path_factory.mktemp("%s-%s-%s" % (target.platform, step,
+                                                             fault.replace(" ", "")))
+                try:
+                    why = cell(target, step, fault, pathlib.Path(work))
+                except Exception:  # noqa: BLE001 (a crash is a failed cell, reported below)
+                    why = "crashed: " + traceback.format_exc(limit=3)
+                verdicts[target.platform, step, fault] = "pass" if why is None else "FAIL"
+                if why is not None:
+                    failures.append("%s/%s/%s: %s" % (target.platform, step, fault, why))
+    lines = ["| platform | step | " + " | ".join(columns) + " |",
+             "|---|---|" + "---|" * len(columns)]
+    for target in TARGETS:
+        for step in STEPS:
+            lines.append("| %s | %s | %s |" % (target.platform, step, " | ".join(
+                verdicts[target.platform, step, fault] for fault in columns)))
+    cells = sum(1 for v in verdicts.values() if v != "n/a")
+    with capsys.disabled():
+        print("\nfault matrix: %d cells run, %d failed\n%s" % (cells, len(failures),
+                                                               "\n".join(lines)))
+    assert failures == [], "\n".join(failures)
+
+
+@pytest.mark.parametrize("fault", ["lost response", "timeout", "500"])
+def test_a_create_without_an_answer_is_repeated_only_after_looking(tmp_path, fault):
+    """After a create whose answer was lost, the engine lists before it creates again, removes
+    what the lost create made, and never leaves two new tokens."""
+    with Sandbox() as sandbox:
+        item = pulumi_seed(sandbox)
+        sink = tmp_path / "sink"
+        sandbox.faults.add(platform="pulumi", method="POST", path=r"^/api/user/tokens$",
+                           **FAULTS[fault])
+        rotation([dict(item, deliver=[{"type": "file", "path": str(sink)}])], tmp_path)
+        sent = [(e.method, e.fault) for e in sandbox.log.select("pulumi")]
+        posts = [index for index, (method, _fault) in enumerate(sent) if method == "POST"]
+        assert posts, sent
+        for earlier, later in zip(posts, posts[1:]):
+            between = [method for method, _fault in sent[earlier + 1:later]]
+            assert "GET" in between, "created again without looking first: %s" % sent
+        assert len(pulumi_identity(sandbox)) <= 2, "more than one replacement exists"
