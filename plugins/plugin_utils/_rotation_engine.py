@@ -151,6 +151,14 @@ class Run:
                                    'keeps this rotation and the next run finishes it'
                               % failure_text(exc))
         except ERRORS as exc:
+            if not item.overlaps:
+                # In place, a failed issue may already have ended the previous secret (TFE deletes
+                # a described token before creating its successor): the journal keeps the
+                # rotation open, so the next run rotates again (or recreates it) and delivers.
+                return self._fail(row, 'issuing a new secret failed: %s. On %s this may already '
+                                       'have ended the previous secret; the journal keeps this '
+                                       'rotation and the next run rotates again'
+                                  % (failure_text(exc), item.provider.title))
             self._restore(item, earlier)
             return self._fail(row, 'issuing a new secret failed: %s' % failure_text(exc))
         self.journal.record(item.label, item.provider.name, step=ISSUED, token_id=token.get('id'))

@@ -110,6 +110,19 @@ def tfe_identity(sandbox):
             if t["attributes"].get("description") == "matrix"]
 
 
+def cloudflare_seed(sandbox):
+    cloudflare = sandbox["cloudflare"]
+    cloudflare.add_token("matrix", issued_on=days_ago(120))
+    return {"provider": "cloudflare", "id": "cloudflare",
+            "params": {"api_url": cloudflare.url, "api_token": cloudflare.admin_token,
+                       "name": "matrix", **CONNECTION}, "max_age": "90d"}
+
+
+def cloudflare_identity(sandbox):
+    return [(t["id"], t["value"]) for t in sandbox["cloudflare"].tokens()
+            if t["name"] == "matrix"]
+
+
 TARGETS = [
     Target("pulumi", pulumi_seed, pulumi_identity, {
         "issue": ("POST", r"^/api/user/tokens$"),
@@ -125,6 +138,11 @@ TARGETS = [
         "issue": ("POST", r"/authentication-tokens$"),
         "verify": ("GET", r"/account/details$"),
         "revoke": None,          # the old token is deleted before the new one (one description)
+    }),
+    Target("cloudflare", cloudflare_seed, cloudflare_identity, {
+        "issue": ("PUT", r"^/client/v4/user/tokens/[0-9a-f]+/value$"),
+        "verify": ("GET", r"^/client/v4/user/tokens/verify$"),
+        "revoke": None,          # rolled in place: nothing is left to revoke
     }),
     Target("cloudtruth", cloudtruth_seed, cloudtruth_identity, {
         "issue": ("POST", r"/rekey/$"),
@@ -148,6 +166,7 @@ def cell(target, step, fault, tmp_path):
         consumers = tmp_path / "consumers"
         consumers.mkdir(parents=True)
         sink = consumers / target.platform
+        injected = None
         if fault == SINK_FAULT:
             blocker = tmp_path / "not-a-directory"
             blocker.write_text("a file where the sink's directory should be\n")
@@ -159,11 +178,14 @@ def cell(target, step, fault, tmp_path):
             if step == "verify":
                 # Only the check of the new secret: the listing uses the admin credential.
                 options["unless_credential"] = item["params"]["api_token"]
-            sandbox.faults.add(platform=target.platform, method=method, path=path, **options)
+            injected = sandbox.faults.add(platform=target.platform, method=method, path=path,
+                                          **options)
             first_tokens = [dict(item, deliver=[{"type": "file", "path": str(sink)}])]
         tokens = [dict(item, deliver=[{"type": "file", "path": str(sink)}])]
 
         rotation(first_tokens, tmp_path)          # the failing run: its report may say failed
+        if fault != SINK_FAULT and injected.hits == 0:
+            return "the fault never hit a request: the cell proves nothing"
         sandbox.faults.clear()
         clean = rotation(tokens, tmp_path)
         if not sink.exists():
