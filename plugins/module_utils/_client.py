@@ -209,6 +209,9 @@ class ApiClient:
         self.session.headers.update({'User-Agent': USER_AGENT, 'Accept': accept})
         self.content_type = content_type
         self.requests_sent = 0
+        #: answers that stay true for this client's run, shared by every adapter using it (the
+        #: rotation role builds one adapter per token): the caller's identity, resolved teams
+        self.memo = {}
 
     # ---------------------------------------------------------------------------------------
     def remember_secret(self, value):

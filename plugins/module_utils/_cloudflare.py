@@ -502,7 +502,10 @@ class CloudflareTokenAdapter(TokenAdapter):
     def _caller_id(self):
         """The id of the token in ``api_token`` (one verify GET, remembered), or None."""
         if self._caller is False:
-            self._caller = caller_token(self.client, self.account_id).get('id')
+            key = ('cloudflare_caller', self.account_id)
+            if key not in self.client.memo:
+                self.client.memo[key] = caller_token(self.client, self.account_id).get('id')
+            self._caller = self.client.memo[key]
         return self._caller
 
     # -- writing --------------------------------------------------------------------------------

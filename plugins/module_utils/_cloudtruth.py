@@ -280,7 +280,9 @@ class CloudTruthServiceAccountAdapter(TokenAdapter):
 
     def _caller_id(self):
         if self._caller is None:
-            self._caller = self.client.get(CURRENT_USER).get('id')
+            if 'cloudtruth_caller' not in self.client.memo:
+                self.client.memo['cloudtruth_caller'] = self.client.get(CURRENT_USER).get('id')
+            self._caller = self.client.memo['cloudtruth_caller']
         return self._caller
 
     def check_rotation(self, current):

@@ -141,11 +141,7 @@ class Teams:
     def __init__(self, client, organization):
         self.client = client
         self.organization = organization
-        cache = getattr(client, 'tokenops_tfe_teams', None)
-        if cache is None:
-            cache = {}
-            client.tokenops_tfe_teams = cache
-        self.cache = cache
+        self.cache = client.memo.setdefault('tfe_teams', {})
 
     def resolve(self, team):
         """``(team id, team name)``; an ``ApiError`` (404) naming both causes when not found."""

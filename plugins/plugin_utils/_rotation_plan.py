@@ -325,8 +325,8 @@ def issued_at(planned, journal):
 def not_due_reason(policy, issued, expires, now):
     parts = []
     if policy.max_age is not None and issued is not None:
-        parts.append('issued %d days ago, max_age %s' % ((now - issued).days,
-                                                          describe_seconds(policy.max_age)))
+        parts.append('issued %d days ago, max_age %s'
+                     % ((now - issued).days, describe_seconds(policy.max_age)))
     if expires is not None:
         window = ''
         if policy.renew_before is not None:

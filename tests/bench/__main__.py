@@ -23,6 +23,7 @@ from tests.bench.cases import CASES  # noqa: E402
 from tests.bench.playbooks import (  # noqa: E402
     marker_task, requests_between_markers, run_once, timed_run,
 )
+from tests.bench.scale import rate_limited, scale  # noqa: E402
 from tests.sandbox import Sandbox  # noqa: E402
 
 EXPECTED_CHANGE = {"create": True, "no-op": False, "update": True, "rotate": True,
@@ -123,6 +124,10 @@ def main():
     parser.add_argument("--repeats", type=int, default=5, help="runs per timed figure")
     parser.add_argument("--copies", type=int, default=4,
                         help="copies of a job in one playbook, to average out its start-up")
+    parser.add_argument("--sizes", default="10,100,500", help="token counts for the scale runs")
+    parser.add_argument("--latency", type=float, default=0.02,
+                        help="seconds the sandbox adds to every request in the scale runs")
+    parser.add_argument("--parts", default="1,2,3,4", help="which parts to measure")
     args = parser.parse_args()
 
     sections = ["# Benchmarks", "",
@@ -130,30 +135,100 @@ def main():
                 "one run of that command against the sandbox.", "",
                 "Machine: " + machine(), ""]
 
-    print("requests per operation ...", flush=True)
-    rows = [row for case in CASES for row in requests_per_operation(case)]
-    sections += ["## 1. Requests per operation", "",
-                 "Counted in the sandbox's request log between marker requests, one module task "
-                 "per operation, on an account with neighbouring tokens. The minimum is the "
-                 "fewest requests the platform's API allows for a correct result; the last "
-                 "column says how.", "",
-                 table(["module", "operation", "sent (methods)", "minimum", "verdict",
-                        "why that minimum"], rows), ""]
-
-    print("collection vs uri ...", flush=True)
-    rows = [row for case in CASES for row in versus_uri(case, args.repeats, args.copies)]
-    sections += ["## 2. Against hand-written `ansible.builtin.uri` tasks", "",
-                 "Wall time per job (median of %d alternated runs, each with %d copies of the "
-                 "job, minus the median of an empty playbook). Goal: ratio at or below 1.0. "
-                 "The uri jobs read one page, do not retry and have no check mode."
-                 % (args.repeats, args.copies), "",
-                 table(["token", "job", "collection", "uri", "ratio", "goal", "uri job"], rows),
-                 ""]
+    parts = set(args.parts.split(","))
+    if "1" in parts:
+        sections += part1()
+    if "2" in parts:
+        sections += part2(args)
+    if "3" in parts:
+        sections += part3(args)
+    if "4" in parts:
+        sections += part4()
 
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(sections))
     print("wrote %s" % out)
+
+
+def part1():
+    print("requests per operation ...", flush=True)
+    rows = [row for case in CASES for row in requests_per_operation(case)]
+    return ["## 1. Requests per operation", "",
+            "Counted in the sandbox's request log between marker requests, one module task per "
+            "operation, on an account with neighbouring tokens. The minimum is the fewest "
+            "requests the platform's API allows for a correct result; the last column says how.",
+            "", table(["module", "operation", "sent (methods)", "minimum", "verdict",
+                       "why that minimum"], rows), ""]
+
+
+def part2(args):
+    print("collection vs uri ...", flush=True)
+    rows = [row for case in CASES for row in versus_uri(case, args.repeats, args.copies)]
+    return ["## 2. Against hand-written `ansible.builtin.uri` tasks", "",
+            "Wall time per job (median of %d alternated runs, each with %d copies of the job, "
+            "minus the median of an empty playbook). Goal: ratio at or below 1.0. The uri jobs "
+            "read one page, do not retry and have no check mode." % (args.repeats, args.copies),
+            "", table(["token", "job", "collection", "uri", "ratio", "goal", "uri job"], rows),
+            ""]
+
+
+def part3(args):
+    sizes = [int(size) for size in args.sizes.split(",")]
+    print("scale %s ..." % sizes, flush=True)
+    rows, none_due = scale(sizes, args.latency)
+    lines = ["## 3. Scale: the rotation role over many tokens", "",
+             "The role over %s tokens spread evenly over the five platforms, %d ms added to "
+             "every request by the sandbox, one file sink per token. Each size runs twice: the "
+             "first run rotates what is due, the next finds nothing due. Peak memory is the "
+             "largest process's resident set." % (", ".join(map(str, sizes)),
+                                                   round(args.latency * 1000)), "",
+             table(["tokens", "run", "rotated", "wall time", "tokens/s", "peak memory",
+                    "requests", "failed"], rows), ""]
+    goals = []
+    biggest = max(sizes)
+    if none_due is not None:
+        seconds = none_due[0]
+        goals.append("- %d tokens, none due, in 20 s or less: **%s** (%.1f s)"
+                      % (biggest, "met" if seconds <= 20 else "missed", seconds))
+    first = [row for row in rows if row[0] == biggest and row[1].startswith("first")]
+    if first:
+        seconds = float(first[0][3].split()[0])
+        goals.append("- %d due tokens rotated (with the rest listed) in 90 s or less: **%s** "
+                     "(%.1f s for %d rotations)" % (first[0][2], "met" if seconds <= 90
+                                                     else "missed", seconds, first[0][2]))
+    per_token = [(row[0], float(row[3].split()[0]) / row[0]) for row in rows
+                 if row[1].startswith("first")]
+    if len(per_token) > 1:
+        growth = per_token[-1][1] <= per_token[0][1] * 1.1
+        goals.append("- cost growing no faster than linearly: **%s** (seconds per token, first "
+                     "runs: %s)" % ("met" if growth else "missed", ", ".join(
+                         "%d: %.3f" % pair for pair in per_token)))
+    return lines + ["Goals:", ""] + goals + [""]
+
+
+def part4():
+    print("rate limit ...", flush=True)
+    figures = rate_limited()
+    ratio = figures["seconds"] / figures["allowed"]
+    met = figures["failed"] == 0 and figures["delivered_live"] == figures["tokens"] \
+        and ratio <= 1.10
+    return ["## 4. Rate limits", "",
+            "%(tokens)d Cloudflare tokens rotated by the role while the sandbox enforces "
+            "Cloudflare's rate (1,200 requests per 5 minutes, 4 per second) with a short window "
+            "of %(limit)d requests per %(window).0f s, so that the budget decides the run's "
+            "length. The client waits out each 429 for the time the platform's headers give. "
+            "What the budget allows: the same run without a limit (%(unlimited_seconds).1f s) "
+            "plus the windows the admin credential's %(spent)d requests must wait for "
+            "(%(forced).0f s); each new secret's check spends that secret's own budget."
+            % figures, "",
+            table(["tokens", "rotated", "failed tokens", "sinks holding a live secret",
+                   "requests accepted", "429 answers", "wall time", "budget allows", "ratio",
+                   "goal (no failure, within 10%)"],
+                  [(figures["tokens"], figures["rotated"], figures["failed"],
+                    figures["delivered_live"], figures["accepted"], figures["refused_429"],
+                    "%.1f s" % figures["seconds"], "%.1f s" % figures["allowed"],
+                    "%.2f" % ratio, "met" if met else "**missed**")]), ""]
 
 
 if __name__ == "__main__":

@@ -206,8 +206,8 @@ def pactflow_uri_jobs(conn):
     ]
     regenerate = {"name": "regenerate", "no_log": True, "register": "regenerated",
                   "ansible.builtin.uri": {
-                      "url": conn["api_url"].rstrip("/") + "/settings/tokens/"
-                             "{{ found[0].uuid }}/regenerate",
+                      "url": (conn["api_url"].rstrip("/")
+                              + "/settings/tokens/{{ found[0].uuid }}/regenerate"),
                       "method": "POST", "headers": headers, "status_code": [200, 201]}}
     return {"no-op": find, "rotation": find + [regenerate]}
 

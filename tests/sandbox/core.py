@@ -207,6 +207,8 @@ class RateLimiter:
     def __init__(self, limit: int, window: float) -> None:
         self.limit, self.window = limit, window
         self._windows: dict[str, tuple[float, int]] = {}
+        #: requests let through, per credential (the budget a benchmark compares against)
+        self.admitted: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def check(self, key: str) -> float:
@@ -220,6 +222,7 @@ class RateLimiter:
             self._windows[key] = (start, count)
             if count > self.limit:
                 return max(self.window - (now - start), 0.001)
+            self.admitted[key] = self.admitted.get(key, 0) + 1
             return 0.0
 
 
