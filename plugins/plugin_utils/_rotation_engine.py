@@ -240,6 +240,11 @@ class Run:
                 return self._fail(row, 'the new secret was delivered, but revoking the previous '
                                        'one failed: %s; the next run revokes it'
                                   % failure_text(exc))
+        elif item.params.get('keep_previous_for'):
+            # CloudTruth's rekey window: the previous key ends by itself when the window closes.
+            notes.append('replaced in place with an overlap window: the previous secret works '
+                         'for keep_previous_for (%s) after the new one was issued, then stops; '
+                         'it was delivered at once' % item.params['keep_previous_for'])
         else:
             notes.append(IN_PLACE_NOTE)
         self.journal.finish(item.label, item.provider.name)

@@ -352,6 +352,21 @@ def test_bad_items_fail_before_any_request(sandbox, tmp_path):
          "max_age": "9d", "deliver": sink},
         {"provider": "pulumi", "id": "state", "params": dict(conn, description="w", state="absent"),
          "max_age": "9d", "deliver": sink},
+        {"provider": "pulumi", "id": "dotdot", "params": dict(conn, description="v"),
+         "max_age": "9d", "deliver": [file_sink("/tmp/sinks/../../etc/cron.d/x")]},
+        {"provider": "pulumi", "id": "mode", "params": dict(conn, description="u"),
+         "max_age": "9d", "deliver": [file_sink(tmp_path / "m", mode="0999")]},
+        {"provider": "pulumi", "id": "env-name", "params": dict(conn, description="t"),
+         "max_age": "9d", "deliver": [file_sink(tmp_path / "e", format="env",
+                                                variable="1 BAD")]},
+        {"provider": "pulumi", "id": "typo", "params": dict(conn, descripton="s"),
+         "max_age": "9d", "deliver": sink},
+        {"provider": "pulumi", "id": "no-sink", "params": dict(conn, description="r"),
+         "max_age": "9d", "deliver": []},
+        {"provider": "pulumi", "id": "no-policy", "params": dict(conn, description="q"),
+         "deliver": sink},
+        {"provider": "pulumi", "id": "no-policy", "params": dict(conn, description="p"),
+         "max_age": "9d", "deliver": sink},
     ]
     sandbox.log.clear()
     run = rotate(tmp_path, tokens)
@@ -362,6 +377,12 @@ def test_bad_items_fail_before_any_request(sandbox, tmp_path):
                      "rotate_tokens[bad-age].max_age:",
                      "rotate_tokens[relative].deliver[0].path: must be an absolute path",
                      "rotate_tokens[bad-url].params.api_url:",
-                     "rotate_tokens[state].params.state: not allowed"):
+                     "rotate_tokens[state].params.state: not allowed",
+                     "rotate_tokens[dotdot].deliver[0].path: must not contain \"..\" segments",
+                     "rotate_tokens[mode].deliver[0].mode:",
+                     "rotate_tokens[env-name].deliver[0].variable:",
+                     "rotate_tokens[typo].params",
+                     "rotate_tokens[no-sink].deliver:",
+                     "rotate_tokens[no-policy]"):
         assert expected in text, expected
     assert_no_leak(sandbox, run)
