@@ -1,0 +1,55 @@
+"""Sink files never exist with wider permissions than asked, nor with partial content."""
+import os
+import pathlib
+import stat
+
+import pytest
+
+from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_sinks as sinks
+
+SECRET = "pul-0123456789abcdef0123456789abcdef01234567"
+
+
+def sink(path, mode=0o600, fmt="raw"):
+    return {"type": "file", "path": str(path), "mode": mode, "format": fmt}
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o400, 0o640])
+def test_the_secret_is_written_while_private_and_renamed_whole(tmp_path, monkeypatch, mode):
+    target = tmp_path / "consumer"
+    target.write_text("old secret")
+    target.chmod(0o600)
+    seen = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        info = os.fstat(fd)
+        if stat.S_ISREG(info.st_mode):
+            seen.append(("written", stat.S_IMODE(info.st_mode)))
+        return real_fsync(fd)
+
+    def replace(source, destination):
+        seen.append(("renamed", stat.S_IMODE(os.stat(source).st_mode),
+                     pathlib.Path(source).read_text(), pathlib.Path(destination).read_text()))
+        return real_replace(source, destination)
+
+    monkeypatch.setattr(sinks.os, "fsync", fsync)
+    monkeypatch.setattr(sinks.os, "replace", replace)
+    delivered = sinks.deliver_files([sink(target, mode)], SECRET, {"id": "t"}, "label", "pulumi")
+    assert delivered == ["file:%s" % target]
+    assert seen[0] == ("written", 0o600), "the secret was written to a file others could read"
+    assert seen[-1] == ("renamed", mode, SECRET, "old secret"), seen
+    assert target.read_text() == SECRET and stat.S_IMODE(target.stat().st_mode) == mode
+    assert [p.name for p in tmp_path.iterdir()] == ["consumer"], "a temporary file was left"
+
+
+def test_one_sink_that_cannot_be_written_leaves_every_sink_as_it_was(tmp_path):
+    good = tmp_path / "good"
+    good.write_text("old secret")
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    with pytest.raises(sinks.SinkError, match="cannot be written"):
+        sinks.deliver_files([sink(good), sink(blocker / "sink")], SECRET, {"id": "t"},
+                            "label", "pulumi")
+    assert good.read_text() == "old secret"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good", "not-a-directory"]
