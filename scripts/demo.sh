@@ -78,7 +78,7 @@ run() {
 
 run "Check mode: the plan, nothing changed" --check
 sed -n '/Show the plan/,/^$/p' "$demo_dir/ansible.out" | grep -E '"(\||#|Generated)' \
-  | sed -E 's/^ *"//; s/",?$//'
+  | sed -E 's/^ *"//; s/",?$//; s/\\\\/\\/g'
 run "Rotation run"
 echo
 cat "$demo_dir/report/report.md"
