@@ -39,6 +39,8 @@ _NAME = re.compile(r'^[A-Za-z0-9_-]+$')
 _GENERATION = re.compile(r'^(?P<base>.+)--(?P<n>\d+)$')
 #: attempts at a fresh generation name when a name turns out to be taken (409 creates nothing)
 NAME_ATTEMPTS = 5
+#: options that exclude each other (expires_in/expires_at are added by build_module)
+MUTUALLY_EXCLUSIVE = []
 
 
 def argument_spec():

@@ -18,6 +18,10 @@ __metaclass__ = type
 from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
     AmbiguousWriteError, TokenOpsError,
 )
+from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
+    build_module, make_client, run,
+)
+from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import API
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, RotationPolicy, age_seconds, is_due, parse_optional_timestamp, utcnow,
 )
@@ -228,3 +232,14 @@ class TokenStateMachine:
                 'use.' % exc)
         return self._result(True, current, token, secret=secret, rotated=True,
                             previous_id=previous_id, rotation_reason=reason)
+
+
+def run_token_module(platform, adapter_class, argument_spec, mutually_exclusive=None):
+    """The whole ``main()`` of a managing module: options, client, adapter, state machine."""
+    module = build_module(platform, argument_spec, mutually_exclusive)
+
+    def work():
+        adapter = adapter_class(make_client(API[platform], module.params), module.params)
+        return TokenStateMachine(module, adapter).run()
+
+    run(module, work)

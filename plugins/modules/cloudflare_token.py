@@ -311,24 +311,13 @@ previous_id:
 from ansible_collections.tokenops.tokens.plugins.module_utils._cloudflare import (
     MUTUALLY_EXCLUSIVE, CloudflareTokenAdapter, argument_spec,
 )
-from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
-    build_module, make_client, run,
-)
-from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import API
 from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import (
-    TokenStateMachine,
+    run_token_module,
 )
 
 
 def main():
-    module = build_module('cloudflare', argument_spec(), MUTUALLY_EXCLUSIVE)
-
-    def work():
-        client = make_client(API['cloudflare'], module.params)
-        adapter = CloudflareTokenAdapter(client, module.params)
-        return TokenStateMachine(module, adapter).run()
-
-    run(module, work)
+    run_token_module('cloudflare', CloudflareTokenAdapter, argument_spec(), MUTUALLY_EXCLUSIVE)
 
 
 if __name__ == '__main__':

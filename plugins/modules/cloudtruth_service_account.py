@@ -261,24 +261,13 @@ previous_id:
 from ansible_collections.tokenops.tokens.plugins.module_utils._cloudtruth import (
     MUTUALLY_EXCLUSIVE, CloudTruthServiceAccountAdapter, argument_spec,
 )
-from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
-    build_module, make_client, run,
-)
-from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import API
 from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import (
-    TokenStateMachine,
+    run_token_module,
 )
 
 
 def main():
-    module = build_module('cloudtruth', argument_spec(), MUTUALLY_EXCLUSIVE)
-
-    def work():
-        client = make_client(API['cloudtruth'], module.params)
-        adapter = CloudTruthServiceAccountAdapter(client, module.params)
-        return TokenStateMachine(module, adapter).run()
-
-    run(module, work)
+    run_token_module('cloudtruth', CloudTruthServiceAccountAdapter, argument_spec(), MUTUALLY_EXCLUSIVE)
 
 
 if __name__ == '__main__':

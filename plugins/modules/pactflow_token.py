@@ -201,27 +201,16 @@ previous_id:
   type: str
 '''
 
-from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
-    build_module, make_client, run,
-)
 from ansible_collections.tokenops.tokens.plugins.module_utils._pactflow import (
     MUTUALLY_EXCLUSIVE, PactFlowTokenAdapter, argument_spec,
 )
-from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import API
 from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import (
-    TokenStateMachine,
+    run_token_module,
 )
 
 
 def main():
-    module = build_module('pactflow', argument_spec(), MUTUALLY_EXCLUSIVE)
-
-    def work():
-        client = make_client(API['pactflow'], module.params)
-        adapter = PactFlowTokenAdapter(client, module.params)
-        return TokenStateMachine(module, adapter).run()
-
-    run(module, work)
+    run_token_module('pactflow', PactFlowTokenAdapter, argument_spec(), MUTUALLY_EXCLUSIVE)
 
 
 if __name__ == '__main__':

@@ -179,27 +179,16 @@ previous_id:
   type: str
 '''
 
-from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
-    build_module, make_client, run,
-)
-from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import API
 from ansible_collections.tokenops.tokens.plugins.module_utils._pulumi import (
-    PulumiTokenAdapter, argument_spec,
+    MUTUALLY_EXCLUSIVE, PulumiTokenAdapter, argument_spec,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import (
-    TokenStateMachine,
+    run_token_module,
 )
 
 
 def main():
-    module = build_module('pulumi', argument_spec())
-
-    def work():
-        client = make_client(API['pulumi'], module.params)
-        adapter = PulumiTokenAdapter(client, module.params)
-        return TokenStateMachine(module, adapter).run()
-
-    run(module, work)
+    run_token_module('pulumi', PulumiTokenAdapter, argument_spec(), MUTUALLY_EXCLUSIVE)
 
 
 if __name__ == '__main__':

@@ -195,27 +195,16 @@ previous_id:
   sample: at-Hn4kV2pQw8ZrT6sY
 '''
 
-from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
-    build_module, make_client, run,
-)
-from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import API
 from ansible_collections.tokenops.tokens.plugins.module_utils._tfe import (
     MUTUALLY_EXCLUSIVE, TfeTeamTokenAdapter, argument_spec,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import (
-    TokenStateMachine,
+    run_token_module,
 )
 
 
 def main():
-    module = build_module('tfe', argument_spec(), MUTUALLY_EXCLUSIVE)
-
-    def work():
-        client = make_client(API['tfe'], module.params)
-        adapter = TfeTeamTokenAdapter(client, module.params)
-        return TokenStateMachine(module, adapter).run()
-
-    run(module, work)
+    run_token_module('tfe', TfeTeamTokenAdapter, argument_spec(), MUTUALLY_EXCLUSIVE)
 
 
 if __name__ == '__main__':

@@ -156,3 +156,21 @@ def leaked(sandbox, *texts, extra=()):
     """Every secret the sandbox ever issued (plus ``extra``) that appears in ``texts``."""
     haystack = "\n".join(texts)
     return [s for s in list(sandbox.secrets.all_values()) + list(extra) if s and s in haystack]
+
+
+def module_task(module, register, args, check_mode=None, ignore_errors=False):
+    """A task of ``tokenops.tokens.<module>`` whose result is registered as ``register``."""
+    task = {"name": register, "tokenops.tokens." + module: args, "register": register}
+    if check_mode is not None:
+        task["check_mode"] = check_mode
+    if ignore_errors:
+        task["ignore_errors"] = True
+    return task
+
+
+def clean_playbook(sandbox, tmp_path, tasks, **kwargs):
+    """``run_playbook`` that must succeed and must not print a secret the sandbox issued."""
+    run = run_playbook(tmp_path, tasks, **kwargs)
+    assert run.rc == 0, run.output
+    assert leaked(sandbox, run.output) == []
+    return run

@@ -5,7 +5,7 @@ from urllib.parse import parse_qs
 
 import requests
 
-from tests.functional.harness import leaked, run_playbook
+from tests.functional.harness import clean_playbook, leaked, module_task, run_playbook
 from tests.sandbox.cloudflare import ACCOUNT_SCOPE, ZONE_SCOPE, group_id, policy
 from tests.sandbox.core import days_ago
 
@@ -27,26 +27,14 @@ def connection(sandbox):
 
 
 def token_task(sandbox, register, check_mode=None, ignore_errors=False, **args):
-    task = {"name": register, "tokenops.tokens.cloudflare_token": {**connection(sandbox), **args},
-            "register": register}
-    if check_mode is not None:
-        task["check_mode"] = check_mode
-    if ignore_errors:
-        task["ignore_errors"] = True
-    return task
+    return module_task("cloudflare_token", register, {**connection(sandbox), **args},
+                       check_mode, ignore_errors)
 
 
 def info_task(sandbox, register, **args):
     return {"name": register,
             "tokenops.tokens.cloudflare_token_info": {**connection(sandbox), **args},
             "register": register}
-
-
-def playbook(sandbox, tmp_path, tasks, **kwargs):
-    run = run_playbook(tmp_path, tasks, **kwargs)
-    assert run.rc == 0, run.output
-    assert leaked(sandbox, run.output) == []
-    return run
 
 
 def verify_status(cloudflare, secret, account_id=None):
@@ -84,7 +72,7 @@ def test_create_change_disable_roll_and_delete(sandbox, tmp_path):
     wanted = dict(name="ci-dns", policies=policies, condition=condition, expires_in="30d")
 
     sandbox.log.clear()
-    run = playbook(sandbox, tmp_path / "check", [
+    run = clean_playbook(sandbox, tmp_path / "check", [
         token_task(sandbox, "predicted", check_mode=True, **wanted)], diff=True)
     predicted = run["predicted"]
     assert predicted["changed"] and predicted["rotated"] and "secret" not in predicted
@@ -93,7 +81,7 @@ def test_create_change_disable_roll_and_delete(sandbox, tmp_path):
     assert by_name(cloudflare, "ci-dns") == []
 
     sandbox.log.clear()
-    run = playbook(sandbox, tmp_path / "create", [
+    run = clean_playbook(sandbox, tmp_path / "create", [
         token_task(sandbox, "created", **wanted),
         token_task(sandbox, "again", **wanted),
         token_task(sandbox, "again_check", check_mode=True, **wanted),
@@ -118,7 +106,7 @@ def test_create_change_disable_roll_and_delete(sandbox, tmp_path):
                         policies[1]]
     changed = {**wanted, "policies": changed_policies}
     sandbox.log.clear()
-    run = playbook(sandbox, tmp_path / "change", [
+    run = clean_playbook(sandbox, tmp_path / "change", [
         token_task(sandbox, "change_check", check_mode=True, **changed),
     ], diff=True)
     assert run["change_check"]["changed"] and not run["change_check"]["rotated"]
@@ -126,7 +114,7 @@ def test_create_change_disable_roll_and_delete(sandbox, tmp_path):
 
     new_expiry = (days_ago(-60).replace(microsecond=0)).strftime("%Y-%m-%dT%H:%M:%SZ")
     sandbox.log.clear()
-    run = playbook(sandbox, tmp_path / "apply", [
+    run = clean_playbook(sandbox, tmp_path / "apply", [
         token_task(sandbox, "changed", **changed),
         token_task(sandbox, "disabled", name="ci-dns", status="disabled"),
         token_task(sandbox, "disabled_again", name="ci-dns", status="disabled"),
@@ -164,7 +152,7 @@ def test_create_change_disable_roll_and_delete(sandbox, tmp_path):
         [group_id("Zone Read"), group_id("DNS Read")])
 
     sandbox.log.clear()
-    run = playbook(sandbox, tmp_path / "absent", [
+    run = clean_playbook(sandbox, tmp_path / "absent", [
         token_task(sandbox, "absent_check", check_mode=True, name="ci-dns", state="absent"),
         token_task(sandbox, "removed", name="ci-dns", state="absent"),
         token_task(sandbox, "removed_again", name="ci-dns", state="absent"),
@@ -188,7 +176,7 @@ def test_rotate_due_counts_from_the_last_roll_and_moves_the_expiry(sandbox, tmp_
     renew = dict(name="short-lived", rotate="due", renew_before="14d", expires_in="90d")
 
     sandbox.log.clear()
-    run = playbook(sandbox, tmp_path / "check", [
+    run = clean_playbook(sandbox, tmp_path / "check", [
         token_task(sandbox, "due_check", check_mode=True, **due),
         token_task(sandbox, "renew_check", check_mode=True, **renew),
     ])
@@ -199,7 +187,7 @@ def test_rotate_due_counts_from_the_last_roll_and_moves_the_expiry(sandbox, tmp_
 
     new_expiry = (days_ago(-60).replace(microsecond=0)).strftime("%Y-%m-%dT%H:%M:%SZ")
     sandbox.log.clear()
-    run = playbook(sandbox, tmp_path / "apply", [
+    run = clean_playbook(sandbox, tmp_path / "apply", [
         token_task(sandbox, "rolled", **due),
         token_task(sandbox, "not_again", **due),
         token_task(sandbox, "renewed", **renew),
@@ -238,7 +226,7 @@ def test_paging_duplicates_names_account_tokens_and_info(sandbox, tmp_path):
     ])
 
     sandbox.log.clear()
-    run = playbook(sandbox, tmp_path, [
+    run = clean_playbook(sandbox, tmp_path, [
         token_task(sandbox, "first", name="bulk-000"),
         token_task(sandbox, "last", name="bulk-119"),
         token_task(sandbox, "twins", ignore_errors=True, name="twin",
@@ -348,7 +336,7 @@ def test_bad_input_rate_limit_lost_create_and_self_rotation(sandbox, tmp_path):
                        message="Please wait and consider throttling your request speed")
     sandbox.faults.add("lost_response", platform="cloudflare", method="POST",
                        path=r"/user/tokens$")
-    run = playbook(sandbox, tmp_path / "faults", [
+    run = clean_playbook(sandbox, tmp_path / "faults", [
         token_task(sandbox, "after_429", name="lost-answer", policies=zone_read),
         token_task(sandbox, "found_again", name="lost-answer", policies=zone_read),
     ])

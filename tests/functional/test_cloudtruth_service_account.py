@@ -2,7 +2,7 @@
 against the sandbox (issue 7), and the CloudTruth adapter as the rotation role drives it."""
 import pytest
 
-from tests.functional.harness import leaked, run_playbook
+from tests.functional.harness import clean_playbook, leaked, run_playbook
 from tests.sandbox import Sandbox
 from tests.sandbox.core import days_ago
 
@@ -50,13 +50,6 @@ def task(sandbox, register, module=MODULE, check_mode=None, api_token=None, igno
     return entry
 
 
-def playbook(sandbox, tmp_path, tasks, **kwargs):
-    run = run_playbook(tmp_path, tasks, **kwargs)
-    assert run.rc == 0, run.output
-    assert leaked(sandbox, run.output) == []
-    return run
-
-
 def ct_requests(sandbox):
     return [(e.method, e.path) for e in sandbox.log.select("cloudtruth")]
 
@@ -72,7 +65,7 @@ def test_create_update_in_place_with_diff_and_delete(sandbox, tmp_path):
     changed = {"name": "ci-deployer", "description": "Deploy pipeline v2",
                "owner": ct.admin_user_id, "role": "admin"}
 
-    run = playbook(sandbox, tmp_path / "check", [
+    run = clean_playbook(sandbox, tmp_path / "check", [
         task(sandbox, "predicted", check_mode=True, **wanted),
     ], diff=True)
     predicted = run["predicted"]
@@ -82,7 +75,7 @@ def test_create_update_in_place_with_diff_and_delete(sandbox, tmp_path):
     assert ct.account_by_name("ci-deployer") is None
 
     sandbox.log.clear()
-    run = playbook(sandbox, tmp_path / "apply", [
+    run = clean_playbook(sandbox, tmp_path / "apply", [
         task(sandbox, "created", **wanted),
         task(sandbox, "again", **wanted),
         task(sandbox, "change_predicted", check_mode=True, **changed),
@@ -127,7 +120,7 @@ def test_create_update_in_place_with_diff_and_delete(sandbox, tmp_path):
     ]
 
     sandbox.log.clear()
-    run = playbook(sandbox, tmp_path / "absent", [
+    run = clean_playbook(sandbox, tmp_path / "absent", [
         task(sandbox, "absent_predicted", check_mode=True, name="ci-deployer", state="absent"),
         task(sandbox, "removed", name="ci-deployer", state="absent"),
         task(sandbox, "removed_again", name="ci-deployer", state="absent"),
@@ -151,7 +144,7 @@ def test_rekey_with_and_without_overlap_and_rotate_due_measures_the_newest_key(s
                                                      key_created=days_ago(10))
     due = {"rotate": "due", "max_age": "90d"}
 
-    run = playbook(sandbox, tmp_path / "check", [
+    run = clean_playbook(sandbox, tmp_path / "check", [
         task(sandbox, "overlap_predicted", check_mode=True, name="overlap", rotate="always",
              keep_previous_for="1h"),
         task(sandbox, "stale_predicted", check_mode=True, name="stale", **due),
@@ -165,7 +158,7 @@ def test_rekey_with_and_without_overlap_and_rotate_due_measures_the_newest_key(s
     assert all(sandbox.secrets.is_live(k) for k in (overlap_key, abrupt_key, stale_key))
 
     sandbox.log.clear()
-    run = playbook(sandbox, tmp_path / "apply", [
+    run = clean_playbook(sandbox, tmp_path / "apply", [
         task(sandbox, "overlap", name="overlap", rotate="always", keep_previous_for="1h"),
         task(sandbox, "abrupt", name="abrupt", rotate="always"),
         task(sandbox, "stale", name="stale", **due),
@@ -209,7 +202,7 @@ def test_paging_userless_entries_ids_with_a_pipe_and_the_info_module(sandbox, tm
     expired_id, expired_key = ct.add_service_account(
         "expired", role="ADMIN", created_at=days_ago(50), key_expires_at=days_ago(1))
 
-    run = playbook(sandbox, tmp_path, [
+    run = clean_playbook(sandbox, tmp_path, [
         task(sandbox, "last", name="bulk-sa-119", role="viewer"),
         task(sandbox, "last_rekeyed", name="bulk-sa-119", rotate="always",
              keep_previous_for="2h"),

@@ -3,7 +3,7 @@ and the PactFlow adapter as the rotation role drives it."""
 import pytest
 import requests
 
-from tests.functional.harness import leaked, run_playbook
+from tests.functional.harness import clean_playbook, leaked, module_task, run_playbook
 from tests.sandbox import Sandbox
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._client import TokenOpsError
@@ -38,14 +38,8 @@ def connection(sandbox, api_token=None):
 
 
 def token_task(sandbox, register, check_mode=None, api_token=None, ignore_errors=None, **args):
-    task = {"name": register,
-            "tokenops.tokens.pactflow_token": {**connection(sandbox, api_token), **args},
-            "register": register}
-    if check_mode is not None:
-        task["check_mode"] = check_mode
-    if ignore_errors:
-        task["ignore_errors"] = True
-    return task
+    return module_task("pactflow_token", register, {**connection(sandbox, api_token), **args},
+                       check_mode, ignore_errors)
 
 
 def info_task(sandbox, register, api_token=None, ignore_errors=None, **args):
@@ -55,13 +49,6 @@ def info_task(sandbox, register, api_token=None, ignore_errors=None, **args):
     if ignore_errors:
         task["ignore_errors"] = True
     return task
-
-
-def playbook(sandbox, tmp_path, tasks, **kwargs):
-    run = run_playbook(tmp_path, tasks, **kwargs)
-    assert run.rc == 0, run.output
-    assert leaked(sandbox, run.output) == []
-    return run
 
 
 def value(pf, kind, principal=None):
@@ -83,7 +70,7 @@ def test_import_both_tokens_hidden_at_vvvv_and_rerun_unchanged(sandbox, tmp_path
     pf = sandbox["pactflow"]
     ro_before, rw_before = pf.token_by_type(RO), pf.token_by_type(RW)
 
-    run = playbook(sandbox, tmp_path / "check", [
+    run = clean_playbook(sandbox, tmp_path / "check", [
         token_task(sandbox, "ro_check", check_mode=True, type=RO),
         token_task(sandbox, "rw_check", check_mode=True, type=RW),
     ], verbosity=4, diff=True)
@@ -94,7 +81,7 @@ def test_import_both_tokens_hidden_at_vvvv_and_rerun_unchanged(sandbox, tmp_path
 
     sandbox.log.clear()
     ro_credential = ro_before["value"]
-    run = playbook(sandbox, tmp_path / "apply", [
+    run = clean_playbook(sandbox, tmp_path / "apply", [
         token_task(sandbox, "ro", type=RO),
         token_task(sandbox, "rw", api_token=ro_credential, type=RW),
         token_task(sandbox, "ro_again", type=RO),
@@ -134,7 +121,7 @@ def test_rotate_read_only_with_read_write_credential(sandbox, tmp_path):
     ro_token = pf.token_by_type(RO)
     old = ro_token["value"]
 
-    run = playbook(sandbox, tmp_path / "check", [
+    run = clean_playbook(sandbox, tmp_path / "check", [
         token_task(sandbox, "predicted", check_mode=True, type=RO, rotate="always"),
     ], diff=True)
     predicted = run["predicted"]
@@ -143,7 +130,7 @@ def test_rotate_read_only_with_read_write_credential(sandbox, tmp_path):
     assert pf.token_by_type(RO)["value"] == old and accepted(pf, old) == 200
 
     sandbox.log.clear()
-    run = playbook(sandbox, tmp_path / "apply", [
+    run = clean_playbook(sandbox, tmp_path / "apply", [
         token_task(sandbox, "rotated", type=RO, rotate="always"),
         token_task(sandbox, "after", type=RO),
     ], diff=True)
@@ -165,7 +152,7 @@ def test_self_rotation_refused_unless_allowed_then_later_task_uses_new_secret(sa
     credential = pf.admin_token
     rw_id = pf.token_by_type(RW)["uuid"]
 
-    run = playbook(sandbox, tmp_path / "check", [
+    run = clean_playbook(sandbox, tmp_path / "check", [
         token_task(sandbox, "refused_check", check_mode=True, type=RW, rotate="always",
                    ignore_errors=True),
         token_task(sandbox, "allowed_check", check_mode=True, type=RW, rotate="always",
@@ -176,7 +163,7 @@ def test_self_rotation_refused_unless_allowed_then_later_task_uses_new_secret(sa
     assert sandbox.log.writes("pactflow") == [] and accepted(pf, credential) == 200
 
     sandbox.log.clear()
-    run = playbook(sandbox, tmp_path / "apply", [
+    run = clean_playbook(sandbox, tmp_path / "apply", [
         token_task(sandbox, "refused", type=RW, rotate="always", ignore_errors=True),
         token_task(sandbox, "self_rotated", type=RW, rotate="always", allow_self_rotation=True),
         info_task(sandbox, "with_new_secret", api_token="{{ self_rotated.secret }}",
@@ -249,7 +236,7 @@ def test_refusals_read_only_credential_and_unrecognised_lists(sandbox, tmp_path)
     pf.extra_item = True              # every list also holds an unrecognised third token
     ro_credential = value(pf, RO)
     sandbox.log.clear()
-    run = playbook(sandbox, tmp_path, [
+    run = clean_playbook(sandbox, tmp_path, [
         token_task(sandbox, "rw_by_ro", api_token=ro_credential, type=RW, rotate="always",
                    ignore_errors=True),
         token_task(sandbox, "viewer_rw", api_token=value(pf, RO, viewer), type=RW,
@@ -280,7 +267,7 @@ def test_robust_recognition_and_lists_without_values(sandbox, tmp_path):
     pf.reverse_items, pf.extra_fields, pf.include_values = True, True, False
     ro_before = pf.token_by_type(RO, user)
     sandbox.log.clear()
-    run = playbook(sandbox, tmp_path, [
+    run = clean_playbook(sandbox, tmp_path, [
         token_task(sandbox, "ro", api_token=credential, type=RO),
         token_task(sandbox, "rotate_refused", api_token=credential, type=RO, rotate="always",
                    ignore_errors=True),
@@ -304,7 +291,7 @@ def test_robust_recognition_and_lists_without_values(sandbox, tmp_path):
 def test_regenerate_without_a_clear_answer_looks_before_trying_again(sandbox, tmp_path):
     pf = sandbox["pactflow"]
     sandbox.faults.add("lost_response", platform="pactflow", method="POST")
-    run = playbook(sandbox, tmp_path / "lost", [
+    run = clean_playbook(sandbox, tmp_path / "lost", [
         token_task(sandbox, "recovered", type=RO, rotate="always"),
     ])
     assert run["recovered"]["rotated"] and run["recovered"]["secret"] == value(pf, RO)
@@ -313,7 +300,7 @@ def test_regenerate_without_a_clear_answer_looks_before_trying_again(sandbox, tm
     sandbox.log.clear()
     sandbox.faults.add("status", platform="pactflow", method="POST", status=502)
     before = value(pf, RO)
-    run = playbook(sandbox, tmp_path / "failed", [
+    run = clean_playbook(sandbox, tmp_path / "failed", [
         token_task(sandbox, "retried", type=RO, rotate="always"),
     ])
     assert run["retried"]["secret"] == value(pf, RO) != before

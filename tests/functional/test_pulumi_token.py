@@ -1,5 +1,5 @@
 """pulumi_token and pulumi_token_info through real ansible-playbook against the sandbox (issue 6)."""
-from tests.functional.harness import leaked, run_playbook
+from tests.functional.harness import clean_playbook, leaked, module_task, run_playbook
 from tests.sandbox.core import days_ago
 
 
@@ -9,23 +9,12 @@ def connection(sandbox):
 
 
 def token_task(sandbox, register, check_mode=None, **args):
-    task = {"name": register, "tokenops.tokens.pulumi_token": {**connection(sandbox), **args},
-            "register": register}
-    if check_mode is not None:
-        task["check_mode"] = check_mode
-    return task
+    return module_task("pulumi_token", register, {**connection(sandbox), **args}, check_mode)
 
 
 def info_task(sandbox, register, **args):
     return {"name": register, "tokenops.tokens.pulumi_token_info": {**connection(sandbox), **args},
             "register": register}
-
-
-def playbook(sandbox, tmp_path, tasks, **kwargs):
-    run = run_playbook(tmp_path, tasks, **kwargs)
-    assert run.rc == 0, run.output
-    assert leaked(sandbox, run.output) == []
-    return run
 
 
 def live_ids(pulumi, kind):
@@ -38,7 +27,7 @@ def test_personal_token_lifecycle(sandbox, tmp_path):
     fresh_id, fresh_secret = pulumi.add_personal_token("deploy-fresh", created=days_ago(5))
     sandbox.log.clear()
 
-    run = playbook(sandbox, tmp_path / "check", [
+    run = clean_playbook(sandbox, tmp_path / "check", [
         token_task(sandbox, "predicted", check_mode=True, description="ci"),
         token_task(sandbox, "rotation_predicted", check_mode=True, description="deploy-old",
                    rotate="due", max_age="30d"),
@@ -51,7 +40,7 @@ def test_personal_token_lifecycle(sandbox, tmp_path):
     assert pulumi.secrets.is_live(old_secret)
 
     sandbox.log.clear()
-    run = playbook(sandbox, tmp_path / "apply", [
+    run = clean_playbook(sandbox, tmp_path / "apply", [
         token_task(sandbox, "created", description="ci", expires_in="30d"),
         token_task(sandbox, "again", description="ci", expires_in="30d"),
         token_task(sandbox, "rotated", description="deploy-old", rotate="due", max_age="30d"),
@@ -80,7 +69,7 @@ def test_personal_token_lifecycle(sandbox, tmp_path):
     assert run["after_rotation"]["token"]["id"] == rotated["token"]["id"]
 
     sandbox.log.clear()
-    run = playbook(sandbox, tmp_path / "absent", [
+    run = clean_playbook(sandbox, tmp_path / "absent", [
         token_task(sandbox, "absent_check", check_mode=True, description="ci", state="absent"),
         token_task(sandbox, "removed", description="ci", state="absent"),
         token_task(sandbox, "removed_again", description="ci", state="absent"),
@@ -99,7 +88,7 @@ def test_expired_token_is_found_and_every_page_is_read(sandbox, tmp_path):
     # The module asks for the largest page (1000), so paging needs more than that.
     pulumi.add_personal_tokens(1150, prefix="bulk")
     sandbox.log.clear()
-    run = playbook(sandbox, tmp_path, [
+    run = clean_playbook(sandbox, tmp_path, [
         token_task(sandbox, "expired", description="nightly"),
         token_task(sandbox, "last_page", description="bulk-1149"),
         info_task(sandbox, "listed", expired=True),
@@ -121,7 +110,7 @@ def test_organization_and_team_tokens_rotate_twice_without_name_conflicts(sandbo
            "admin": True}
     team = {"kind": "team", "organization": pulumi.org_name, "team": pulumi.team_name,
             "name": "ci"}
-    run = playbook(sandbox, tmp_path, [
+    run = clean_playbook(sandbox, tmp_path, [
         token_task(sandbox, "org_created", **org),
         token_task(sandbox, "team_created", **team),
         token_task(sandbox, "org_rotated", rotate="always", **org),

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs
 
 import requests
 
-from tests.functional.harness import leaked, run_playbook
+from tests.functional.harness import clean_playbook, leaked, module_task
 from tests.sandbox.core import days_ago
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
@@ -25,26 +25,14 @@ def connection(sandbox):
 
 
 def token_task(sandbox, register, check_mode=None, ignore_errors=False, **args):
-    task = {"name": register, "tokenops.tokens.tfe_team_token": {**connection(sandbox), **args},
-            "register": register}
-    if check_mode is not None:
-        task["check_mode"] = check_mode
-    if ignore_errors:
-        task["ignore_errors"] = True
-    return task
+    return module_task("tfe_team_token", register, {**connection(sandbox), **args},
+                       check_mode, ignore_errors)
 
 
 def info_task(sandbox, register, **args):
     return {"name": register,
             "tokenops.tokens.tfe_team_token_info": {**connection(sandbox), **args},
             "register": register}
-
-
-def playbook(sandbox, tmp_path, tasks, **kwargs):
-    run = run_playbook(tmp_path, tasks, **kwargs)
-    assert run.rc == 0, run.output
-    assert leaked(sandbox, run.output) == []
-    return run
 
 
 def http_status(tfe, secret):
@@ -78,7 +66,7 @@ def test_described_token_check_create_rotate_due_and_absent(sandbox, tmp_path):
     common = {"team": "deployers"}
 
     sandbox.log.clear()
-    run = playbook(sandbox, tmp_path / "check", [
+    run = clean_playbook(sandbox, tmp_path / "check", [
         token_task(sandbox, "predicted", check_mode=True, description="ci", **common),
         token_task(sandbox, "rotation_predicted", check_mode=True, description="old-ci",
                    rotate="due", max_age="30d", **common),
@@ -93,7 +81,7 @@ def test_described_token_check_create_rotate_due_and_absent(sandbox, tmp_path):
     assert sandbox.secrets.is_live(old_secret)
 
     sandbox.log.clear()
-    run = playbook(sandbox, tmp_path / "apply", [
+    run = clean_playbook(sandbox, tmp_path / "apply", [
         token_task(sandbox, "created", description="ci", expires_in="30d", **common),
         token_task(sandbox, "again", description="ci", expires_in="30d", **common),
         token_task(sandbox, "other_expiry", description="ci", expires_in="90d", **common),
@@ -144,7 +132,7 @@ def test_described_token_check_create_rotate_due_and_absent(sandbox, tmp_path):
     assert described(tfe, other) == {"ci": other_id} and sandbox.secrets.is_live(other_secret)
 
     sandbox.log.clear()
-    run = playbook(sandbox, tmp_path / "absent", [
+    run = clean_playbook(sandbox, tmp_path / "absent", [
         token_task(sandbox, "absent_check", check_mode=True, description="ci", state="absent",
                    **common),
         token_task(sandbox, "removed", description="ci", state="absent", **common),
@@ -168,7 +156,7 @@ def test_legacy_token_create_regenerate_delete(sandbox, tmp_path):
     tfe.add_token(team, "described-neighbour")
 
     sandbox.log.clear()
-    run = playbook(sandbox, tmp_path / "check", [
+    run = clean_playbook(sandbox, tmp_path / "check", [
         token_task(sandbox, "predicted", check_mode=True, team="platform"),
     ])
     assert run["predicted"]["changed"] and run["predicted"]["rotated"]
@@ -176,7 +164,7 @@ def test_legacy_token_create_regenerate_delete(sandbox, tmp_path):
     assert set(sandbox.log.methods("tfe")) == {"GET"} and tfe.legacy_token(team) is None
 
     sandbox.log.clear()
-    run = playbook(sandbox, tmp_path / "apply", [
+    run = clean_playbook(sandbox, tmp_path / "apply", [
         token_task(sandbox, "created", team="platform"),
         token_task(sandbox, "again", team="platform"),
         token_task(sandbox, "regenerate_check", check_mode=True, team="platform",
@@ -204,7 +192,7 @@ def test_legacy_token_create_regenerate_delete(sandbox, tmp_path):
     assert list(described(tfe, team)) == ["described-neighbour"]
 
     sandbox.log.clear()
-    run = playbook(sandbox, tmp_path / "absent", [
+    run = clean_playbook(sandbox, tmp_path / "absent", [
         token_task(sandbox, "deleted", team="platform", state="absent"),
         token_task(sandbox, "deleted_again", team="platform", state="absent"),
     ])
@@ -249,7 +237,7 @@ def test_pagination_with_250_teams_and_300_tokens(sandbox, tmp_path):
     for ignored in (False, True):
         tfe.ignore_team_name_filter = ignored
         sandbox.log.clear()
-        run = playbook(sandbox, tmp_path / ("ignored" if ignored else "honoured"), tasks)
+        run = clean_playbook(sandbox, tmp_path / ("ignored" if ignored else "honoured"), tasks)
         assert not run["last_page"]["changed"] and not run["first_page"]["changed"]
         assert run["last_page"]["token"]["id"] == deploy[149][0]
         assert run["first_page"]["token"]["id"] == deploy[0][0]
@@ -292,7 +280,7 @@ def test_rate_limit_is_waited_out_and_failed_creates_are_not_repeated_blindly(
     add = sandbox.log.add
     sandbox.log.add = lambda entry: (moments.append((entry, time.monotonic())), add(entry))
 
-    run = playbook(sandbox, tmp_path, [
+    run = clean_playbook(sandbox, tmp_path, [
         token_task(sandbox, "steady", team="steady", description="steady"),
         token_task(sandbox, "flaky", team="flaky", description="flaky"),
         token_task(sandbox, "lossy", team="lossy", description="lossy", ignore_errors=True),
@@ -341,7 +329,7 @@ def test_bad_input_and_unknown_things_fail_clearly(sandbox, tmp_path):
     tfe.add_team("known")
     tfe.described_tokens_supported = False
     sandbox.log.clear()
-    run = playbook(sandbox, tmp_path, [
+    run = clean_playbook(sandbox, tmp_path, [
         token_task(sandbox, "unknown_team", team="nosuchteam", description="x",
                    ignore_errors=True),
         token_task(sandbox, "unknown_team_id", team="team-AAAAAAAAAAAAAAAA",
@@ -392,7 +380,7 @@ def test_info_lists_filters_and_reports_due_without_secrets(sandbox, tmp_path):
     ]
     ids = [token_id for token_id, secret in secrets]
     sandbox.log.clear()
-    run = playbook(sandbox, tmp_path, [
+    run = clean_playbook(sandbox, tmp_path, [
         info_task(sandbox, "everything", max_age="90d", renew_before="14d"),
         info_task(sandbox, "team", team="ci"),
         info_task(sandbox, "team_by_id", team=ci),
