@@ -41,6 +41,7 @@ ARGUMENT_SPEC = dict(
 NEEDS = {'lock': ('lock_path',), 'plan': ('state_dir',), 'issue': ('state_dir',),
          'finish': ('state_dir', 'report_dir'), 'unlock': ('holder',)}
 CHANGES = ('lock', 'issue', 'finish', 'unlock')
+STEP_LOCKED = ('plan', 'issue', 'finish')
 
 
 class ActionModule(ActionBase):
@@ -62,7 +63,13 @@ class ActionModule(ActionBase):
             result.update(skipped=True, msg='check mode: only the plan runs')
             return result
         try:
-            result.update(self._step(step, args))
+            if step in STEP_LOCKED and args.get('lock_path') and not self._task.check_mode:
+                # The worker holds the lock itself while it may issue, deliver or revoke, so a
+                # killed run's surviving worker keeps the next run waiting (_rotation_lock.py).
+                with lock.step_lock(args['lock_path'], args['lock_timeout']):
+                    result.update(self._step(step, args))
+            else:
+                result.update(self._step(step, args))
         except (ValidationError, JournalError, lock.LockError) as exc:
             result.update(failed=True, msg=str(exc))
         except (IOError, OSError) as exc:

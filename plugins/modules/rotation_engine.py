@@ -15,8 +15,10 @@ description:
   - Runs one step of a rotation for every token of the C(tokenops.tokens.rotate) role at once, on
     the controller. Use the role; the steps, their order and their arguments are internal
     to it and may change without notice.
-  - V(lock) starts a holder process that takes an exclusive C(flock) on O(lock_path) and keeps it
-    until V(unlock) or until the C(ansible-playbook) process ends.
+  - V(lock) starts a holder process that takes an exclusive lock on O(lock_path) and keeps it
+    until V(unlock) or until the C(ansible-playbook) process ends. V(plan), V(issue) and V(finish)
+    also hold a second lock on O(lock_path) in their own process, so a process of a killed run
+    that is still issuing, delivering or revoking keeps the next run waiting.
   - V(plan) validates every item (before any request), lists each scope once, reads the journal of
     unfinished rotations in O(state_dir) and decides what is due. It sends only GET requests and
     writes nothing.
@@ -58,7 +60,9 @@ options:
     description: Directory of the journal of unfinished rotations (C(journal.json)).
     type: path
   lock_path:
-    description: The lock file (V(lock)).
+    description:
+      - The lock file. V(lock) takes the run lock; V(plan), V(issue) and V(finish) hold the step
+        lock in their own process while they run, when it is given.
     type: path
   lock_timeout:
     description: Seconds to wait for another run to release the lock.

@@ -36,7 +36,7 @@ from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_plan imp
     _ids_matching, failure_text, group_by_connection, plan_group, run_groups, validate_items,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_sinks import (
-    SinkError, deliver_files, describe,
+    SinkError, deliver_files, describe, preflight,
 )
 
 ERRORS = (InputError, TokenOpsError)
@@ -123,13 +123,21 @@ class Run:
             row.update(action='skipped', reason='not attempted: rotate_fail_fast stopped the run '
                                                 'at the first failure')
             return row
+        if planned.due:
+            try:
+                for sink in item.sinks:
+                    preflight(sink)
+            except SinkError as exc:
+                return self._fail(row, 'a sink cannot take a new secret, so none was issued '
+                                       '(nothing was changed on %s): %s'
+                                  % (item.provider.title, exc))
         try:
             self._cleanup(client, planned)
         except ERRORS as exc:
             return self._fail(row, 'cleaning up after an interrupted run failed: %s'
                               % failure_text(exc))
         if not planned.due:
-            self.journal.finish(item.label, item.provider.name)
+            self.journal.finish(item)
             return row
         previous = planned.current
         known = []
@@ -137,7 +145,7 @@ class Run:
             matching = _ids_matching(item, client, planned.listing, self.now)
             known = [token_id for token_id, raw in matching]
         earlier = dict(planned.entry) if planned.entry else None
-        self.journal.record(item.label, item.provider.name, step=ISSUING, token_id=None,
+        self.journal.record(item, step=ISSUING, token_id=None,
                             previous_id=previous.get('id') if previous else None,
                             known_ids=known, delivered=[], superseded=planned.superseded_ids,
                             overlaps=item.overlaps, started_at=isoformat(self.now))
@@ -161,7 +169,7 @@ class Run:
                                   % (failure_text(exc), item.provider.title))
             self._restore(item, earlier)
             return self._fail(row, 'issuing a new secret failed: %s' % failure_text(exc))
-        self.journal.record(item.label, item.provider.name, step=ISSUED, token_id=token.get('id'))
+        self.journal.record(item, step=ISSUED, token_id=token.get('id'))
         row.update(token_id=token.get('id'), previous_id=previous.get('id') if previous else None,
                    age_days=0, expires_at=token.get('expires_at'), reason=planned.reason)
         ok, why = verify_secret(planned.adapter, secret)
@@ -174,7 +182,7 @@ class Run:
         except SinkError as exc:
             return self._undo(client, planned, token, row, 'delivery failed: %s' % exc, earlier)
         row['delivered'] = delivered
-        self.journal.record(item.label, item.provider.name, delivered=delivered)
+        self.journal.record(item, delivered=delivered)
         outcome = dict(label=item.label, provider=item.provider.name, previous=previous,
                        token=token, superseded=planned.superseded_ids, delivered=delivered,
                        earlier=earlier)
@@ -196,9 +204,9 @@ class Run:
 
     def _restore(self, item, earlier):
         if earlier is None:
-            self.journal.finish(item.label, item.provider.name)
+            self.journal.finish(item)
         else:
-            self.journal.record(item.label, item.provider.name, **earlier)
+            self.journal.record(item, **earlier)
 
     def _undo(self, client, planned, token, row, message, earlier):
         """After a failed verification or delivery: keep the previous secret where possible."""
@@ -224,7 +232,7 @@ class Run:
 
     def _complete(self, client, item, adapter, outcome, row):
         """Every sink holds the new secret: revoke the previous one (overlapping platforms)."""
-        self.journal.record(item.label, item.provider.name, step=DELIVERED)
+        self.journal.record(item, step=DELIVERED)
         previous = outcome.get('previous')
         notes = list(row.get('notes') or [])
         if item.overlaps:
@@ -247,10 +255,10 @@ class Run:
                          'it was delivered at once' % item.params['keep_previous_for'])
         else:
             notes.append(IN_PLACE_NOTE)
-        self.journal.finish(item.label, item.provider.name)
+        self.journal.finish(item)
         token = outcome.get('token') or {}
         if token.get('id') and not token.get('created_at'):
-            self.journal.remember_rotation(item.label, item.provider.name, token['id'],
+            self.journal.remember_rotation(item, token['id'],
                                            isoformat(self.now))
         row.update(action='rotated', notes=notes)
         return row
@@ -305,7 +313,7 @@ class Run:
             return self._fail(row, '%s. The previous secret still works; the unused new token %s '
                                    'was deleted' % (message, outcome['token'].get('id')))
         row['delivered'] = list(outcome.get('delivered') or []) + sinks
-        self.journal.record(item.label, item.provider.name, delivered=row['delivered'])
+        self.journal.record(item, delivered=row['delivered'])
         adapter = item.new_adapter(client, self.now)
         return self._complete(client, item, adapter, outcome, row)
 

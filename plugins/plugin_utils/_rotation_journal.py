@@ -26,7 +26,9 @@ import json
 import os
 import threading
 
-from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_sinks import atomic_write
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_sinks import (
+    atomic_write, make_private_dir,
+)
 
 VERSION = 1
 ISSUING, ISSUED, DELIVERED = 'issuing', 'issued', 'delivered'
@@ -36,8 +38,9 @@ class JournalError(Exception):
     pass
 
 
-def entry_key(label, provider):
-    return '%s/%s' % (provider, label)
+def legacy_key(item):
+    """The key of journals written before entries were keyed by token (label alone)."""
+    return '%s/%s' % (item.provider.name, item.label)
 
 
 class Journal:
@@ -65,44 +68,59 @@ class Journal:
             raise JournalError('rotate_state_dir: %s is not a rotation journal' % self.path)
         return data['entries'], data.get('rotated') or {}
 
-    def get(self, label, provider):
-        return self.entries.get(entry_key(label, provider))
+    @property
+    def exists(self):
+        """Whether a run ever wrote the journal here (a first run, or storage that did not
+        persist, finds none)."""
+        return os.path.exists(self.path)
+
+    @staticmethod
+    def _find(table, item):
+        found = table.get(item.journal_key)
+        if found is None:
+            found = table.get(legacy_key(item))
+        return found
+
+    def get(self, item):
+        return self._find(self.entries, item)
 
     def unfinished(self):
         return dict(self.entries)
 
-    def record(self, label, provider, **fields):
-        """Create or update the entry of ``label`` and save the journal at once."""
+    def record(self, item, **fields):
+        """Create or update the entry of ``item``'s token and save the journal at once."""
         with self._lock:
-            entry = self.entries.setdefault(entry_key(label, provider),
-                                            dict(label=label, provider=provider))
+            entry = self.entries.pop(legacy_key(item), None) or {}
+            entry = self.entries.setdefault(item.journal_key, entry)
+            entry.update(label=item.label, provider=item.provider.name)
             entry.update(fields)
             self._save()
             return dict(entry)
 
-    def finish(self, label, provider):
+    def finish(self, item):
         with self._lock:
-            if self.entries.pop(entry_key(label, provider), None) is not None:
+            found = [self.entries.pop(key, None) for key in (item.journal_key, legacy_key(item))]
+            if any(entry is not None for entry in found):
                 self._save()
 
-    def last_rotation(self, label, provider):
+    def last_rotation(self, item):
         """``{token_id, rotated_at}`` of this role's last rotation of the token, or None.
 
         The age of a secret on a platform that reports no issue date (PactFlow) is counted from
         here.
         """
-        return self.rotated.get(entry_key(label, provider))
+        return self._find(self.rotated, item)
 
-    def remember_rotation(self, label, provider, token_id, rotated_at):
+    def remember_rotation(self, item, token_id, rotated_at):
         with self._lock:
-            self.rotated[entry_key(label, provider)] = dict(token_id=token_id,
-                                                            rotated_at=rotated_at)
+            self.rotated.pop(legacy_key(item), None)
+            self.rotated[item.journal_key] = dict(label=item.label, token_id=token_id,
+                                                  rotated_at=rotated_at)
             self._save()
 
     def _save(self):
         if not self.write:
             return
-        if not os.path.isdir(self.state_dir):
-            os.makedirs(self.state_dir, 0o700)
+        make_private_dir(self.state_dir)
         text = json.dumps(dict(version=VERSION, entries=self.entries, rotated=self.rotated), indent=2, sort_keys=True)
         atomic_write(self.path, text + '\n', 0o600)

@@ -7,30 +7,50 @@
 
 """The rotation lock: one run at a time over one state directory.
 
-Each task of a play runs in a short-lived worker process, so an ``fcntl.flock`` taken by the
-task would end with it. The lock step therefore starts a small holder process that takes the
-lock and keeps it until the unlock step ends it, or until the ``ansible-playbook`` process it
-belongs to is gone (killed runs never leave a stale lock: the kernel drops a flock with its
-holder).
+Two POSIX record locks on one file, ``rotate_lock_path``:
+
+- the **run lock** (byte 0) keeps a second run out for the whole play. Each task runs in a
+  short-lived worker process, so the lock step starts a small holder process that takes it and
+  keeps it until the unlock step ends it, or until the ``ansible-playbook`` process it belongs
+  to is gone (the kernel drops a lock with its holder: killed runs never leave a stale lock);
+- the **step lock** (byte 1) is held by the worker process itself for as long as an engine step
+  runs (plan, issue, finish). ansible-core 2.21 starts each worker in its own session, so a
+  worker can outlive a killed run; whatever it is still doing (issuing, delivering, revoking),
+  the next run's steps wait for it, then plan from the journal it left.
+
+The file is opened without following symbolic links, must be a regular file of the run's user,
+and is refused in a directory that other users can write, unless that directory is sticky.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import contextlib
+import errno
+import fcntl
 import os
+import pwd
 import select
 import signal
+import stat
 import subprocess
 import sys
+import time
+
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_sinks import (
+    make_private_dir,
+)
+
+RUN_BYTE, STEP_BYTE = 0, 1
+POLL = 0.1
 
 HOLDER = r'''
 import fcntl, os, sys, time
-path, owner, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+fd, owner, timeout = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 deadline = time.monotonic() + timeout
 while True:
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 0)
         break
     except OSError:
         if time.monotonic() >= deadline:
@@ -39,7 +59,7 @@ while True:
             sys.exit(1)
         time.sleep(0.1)
 os.ftruncate(fd, 0)
-os.write(fd, ("%d\n" % owner).encode())
+os.pwrite(fd, ("%d\n" % owner).encode(), 0)
 sys.stdout.write("locked\n")
 sys.stdout.flush()
 os.close(1)
@@ -56,36 +76,117 @@ class LockError(Exception):
     pass
 
 
+def _user(uid):
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return 'uid %d' % uid
+
+
+def _check_directory(path, directory):
+    """Refuse a directory that another user could plant or swap the lock file in."""
+    info = os.stat(directory)
+    others_write = info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) or info.st_uid not in (
+        0, os.geteuid())
+    if others_write and not info.st_mode & stat.S_ISVTX:
+        raise LockError('rotate_lock_path: %s is in %s, which other users can write; put the lock '
+                        'in a directory only this user can write (the default, under '
+                        'rotate_state_dir, is one)' % (path, directory))
+
+
+def open_lock_file(path):
+    """A descriptor of the lock file, checked: no symbolic link, a regular file of this user."""
+    directory = os.path.dirname(path) or '.'
+    make_private_dir(directory)
+    _check_directory(path, directory)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise LockError('rotate_lock_path: %s is a symbolic link; the lock is never taken '
+                            'through a link (another user may have planted it): remove it, or '
+                            'point rotate_lock_path at a directory only this user can write'
+                            % path)
+        raise
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
+        os.close(fd)
+        raise LockError('rotate_lock_path: %s is not a regular file of user %s (it belongs to %s)'
+                        '; remove it or choose another rotate_lock_path'
+                        % (path, _user(os.geteuid()), _user(info.st_uid)))
+    return fd
+
+
+def _held_by(fd):
+    """Who holds the lock, as far as the file tells: "process N (user U)"."""
+    try:
+        pid = int(os.pread(fd, 32, 0).decode().strip() or 0)
+    except (OSError, ValueError):
+        return 'another process'
+    if pid <= 0:
+        return 'another process'
+    try:
+        uid = os.stat('/proc/%d' % pid).st_uid
+    except OSError:
+        return 'process %d' % pid
+    return 'process %d of user %s' % (pid, _user(uid))
+
+
 def acquire(path, owner_pid, timeout):
-    """Start the holder; return its pid once it holds the lock on ``path``.
+    """Start the holder; return its pid once it holds the run lock on ``path``.
 
     ``owner_pid`` is the ``ansible-playbook`` process: the lock ends with it at the latest.
     """
-    directory = os.path.dirname(path) or '.'
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o700)
-    holder = subprocess.Popen([sys.executable, '-c', HOLDER, path, str(owner_pid), str(timeout)],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, close_fds=True, start_new_session=True)
-    ready, dummy, dummy2 = select.select([holder.stdout], [], [], timeout + 10)
-    answer = holder.stdout.readline().decode().strip() if ready else ''
-    holder.stdout.close()
-    if answer != 'locked':
-        if holder.poll() is None:
-            holder.kill()
-        holder.wait()
-        raise LockError('rotate_lock_path: another rotation run has held %s for more than %ss; '
-                        'try again later (or raise rotate_lock_timeout)' % (path, timeout))
+    fd = open_lock_file(path)
+    try:
+        holder = subprocess.Popen([sys.executable, '-c', HOLDER, str(fd), str(owner_pid),
+                                   str(timeout)],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, pass_fds=(fd,),
+                                  start_new_session=True)
+        ready, dummy, dummy2 = select.select([holder.stdout], [], [], timeout + 10)
+        answer = holder.stdout.readline().decode().strip() if ready else ''
+        holder.stdout.close()
+        if answer != 'locked':
+            if holder.poll() is None:
+                holder.kill()
+            holder.wait()
+            raise LockError('rotate_lock_path: %s is held by %s, another rotation run, for more '
+                            'than %ss; try again later (or raise rotate_lock_timeout)'
+                            % (path, _held_by(fd), timeout))
+    finally:
+        os.close(fd)
     return holder.pid
 
 
 def release(holder_pid):
     """End the holder started by :func:`acquire`; True when it was still running.
 
-    The kernel drops the flock as the holder exits, which SIGTERM makes it do at once.
+    The kernel drops the lock as the holder exits, which SIGTERM makes it do at once.
     """
     try:
         os.kill(holder_pid, signal.SIGTERM)
     except OSError:
         return False
     return True
+
+
+@contextlib.contextmanager
+def step_lock(path, timeout):
+    """Hold the step lock on ``path`` in this process while the block runs."""
+    fd = open_lock_file(path)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, STEP_BYTE)
+                break
+            except OSError:
+                if time.monotonic() >= deadline:
+                    raise LockError('rotate_lock_path: a process of an earlier rotation run is '
+                                    'still issuing, delivering or revoking (it holds %s) after '
+                                    '%ss; try again later' % (path, timeout))
+                time.sleep(POLL)
+        yield
+    finally:
+        os.close(fd)

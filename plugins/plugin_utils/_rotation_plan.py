@@ -46,6 +46,10 @@ ITEM_LEVEL = {'state': 'the role only rotates existing tokens',
               'max_age': 'set max_age on the item, not in params',
               'renew_before': 'set renew_before on the item, not in params'}
 MAX_WORKERS = 8
+#: the module options that say which token an item is (beside the platform and api_url): the
+#: journal keys its records by them, so equal labels on two instances never share a record
+IDENTITY_PARAMS = ('organization', 'team', 'kind', 'account_id', 'type', 'name', 'description',
+                   'token_id')
 
 
 class ValidationError(Exception):
@@ -70,6 +74,7 @@ class Item:
         self.sinks = sinks
         self.connection = connection
         self.adapter = adapter
+        self.journal_key = journal_key(provider.name, connection[1], params)
 
     @property
     def file_sinks(self):
@@ -87,6 +92,13 @@ class Item:
         adapter = self.provider.adapter_class(client, self.params, now)
         adapter.validate()
         return adapter
+
+
+def journal_key(provider, base_url, params):
+    """The token an item names: platform, API URL and identifying options, as one string."""
+    identity = ','.join('%s=%s' % (key, params[key]) for key in IDENTITY_PARAMS
+                        if params.get(key) not in (None, ''))
+    return '%s %s %s' % (provider, base_url, identity)
 
 
 def _redact(text, values):
@@ -316,7 +328,7 @@ def issued_at(planned, journal):
     issued = planned.adapter.secret_issued_at(planned.current)
     if issued is not None:
         return issued, None
-    record = journal.last_rotation(planned.item.label, planned.item.provider.name)
+    record = journal.last_rotation(planned.item)
     if record and record.get('token_id') == planned.current.get('id'):
         return parse_optional_timestamp(record.get('rotated_at')), record
     return None, None
@@ -364,7 +376,7 @@ def plan_group(group, journal, now, on_client=None):
         plans.append(planned)
         try:
             adapter = planned.adapter = item.new_adapter(client, now)
-            entry = journal.get(item.label, item.provider.name)
+            entry = journal.get(item)
             try:
                 scope = adapter.scope_key()
             except NotImplementedError:

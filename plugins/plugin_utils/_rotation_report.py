@@ -14,7 +14,9 @@ __metaclass__ = type
 import json
 import os
 
-from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_sinks import atomic_write
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_sinks import (
+    atomic_write, make_private_dir,
+)
 
 COLUMNS = (('platform', 'Platform'), ('label', 'Label'), ('token_id', 'Token'),
            ('age_days', 'Age (days)'), ('expires_at', 'Expires'), ('action', 'Action'),
@@ -79,8 +81,7 @@ def document(rows, generated_at, check_mode=False):
 
 def write(report_dir, rows, generated_at):
     """Write ``report.json`` and ``report.md``; return their paths."""
-    if not os.path.isdir(report_dir):
-        os.makedirs(report_dir, 0o700)
+    make_private_dir(report_dir)
     json_path = os.path.join(report_dir, 'report.json')
     md_path = os.path.join(report_dir, 'report.md')
     atomic_write(json_path, json.dumps(document(rows, generated_at), indent=2) + '\n', 0o600)

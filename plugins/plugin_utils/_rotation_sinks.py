@@ -9,16 +9,23 @@
 
 A file is written as a temporary file created with mode 0600 in the target's own directory,
 flushed to disk, given the requested mode, then renamed over the target: a reader sees the old
-content or the new, never a part, and the file never has wider permissions than asked. All file
-sinks of a token are staged first and renamed only when every one was staged, so a sink that
-cannot be written leaves every sink with its previous content.
+content or the new, never a part, and the file never has wider permissions than asked. The
+replaced file's owner, group and mode are kept unless the sink sets ``owner``, ``group`` or
+``mode`` (as ``ansible.builtin.copy`` does). All file sinks of a token are staged first and renamed
+only when every one was staged, so a sink that cannot be written leaves every sink with its
+previous content.
+
+:func:`preflight` checks a sink before anything is issued: a sink that cannot take the new
+secret fails its token while the previous secret still works.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import grp
 import json
 import os
+import pwd
 import re
 import tempfile
 
@@ -27,6 +34,7 @@ FORMATS = ('raw', 'env', 'json')
 _MODE = re.compile(r'^0?[0-7]{3}$')
 _ENV_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 MAX_PATH = 4096
+DEFAULT_MODE = 0o600
 
 
 class SinkError(Exception):
@@ -71,9 +79,9 @@ def check_sink(sink, option, default_variable):
     kind = sink.get('type')
     if kind not in SINK_TYPES:
         raise SinkError('%s.type: must be one of %s, got %r' % (option, ', '.join(SINK_TYPES), kind))
-    allowed = {'file': ('type', 'path', 'mode', 'format', 'variable'),
-               'vault_file': ('type', 'path', 'mode', 'format', 'variable', 'vault_password_file',
-                              'vault_id'),
+    allowed = {'file': ('type', 'path', 'mode', 'owner', 'group', 'format', 'variable'),
+               'vault_file': ('type', 'path', 'mode', 'owner', 'group', 'format', 'variable',
+                              'vault_password_file', 'vault_id'),
                'tasks': ('type', 'file')}[kind]
     unknown = sorted(set(sink) - set(allowed))
     if unknown:
@@ -84,7 +92,11 @@ def check_sink(sink, option, default_variable):
         checked['file'] = check_path(sink.get('file'), option + '.file')
         return checked
     checked['path'] = check_path(sink.get('path'), option + '.path')
-    checked['mode'] = parse_mode(sink.get('mode', '0600'), option + '.mode')
+    # None: keep the replaced file's mode (0600 for a new file); likewise owner and group.
+    checked['mode'] = None if sink.get('mode') is None else parse_mode(sink['mode'],
+                                                                       option + '.mode')
+    checked['owner'] = check_account(sink.get('owner'), option + '.owner', pwd.getpwnam)
+    checked['group'] = check_account(sink.get('group'), option + '.group', grp.getgrnam)
     checked['format'] = sink.get('format') or 'raw'
     if checked['format'] not in FORMATS:
         raise SinkError('%s.format: must be one of %s, got %r'
@@ -97,6 +109,22 @@ def check_sink(sink, option, default_variable):
                                                     option + '.vault_password_file')
         checked['vault_id'] = sink.get('vault_id') or 'default'
     return checked
+
+
+def check_account(value, option, lookup):
+    """A user or group (name or number) as a number, or None; raise ``SinkError`` naming
+    ``option`` when it does not exist here."""
+    if value is None or value == '':
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise SinkError('%s: expected a name or a number' % option)
+    if isinstance(value, int) or value.isdigit():
+        return int(value)
+    try:
+        entry = lookup(value)
+    except KeyError:
+        raise SinkError('%s: %r does not exist on the controller' % (option, value))
+    return entry[2]
 
 
 def describe(sink):
@@ -113,7 +141,8 @@ def render(sink, secret, token, label, provider):
                            expires_at=token.get('expires_at'), secret=secret), indent=2) + '\n'
 
 
-def _vault_encrypt(sink, text):
+def _vault(sink):
+    """``(VaultLib, VaultSecret)`` of a vault sink's password file."""
     from ansible.parsing.vault import VaultLib, VaultSecret
     try:
         with open(sink['vault_password_file'], 'rb') as handle:
@@ -124,7 +153,29 @@ def _vault_encrypt(sink, text):
     if not password:
         raise SinkError('vault_password_file %s is empty' % sink['vault_password_file'])
     secret = VaultSecret(password)
-    vault = VaultLib([(sink['vault_id'], secret)])
+    return VaultLib([(sink['vault_id'], secret)]), secret
+
+
+def _check_vault(sink):
+    """The password file works, and opens the file it replaces when that is a vault."""
+    from ansible.errors import AnsibleError
+    from ansible.parsing.vault import is_encrypted
+    vault = _vault(sink)[0]
+    try:
+        with open(sink['path'], 'rb') as handle:
+            existing = handle.read()
+    except (IOError, OSError):
+        return
+    if is_encrypted(existing):
+        try:
+            vault.decrypt(existing)
+        except AnsibleError:
+            raise SinkError('the password in vault_password_file %s does not open the existing '
+                            'vault file' % sink['vault_password_file'])
+
+
+def _vault_encrypt(sink, text):
+    vault, secret = _vault(sink)
     vault_id = sink['vault_id'] if sink['vault_id'] != 'default' else None
     return vault.encrypt(text, secret, vault_id=vault_id)
 
@@ -160,19 +211,40 @@ def _fsync_directory(directory):
         os.close(fd)
 
 
-def stage(path, data, mode):
-    """Write ``data`` to a new 0600 temporary file beside ``path``; return a :class:`Staged`."""
+def attributes(path, mode=None, owner=None, group=None):
+    """``(mode, uid, gid)`` the file at ``path`` gets: what is asked, else what the replaced file
+    had, else 0600 and the run's user and group."""
+    try:
+        info = os.stat(path)
+        kept = (stat_mode(info), info.st_uid, info.st_gid)
+    except OSError:
+        kept = (DEFAULT_MODE, os.geteuid(), os.getegid())
+    return (kept[0] if mode is None else mode, kept[1] if owner is None else owner,
+            kept[2] if group is None else group)
+
+
+def stat_mode(info):
+    return info.st_mode & 0o777
+
+
+def stage(path, data, mode=None, owner=None, group=None):
+    """Write ``data`` to a new 0600 temporary file beside ``path``, give it its owner, group and
+    mode (see :func:`attributes`); return a :class:`Staged`."""
     if isinstance(data, str):
         data = data.encode('utf-8')
     directory, name = os.path.split(path)
     if os.path.isdir(path):
         raise SinkError('%s is a directory' % path)
+    mode, uid, gid = attributes(path, mode, owner, group)
     fd, temp = tempfile.mkstemp(prefix='.%s.' % name, suffix='.tmp', dir=directory)
     try:
         with os.fdopen(fd, 'wb') as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+            info = os.fstat(handle.fileno())
+            if (info.st_uid, info.st_gid) != (uid, gid):
+                os.fchown(handle.fileno(), uid, gid)
             os.fchmod(handle.fileno(), mode)
     except BaseException:
         try:
@@ -183,8 +255,71 @@ def stage(path, data, mode):
     return Staged(path, temp)
 
 
+def make_private_dir(path):
+    """Create ``path`` and each missing parent 0700, whatever the umask; leave existing ones."""
+    path = os.path.abspath(path)
+    missing = []
+    while not os.path.isdir(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, 0o700)
+        except FileExistsError:
+            if not os.path.isdir(directory):
+                raise
+            continue
+        os.chmod(directory, 0o700)
+
+
 def atomic_write(path, data, mode=0o600):
-    stage(path, data, mode).commit()
+    """Replace ``path`` whole with ``data``; the file is the run user's, with ``mode``."""
+    stage(path, data, mode, os.geteuid(), os.getegid()).commit()
+
+
+def _may_own(uid, gid):
+    """Whether this run can give a file to ``uid``:``gid`` (root can; others keep their own)."""
+    if os.geteuid() == 0:
+        return True
+    return uid == os.geteuid() and (gid == os.getegid() or gid in os.getgroups())
+
+
+def preflight(sink):
+    """Raise ``SinkError`` (naming the sink and why) when ``sink`` could not take a new secret.
+
+    Runs before anything is issued: the directory exists and the run may create files in it,
+    the file can be given its owner and group, a vault password file works, a task file exists.
+    """
+    try:
+        _preflight(sink)
+    except SinkError as exc:
+        raise SinkError('%s: %s' % (describe(sink), exc))
+
+
+def _preflight(sink):
+    if sink['type'] == 'tasks':
+        if not os.path.isfile(sink['file']) or not os.access(sink['file'], os.R_OK):
+            raise SinkError('the task file does not exist or cannot be read')
+        return
+    path = sink['path']
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        raise SinkError('%s is not a directory' % directory if os.path.lexists(directory)
+                        else 'the directory %s does not exist' % directory)
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise SinkError('this run (uid %d) may not create files in %s'
+                        % (os.geteuid(), directory))
+    if os.path.isdir(path):
+        raise SinkError('%s is a directory' % path)
+    dummy, uid, gid = attributes(path, sink.get('mode'), sink.get('owner'), sink.get('group'))
+    if not _may_own(uid, gid):
+        raise SinkError('this run (uid %d) cannot give the file to uid %d, gid %d; run as root '
+                        'or set owner and group to the run\'s own' % (os.geteuid(), uid, gid))
+    if sink['type'] == 'vault_file':
+        _check_vault(sink)
 
 
 def deliver_files(sinks, secret, token, label, provider):
@@ -199,7 +334,8 @@ def deliver_files(sinks, secret, token, label, provider):
                 data = render(sink, secret, token, label, provider)
                 if sink['type'] == 'vault_file':
                     data = _vault_encrypt(sink, data)
-                staged.append(stage(sink['path'], data, sink['mode']))
+                staged.append(stage(sink['path'], data, sink.get('mode'), sink.get('owner'),
+                                    sink.get('group')))
             except (IOError, OSError) as exc:
                 raise SinkError('%s cannot be written: %s' % (
                     describe(sink), exc.strerror or type(exc).__name__))

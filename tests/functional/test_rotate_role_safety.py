@@ -1,0 +1,206 @@
+"""A rotation run that cannot strand a consumer (issue 16): sinks checked before issuing, file
+ownership kept, lock and state files safe against other local users, journal records kept
+apart per instance, inconclusive checks on in-place platforms, crashes.
+
+Every case runs the role through real ansible-playbook against the sandbox, which knows every
+secret it issued and so says which secrets work.
+"""
+import grp
+import json
+import os
+import pwd
+import signal
+import stat
+import time
+
+from tests.functional.test_rotate_role import assert_no_leak, collect, file_sink, rotate
+from tests.sandbox.core import days_ago
+
+NOBODY = pwd.getpwnam("nobody").pw_uid
+NOGROUP = grp.getgrnam("nogroup").gr_gid
+
+
+def cloudflare_item(sandbox, name, deliver, **more):
+    cloudflare = sandbox["cloudflare"]
+    return {"provider": "cloudflare", "id": name,
+            "params": {"api_url": cloudflare.url, "api_token": cloudflare.admin_token,
+                       "name": name}, "max_age": "90d", "deliver": deliver, **more}
+
+
+def pulumi_item(sandbox, name, deliver, label=None):
+    pulumi = sandbox["pulumi"]
+    return {"provider": "pulumi", "id": label or name,
+            "params": {"api_url": pulumi.url, "api_token": pulumi.admin_token,
+                       "description": name}, "max_age": "90d", "deliver": deliver}
+
+
+# -- sinks are checked before anything is issued ----------------------------------------------
+
+def test_a_sink_that_cannot_take_the_secret_fails_before_any_write(sandbox, tmp_path):
+    cloudflare = sandbox["cloudflare"]
+    sinks = tmp_path / "sinks"
+    sinks.mkdir()
+    old = {name: cloudflare.add_token(name, issued_on=days_ago(120))[1]
+           for name in ("cf-vault", "cf-nodir")}
+    for name, secret in old.items():
+        (sinks / name).write_text(secret)
+        (sinks / name).chmod(0o600)
+    tokens = [
+        cloudflare_item(sandbox, "cf-vault", [
+            file_sink(sinks / "cf-vault"),
+            {"type": "vault_file", "path": str(sinks / "cf-vault.vault"),
+             "vault_password_file": str(tmp_path / "missing-password")}]),
+        cloudflare_item(sandbox, "cf-nodir", [
+            file_sink(sinks / "cf-nodir"), file_sink(tmp_path / "no-such-dir" / "secret")]),
+    ]
+    run = rotate(tmp_path, tokens)
+    assert run.rc != 0
+    rows = run.rows()
+    assert "vault_password_file %s cannot be read" % (tmp_path / "missing-password") \
+        in rows["cf-vault"]["error"]
+    assert "vault_file:%s" % (sinks / "cf-vault.vault") in rows["cf-vault"]["error"]
+    assert "the directory %s does not exist" % (tmp_path / "no-such-dir") \
+        in rows["cf-nodir"]["error"]
+    assert {row["action"] for row in rows.values()} == {"failed"}
+    # No request that changes anything was sent; each consumer's secret still works.
+    assert sandbox.log.writes("cloudflare") == []
+    for name, secret in old.items():
+        assert (sinks / name).read_text() == secret and sandbox.secrets.is_live(secret)
+    assert_no_leak(sandbox, run)
+
+
+# -- file sinks keep their owner, group and mode --------------------------------------------
+
+def test_a_consumer_owned_sink_keeps_its_owner_group_and_mode(sandbox, tmp_path):
+    pulumi = sandbox["pulumi"]
+    consumer = tmp_path / "consumer"
+    consumer.mkdir()
+    kept = consumer / "kept"
+    old_id, old_secret = pulumi.add_personal_token("owned", created=days_ago(120))
+    kept.write_text(old_secret)
+    os.chown(kept, NOBODY, NOGROUP)
+    kept.chmod(0o440)
+    run = rotate(tmp_path, [pulumi_item(sandbox, "owned", [file_sink(kept)])])
+    assert run.rc == 0, run.output
+    info = os.stat(kept)
+    assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (NOBODY, NOGROUP, 0o440)
+    assert sandbox.secrets.is_live(kept.read_text()) and not sandbox.secrets.is_live(old_secret)
+    assert not list(consumer.glob(".*.tmp"))
+    assert_no_leak(sandbox, run)
+
+
+def test_a_sink_takes_owner_group_and_mode_as_copy_does(sandbox, tmp_path):
+    pulumi = sandbox["pulumi"]
+    consumer = tmp_path / "consumer"
+    consumer.mkdir()
+    asked = consumer / "asked"
+    pulumi.add_personal_token("asked", created=days_ago(120))
+    run = rotate(tmp_path, [pulumi_item(sandbox, "asked", [
+        file_sink(asked, owner="nobody", group=str(NOGROUP), mode="0640")])])
+    assert run.rc == 0, run.output
+    info = os.stat(asked)
+    assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (NOBODY, NOGROUP, 0o640)
+    assert sandbox.secrets.is_live(asked.read_text())
+    assert_no_leak(sandbox, run)
+
+
+# -- lock and state files against other local users -----------------------------------------
+
+def test_a_symlinked_lock_path_is_refused_and_its_target_untouched(sandbox, tmp_path):
+    pulumi = sandbox["pulumi"]
+    old_id, old_secret = pulumi.add_personal_token("locked", created=days_ago(120))
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)                      # like /tmp: anyone may create files here
+    victim = tmp_path / "victim"
+    victim.write_text("root's file\n")
+    (shared / "rotate.lock").symlink_to(victim)
+    tokens = [pulumi_item(sandbox, "locked", [file_sink(tmp_path / "sink")])]
+    run = rotate(tmp_path, tokens, extra={"rotate_lock_path": str(shared / "rotate.lock")})
+    assert run.rc != 0
+    assert "%s is a symbolic link" % (shared / "rotate.lock") in run.output
+    assert victim.read_text() == "root's file\n"
+    assert sandbox.log.writes() == [] and sandbox.secrets.is_live(old_secret)
+
+    # A directory other users can write, and not sticky, is refused outright; so is a lock
+    # file that another user owns.
+    (shared / "rotate.lock").unlink()
+    shared.chmod(0o777)
+    run = rotate(tmp_path, tokens, extra={"rotate_lock_path": str(shared / "rotate.lock")})
+    assert run.rc != 0 and "which other users can write" in run.output
+    shared.chmod(0o1777)
+    (shared / "rotate.lock").write_text("")
+    os.chown(shared / "rotate.lock", NOBODY, NOGROUP)
+    run = rotate(tmp_path, tokens, extra={"rotate_lock_path": str(shared / "rotate.lock")})
+    assert run.rc != 0 and "it belongs to nobody" in run.output
+    assert sandbox.log.writes() == [] and sandbox.secrets.is_live(old_secret)
+
+    # In a sticky directory, a lock file of the run's own user is fine.
+    (shared / "rotate.lock").unlink()
+    run = rotate(tmp_path, tokens, extra={"rotate_lock_path": str(shared / "rotate.lock")})
+    assert run.rc == 0, run.output
+    assert stat.S_IMODE(os.stat(shared / "rotate.lock").st_mode) == 0o600
+
+
+def test_under_umask_000_state_directories_are_0700_and_files_0600(sandbox, tmp_path):
+    pulumi = sandbox["pulumi"]
+    pulumi.add_personal_token("umask", created=days_ago(120))
+    base = tmp_path / "home"
+    base.mkdir()
+    state = base / "a" / "b" / "state"
+    tokens = [pulumi_item(sandbox, "umask", [file_sink(tmp_path / "sink")])]
+    previous = os.umask(0)
+    try:
+        run = rotate(tmp_path, tokens, extra={"rotate_state_dir": str(state),
+                                              "rotate_report_dir": str(state / "report")})
+    finally:
+        os.umask(previous)
+    assert run.rc == 0, run.output
+    made = [p for p in base.rglob("*")]
+    assert {p.relative_to(base).as_posix() for p in made} >= {
+        "a", "a/b", "a/b/state", "a/b/state/report", "a/b/state/journal.json",
+        "a/b/state/rotate.lock", "a/b/state/report/report.json"}
+    for path in made:
+        expected = 0o700 if path.is_dir() else 0o600
+        assert stat.S_IMODE(path.stat().st_mode) == expected, path
+    assert stat.S_IMODE((tmp_path / "sink").stat().st_mode) == 0o600
+
+
+def test_one_label_on_two_instances_keeps_two_journal_records(sandbox, tmp_path):
+    from tests.sandbox import Sandbox
+    staging = sandbox["pulumi"]
+    staging_id, staging_secret = staging.add_personal_token("deploy", created=days_ago(120))
+    with Sandbox() as other:
+        production = other["pulumi"]
+        prod_id, prod_secret = production.add_personal_token("deploy", created=days_ago(120))
+        staging_tokens = [pulumi_item(sandbox, "deploy", [file_sink(tmp_path / "sink-staging")])]
+        prod_tokens = [{"provider": "pulumi", "id": "deploy",
+                        "params": {"api_url": production.url, "api_token": production.admin_token,
+                                   "description": "deploy"},
+                        "max_age": "90d", "deliver": [file_sink(tmp_path / "sink-production")]}]
+        # Staging: every create's answer is lost, so its rotation stays open in the journal.
+        sandbox.faults.add("lost_response", platform="pulumi", method="POST", times=None)
+        run = rotate(tmp_path, staging_tokens, name="staging-lost")
+        assert run.rc != 0
+        assert len(run.journal["entries"]) == 1
+        sandbox.faults.clear()
+
+        # Production, same label, same state directory: its own token, rotated as usual.
+        run = rotate(tmp_path, prod_tokens, name="production")
+        assert run.rc == 0, run.output
+        row = run.rows()["deploy"]
+        assert row["action"] == "rotated" and "interrupted" not in json.dumps(row)
+        assert production.token_by_id(prod_id) is None
+        assert other.secrets.is_live((tmp_path / "sink-production").read_text())
+        entries = list(run.journal["entries"].values())
+        assert len(entries) == 1 and staging.url in json.dumps(run.journal)
+
+        # Staging again: finishes its own rotation from its own record.
+        run = rotate(tmp_path, staging_tokens, name="staging-again")
+        assert run.rc == 0, run.output
+        assert run.journal["entries"] == {}
+        live = [t for t in staging.tokens("personal") if t["description"] == "deploy"]
+        assert len(live) == 1
+        assert sandbox.secrets.is_live((tmp_path / "sink-staging").read_text())
+        assert not sandbox.secrets.is_live(staging_secret)
+        assert_no_leak(sandbox, run)
