@@ -204,3 +204,74 @@ def test_one_label_on_two_instances_keeps_two_journal_records(sandbox, tmp_path)
         assert sandbox.secrets.is_live((tmp_path / "sink-staging").read_text())
         assert not sandbox.secrets.is_live(staging_secret)
         assert_no_leak(sandbox, run)
+
+
+# -- a killed run's surviving worker ---------------------------------------------------------
+
+def wait_for_step(journal, step, proc, seconds=60):
+    """Until the journal shows ``step`` (written just before the request that issues)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        assert proc.poll() is None, proc.stdout.read()
+        assert time.monotonic() < deadline, "the run never reached step %s" % step
+        try:
+            if step in json.dumps(json.loads(journal.read_text())["entries"]):
+                return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+
+
+def processes_running(text):
+    """Pids of the processes whose command line holds ``text`` (a killed run's survivors)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as handle:
+                if text.encode() in handle.read():
+                    found.append(int(entry))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def wait_until_gone(text, seconds=60):
+    deadline = time.monotonic() + seconds
+    while processes_running(text):
+        assert time.monotonic() < deadline, "a process of the killed run never ended"
+        time.sleep(0.1)
+
+
+def test_a_process_group_killed_while_issuing_then_a_run_at_once_leaves_one_replacement(
+        sandbox, tmp_path):
+    pulumi = sandbox["pulumi"]
+    old_id, old_secret = pulumi.add_personal_token("killed", created=days_ago(120))
+    sink = tmp_path / "sink"
+    tokens = [pulumi_item(sandbox, "killed", [file_sink(sink)])]
+    # The create is answered slowly: run 1 is killed (kill -9 -- -pgid) while it waits, between
+    # issuing and delivering. ansible-core 2.21 started its worker in its own session, so the
+    # worker lives on; run 2 starts at once.
+    sandbox.faults.add("delay", platform="pulumi", method="POST", delay=6, times=1)
+    first = rotate(tmp_path, tokens, name="killed", popen=True)
+    wait_for_step(tmp_path / "state" / "journal.json", "issuing", first)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.communicate()
+    survivors = processes_running(str(tmp_path / "rotate-play.yml"))
+    second = rotate(tmp_path, tokens, name="at-once")
+    assert second.rc == 0, second.output
+    # Judge once the killed run's surviving worker has done whatever it was going to do.
+    assert survivors, "no worker of the killed run survived: the case proves nothing"
+    wait_until_gone(str(tmp_path / "rotate-play.yml"))
+    live = [t for t in pulumi.tokens("personal") if t["description"] == "killed"]
+    assert len(live) == 1, "%d tokens have the description: two replacements" % len(live)
+    assert live[0]["id"] != old_id and not sandbox.secrets.is_live(old_secret)
+    assert sink.read_text() == pulumi.secret_of(live[0]["id"])
+    assert sandbox.secrets.is_live(sink.read_text())
+    # Every later run converges: nothing due, only reads.
+    sandbox.log.clear()
+    later = rotate(tmp_path, tokens, name="later")
+    assert later.rc == 0, later.output
+    assert {row["action"] for row in later.rows().values()} == {"not due"}
+    assert set(sandbox.log.methods()) == {"GET"}
+    assert later.journal["entries"] == {}
+    assert_no_leak(sandbox, second)
