@@ -27,13 +27,13 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._module import mak
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, isoformat, utcnow,
 )
-from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import TokenAdapter
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_report as report
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_journal import (
-    DELIVERED, ISSUED, ISSUING, Journal,
+    DELIVERED, ISSUED, ISSUING, UNVERIFIED, Journal,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_plan import (
     _ids_matching, failure_text, group_by_connection, plan_group, run_groups, validate_items,
+    verify_secret,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_sinks import (
     SinkError, deliver_files, describe, preflight,
@@ -54,18 +54,6 @@ def issue_secret(adapter, current):
         # An in-place adapter without issue_replacement: its rotate() is issue-and-replace.
         token, secret, dummy = adapter.rotate(current)
         return token, secret
-
-
-def verify_secret(adapter, secret):
-    """(ok, why not)."""
-    if adapter.verify_path is None and type(adapter).verify is TokenAdapter.verify:
-        return False, 'this platform adapter has no way to verify a secret'
-    try:
-        if adapter.verify(secret):
-            return True, None
-        return False, 'the platform did not accept the new secret'
-    except ERRORS as exc:
-        return False, 'the check failed: %s' % failure_text(exc)
 
 
 class Run:
@@ -172,10 +160,15 @@ class Run:
         self.journal.record(item, step=ISSUED, token_id=token.get('id'))
         row.update(token_id=token.get('id'), previous_id=previous.get('id') if previous else None,
                    age_days=0, expires_at=token.get('expires_at'), reason=planned.reason)
-        ok, why = verify_secret(planned.adapter, secret)
-        if not ok:
+        ok, why, conclusive = verify_secret(planned.adapter, secret)
+        unverified = None
+        if not ok and (conclusive or item.overlaps):
             return self._undo(client, planned, token, row, 'verification of the new secret '
                               'failed: %s' % why, earlier)
+        if not ok:
+            # In place, the previous secret is dead for certain and the new one only could not
+            # be checked: the consumers get it, and the next run checks it again.
+            unverified = why
         try:
             delivered = deliver_files(item.file_sinks, secret, token, item.label,
                                       item.provider.name)
@@ -185,7 +178,7 @@ class Run:
         self.journal.record(item, delivered=delivered)
         outcome = dict(label=item.label, provider=item.provider.name, previous=previous,
                        token=token, superseded=planned.superseded_ids, delivered=delivered,
-                       earlier=earlier)
+                       earlier=earlier, unverified=unverified)
         if item.task_sinks:
             with self._lock:
                 self.outcomes.append(outcome)
@@ -255,8 +248,14 @@ class Run:
                          'it was delivered at once' % item.params['keep_previous_for'])
         else:
             notes.append(IN_PLACE_NOTE)
-        self.journal.finish(item)
         token = outcome.get('token') or {}
+        if outcome.get('unverified'):
+            notes.append('delivered, not verified: %s; the next run checks the secret again'
+                         % outcome['unverified'])
+            self.journal.record(item, step=UNVERIFIED, token_id=token.get('id'),
+                                unverified=outcome['unverified'])
+        else:
+            self.journal.finish(item)
         if token.get('id') and not token.get('created_at'):
             self.journal.remember_rotation(item, token['id'],
                                            isoformat(self.now))

@@ -32,6 +32,8 @@ from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_sinks im
 
 VERSION = 1
 ISSUING, ISSUED, DELIVERED = 'issuing', 'issued', 'delivered'
+#: in place, delivered everywhere although the check of the new secret could not conclude
+UNVERIFIED = 'unverified'
 
 
 class JournalError(Exception):

@@ -31,12 +31,13 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, RotationPolicy, age_seconds, describe_seconds, isoformat,
     parse_optional_timestamp,
 )
+from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import TokenAdapter
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_journal import (
-    DELIVERED, ISSUED, ISSUING,
+    DELIVERED, ISSUED, ISSUING, UNVERIFIED,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_report import new_row
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_sinks import (
-    SinkError, check_sink,
+    SinkError, check_sink, read_secret,
 )
 
 ITEM_KEYS = ('provider', 'id', 'params', 'max_age', 'renew_before', 'force', 'deliver')
@@ -266,6 +267,46 @@ class Planned:
         return row
 
 
+def verify_secret(adapter, secret):
+    """``(ok, why not, conclusive)``: only the platform refusing the secret (401/403) concludes
+    that it does not work; a check that failed otherwise (404, 5xx, timeout) says nothing."""
+    if adapter.verify_path is None and type(adapter).verify is TokenAdapter.verify:
+        return False, 'this platform adapter has no way to verify a secret', False
+    try:
+        if adapter.verify(secret):
+            return True, None, True
+        return False, 'the platform did not accept the new secret', True
+    except (InputError, TokenOpsError) as exc:
+        return False, 'the check failed: %s' % failure_text(exc), False
+
+
+def _check_again(planned, entry):
+    """An earlier run delivered an in-place secret it could not verify: check it now."""
+    planned.entry = entry
+    secret = None
+    for sink in planned.item.file_sinks:
+        secret = read_secret(sink)
+        if secret:
+            break
+    if not secret:
+        planned.finish_entry = True
+        planned.notes.append('an earlier run delivered a secret it could not verify (%s); no file '
+                             'sink holds it to check again' % entry.get('unverified'))
+        return
+    ok, why, conclusive = verify_secret(planned.adapter, secret)
+    if ok:
+        planned.finish_entry = True
+        planned.notes.append('the secret an earlier run delivered without verifying it was '
+                             'checked now: it works')
+    elif conclusive:
+        planned.due = True
+        planned.reason = ('the secret an earlier run delivered without verifying it is refused '
+                          'by the platform; rotating again')
+    else:
+        planned.notes.append('the secret an earlier run delivered is still not verified: %s'
+                             % why)
+
+
 def _ids_matching(item, client, listing, now):
     """Ids of the listed tokens that match ``item``'s identity (one probe per listed token)."""
     probe = item.new_adapter(client, now)
@@ -286,6 +327,9 @@ def _recover(planned, journal_entry, matched):
     step = journal_entry.get('step')
     previous_id = journal_entry.get('previous_id')
     planned.entry = journal_entry
+    if step == UNVERIFIED:
+        _check_again(planned, journal_entry)
+        return set()
     if step == DELIVERED:
         planned.finish_entry = True
         if item.overlaps and previous_id:

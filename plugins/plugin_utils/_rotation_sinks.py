@@ -180,6 +180,27 @@ def _vault_encrypt(sink, text):
     return vault.encrypt(text, secret, vault_id=vault_id)
 
 
+def read_secret(sink):
+    """The secret a file or vault sink holds (as :func:`render` wrote it), or None."""
+    from ansible.errors import AnsibleError
+    try:
+        with open(sink['path'], 'rb') as handle:
+            data = handle.read()
+        if sink['type'] == 'vault_file':
+            data = _vault(sink)[0].decrypt(data)
+        text = data.decode('utf-8')
+        fmt = sink.get('format') or 'raw'
+        if fmt == 'json':
+            return json.loads(text).get('secret')
+        if fmt == 'env':
+            prefix = '%s=' % sink['variable']
+            return next((line[len(prefix):] for line in text.splitlines()
+                         if line.startswith(prefix)), None)
+        return text.strip() or None
+    except (AnsibleError, AttributeError, OSError, SinkError, ValueError):
+        return None
+
+
 class Staged:
     """A temporary file next to its target, ready to be renamed over it."""
 

@@ -275,3 +275,53 @@ def test_a_process_group_killed_while_issuing_then_a_run_at_once_leaves_one_repl
     assert set(sandbox.log.methods()) == {"GET"}
     assert later.journal["entries"] == {}
     assert_no_leak(sandbox, second)
+
+
+# -- in place: a check that cannot conclude does not keep the new secret from the consumer ---
+
+def test_an_inconclusive_check_in_place_delivers_and_says_not_verified(sandbox, tmp_path):
+    tfe, cloudflare = sandbox["tfe"], sandbox["cloudflare"]
+    team = tfe.add_team("legacy-team")
+    legacy_id, legacy_secret = tfe.add_token(team, created_at=days_ago(120))
+    roll_id, roll_secret = cloudflare.add_token("cf-roll", issued_on=days_ago(120))
+    sinks = tmp_path / "sinks"
+    sinks.mkdir()
+    tokens = [
+        {"provider": "tfe", "id": "tfe-legacy",
+         "params": {"api_url": tfe.url, "api_token": tfe.admin_token,
+                    "organization": tfe.organization, "team": "legacy-team"},
+         "max_age": "90d", "deliver": [file_sink(sinks / "tfe", format="env")]},
+        cloudflare_item(sandbox, "cf-roll", [file_sink(sinks / "cloudflare", format="json")]),
+    ]
+    tokens[1]["params"]["max_retry_wait"] = 0.2
+    # The check of each new secret fails for a reason that says nothing about the secret.
+    sandbox.faults.add("status", platform="tfe", method="GET", path=r"/account/details$",
+                       status=404, times=None, unless_credential=tfe.admin_token)
+    sandbox.faults.add("status", platform="cloudflare", method="GET",
+                       path=r"/user/tokens/verify$", status=500, times=None,
+                       unless_credential=cloudflare.admin_token)
+    run = rotate(tmp_path, tokens)
+    assert run.rc == 0, run.output
+    rows = run.rows()
+    held = {"tfe-legacy": (sinks / "tfe").read_text().split("=", 1)[1].strip(),
+            "cf-roll": json.loads((sinks / "cloudflare").read_text())["secret"]}
+    for label, old in (("tfe-legacy", legacy_secret), ("cf-roll", roll_secret)):
+        assert rows[label]["action"] == "rotated"
+        assert "delivered, not verified: the check failed" in " ".join(rows[label]["notes"])
+        assert sandbox.secrets.is_live(held[label]), label
+        assert not sandbox.secrets.is_live(old), label
+    assert "delivered, not verified" in run.report_md
+    assert {e["step"] for e in run.journal["entries"].values()} == {"unverified"}
+
+    # The next run checks the delivered secrets again, and closes the records.
+    sandbox.faults.clear()
+    sandbox.log.clear()
+    again = rotate(tmp_path, tokens, name="again")
+    assert again.rc == 0, again.output
+    for label, row in again.rows().items():
+        assert row["action"] == "not due"
+        assert "checked now: it works" in " ".join(row["notes"]), label
+    assert again.journal["entries"] == {}
+    assert set(sandbox.log.methods()) == {"GET"}
+    assert_no_leak(sandbox, run)
+    assert_no_leak(sandbox, again)
