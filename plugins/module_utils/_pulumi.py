@@ -307,10 +307,21 @@ class PulumiTokenAdapter(TokenAdapter):
         except AmbiguousWriteError:
             # The new token may exist without anyone holding its secret: remove what appeared,
             # then issue again. The previous secret has not been touched.
-            for orphan in self._matches():
-                if orphan['id'] not in self.matched_ids:
-                    self.client.delete(self.scope.token_path(orphan['id']))
+            self._remove_unanswered()
+        try:
             return self.create(previous=current)
+        except AmbiguousWriteError:
+            # Lost again: remove this one too, so that however many answers are lost in a row,
+            # only the previous token (whose secret still works) is left for the next run.
+            self._remove_unanswered()
+            raise
+
+    def _remove_unanswered(self):
+        """Delete the tokens of this identity that appeared since ``find``: this run created
+        them (``matched_ids`` are the ones it found), and nobody holds their secrets."""
+        for orphan in self._matches():
+            if orphan['id'] not in self.matched_ids:
+                self.client.delete(self.scope.token_path(orphan['id']))
 
     def delete(self, current):
         for token_id in [current['id']] + self.leftovers:
