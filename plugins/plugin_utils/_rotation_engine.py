@@ -321,11 +321,20 @@ def failed_labels(rows):
     return [row['label'] for row in rows if row['action'] == 'failed']
 
 
+NO_JOURNAL = ('rotate_state_dir %s holds no journal: either no rotation run has finished here '
+              'yet, or the directory does not outlive a run (AWX and other container-based '
+              'runners start every job in a fresh file system). Without a journal, a run cannot '
+              'finish a rotation that an earlier run left half done, and PactFlow ages are counted '
+              'from scratch: keep rotate_state_dir on persistent storage (docs/awx.md)')
+
+
 def plan_step(tokens, state_dir, check_mode, now=None):
     run = Run(tokens, state_dir, check_mode=True, now=now)
     rows, work = run.plan_rows()
     generated = isoformat(run.now)
     result = dict(rows=rows, work=work, summary=report.summary(rows))
+    if not run.journal.exists:
+        result['warnings'] = [NO_JOURNAL % state_dir]
     if check_mode:
         result['report_md'] = report.markdown(rows, generated, check_mode=True)
         result['report'] = report.document(rows, generated, check_mode=True)
@@ -342,6 +351,7 @@ def issue_step(tokens, state_dir, fail_fast, now=None):
 def finish_step(tokens, state_dir, report_dir, rows, outcomes, task_failures, now=None):
     run = Run(tokens, state_dir, now=now)
     rows = run.finish(rows, outcomes, task_failures)
+    run.journal.create()         # the next run knows this directory outlived a run
     generated = isoformat(run.now)
     json_path, md_path = report.write(report_dir, rows, generated)
     return dict(rows=rows, failed_tokens=failed_labels(rows), summary=report.summary(rows),

@@ -76,6 +76,12 @@ class Journal:
         persist, finds none)."""
         return os.path.exists(self.path)
 
+    def create(self):
+        """Write the journal if no run wrote it here yet."""
+        with self._lock:
+            if not self.exists:
+                self._save()
+
     @staticmethod
     def _find(table, item):
         found = table.get(item.journal_key)
