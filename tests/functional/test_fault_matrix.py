@@ -8,6 +8,16 @@ A cell passes when, after the clean run:
 - exactly one token of that identity exists on the platform, and the report names it;
 - the run after that converges: nothing due, only reads sent.
 
+Issue 16 adds rows and checks of the failing run itself. Every consumer starts with the current
+secret; after the failing run:
+
+- a sink that fails its check before issuing ("vault sink check": a vault sink whose password
+  file is missing, "sink fails": a file where the sink's directory should be) leaves every
+  request that changes anything unsent and the consumer's secret working;
+- on an in-place platform, a check of the new secret that cannot conclude (500, timeout, drop,
+  malformed answer) still leaves the consumer holding a secret that works;
+- "lost x2" and "lost x3": that many create answers lost in a row, then a clean run.
+
 The matrix is printed with a verdict in every cell; any failing cell fails the test.
 """
 import pathlib
@@ -32,8 +42,14 @@ FAULTS = {
     "lost response": dict(action="lost_response", times=None),
     "malformed": dict(action="malformed", times=None),
     "401": dict(action="status", status=401, message="unauthorized", times=None),
+    "lost x2": dict(action="lost_response", times=2),
+    "lost x3": dict(action="lost_response", times=3),
 }
 SINK_FAULT = "sink fails"
+VAULT_FAULT = "vault sink check"
+SINK_FAULTS = (SINK_FAULT, VAULT_FAULT)
+LOST_IN_A_ROW = ("lost x2", "lost x3")
+INCONCLUSIVE = ("500", "timeout", "drop", "malformed")
 STEPS = ("issue", "verify", "deliver", "revoke")
 CONNECTION = {"timeout": 0.3, "max_retry_wait": 0.5}
 
@@ -159,6 +175,29 @@ def rotation(tokens, work):
     return finish_step(tokens, state, report, issued["rows"], issued["outcomes"], [])
 
 
+def applicable(target, step, fault):
+    if fault in SINK_FAULTS:
+        return step == "deliver"
+    if fault in LOST_IN_A_ROW:
+        return step == "issue"
+    return step != "deliver" and target.requests[step] is not None
+
+
+def failing_run_check(target, sandbox, fault, step, sink, previous):
+    """What the failing run must leave (issue 16); None when it did."""
+    if fault in SINK_FAULTS:
+        if sandbox.log.writes():
+            return "a sink failed its check, yet the failing run sent %s" % [
+                (e.method, e.path) for e in sandbox.log.writes()]
+        if sink.read_text() != previous or not sandbox.secrets.is_live(previous):
+            return "a sink failed its check, yet the consumer's secret changed or died"
+    in_place = target.requests["revoke"] is None
+    if step == "verify" and fault in INCONCLUSIVE and in_place:
+        if not sandbox.secrets.is_live(sink.read_text().strip()):
+            return "an inconclusive check left the consumer with a dead secret"
+    return None
+
+
 def cell(target, step, fault, tmp_path):
     """Run one cell; return None when it passes, else why not."""
     with Sandbox() as sandbox:
@@ -166,11 +205,22 @@ def cell(target, step, fault, tmp_path):
         consumers = tmp_path / "consumers"
         consumers.mkdir(parents=True)
         sink = consumers / target.platform
+        previous = target.identity(sandbox)[0][1]
+        sink.write_text(previous)
+        sink.chmod(0o600)
+        sandbox.log.clear()
         injected = None
         if fault == SINK_FAULT:
             blocker = tmp_path / "not-a-directory"
             blocker.write_text("a file where the sink's directory should be\n")
-            broken = dict(item, deliver=[{"type": "file", "path": str(blocker / "sink")}])
+            broken = dict(item, deliver=[{"type": "file", "path": str(sink)},
+                                         {"type": "file", "path": str(blocker / "sink")}])
+            first_tokens = [broken]
+        elif fault == VAULT_FAULT:
+            broken = dict(item, deliver=[
+                {"type": "file", "path": str(sink)},
+                {"type": "vault_file", "path": str(consumers / "vault"),
+                 "vault_password_file": str(tmp_path / "missing-password")}])
             first_tokens = [broken]
         else:
             method, path = target.requests[step]
@@ -184,8 +234,16 @@ def cell(target, step, fault, tmp_path):
         tokens = [dict(item, deliver=[{"type": "file", "path": str(sink)}])]
 
         rotation(first_tokens, tmp_path)          # the failing run: its report may say failed
-        if fault != SINK_FAULT and injected.hits == 0:
+        if fault not in SINK_FAULTS and injected.hits == 0:
             return "the fault never hit a request: the cell proves nothing"
+        while fault in LOST_IN_A_ROW and 0 < injected.hits < injected.times:
+            hits = injected.hits
+            rotation(first_tokens, tmp_path)      # the next run loses the next answers
+            if injected.hits == hits:
+                break       # nothing left to create (PactFlow re-reads a lost secret at once)
+        why = failing_run_check(target, sandbox, fault, step, sink, previous)
+        if why is not None:
+            return why
         sandbox.faults.clear()
         clean = rotation(tokens, tmp_path)
         if not sink.exists():
@@ -216,13 +274,11 @@ def cell(target, step, fault, tmp_path):
 
 def test_fault_matrix(tmp_path_factory, capsys):
     verdicts, failures = {}, []
-    columns = list(FAULTS) + [SINK_FAULT]
+    columns = list(FAULTS) + list(SINK_FAULTS)
     for target in TARGETS:
         for step in STEPS:
             for fault in columns:
-                applicable = (fault == SINK_FAULT) == (step == "deliver") and (
-                    step == "deliver" or target.requests[step] is not None)
-                if not applicable:
+                if not applicable(target, step, fault):
                     verdicts[target.platform, step, fault] = "n/a"
                     continue
                 work = tmp_path_factory.mktemp("%s-%s-%s" % (target.platform, step,
