@@ -1,0 +1,77 @@
+"""Sinks are checked before anything is issued, and keep their file's owner, group and mode
+(issue 16)."""
+import os
+import stat
+
+import pytest
+
+from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_sinks as sinks
+
+SECRET = "pul-0123456789abcdef0123456789abcdef01234567"
+NOBODY = 65534
+
+
+def checked(**sink):
+    return sinks.check_sink(dict(sink), "rotate_tokens[x].deliver[0]", "PULUMI_ACCESS_TOKEN")
+
+
+@pytest.mark.parametrize("make, why", [
+    (lambda tmp: checked(type="file", path=str(tmp / "missing" / "s")), "does not exist"),
+    (lambda tmp: checked(type="file", path=str(tmp / "blocker" / "s")), "is not a directory"),
+    (lambda tmp: checked(type="file", path=str(tmp)), "is a directory"),
+    (lambda tmp: checked(type="vault_file", path=str(tmp / "v"),
+                         vault_password_file=str(tmp / "nope")), "cannot be read"),
+    (lambda tmp: checked(type="vault_file", path=str(tmp / "v"),
+                         vault_password_file=str(tmp / "empty")), "is empty"),
+    (lambda tmp: checked(type="tasks", file=str(tmp / "deliver.yml")), "task file does not"),
+])
+def test_a_sink_that_cannot_take_a_secret_fails_its_check(tmp_path, make, why):
+    (tmp_path / "blocker").write_text("")
+    (tmp_path / "empty").write_text("\n")
+    with pytest.raises(sinks.SinkError, match=why):
+        sinks.preflight(make(tmp_path))
+
+
+def test_a_vault_password_that_does_not_open_the_replaced_vault_fails(tmp_path):
+    right, wrong = tmp_path / "right", tmp_path / "wrong"
+    right.write_text("right password\n")
+    wrong.write_text("wrong password\n")
+    vault = tmp_path / "secret.vault"
+    sink = checked(type="vault_file", path=str(vault), vault_password_file=str(right))
+    sinks.deliver_files([sink], SECRET, {"id": "t"}, "label", "pulumi")
+    sinks.preflight(sink)
+    assert sinks.read_secret(sink) == SECRET
+    with pytest.raises(sinks.SinkError, match="does not open the existing vault file"):
+        sinks.preflight(dict(sink, vault_password_file=str(wrong)))
+
+
+def test_the_replaced_file_keeps_owner_group_and_mode_unless_told(tmp_path):
+    target = tmp_path / "consumer"
+    target.write_text("old")
+    os.chown(target, NOBODY, NOBODY)
+    target.chmod(0o440)
+    sinks.deliver_files([checked(type="file", path=str(target))], SECRET, {}, "l", "pulumi")
+    info = os.stat(target)
+    assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (NOBODY, NOBODY, 0o440)
+    sinks.deliver_files([checked(type="file", path=str(target), owner="0", group=0,
+                                 mode="0600")], SECRET, {}, "l", "pulumi")
+    info = os.stat(target)
+    assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (0, 0, 0o600)
+    new = tmp_path / "new"
+    sinks.deliver_files([checked(type="file", path=str(new))], SECRET, {}, "l", "pulumi")
+    assert stat.S_IMODE(os.stat(new).st_mode) == 0o600
+
+
+def test_an_unknown_owner_is_an_input_error():
+    with pytest.raises(sinks.SinkError, match="owner: 'no-such-user' does not exist"):
+        checked(type="file", path="/tmp/x", owner="no-such-user")
+
+
+def test_private_directories_whatever_the_umask(tmp_path):
+    previous = os.umask(0)
+    try:
+        sinks.make_private_dir(str(tmp_path / "a" / "b" / "c"))
+    finally:
+        os.umask(previous)
+    for path in ("a", "a/b", "a/b/c"):
+        assert stat.S_IMODE(os.stat(tmp_path / path).st_mode) == 0o700, path
