@@ -76,7 +76,7 @@ def test_a_second_awx_job_finishes_what_a_cancelled_job_began(sandbox, tmp_path,
         ]}
 
     first, first_output = job(tmp_path, "job1", sandbox, extravars,
-                              cancel=lambda: marker.exists())
+                              cancel=marker.exists)
     assert first.status == "canceled", first_output
     assert "holds no journal" in first_output
     journal = json.loads((state / "journal.json").read_text())

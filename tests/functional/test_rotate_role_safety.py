@@ -13,7 +13,7 @@ import signal
 import stat
 import time
 
-from tests.functional.test_rotate_role import assert_no_leak, collect, file_sink, rotate
+from tests.functional.test_rotate_role import assert_no_leak, file_sink, rotate
 from tests.sandbox.core import days_ago
 
 NOBODY = pwd.getpwnam("nobody").pw_uid
@@ -156,7 +156,7 @@ def test_under_umask_000_state_directories_are_0700_and_files_0600(sandbox, tmp_
     finally:
         os.umask(previous)
     assert run.rc == 0, run.output
-    made = [p for p in base.rglob("*")]
+    made = list(base.rglob("*"))
     assert {p.relative_to(base).as_posix() for p in made} >= {
         "a", "a/b", "a/b/state", "a/b/state/report", "a/b/state/journal.json",
         "a/b/state/rotate.lock", "a/b/state/report/report.json"}
