@@ -56,6 +56,16 @@ def issue_secret(adapter, current):
         return token, secret
 
 
+def sink_problem(item):
+    """Why a sink of ``item`` could not take a new secret (the first found), or None."""
+    try:
+        for sink in item.sinks:
+            preflight(sink)
+    except SinkError as exc:
+        return str(exc)
+    return None
+
+
 class Run:
     """Shared state of one step: the journal, the rows, fail-fast."""
 
@@ -78,6 +88,10 @@ class Run:
 
     def plan_rows(self):
         planned = [p for client, plans in self.plan() for p in plans]
+        for p in planned:
+            why = p.due and not p.error and sink_problem(p.item)
+            if why:
+                p.notes.append('will fail before issuing: %s' % why)
         rows = self._ordered([p.row(self.now, self.check_mode) for p in planned])
         work = any(p.due or p.retire_now_ids or p.finish_entry for p in planned if not p.error)
         return rows, work
@@ -111,14 +125,10 @@ class Run:
             row.update(action='skipped', reason='not attempted: rotate_fail_fast stopped the run '
                                                 'at the first failure')
             return row
-        if planned.due:
-            try:
-                for sink in item.sinks:
-                    preflight(sink)
-            except SinkError as exc:
-                return self._fail(row, 'a sink cannot take a new secret, so none was issued '
-                                       '(nothing was changed on %s): %s'
-                                  % (item.provider.title, exc))
+        why = planned.due and sink_problem(item)
+        if why:
+            return self._fail(row, 'a sink cannot take a new secret, so none was issued '
+                                   '(nothing was changed on %s): %s' % (item.provider.title, why))
         try:
             self._cleanup(client, planned)
         except ERRORS as exc:

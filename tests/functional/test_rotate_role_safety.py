@@ -53,6 +53,10 @@ def test_a_sink_that_cannot_take_the_secret_fails_before_any_write(sandbox, tmp_
         cloudflare_item(sandbox, "cf-nodir", [
             file_sink(sinks / "cf-nodir"), file_sink(tmp_path / "no-such-dir" / "secret")]),
     ]
+    # Check mode says so in the plan.
+    check = rotate(tmp_path, tokens, name="check", check=True)
+    assert check.rc == 0, check.output
+    assert check.stdout.count("will fail before issuing") == 2
     run = rotate(tmp_path, tokens)
     assert run.rc != 0
     rows = run.rows()
