@@ -134,7 +134,7 @@ class SecretHidingAction(ActionBase):
             variables[name] = view
         try:
             return bool(self._task._resolve_conditional(conditions, variables))
-        except Exception:  # pylint: disable=broad-except
+        except Exception:  # pylint: disable=broad-exception-caught
             return True
 
     # ------------------------------------------------------------------------------------

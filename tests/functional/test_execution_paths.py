@@ -440,3 +440,51 @@ def test_ansible_runner_events_hold_no_secret_on_any_path(sandbox, tmp_path, mon
     assert any(e.get("event") == "runner_on_ok" for e in events)
     assert oracle(sandbox, repr(events), tmp_path, "ansible-runner: async, rescue, rotation "
                   "with ANSIBLE_DEBUG -vvvv", capsys) == []
+
+
+# -- every managing module: the same ad-hoc guarantees -------------------------------------------
+
+ENV_NAMES = {"pulumi": ("PULUMI_ACCESS_TOKEN", "PULUMI_BACKEND_URL"),
+             "tfe": ("TFE_TOKEN", "TFE_ADDRESS"),
+             "cloudflare": ("CLOUDFLARE_API_TOKEN", "CLOUDFLARE_BASE_URL"),
+             "cloudtruth": ("CLOUDTRUTH_API_KEY", "CLOUDTRUTH_SERVER_URL"),
+             "pactflow": ("PACT_BROKER_TOKEN", "PACT_BROKER_BASE_URL")}
+
+
+def adhoc_call(sandbox, platform):
+    """(module, args) of one ad-hoc call per managing module that issues (or, PactFlow, reads)
+    a secret."""
+    if platform == "pulumi":
+        return "pulumi_token", {"description": "adhoc", "rotate": "always"}
+    if platform == "tfe":
+        sandbox["tfe"].add_team("adhoc")
+        return "tfe_team_token", {"organization": sandbox["tfe"].organization, "team": "adhoc",
+                                  "description": "adhoc"}
+    if platform == "cloudflare":
+        return "cloudflare_token", {"name": "adhoc", "policies": [
+            {"permission_groups": ["Zone Read"],
+             "resources": {"com.cloudflare.api.account.zone.*": "*"}}]}
+    if platform == "cloudtruth":
+        return "cloudtruth_service_account", {"name": "adhoc-bot"}
+    return "pactflow_token", {"type": "read-only", "rotate": "always"}
+
+
+@pytest.mark.parametrize("platform", list(ENV_NAMES))
+def test_every_managing_module_keeps_an_adhoc_secret_in_a_file_or_refuses(sandbox, tmp_path,
+                                                                          platform, capsys):
+    module, args = adhoc_call(sandbox, platform)
+    token_env, url_env = ENV_NAMES[platform]
+    env = {token_env: sandbox[platform].admin_token, url_env: sandbox[platform].url}
+    sandbox.log.clear()
+    env = home_env(tmp_path, **env)
+    rc, output = adhoc(tmp_path, "tokenops.tokens." + module, args, env=env)
+    assert rc != 0 and "nothing would keep it" in output, output
+    assert sandbox.log.entries == [], "a request was sent before the refusal"
+    dest = tmp_path / "token"
+    rc, output = adhoc(tmp_path, "tokenops.tokens." + module,
+                       dict(args, secret_dest=str(dest)), "-v", env=env)
+    assert rc == 0, output
+    assert stat.S_IMODE(os.stat(dest).st_mode) == 0o600
+    assert sandbox.secrets.is_live(dest.read_text().strip())
+    assert oracle(sandbox, output, tmp_path, "ad hoc %s: refused without secret_dest, "
+                  "delivered with it" % module, capsys, inputs={dest.name}) == []
