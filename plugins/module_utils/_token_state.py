@@ -258,7 +258,6 @@ def run_token_module(platform, adapter_class, argument_spec, mutually_exclusive=
                     'the file can be written' % (dest, exc.strerror or type(exc).__name__,
                                                  (result.get('token') or {}).get('id')))
             result['changed'] = result['changed'] or written
-            result['secret_dest'] = dest
         return result
 
     run(module, work)

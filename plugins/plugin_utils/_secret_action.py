@@ -43,6 +43,8 @@ display = Display()
 NOTICE = ('tokenops.tokens hid the result of %s because it carries a secret; the secret is '
           'in the registered result: use it as %s.secret (for example in a no_log task), '
           'or give secret_dest to have the module write it to a file')
+FILE_NOTICE = ('tokenops.tokens hid the result of %s because it carries a secret; the secret is '
+               'in %s on the target')
 LOST_NOTICE = ('tokenops.tokens hid the result of %s because it carries a secret, and this task '
                'does not register its result: the secret is not kept anywhere (you set '
                'allow_secret_loss)')
@@ -166,6 +168,9 @@ class SecretHidingAction(ActionBase):
             names = self._register_names()
             if names:
                 display.v(NOTICE % (self._task.get_name(), names[0]))
+            elif self._task.args.get('secret_dest') and not self._task.check_mode:
+                display.display(FILE_NOTICE % (self._task.get_name(),
+                                               self._task.args['secret_dest']))
             else:
                 display.display(LOST_NOTICE % self._task.get_name())
         return result

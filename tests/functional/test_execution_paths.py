@@ -259,6 +259,7 @@ def test_adhoc_rotation_to_a_file(sandbox, tmp_path, capsys):
     rc, output = adhoc(tmp_path, "tokenops.tokens.pulumi_token",
                        dict(args, secret_dest=str(dest)), "-v", env=env)
     assert rc == 0, output
+    assert "the secret is in %s on the target" % dest in output
     secret = dest.read_text().strip()
     assert sandbox.secrets.is_live(secret) and not sandbox.secrets.is_live(previous)
     info = os.stat(dest)
@@ -325,7 +326,8 @@ def test_role_masks_an_echoed_secret_in_output_and_report(sandbox, tmp_path, cap
                                        "params": dict(conn, description="echo"),
                                        "max_age": "90d",
                                        "deliver": [{"type": "file",
-                                                    "path": str(tmp_path / "echo-token")}]}])
+                                                    "path": str(tmp_path / "echo-token")}]}],
+                           debug=True)
     assert run.returncode != 0
     row = {r["label"]: r for r in report["tokens"]}["echo"]
     assert row["action"] == "failed"
@@ -335,13 +337,15 @@ def test_role_masks_an_echoed_secret_in_output_and_report(sandbox, tmp_path, cap
     assert new, "no new secret was issued: the oracle would prove nothing"
     fragments = [f for s in new + [pulumi.admin_token] for f in fragments_of(s)]
     assert oracle(sandbox, run.stdout + run.stderr, tmp_path,
-                  "role: secret echoed in HTML and X-Request-Id", capsys,
+                  "role: secret echoed in HTML and X-Request-Id, ANSIBLE_DEBUG", capsys,
                   fragments=fragments) == []
 
 
 # -- the role's task-file sinks ----------------------------------------------------------------
 
-def run_role(tmp_path, tokens, verbosity=4):
+def run_role(tmp_path, tokens, verbosity=4, debug=False):
+    """The rotate role over ``tokens`` at -vvvv (with ANSIBLE_DEBUG=1 if ``debug``);
+    (process, report)."""
     variables = {"rotate_tokens": tokens, "rotate_state_dir": str(tmp_path / "state"),
                  "rotate_report_dir": str(tmp_path / "report")}
     vars_file = tmp_path / "rotate-vars.yml"
@@ -353,7 +357,8 @@ def run_role(tmp_path, tokens, verbosity=4):
     cmd = [str(BIN / "ansible-playbook"), "-i", "localhost,", str(playbook),
            "-" + "v" * verbosity]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300,
-                          env=ansible_env(tmp_path, home_env(tmp_path)), check=False)
+                          env=ansible_env(tmp_path, home_env(tmp_path, ANSIBLE_DEBUG="1" if debug else "0")),
+                          check=False)
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     return proc, report
 
@@ -488,3 +493,22 @@ def test_every_managing_module_keeps_an_adhoc_secret_in_a_file_or_refuses(sandbo
     assert sandbox.secrets.is_live(dest.read_text().strip())
     assert oracle(sandbox, output, tmp_path, "ad hoc %s: refused without secret_dest, "
                   "delivered with it" % module, capsys, inputs={dest.name}) == []
+
+
+def test_role_rotation_under_ansible_debug(sandbox, tmp_path, capsys, setup_secrets):
+    """The engine runs on the controller: ANSIBLE_DEBUG sees its results, hidden like any other."""
+    pulumi = sandbox["pulumi"]
+    conn = {"api_url": pulumi.url, "api_token": pulumi.admin_token}
+    token_id, previous = pulumi.add_personal_token("debugged", created=days_ago(120))
+    sink = tmp_path / "debugged-token"
+    run, report = run_role(tmp_path, [{"provider": "pulumi", "id": "debugged",
+                                       "params": dict(conn, description="debugged"),
+                                       "max_age": "90d",
+                                       "deliver": [{"type": "file", "path": str(sink)}]}],
+                           debug=True)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert {r["label"]: r for r in report["tokens"]}["debugged"]["action"] == "rotated"
+    assert sandbox.secrets.is_live(sink.read_text().strip())
+    assert not sandbox.secrets.is_live(previous)
+    assert oracle(sandbox, run.stdout + run.stderr, tmp_path, "role: rotation to a file sink, "
+                  "ANSIBLE_DEBUG -vvvv", capsys, inputs={sink.name}) == []
