@@ -54,8 +54,8 @@ def _keys(key_text):
         raise SealError('seal_key: not a key issued by the action plugin')
     if len(key) != KEY_BYTES:
         raise SealError('seal_key: not a key issued by the action plugin')
-    derive = (lambda label: hmac.new(key, label, hashlib.sha256).digest())
-    return derive(b'tokenops seal: encryption'), derive(b'tokenops seal: authentication')
+    return (hmac.new(key, b'tokenops seal: encryption', hashlib.sha256).digest(),
+            hmac.new(key, b'tokenops seal: authentication', hashlib.sha256).digest())
 
 
 def _keystream(key, nonce, length):
@@ -65,13 +65,16 @@ def _keystream(key, nonce, length):
     return b''.join(blocks)[:length]
 
 
+def _xor(data, stream):
+    return bytes(bytearray(a ^ b for a, b in zip(bytearray(data), bytearray(stream))))
+
+
 def seal(key_text, text):
     """``text`` sealed with the task key: ``PREFIX`` and base64 of nonce, ciphertext and tag."""
     enc_key, mac_key = _keys(key_text)
     data = text.encode('utf-8')
     nonce = os.urandom(NONCE_BYTES)
-    body = bytes(bytearray(a ^ b for a, b in zip(bytearray(data),
-                                                  bytearray(_keystream(enc_key, nonce, len(data))))))
+    body = _xor(data, _keystream(enc_key, nonce, len(data)))
     tag = hmac.new(mac_key, nonce + body, hashlib.sha256).digest()
     return PREFIX + base64.b64encode(nonce + body + tag).decode('ascii')
 
@@ -92,8 +95,7 @@ def unseal(key_text, sealed):
     nonce, body, tag = raw[:NONCE_BYTES], raw[NONCE_BYTES:-TAG_BYTES], raw[-TAG_BYTES:]
     if not hmac.compare_digest(tag, hmac.new(mac_key, nonce + body, hashlib.sha256).digest()):
         raise SealError('a sealed secret does not open with this task\'s key')
-    data = bytes(bytearray(a ^ b for a, b in zip(bytearray(body),
-                                                  bytearray(_keystream(enc_key, nonce, len(body))))))
+    data = _xor(body, _keystream(enc_key, nonce, len(body)))
     return data.decode('utf-8')
 
 

@@ -28,7 +28,7 @@ def secret_file_argument_spec():
     """``secret_dest``, ``secret_mode`` and ``allow_secret_loss``: every managing module."""
     return dict(
         secret_dest=dict(type='path'),
-        secret_mode=dict(type='str', default='0600'),
+        secret_mode=dict(type='str', default='0600', no_log=False),   # a file mode
         allow_secret_loss=dict(type='bool', default=False),
     )
 

@@ -167,7 +167,8 @@ RAW_CASES = [
 
 
 @pytest.mark.parametrize("env,verbosity", RAW_CASES)
-def test_raw_module_output_holds_only_sealed_secrets(sandbox, tmp_path, env, verbosity, capsys, setup_secrets):
+def test_raw_module_output_holds_only_sealed_secrets(sandbox, tmp_path, env, verbosity, capsys,
+                                                     setup_secrets):
     pulumi = sandbox["pulumi"]
     pulumi.add_personal_token("laptop", created=days_ago(30))
     run = run_playbook(tmp_path, [
@@ -212,7 +213,8 @@ def test_notice_says_why_the_result_was_hidden(sandbox, tmp_path):
 
 # -- a failed result never carries the secret ------------------------------------------------
 
-def test_rescue_of_a_task_failed_by_failed_when_sees_no_secret(sandbox, tmp_path, capsys, setup_secrets):
+def test_rescue_of_a_task_failed_by_failed_when_sees_no_secret(sandbox, tmp_path, capsys,
+                                                               setup_secrets):
     run = run_playbook(tmp_path, [
         {"name": "create and pass failed_when", "tokenops.tokens.pulumi_token":
          pulumi_args(sandbox, description="kept"), "register": "kept",
@@ -313,7 +315,8 @@ def test_module_masks_an_echoed_credential_before_cutting(sandbox, tmp_path, cap
                   fragments=fragments_of(pulumi.admin_token)) == []
 
 
-def test_role_masks_an_echoed_secret_in_output_and_report(sandbox, tmp_path, capsys, setup_secrets):
+def test_role_masks_an_echoed_secret_in_output_and_report(sandbox, tmp_path, capsys,
+                                                          setup_secrets):
     pulumi = sandbox["pulumi"]
     conn = {"api_url": pulumi.url, "api_token": pulumi.admin_token}
     token_id, previous = pulumi.add_personal_token("echo", created=days_ago(120))
@@ -357,7 +360,8 @@ def run_role(tmp_path, tokens, verbosity=4, debug=False):
     cmd = [str(BIN / "ansible-playbook"), "-i", "localhost,", str(playbook),
            "-" + "v" * verbosity]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300,
-                          env=ansible_env(tmp_path, home_env(tmp_path, ANSIBLE_DEBUG="1" if debug else "0")),
+                          env=ansible_env(tmp_path, home_env(
+                              tmp_path, ANSIBLE_DEBUG="1" if debug else "0")),
                           check=False)
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     return proc, report
@@ -384,8 +388,8 @@ FAILING_TASK_FILES = {
 @pytest.mark.parametrize("case", [
     pytest.param(name, marks=ANSIBLE_CORE_PRINTS_NO_LOG_ERRORS) if name.startswith("fail ")
     else name for name in FAILING_TASK_FILES])
-def test_failing_task_file_sink_is_recorded_without_its_message(sandbox, tmp_path, case,
-                                                                  capsys, setup_secrets):
+def test_failing_task_file_sink_is_recorded_without_its_message(
+        sandbox, tmp_path, case, capsys, setup_secrets):
     pulumi = sandbox["pulumi"]
     conn = {"api_url": pulumi.url, "api_token": pulumi.admin_token}
     token_id, previous = pulumi.add_personal_token("sinky", created=days_ago(120))
@@ -409,7 +413,8 @@ def test_failing_task_file_sink_is_recorded_without_its_message(sandbox, tmp_pat
 
 # -- ansible-runner: the same paths as AWX runs them -------------------------------------------
 
-def test_ansible_runner_events_hold_no_secret_on_any_path(sandbox, tmp_path, monkeypatch, capsys, setup_secrets):
+def test_ansible_runner_events_hold_no_secret_on_any_path(sandbox, tmp_path, monkeypatch,
+                                                          capsys, setup_secrets):
     pulumi = sandbox["pulumi"]
     pulumi.add_personal_token("laptop", created=days_ago(30))
     monkeypatch.setenv("PATH", ansible_env(tmp_path)["PATH"])

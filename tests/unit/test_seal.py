@@ -73,7 +73,7 @@ def test_secret_dest_is_written_private_whole_and_keeps_the_owner(tmp_path, monk
         return real_rename(src, dst)
     monkeypatch.setattr(os, "rename", rename)
     assert secret_file.write_secret(str(target), SECRET, 0o600) is True
-    assert seen == [(0o600, SECRET + "\n")], "the new file must be whole and private before it appears"
+    assert seen == [(0o600, SECRET + "\n")], "whole and private before it appears"
     info = os.stat(target)
     assert stat.S_IMODE(info.st_mode) == 0o600 and target.read_text() == SECRET + "\n"
     if os.geteuid() == 0:
