@@ -104,6 +104,7 @@ class TokenAdapter:
     def rotate(self, current):
         """Issue a new secret and retire the previous one; return ``(token, secret, previous_id)``."""
         token, secret = self.issue_replacement(current)
+        self.client.remember_secret(secret)     # masked in any later error text of this run
         if self.overlaps:
             self.retire(current)
         return token, secret, current['id']
@@ -196,6 +197,7 @@ class TokenStateMachine:
             token, secret = self.adapter.create()
         except AmbiguousWriteError as exc:
             token, secret = self._create_again_if_nothing_was_created(exc)
+        self.adapter.client.remember_secret(secret)
         return self._result(True, None, token, secret=secret, rotated=True)
 
     def _create_again_if_nothing_was_created(self, exc):
