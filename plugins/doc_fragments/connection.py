@@ -44,6 +44,8 @@ options:
         holds a secret in plaintext. The action plugin unseals the result on the controller, and
         hides any result that carries a secret from every output; O(seal_key) itself is never
         logged.
+      - With C(ANSIBLE_KEEP_REMOTE_FILES=1) ansible-core keeps the module's arguments on the target,
+        O(api_token) and O(seal_key) included, as it does for every C(no_log) option of every module.
     type: str
 requirements:
   - requests

@@ -46,8 +46,8 @@ NOTICE = ('tokenops.tokens hid the result of %s because it carries a secret; the
 FILE_NOTICE = ('tokenops.tokens hid the result of %s because it carries a secret; the secret is '
                'in %s on the target')
 LOST_NOTICE = ('tokenops.tokens hid the result of %s because it carries a secret, and this task '
-               'does not register its result: the secret is not kept anywhere (you set '
-               'allow_secret_loss)')
+               'neither registers its result nor sets secret_dest: the secret is not kept '
+               'anywhere')
 WITHHELD = ('the collection withheld the secret from this failed result, so that error '
             'handlers and ansible_failed_result never see it')
 

@@ -281,7 +281,7 @@ def test_adhoc_rotation_to_a_file(sandbox, tmp_path, capsys):
     rc, output = adhoc(tmp_path, "tokenops.tokens.pulumi_token",
                        dict(args, allow_secret_loss=True), env=env)
     assert rc == 0, output
-    assert "is not kept anywhere" in output
+    assert "the secret is not kept anywhere" in output
     assert not sandbox.secrets.is_live(secret)
     assert leaked(sandbox, output) == []
 
