@@ -61,8 +61,8 @@ def oracle(sandbox, run_output, tmp_path, label, capsys, *, extra_texts=(), frag
     haystack = "\n".join(texts)
     hits += [f for f in fragments if f in haystack]
     with capsys.disabled():
-        print("\nleak oracle [%s]: stdout, stderr, log and %d files (~/.ansible_async, junit, "
-              "tree, remote tmp), %d secrets searched, %d hits"
+        print("\nleak oracle [%s]: stdout, stderr, log and %d files written (async job files, "
+              "junit, tree, remote tmp, report, artifacts), %d secrets searched, %d hits"
               % (label, len(files), len(sandbox.secrets.all_values()), len(hits)))
     return hits
 
@@ -407,8 +407,9 @@ def test_failing_task_file_sink_is_recorded_without_its_message(
     issued = [s for s in sandbox.secrets.all_values()
               if s != previous and s not in setup_secrets]
     assert issued, "no new secret was issued: the oracle would prove nothing"
+    known = " (xfail: ansible-core prints it)" if case.startswith("fail ") else ""
     assert oracle(sandbox, run.stdout + run.stderr, tmp_path, "role: task-file sink fails, "
-                  + case, capsys, fragments=[f for s in issued for f in fragments_of(s)]) == []
+                  + case + known, capsys, fragments=[f for s in issued for f in fragments_of(s)]) == []
 
 
 # -- ansible-runner: the same paths as AWX runs them -------------------------------------------
