@@ -140,6 +140,23 @@ def test_async_runs_where_no_secret_can_come_back(sandbox, tmp_path):
     assert leaked(sandbox, run.output, *files.values()) == []
 
 
+def test_async_info_modules_run_unless_they_may_return_a_secret(sandbox, tmp_path):
+    pactflow, pulumi = sandbox["pactflow"], sandbox["pulumi"]
+    run = run_playbook(tmp_path, [
+        {"name": "values in the background", "tokenops.tokens.pactflow_token_info": {
+            "api_url": pactflow.url, "api_token": pactflow.admin_token, "include_values": True},
+         "async": 60, "poll": 1, "register": "values", "ignore_errors": True},
+        {"name": "metadata in the background", "tokenops.tokens.pulumi_token_info": {
+            "api_url": pulumi.url, "api_token": pulumi.admin_token},
+         "async": 60, "poll": 1, "register": "listed"},
+    ], env=home_env(tmp_path))
+    assert run.rc == 0, run.output
+    assert run["values"]["failed"] and "does not run with async" in run["values"]["msg"]
+    assert sandbox.log.select("pactflow") == [], "a request was sent before the refusal"
+    assert run["listed"]["tokens"] and not run["listed"].get("failed")
+    assert leaked(sandbox, run.output) == []
+
+
 def test_adhoc_async_with_a_tree_is_refused(sandbox, tmp_path, capsys):
     pulumi = sandbox["pulumi"]
     token_id, previous = pulumi.add_personal_token("ci", created=days_ago(30))
