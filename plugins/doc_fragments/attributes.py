@@ -12,6 +12,14 @@ class ModuleDocFragment(object):
     # Managing modules
     DOCUMENTATION = r'''
 attributes:
+  async:
+    description: Supports being used with the C(async) keyword.
+    support: partial
+    details:
+      - Only with O(state=absent). A call that may return a secret is refused with C(async), before
+        any request, with a message that says why, because ansible-core keeps an async task's result
+        in its job file on the target and hands it to C(async_status), out of the collection's reach.
+      - Without C(async) the secret never leaves the module in plaintext either; see O(seal_key).
   check_mode:
     description: Can run in check mode and return the changed status prediction without changing the target.
     support: full
@@ -31,6 +39,13 @@ attributes:
     # Read-only _info modules
     INFO_MODULE = r'''
 attributes:
+  async:
+    description: Supports being used with the C(async) keyword.
+    support: partial
+    details:
+      - A call that may return a secret (only M(tokenops.tokens.pactflow_token_info) with
+        C(include_values=true)) is refused with C(async), before any request, with a message that
+        says why. Every other call can run with C(async).
   check_mode:
     description: Can run in check mode and return the changed status prediction without changing the target.
     support: full

@@ -35,6 +35,18 @@ options:
       - V(0) disables waiting.
     type: float
     default: 120
+  seal_key:
+    description:
+      - Set by the collection's action plugin for every task; do not set it yourself (a value you give
+        is replaced).
+      - A one-time random key with which the module seals every secret in its result before printing
+        it, so that the module's raw output (C(ANSIBLE_DEBUG=1), C(ANSIBLE_KEEP_REMOTE_FILES=1)) never
+        holds a secret in plaintext. The action plugin unseals the result on the controller, and
+        hides any result that carries a secret from every output; O(seal_key) itself is never
+        logged.
+      - With C(ANSIBLE_KEEP_REMOTE_FILES=1) ansible-core keeps the module's arguments on the target,
+        O(api_token) and O(seal_key) included, as it does for every C(no_log) option of every module.
+    type: str
 requirements:
   - requests
 '''

@@ -38,6 +38,39 @@ options:
       - With O(rotate=due), rotate a secret that expires within this duration.
       - A duration such as V(90d), V(12h), V(30m), V(2w), or a number of seconds.
     type: str
+  secret_dest:
+    description:
+      - A file on the target host to which the module writes the secret it returns (a newly issued one,
+        or where the platform lets it be read, the current one), followed by a newline.
+      - Written atomically (a temporary file beside it, renamed over it), created with O(secret_mode)
+        before the secret is written; a file it replaces keeps its owner and group.
+      - Checked before any request, so a secret is never issued into a file that cannot be written.
+      - This is how an ad-hoc call keeps the secret, for example
+        C(ansible host -m tokenops.tokens.pulumi_token -a "description=ci rotate=always secret_dest=/etc/ci/token").
+      - In check mode nothing is written.
+    type: path
+  secret_mode:
+    description:
+      - The mode of the O(secret_dest) file, in octal.
+    type: str
+    default: '0600'
+  allow_secret_loss:
+    description:
+      - The collection hides every result that carries a secret from all output. A call that may issue
+        a secret in a task that neither registers its result nor sets O(secret_dest) (every ad-hoc call
+        without O(secret_dest)) would therefore lose it for good, and is refused before any request.
+      - Set to V(true) to run such a call anyway.
+    type: bool
+    default: false
+notes:
+  - "The collection hides every result that carries a secret from all output (any verbosity,
+    C(--diff), C(ANSIBLE_LOG_PATH), C(ANSIBLE_DEBUG), ansible-runner events and artifacts), and
+    says so in the run's output at C(-v). To use the secret, C(register) the result and pass
+    C(result.secret) on (to a task with C(no_log: true)), or set O(secret_dest)."
+  - "A failed result never carries a secret, whether the module failed or the task's C(failed_when)
+    failed it, so that C(ansible_failed_result) and error handlers never see one."
+  - "What stays your own act: printing a registered secret yourself. C(debug: var=result), or a task
+    given C(result.secret) without C(no_log: true), prints what it is given."
 '''
 
     # expires_in / expires_at: modules whose platform lets a new token expire

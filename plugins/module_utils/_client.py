@@ -383,8 +383,11 @@ class ApiClient:
             return self._decode(method, path, response, idempotent)
         if status == 404 and allow_not_found:
             return None
-        message, request_id = self.decode_error(status, response.text or '')
-        request_id = request_id or _request_id(response.headers)
+        # Everything the platform says is masked for every credential and secret this client
+        # knows before anything else reads it: an error body is shortened after this, and a
+        # request id header may echo what it was sent.
+        message, request_id = self.decode_error(status, self.redact(response.text or ''))
+        request_id = self.redact(request_id or _request_id(response.headers) or '') or None
         message = self.redact(message or '') or None
         text = _error_text(status, method, path, message, request_id)
         if gave_up_after is not None:

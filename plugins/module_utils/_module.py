@@ -19,6 +19,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
     HAS_REQUESTS, REQUESTS_IMPORT_ERROR, ApiClient, ApiError, RetryPolicy, TokenOpsError,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import PLATFORMS
+from ansible_collections.tokenops.tokens.plugins.module_utils._seal import seal_result
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import InputError
 
 try:
@@ -54,9 +55,11 @@ def management_argument_spec(expiry=True):
 
 
 def build_module(platform, argument_spec, mutually_exclusive=None, **kwargs):
-    """An ``AnsibleModule`` with the connection options of ``platform`` added."""
+    """An ``AnsibleModule`` with the connection options of ``platform`` added, and
+    ``seal_key``, the one-time key of the action plugin (see ``_seal.py``)."""
     spec = connection_argument_spec(platform)
     spec.update(argument_spec)
+    spec.update(seal_key=dict(type='str', no_log=True))
     exclusive = list(mutually_exclusive or [])
     if 'expires_in' in spec:
         exclusive.append(['expires_in', 'expires_at'])
@@ -130,7 +133,10 @@ def make_client(api, params, secrets=()):
 
 
 def run(module, work):
-    """Run ``work()`` and exit with its result; every typed error becomes ``fail_json`` here."""
+    """Run ``work()`` and exit with its result; every typed error becomes ``fail_json`` here.
+
+    Every secret in the result leaves the module sealed with ``seal_key`` (see ``_seal.py``).
+    """
     try:
         result = work()
     except InputError as exc:
@@ -139,4 +145,4 @@ def run(module, work):
         module.fail_json(msg=str(exc), status=exc.status, request_id=exc.request_id)
     except TokenOpsError as exc:
         module.fail_json(msg=str(exc), **exc.details)
-    module.exit_json(**result)
+    module.exit_json(**seal_result(result, module.params.get('seal_key')))

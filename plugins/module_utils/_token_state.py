@@ -22,6 +22,9 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
     build_module, make_client, run,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import API
+from ansible_collections.tokenops.tokens.plugins.module_utils._secret_file import (
+    preflight, secret_file_argument_spec, write_secret,
+)
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, RotationPolicy, age_seconds, is_due, parse_optional_timestamp, utcnow,
 )
@@ -101,6 +104,7 @@ class TokenAdapter:
     def rotate(self, current):
         """Issue a new secret and retire the previous one; return ``(token, secret, previous_id)``."""
         token, secret = self.issue_replacement(current)
+        self.client.remember_secret(secret)     # masked in any later error text of this run
         if self.overlaps:
             self.retire(current)
         return token, secret, current['id']
@@ -193,6 +197,7 @@ class TokenStateMachine:
             token, secret = self.adapter.create()
         except AmbiguousWriteError as exc:
             token, secret = self._create_again_if_nothing_was_created(exc)
+        self.adapter.client.remember_secret(secret)
         return self._result(True, None, token, secret=secret, rotated=True)
 
     def _create_again_if_nothing_was_created(self, exc):
@@ -235,11 +240,26 @@ class TokenStateMachine:
 
 
 def run_token_module(platform, adapter_class, argument_spec, mutually_exclusive=None):
-    """The whole ``main()`` of a managing module: options, client, adapter, state machine."""
-    module = build_module(platform, argument_spec, mutually_exclusive)
+    """The whole ``main()`` of a managing module: options, client, adapter, state machine, and
+    the ``secret_dest`` file."""
+    spec = dict(argument_spec)
+    spec.update(secret_file_argument_spec())
+    module = build_module(platform, spec, mutually_exclusive)
 
     def work():
+        dest, mode = preflight(module.params)      # before any request
         adapter = adapter_class(make_client(API[platform], module.params), module.params)
-        return TokenStateMachine(module, adapter).run()
+        result = TokenStateMachine(module, adapter).run()
+        if dest and result.get('secret') is not None and not module.check_mode:
+            try:
+                written = write_secret(dest, result['secret'], mode)
+            except (IOError, OSError) as exc:
+                raise TokenOpsError(
+                    'secret_dest: %s cannot be written (%s). The secret of token %s was issued '
+                    'but could not be delivered, so it is lost; re-run with rotate: always once '
+                    'the file can be written' % (dest, exc.strerror or type(exc).__name__,
+                                                 (result.get('token') or {}).get('id')))
+            result['changed'] = result['changed'] or written
+        return result
 
     run(module, work)

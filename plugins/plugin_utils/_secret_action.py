@@ -5,40 +5,178 @@
 
 # This module is private to tokenops.tokens and may change without notice.
 
-"""The action plugin behind every module of the collection: it hides results that carry a secret.
+"""The action plugin behind every module of the collection: no secret leaves it in plaintext
+except into the registered result and the file the user named.
 
-A module cannot do this itself: ansible-core drops ``_ansible_no_log`` from module results.
-Set here, on the controller, it censors the result for every callback (any verbosity,
-``ANSIBLE_LOG_PATH``, ansible-runner job events and artifacts), ad-hoc runs included, while
-``register`` still receives the whole result.
+What it does, in order, for every task:
+
+1. Refuses, before any request, what would put a secret out of the collection's reach:
+   ``async`` on a call that may return a secret (the job file and ``async_status`` are
+   ansible-core's), and a managing call that may issue a secret while nothing keeps it (no
+   ``register``, no ``secret_dest``, as in every ad-hoc run) unless ``allow_secret_loss``.
+2. Hands the module a one-time key (``seal_key``, a ``no_log`` option), so that the module's
+   raw output (``ANSIBLE_DEBUG``, kept remote files) holds only sealed secrets
+   (``module_utils/_seal.py``), and unseals them here, on the controller.
+3. Withholds the secret from a result that fails, by the module or by the task's
+   ``failed_when``: a failed result reaches ``ansible_failed_result`` and error handlers.
+4. Hides a result that carries a secret from every callback (``_ansible_no_log``: any
+   verbosity, ``ANSIBLE_LOG_PATH``, ansible-runner events and artifacts) and says why;
+   ``register`` still receives the whole result. A module cannot do this itself: ansible-core
+   drops ``_ansible_no_log`` from module results.
+
+What stays the user's own act: ``debug: var=`` of a registered result, or any task that is
+given the secret without ``no_log``, prints what it is given.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+from ansible_collections.tokenops.tokens.plugins.module_utils._seal import (
+    SealError, carries_secret, new_key, unseal_result,
+)
+
+display = Display()
+
+NOTICE = ('tokenops.tokens hid the result of %s because it carries a secret; the secret is '
+          'in the registered result: use it as %s.secret (for example in a no_log task), '
+          'or give secret_dest to have the module write it to a file')
+FILE_NOTICE = ('tokenops.tokens hid the result of %s because it carries a secret; the secret is '
+               'in %s on the target')
+LOST_NOTICE = ('tokenops.tokens hid the result of %s because it carries a secret, and this task '
+               'neither registers its result nor sets secret_dest: the secret is not kept '
+               'anywhere')
+WITHHELD = ('the collection withheld the secret from this failed result, so that error '
+            'handlers and ansible_failed_result never see it')
 
 
-def carries_secret(result):
-    """True when a module result holds a secret: ``secret``, or a listing with secrets."""
-    if result.get('secret') is not None:
-        return True
-    for item in result.get('tokens') or []:
-        if isinstance(item, dict) and item.get('secret') is not None:
-            return True
-    return False
+class _Unprinted(str):
+    """A ``no_log`` module argument whose ``repr`` is masked: ansible-core's debug mode prints
+    the module's arguments (``done with _execute_module``) with ``%s`` of their dict."""
+
+    def __repr__(self):
+        return "'********'"
+
+
+#: the module options whose values are never printed, not even by ANSIBLE_DEBUG
+UNPRINTED_OPTIONS = ('api_token', 'seal_key')
+
+
+def _withhold_secrets(result):
+    found = False
+    holders = [result] + [item for item in result.get('tokens') or [] if isinstance(item, dict)]
+    for holder in holders:
+        if holder.pop('secret', None) is not None:
+            found = True
+    if found:
+        result['secret_withheld'] = WITHHELD
 
 
 class SecretHidingAction(ActionBase):
-    """Runs the module of the same name, then hides the result if it carries a secret."""
+    """Runs the module of the same name with a one-time seal key, unseals and hides its result."""
 
     _supports_check_mode = True
     _supports_async = True
 
+    # ------------------------------------------------------------------------------------
+    def _module_name(self):
+        return self._task.action.split('.')[-1]
+
+    def _is_info_module(self):
+        return self._module_name().endswith('_info')
+
+    def _may_return_secret(self):
+        args = self._task.args
+        if self._is_info_module():
+            return bool(args.get('include_values'))
+        return args.get('state', 'present') != 'absent'
+
+    def _register_names(self):
+        register = self._task.register
+        if not register:
+            return []
+        if isinstance(register, dict):    # ansible-core 2.21: register projections
+            return [str(name) for name in register]
+        return [str(register)]
+
+    def _refusal(self):
+        """Why this task must not run at all, or None. Checked before any request."""
+        name = 'tokenops.tokens.' + self._module_name()
+        may_return = self._may_return_secret()
+        if self._task.async_val and may_return:
+            return ('%s does not run with async when it may return a secret: ansible-core would '
+                    'keep the result in its async job file and hand it to async_status, out of '
+                    'this collection\'s reach, so the secret could only be hidden by losing it. '
+                    'Run the task without async (a state: absent call may use it). No request '
+                    'was sent.' % name)
+        args = self._task.args
+        if (may_return and not self._is_info_module() and not self._task.check_mode
+                and not self._register_names() and not args.get('secret_dest')
+                and not _truthy(args.get('allow_secret_loss'))):
+            return ('%s may issue a new secret, and nothing would keep it: the collection hides '
+                    'secrets from all output, and this task neither registers its result nor '
+                    'names a file. Give secret_dest=/path/to/file (written atomically, mode 0600, '
+                    'on the target host), or register the result in a playbook, or set '
+                    'allow_secret_loss=true to go ahead anyway. No request was sent.' % name)
+        return None
+
+    def _fails_by_condition(self, result, task_vars):
+        """Whether the task's ``failed_when`` will fail this result (as the executor will
+        evaluate it after this plugin returns). When it cannot be told, assume it fails."""
+        conditions = self._task.failed_when
+        if not conditions:
+            return False
+        view = dict(result)
+        view.setdefault('failed', False)
+        view.setdefault('changed', False)
+        variables = dict(task_vars or {})
+        for name in self._register_names():
+            variables[name] = view
+        try:
+            return bool(self._task._resolve_conditional(conditions, variables))
+        except Exception:  # pylint: disable=broad-exception-caught
+            return True
+
+    # ------------------------------------------------------------------------------------
     def run(self, tmp=None, task_vars=None):
         result = super(SecretHidingAction, self).run(tmp, task_vars)
+        refusal = self._refusal()
+        if refusal:
+            result.update(failed=True, msg=refusal)
+            return result
+        key = new_key()
+        module_args = dict(self._task.args)
+        module_args['seal_key'] = key
+        for option in UNPRINTED_OPTIONS:
+            if isinstance(module_args.get(option), str):
+                module_args[option] = _Unprinted(module_args[option])
         wrap_async = self._task.async_val and not self._connection.has_native_async
-        result.update(self._execute_module(task_vars=task_vars, wrap_async=wrap_async))
+        result.update(self._execute_module(module_args=module_args, task_vars=task_vars,
+                                           wrap_async=wrap_async))
+        try:
+            unseal_result(result, key)
+        except SealError as exc:
+            _withhold_secrets(result)
+            result.update(failed=True, msg='tokenops.tokens: %s' % exc)
+        if carries_secret(result) and (result.get('failed')
+                                       or self._fails_by_condition(result, task_vars)):
+            _withhold_secrets(result)
         if carries_secret(result):
             result['_ansible_no_log'] = True
+            names = self._register_names()
+            if names:
+                display.v(NOTICE % (self._task.get_name(), names[0]))
+            elif self._task.args.get('secret_dest') and not self._task.check_mode:
+                display.display(FILE_NOTICE % (self._task.get_name(),
+                                               self._task.args['secret_dest']))
+            else:
+                display.display(LOST_NOTICE % self._task.get_name())
         return result
+
+
+def _truthy(value):
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ('1', 'true', 'yes', 'on', 'y', 't')

@@ -143,7 +143,7 @@ class RequestLog:
         return [e for e in self.select(platform) if e.method not in ("GET", "HEAD")]
 
 
-FAULT_ACTIONS = ("status", "delay", "drop", "lost_response", "malformed")
+FAULT_ACTIONS = ("status", "delay", "drop", "lost_response", "malformed", "echo")
 
 
 @dataclass
@@ -348,6 +348,15 @@ class _Instrumented:
                     return self._drop(environ, recording_start_response)
                 if fault.action == "status":
                     return platform.error(fault.status, fault.message, fault.headers)(
+                        environ, recording_start_response)
+                if fault.action == "echo":
+                    # A proxy's page: ``message`` and ``headers`` with ``{credential}`` replaced
+                    # by the credential the request presented, as text/html.
+                    presented = platform.credential(environ) or ""
+                    return Response(fault.message.replace("{credential}", presented),
+                                    status=fault.status, content_type="text/html",
+                                    headers={k: v.replace("{credential}", presented)
+                                             for k, v in fault.headers.items()})(
                         environ, recording_start_response)
                 if fault.action == "malformed":
                     return Response(b'{"truncated": ', status=200,

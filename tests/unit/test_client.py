@@ -255,6 +255,22 @@ def test_a_secret_remembered_during_the_run_is_redacted_too():
     assert "pul-newsecret" not in str(caught.value)
 
 
+@pytest.mark.parametrize("api", ["cloudflare", "pulumi", "tfe", "cloudtruth", "pactflow"])
+def test_an_echoed_credential_is_masked_before_the_body_is_cut(api):
+    """A proxy's HTML page quoting the Authorization header after more than the 200 characters
+    that are kept, and a request id echoing it (issue 14)."""
+    page = "<html><body>" + "x" * 190 + f"<pre>Authorization: Bearer {SECRET}</pre></body></html>"
+    c, session, _sleeps = client(
+        Expect("GET", f"{BASE}/r", status=403, body=page,
+               headers={"Content-Type": "text/html", "X-Request-Id": f"req-{SECRET}"}), api=api)
+    with pytest.raises(ApiError) as caught:
+        c.get("/r")
+    text = str(caught.value) + repr(caught.value.details) + str(caught.value.platform_message)
+    for start in range(0, len(SECRET) - 7):
+        assert SECRET[start:start + 8] not in text, "a piece of the credential got through"
+    assert caught.value.request_id == "req-********"
+
+
 def test_not_found_is_a_value_when_allowed():
     c, session, _sleeps = client(
         Expect("GET", f"{BASE}/r", status=404, body={}),
