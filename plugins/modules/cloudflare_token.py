@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: cloudflare_token
 short_description: Manage and rotate Cloudflare user and account API tokens
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, changes, rolls and deletes Cloudflare API tokens of the calling user, or of an account
     (O(account_id)), with their policies, IP condition, validity dates and status.

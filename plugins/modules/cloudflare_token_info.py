@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: cloudflare_token_info
 short_description: List Cloudflare user or account API tokens with their age, expiry and due status
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Lists the API tokens of the calling user, or of an account (O(account_id)), every page, expired
     tokens included, with their policies, IP condition, status, age and whether they are due for

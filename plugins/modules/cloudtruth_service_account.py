@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: cloudtruth_service_account
 short_description: Manage CloudTruth service accounts, their role, and rekey their API key
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, updates and deletes a CloudTruth service account, and issues it a new API key
     (a rekey) on request.
@@ -24,7 +24,7 @@ description:
   - "A rekey replaces the key in place: the account, its id and its role stay, a new key is
     issued, and the previous key stops working at once, or O(keep_previous_for) later. No request
     can end the previous key before that (CloudTruth has no per-key endpoint), so for the
-    M(tokenops.tokens.rotate) role a rekey is an in-place replacement, and the overlap window,
+    C(tokenops.tokens.rotate) role a rekey is an in-place replacement, and the overlap window,
     if any, is O(keep_previous_for)."
   - The rekey endpoint is newer than CloudTruth's public clients, and its answer is not
     documented. The module assumes that it answers with the new key in C(apikey), as the create

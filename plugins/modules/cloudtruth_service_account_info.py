@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: cloudtruth_service_account_info
 short_description: List CloudTruth service accounts with role, owner, key ages, expiry and due status
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Lists the CloudTruth service accounts that O(api_token) may see, over every page, with their
     role, owner and API keys, the age and expiry of the newest key, and whether it is due for a

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: pactflow_token
 short_description: Import and regenerate the PactFlow read-only and read-write API tokens
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Imports the read-only or the read-write API token of the user (or system account) that
     O(api_token) belongs to, and regenerates it on request.

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: pactflow_token_info
 short_description: List the PactFlow read-only and read-write API tokens
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Lists the API tokens of the user (or system account) that O(api_token) belongs to, normally its
     read-only and its read-write token, with their metadata.

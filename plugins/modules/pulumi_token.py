@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: pulumi_token
 short_description: Manage and rotate Pulumi Cloud personal, organization and team access tokens
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, rotates and deletes Pulumi Cloud access tokens of the calling user (personal tokens),
     of an organization, or of a team.

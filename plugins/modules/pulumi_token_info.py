@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: pulumi_token_info
 short_description: List Pulumi Cloud access tokens with their age, expiry, last use and due status
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Lists the personal tokens of the calling user, or the tokens of an organization or a team,
     expired ones included, with their age and whether they are due for rotation.

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: rotation_engine
 short_description: The engine of the tokenops.tokens.rotate role (not for direct use)
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Runs one step of a rotation for every token of the C(tokenops.tokens.rotate) role at once, on
     the controller. Use the role; the steps, their order and their arguments are internal

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: tfe_team_token
 short_description: Manage and rotate HCP Terraform / Terraform Enterprise team tokens
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, rotates and deletes team API tokens on HCP Terraform or Terraform Enterprise.
   - A B(described) token (O(description) given) is one of many tokens a team can hold, told apart by a

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: tfe_team_token_info
 short_description: List HCP Terraform / Terraform Enterprise team tokens with age, expiry and due status
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Lists an organization's team tokens, legacy and described, expired ones included, with their metadata,
     age, and whether each is due under O(max_age) and O(renew_before).

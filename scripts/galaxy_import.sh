@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Run galaxy-importer (what Galaxy and Automation Hub run on upload) on the tarball that
+# `make build` produced, offline (tests/galaxy-importer.cfg). Fails on any error or warning.
+set -euo pipefail
+venv="$(cd "$1" && pwd)"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+tarball="$(ls "$root"/build/dist/tokenops-tokens-*.tar.gz)"
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/tokenops-import.XXXXXX")"
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"   # galaxy-importer writes importer_result.json into the working directory
+rc=0
+GALAXY_IMPORTER_CONFIG="$root/tests/galaxy-importer.cfg" ANSIBLE_LOCAL_TEMP="$tmp/ansible-tmp" \
+  PATH="$venv/bin:$PATH" "$venv/bin/python" -m galaxy_importer.main "$tarball" >"$tmp/out.txt" 2>&1 || rc=$?
+grep -v '^Loading ' "$tmp/out.txt" || true
+errors=$(grep -c '^ERROR' "$tmp/out.txt" || true)
+warnings=$(grep -c '^WARNING' "$tmp/out.txt" || true)
+echo "galaxy-importer: $(basename "$tarball"): $errors errors, $warnings warnings (exit $rc)"
+[ "$rc" -eq 0 ] && [ "$errors" -eq 0 ] && [ "$warnings" -eq 0 ] \
+  && grep -q 'Importer processing completed successfully' "$tmp/out.txt"
