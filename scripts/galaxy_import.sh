@@ -17,3 +17,12 @@ warnings=$(grep -c '^WARNING' "$tmp/out.txt" || true)
 echo "galaxy-importer: $(basename "$tarball"): $errors errors, $warnings warnings (exit $rc)"
 [ "$rc" -eq 0 ] && [ "$errors" -eq 0 ] && [ "$warnings" -eq 0 ] \
   && grep -q 'Importer processing completed successfully' "$tmp/out.txt"
+# Only what users need ships (galaxy.yml build_ignore).
+shipped="$(tar -tzf "$tarball")"
+for devonly in Makefile scripts/ playbooks/demo/ tests/sandbox/ tests/functional/ ee/ .ci/; do
+  if grep -q "^${devonly}" <<<"$shipped"; then echo "galaxy-import: $devonly is in the tarball" >&2; exit 1; fi
+done
+for needed in LICENSE README.md roles/rotate/README.md requirements.txt meta/execution-environment.yml; do
+  grep -qx "$needed" <<<"$shipped" || { echo "galaxy-import: $needed is not in the tarball" >&2; exit 1; }
+done
+echo "galaxy-import: the tarball holds the licence, READMEs and requirements, and no developer-only files"
