@@ -4,7 +4,8 @@
 #   units:       the tests under tests/unit, in a virtualenv ansible-test makes (--venv).
 #   integration: the targets under tests/integration/targets. Without
 #                tests/integration/integration_config.yml they run against the sandbox, which
-#                this script starts and describes in a generated integration_config.yml; with
+#                this script starts (tests/integration/serve_sandbox.py) and describes in a generated
+#                integration_config.yml; with
 #                one (see docs/testing.md), against the accounts it names.
 set -euo pipefail
 venv="$(cd "$1" && pwd)"; python="$2"; command="$3"; shift 3
@@ -31,12 +32,12 @@ case "$command" in
       cp "$config" "$work/tests/integration/integration_config.yml"
     else
       echo "integration: against the sandbox"
-      mkfifo "$tmp/endpoints"
-      (cd "$root" && exec "$venv/bin/python" -m tests.sandbox --no-demo >"$tmp/endpoints") &
+      mkfifo "$tmp/ready"
+      (cd "$root" && exec "$venv/bin/python" tests/integration/serve_sandbox.py \
+        "$work/tests/integration/integration_config.yml" >"$tmp/ready") &
       sandbox_pid=$!
-      read -r endpoints <"$tmp/endpoints"
-      "$venv/bin/python" "$root/tests/integration/sandbox_config.py" "$endpoints" \
-        >"$work/tests/integration/integration_config.yml"
+      read -r ready <"$tmp/ready"
+      [ "$ready" = ready ] || { echo "integration: the sandbox did not start" >&2; exit 1; }
     fi
     cd "$work"
     ansible-test integration --local --python "$python" --color no "$@"
