@@ -179,9 +179,11 @@ token:
     description:
       description: The description (empty when none).
       type: str
+      sample: "Deploy pipeline"
     owner:
       description: The owner's user id, or null.
       type: str
+      sample: "auth0|61949e36c0baff006a6d1aea"
     role:
       description: The role in the organization, lower case (V(owner), V(admin), V(contrib), V(viewer)).
       type: str
@@ -189,9 +191,11 @@ token:
     membership_id:
       description: Id of the organization membership that holds the role.
       type: str
+      sample: "bd764557-6095-44b9-af3d-090345098de4"
     email:
       description: The address CloudTruth generated for the account.
       type: str
+      sample: "serviceaccount+xzje6ej3auui@cloudtruth.com"
     created_at:
       description: When the account was created, ISO 8601.
       type: str
@@ -199,22 +203,27 @@ token:
     modified_at:
       description: When the account was last changed, ISO 8601.
       type: str
+      sample: "2026-11-30T05:26:27Z"
     last_used_at:
       description: When a key of the account was last used, ISO 8601, or null for never.
       type: str
+      sample: "2026-11-29T05:24:14Z"
     key_created_at:
       description:
         - When the newest API key was issued, ISO 8601; the age O(rotate=due) measures.
         - The account's creation time on servers that do not list keys.
       type: str
+      sample: "2026-11-30T05:26:27Z"
     expires_at:
       description: When the newest API key expires, ISO 8601, or null for never.
       type: str
+      sample: "2027-02-28T00:00:00Z"
     live_keys:
       description:
         - How many API keys work now (two during a O(keep_previous_for) window).
         - Null on servers that do not list keys.
       type: int
+      sample: 1
     api_keys:
       description: The account's API keys, oldest first, without their values.
       type: list
@@ -223,18 +232,23 @@ token:
         prefix:
           description: The visible start of the key, which tells keys apart. Not the key.
           type: str
+          sample: "VXcPUiRn"
         created_at:
           description: When the key was issued, ISO 8601.
           type: str
+          sample: "2026-11-30T05:26:27Z"
         expires_at:
           description: When the key stops working, ISO 8601, or null for never.
           type: str
+          sample: "2026-11-30T06:26:29Z"
         revoked:
           description: Whether the key was revoked.
           type: bool
+          sample: false
         expired:
           description: Whether the key has expired.
           type: bool
+          sample: false
 secret:
   description:
     - The new API key. Only in the run that created the account or rekeyed it (never in check
@@ -242,10 +256,12 @@ secret:
     - Hidden from every output; C(register) the result to hand it on.
   returned: when a key was issued
   type: str
+  sample: "4w1rlXkD.0123456789abcdefghijklmnopqrstuv"
 rotated:
   description: Whether a new key was issued in this run (or would be, in check mode).
   returned: always
   type: bool
+  sample: false
 rotation_reason:
   description: Why the account was or was not rekeyed under O(rotate).
   returned: when the account existed and O(state=present)
@@ -256,6 +272,7 @@ previous_id:
     replaces the key in place.
   returned: when rotated
   type: str
+  sample: "auth0|7edecff6b47008f034e7be85"
 '''
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._cloudtruth import (

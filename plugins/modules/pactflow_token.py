@@ -175,9 +175,11 @@ token:
     created_at:
       description: Always null; PactFlow does not report when a token was issued.
       type: str
+      sample: null
     expires_at:
       description: Always null; PactFlow does not report when a token expires.
       type: str
+      sample: null
 secret:
   description:
     - The token's value. Returned whenever PactFlow lists it (every run that reads the token), and
@@ -186,10 +188,12 @@ secret:
     - Hidden from every output; use it through C(register).
   returned: when PactFlow returned a value; not in check mode when a regeneration is predicted
   type: str
+  sample: "k4JvR8sQ2mXe9TbW1nZy0A"
 rotated:
   description: Whether the token was regenerated in this run (or would be, in check mode).
   returned: always
   type: bool
+  sample: false
 rotation_reason:
   description: Why the token was or was not regenerated.
   returned: success
@@ -199,6 +203,7 @@ previous_id:
   description: Id of the token that was regenerated; on PactFlow the same as RV(token.id).
   returned: when rotated
   type: str
+  sample: "38f6bcb7-564e-4f93-be7d-e2a9c468f4b5"
 '''
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._pactflow import (

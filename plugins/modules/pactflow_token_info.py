@@ -86,6 +86,7 @@ tokens:
     type:
       description: V(read-only), V(read-write), or null for a token the module does not recognise.
       type: str
+      sample: "read-write"
     description:
       description: The description PactFlow gives the token.
       type: str
@@ -93,25 +94,32 @@ tokens:
     created_at:
       description: Always null; PactFlow does not report it.
       type: str
+      sample: null
     expires_at:
       description: Always null; PactFlow does not report it.
       type: str
+      sample: null
     age_seconds:
       description: Always null; PactFlow does not report a token's age.
       type: int
+      sample: null
     expired:
       description: Always false; PactFlow does not report expiry.
       type: bool
+      sample: false
     due:
       description: Always false; PactFlow does not report a token's age or expiry.
       type: bool
+      sample: true
     due_reason:
       description: Why it is not due.
       type: str
+      sample: "not due"
     secret:
       description: The token's value. Hidden from every output.
       returned: with O(include_values=true), when PactFlow lists it, except for the token O(api_token) holds
       type: str
+      sample: "k4JvR8sQ2mXe9TbW1nZy0A"
 '''
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._info import (

@@ -152,9 +152,11 @@ token:
     description:
       description: The description, or null for a legacy token.
       type: str
+      sample: "ci-deploy"
     legacy:
       description: Whether this is the team's legacy (descriptionless) token.
       type: bool
+      sample: false
     created_at:
       description: When the token was issued, ISO 8601.
       type: str
@@ -166,6 +168,7 @@ token:
     last_used_at:
       description: Last use, ISO 8601, or null.
       type: str
+      sample: "2026-11-29T05:24:14Z"
     created_by:
       description: Who created the token.
       type: dict
@@ -173,21 +176,26 @@ token:
         id:
           description: The creator's id.
           type: str
+          sample: "user-LV5ErY12nJDhVZjI"
         type:
           description: V(users), V(teams) or V(organizations).
           type: str
+          sample: "users"
 rotated:
   description: Whether a new secret was issued in this run (or would be, in check mode); true on creation too.
   returned: always
   type: bool
+  sample: false
 secret:
   description: The new secret, only in the run that issued it. Hidden from all output; C(register) the result to pass it on.
   returned: when the platform issued a secret in this run
   type: str
+  sample: "Xo9bqY2ZMvW3sQ.atlasv1.0123456789abcdefghijklmnopqrstuvwxyzABCDEFGH"
 rotation_reason:
   description: Why the secret was or was not rotated.
   returned: when the token existed before the run
   type: str
+  sample: "rotate is always"
 previous_id:
   description: Id of the token the rotation replaced (regenerated or deleted).
   returned: when a token that existed was rotated

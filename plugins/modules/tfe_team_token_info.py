@@ -82,24 +82,31 @@ tokens:
     id:
       description: The token id.
       type: str
+      sample: "at-dcQjmwDsACzJPYtu"
     team_id:
       description: The owning team's id.
       type: str
+      sample: "team-xKbd9i0kufJ8dSw7"
     description:
       description: The description, or null for a legacy token.
       type: str
+      sample: "expiring-soon"
     legacy:
       description: Whether this is a legacy (descriptionless) token.
       type: bool
+      sample: false
     created_at:
       description: When the token was issued, ISO 8601.
       type: str
+      sample: "2024-12-30T05:25:29Z"
     expires_at:
       description: Expiry, ISO 8601.
       type: str
+      sample: "2026-12-30T05:25:29Z"
     last_used_at:
       description: Last use, ISO 8601, or null.
       type: str
+      sample: "2026-11-29T05:24:14Z"
     created_by:
       description: Who created the token.
       type: dict
@@ -107,21 +114,27 @@ tokens:
         id:
           description: The creator's id.
           type: str
+          sample: "user-LV5ErY12nJDhVZjI"
         type:
           description: V(users), V(teams) or V(organizations).
           type: str
+          sample: "users"
     age_seconds:
       description: Seconds since the token was issued.
       type: int
+      sample: 60480017
     expired:
       description: Whether the token has expired.
       type: bool
+      sample: false
     due:
       description: Whether it is due under O(max_age) and O(renew_before).
       type: bool
+      sample: true
     due_reason:
       description: Why it is or is not due.
       type: str
+      sample: "issued 700 days ago, at least max_age (30d)"
 '''
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._info import (
