@@ -127,7 +127,15 @@ tokens:
       description: The policies (effect, permission groups with id and name, resources), sorted, without policy ids.
       type: list
       elements: dict
-      sample: [{"effect": "allow", "permission_groups": [{"id": "bbdffbeacde4505cb8f25ed5ff7a6e45", "name": "DNS Write"}, {"id": "c8fed203ed3043cba015a93ad1616f1f", "name": "Zone Read"}], "resources": {"com.cloudflare.api.account.zone.*": "*"}}]
+      sample:
+        - effect: allow
+          permission_groups:
+            - id: bbdffbeacde4505cb8f25ed5ff7a6e45
+              name: DNS Write
+            - id: c8fed203ed3043cba015a93ad1616f1f
+              name: Zone Read
+          resources:
+            com.cloudflare.api.account.zone.*: '*'
     condition:
       description: The IP condition (C(request_ip) with C(in) and C(not_in) lists of canonical CIDR ranges), or null.
       type: dict

@@ -214,13 +214,29 @@ outcomes:
   returned: on issue
   type: list
   elements: dict
-  sample: [{"label": "ci-deploy", "provider": "pulumi", "previous": {"id": "dcb03842-a7c2-449c-94c5-c1d421e6049b"}, "token": {"id": "a088bad3-b904-41a0-b6a9-626e9d6ad9aa"}, "superseded": [], "delivered": ["file:/etc/ci/pulumi.token"], "earlier": null}]
+  sample:
+    - label: ci-deploy
+      provider: pulumi
+      previous:
+        id: dcb03842-a7c2-449c-94c5-c1d421e6049b
+      token:
+        id: a088bad3-b904-41a0-b6a9-626e9d6ad9aa
+      superseded: []
+      delivered:
+        - file:/etc/ci/pulumi.token
+      earlier: null
 deliveries:
   description: The task-file deliveries still to make, each with the new secret; the result is hidden from all output.
   returned: on issue
   type: list
   elements: dict
-  sample: [{"label": "ci-deploy", "index": 1, "file": "/etc/ansible/deliver/awx_credential.yml", "secret": "pul-0123456789abcdef0123456789abcdef01234567", "token": {"id": "a088bad3-b904-41a0-b6a9-626e9d6ad9aa"}}]
+  sample:
+    - label: ci-deploy
+      index: 1
+      file: /etc/ansible/deliver/awx_credential.yml
+      secret: pul-0123456789abcdef0123456789abcdef01234567
+      token:
+        id: a088bad3-b904-41a0-b6a9-626e9d6ad9aa
 failed_tokens:
   description: Labels of the tokens that failed.
   returned: on issue and finish

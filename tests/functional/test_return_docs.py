@@ -83,8 +83,8 @@ def test_every_return_value_has_a_sample(docs):
 
 def defaults(sandbox, platform, **extra):
     api = sandbox[platform]
-    return {"group/tokenops.tokens.%s" % platform: {"api_url": api.url,
-                                                     "api_token": api.admin_token, **extra}}
+    group = "group/tokenops.tokens.%s" % platform
+    return {group: {"api_url": api.url, "api_token": api.admin_token, **extra}}
 
 
 def task(module, register, check_mode=False, **args):
