@@ -15,8 +15,10 @@ grep -v '^Loading ' "$tmp/out.txt" || true
 errors=$(grep -c '^ERROR' "$tmp/out.txt" || true)
 warnings=$(grep -c '^WARNING' "$tmp/out.txt" || true)
 echo "galaxy-importer: $(basename "$tarball"): $errors errors, $warnings warnings (exit $rc)"
-[ "$rc" -eq 0 ] && [ "$errors" -eq 0 ] && [ "$warnings" -eq 0 ] \
-  && grep -q 'Importer processing completed successfully' "$tmp/out.txt"
+if [ "$rc" -ne 0 ] || [ "$errors" -ne 0 ] || [ "$warnings" -ne 0 ] \
+   || ! grep -q 'Importer processing completed successfully' "$tmp/out.txt"; then
+  exit 1
+fi
 # Only what users need ships (galaxy.yml build_ignore).
 shipped="$(tar -tzf "$tarball")"
 for devonly in Makefile scripts/ playbooks/demo/ tests/sandbox/ tests/functional/ ee/ .ci/; do
