@@ -239,6 +239,27 @@ token:
   description: The token's metadata after the run (null when absent). Never the secret.
   returned: always
   type: dict
+  sample:
+    id: ed17574386854bf78a67040be0a770b0
+    name: ci-dns
+    status: active
+    account_id: 01a7362d577a6c3019a474fd6f485823
+    created_at: '2026-11-22T10:15:30Z'
+    modified_at: '2026-11-30T05:25:53Z'
+    last_used_at: '2026-11-29T05:24:14Z'
+    not_before: '2026-11-22T00:00:00Z'
+    expires_at: '2026-12-30T05:25:53Z'
+    policies:
+      - effect: allow
+        permission_groups:
+          - id: c8fed203ed3043cba015a93ad1616f1f
+            name: Zone Read
+        resources:
+          com.cloudflare.api.account.zone.*: '*'
+    condition:
+      request_ip:
+        in:
+          - 192.0.2.0/24
   contains:
     id:
       description: The token id.
@@ -280,6 +301,13 @@ token:
       description: The policies, sorted, without Cloudflare's policy ids.
       type: list
       elements: dict
+      sample:
+        - effect: allow
+          permission_groups:
+            - id: c8fed203ed3043cba015a93ad1616f1f
+              name: Zone Read
+          resources:
+            com.cloudflare.api.account.zone.*: '*'
       contains:
         effect:
           description: V(allow) or V(deny).

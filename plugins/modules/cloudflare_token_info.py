@@ -86,6 +86,34 @@ tokens:
   returned: always
   type: list
   elements: dict
+  sample:
+    - id: 3e310667c6f74911a4236fa130268e01
+      name: backup-reader
+      status: disabled
+      account_id: 01a7362d577a6c3019a474fd6f485823
+      created_at: '2026-05-14T05:25:29Z'
+      modified_at: '2026-05-14T05:25:29Z'
+      last_used_at: '2026-11-30T05:25:57Z'
+      not_before: '2026-11-22T00:00:00Z'
+      expires_at: '2026-11-20T05:25:29Z'
+      policies:
+        - effect: allow
+          permission_groups:
+            - id: bbdffbeacde4505cb8f25ed5ff7a6e45
+              name: DNS Write
+            - id: c8fed203ed3043cba015a93ad1616f1f
+              name: Zone Read
+          resources:
+            com.cloudflare.api.account.zone.*: '*'
+      condition:
+        request_ip:
+          in:
+            - 127.0.0.1/32
+            - 192.0.2.0/24
+      age_seconds: 17280028
+      expired: false
+      due: true
+      due_reason: issued 120 days ago, at least max_age (30d)
   contains:
     id:
       description: The token id.
@@ -160,6 +188,11 @@ credential:
   description: What Cloudflare's verify endpoint says of the credential in O(api_token).
   returned: when O(verify_credential=true)
   type: dict
+  sample:
+    id: 882734339cdd4b769b27eabd786ad6c3
+    status: active
+    expires_at: '2027-02-28T00:00:00Z'
+    not_before: '2026-11-22T00:00:00Z'
   contains:
     id:
       description: The id of the token in O(api_token); null when neither verify endpoint accepted it as its kind of token.

@@ -167,6 +167,26 @@ token:
   description: The service account's metadata after the run (null when absent). Never a key.
   returned: always
   type: dict
+  sample:
+    id: auth0|61949e36c0baff006a6d1aea
+    name: ci-deployer
+    description: Deploy pipeline
+    owner: auth0|61949e36c0baff006a6d1aea
+    role: viewer
+    membership_id: bd764557-6095-44b9-af3d-090345098de4
+    email: serviceaccount+xzje6ej3auui@cloudtruth.com
+    created_at: '2026-11-22T10:15:30Z'
+    modified_at: '2026-11-30T05:26:27Z'
+    last_used_at: '2026-11-29T05:24:14Z'
+    key_created_at: '2026-11-30T05:26:27Z'
+    expires_at: '2027-02-28T00:00:00Z'
+    live_keys: 1
+    api_keys:
+      - prefix: VXcPUiRn
+        created_at: '2026-11-30T05:26:27Z'
+        expires_at: '2026-11-30T06:26:29Z'
+        revoked: false
+        expired: false
   contains:
     id:
       description: The service account id (also its user id).
@@ -228,6 +248,12 @@ token:
       description: The account's API keys, oldest first, without their values.
       type: list
       elements: dict
+      sample:
+        - prefix: VXcPUiRn
+          created_at: '2026-11-30T05:26:27Z'
+          expires_at: '2026-11-30T06:26:29Z'
+          revoked: false
+          expired: false
       contains:
         prefix:
           description: The visible start of the key, which tells keys apart. Not the key.

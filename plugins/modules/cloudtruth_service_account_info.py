@@ -82,6 +82,31 @@ service_accounts:
   returned: always
   type: list
   elements: dict
+  sample:
+    - id: auth0|61949e36c0baff006a6d1aea
+      name: nightly-backup
+      description: Deploy pipeline
+      owner: auth0|61949e36c0baff006a6d1aea
+      role: contrib
+      membership_id: c772ffcd-30af-4109-a33b-c3d9b486a1f3
+      email: serviceaccount+7nfxzva936qq@cloudtruth.com
+      created_at: '2026-08-02T05:25:29Z'
+      modified_at: '2026-08-02T05:25:29Z'
+      last_used_at: '2026-11-29T05:24:14Z'
+      key_created_at: '2026-08-02T05:25:29Z'
+      expires_at: '2026-12-20T05:25:29Z'
+      live_keys: 1
+      api_keys:
+        - prefix: jtDytPfq
+          created_at: '2026-08-02T05:25:29Z'
+          expires_at: '2026-12-20T05:25:29Z'
+          revoked: false
+          expired: false
+          age_seconds: 10368065
+      age_seconds: 10368065
+      expired: false
+      due: true
+      due_reason: issued 120 days ago, at least max_age (30d)
   contains:
     id:
       description: The service account id (also its user id).
@@ -142,6 +167,13 @@ service_accounts:
       description: The API keys, without their values.
       type: list
       elements: dict
+      sample:
+        - prefix: jtDytPfq
+          created_at: '2026-08-02T05:25:29Z'
+          expires_at: '2026-12-20T05:25:29Z'
+          revoked: false
+          expired: false
+          age_seconds: 10368065
       contains:
         prefix:
           description: The visible start of the key. Not the key.

@@ -159,6 +159,12 @@ token:
   description: The token's metadata. Never the secret.
   returned: always
   type: dict
+  sample:
+    id: 9d1a6e44-1b7c-4c2b-8f1e-7a9c3b2d4e55
+    type: read-write
+    description: Read/write token (CI)
+    created_at: null
+    expires_at: null
   contains:
     id:
       description: The token's uuid, which stays the same when it is regenerated.

@@ -78,6 +78,17 @@ tokens:
   returned: always
   type: list
   elements: dict
+  sample:
+    - id: 9d1a6e44-1b7c-4c2b-8f1e-7a9c3b2d4e55
+      type: read-write
+      description: Read only token (developer)
+      created_at: null
+      expires_at: null
+      age_seconds: null
+      expired: false
+      due: true
+      due_reason: not due
+      secret: k4JvR8sQ2mXe9TbW1nZy0A
   contains:
     id:
       description: The token's uuid.

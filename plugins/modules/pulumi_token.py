@@ -142,6 +142,20 @@ token:
   description: The token's metadata after the run (null when absent). Never the secret.
   returned: always
   type: dict
+  sample:
+    id: 6f1c2d3e-0a4b-4c5d-9e8f-7a6b5c4d3e2f
+    name: ci--2
+    description: ci-deploy
+    type: organization
+    admin: false
+    created_by: alice
+    role:
+      id: 3b0d0c6e-1f5e-4d8a-9f3e-2a1b0c9d8e7f
+      name: stack-deployer
+      defaultIdentifier: member
+    created_at: '2026-11-22T10:15:30Z'
+    expires_at: '2026-12-30T05:26:03Z'
+    last_used_at: '2026-11-29T05:24:14Z'
   contains:
     id:
       description: The token id.

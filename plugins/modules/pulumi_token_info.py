@@ -82,6 +82,24 @@ tokens:
   returned: always
   type: list
   elements: dict
+  sample:
+    - id: 704e3048-055e-4c36-ad73-9b9b7552824c
+      name: platform-deployer
+      description: nightly-build
+      type: organization
+      admin: false
+      created_by: alice
+      role:
+        id: 3b0d0c6e-1f5e-4d8a-9f3e-2a1b0c9d8e7f
+        name: stack-deployer
+        defaultIdentifier: member
+      created_at: '2026-05-14T05:25:29Z'
+      expires_at: '2026-11-10T05:25:29Z'
+      last_used_at: '2026-11-29T05:25:29Z'
+      age_seconds: 17280049
+      expired: false
+      due: true
+      due_reason: issued 120 days ago, at least max_age (30d)
   contains:
     id:
       description: The token id.

@@ -120,6 +120,23 @@ rows:
   returned: on plan, issue and finish
   type: list
   elements: dict
+  sample:
+    - label: ci-deploy
+      provider: pulumi
+      platform: Pulumi Cloud
+      token_id: a088bad3-b904-41a0-b6a9-626e9d6ad9aa
+      previous_id: dcb03842-a7c2-449c-94c5-c1d421e6049b
+      age_days: 120
+      expires_at: '2027-02-28T00:00:00Z'
+      action: rotated
+      reason: issued 120 days ago, at least max_age (60d)
+      overlaps: true
+      in_place: false
+      delivered:
+        - file:/etc/ci/pulumi.token
+      notes:
+        - previous token dcb03842-a7c2-449c-94c5-c1d421e6049b revoked after delivery
+      error: 'api_token: no credential given; set api_token or the PULUMI_ACCESS_TOKEN environment variable'
   contains:
     label:
       description: The item's C(id).

@@ -140,6 +140,17 @@ token:
   description: The token's metadata after the run (null when absent). Never the secret.
   returned: always
   type: dict
+  sample:
+    id: at-Q3x9LmTz8KpR2vWd
+    team_id: team-Hn4kV2pQw8ZrT6sY
+    description: ci-deploy
+    legacy: false
+    created_at: '2026-11-22T10:15:30Z'
+    expires_at: '2028-11-22T10:15:30Z'
+    last_used_at: '2026-11-29T05:24:14Z'
+    created_by:
+      id: user-LV5ErY12nJDhVZjI
+      type: users
   contains:
     id:
       description: The token id.
@@ -172,6 +183,9 @@ token:
     created_by:
       description: Who created the token.
       type: dict
+      sample:
+        id: user-LV5ErY12nJDhVZjI
+        type: users
       contains:
         id:
           description: The creator's id.

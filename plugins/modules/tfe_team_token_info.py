@@ -78,6 +78,21 @@ tokens:
   returned: always
   type: list
   elements: dict
+  sample:
+    - id: at-dcQjmwDsACzJPYtu
+      team_id: team-xKbd9i0kufJ8dSw7
+      description: expiring-soon
+      legacy: false
+      created_at: '2024-12-30T05:25:29Z'
+      expires_at: '2026-12-30T05:25:29Z'
+      last_used_at: '2026-11-29T05:24:14Z'
+      created_by:
+        id: user-LV5ErY12nJDhVZjI
+        type: users
+      age_seconds: 60480017
+      expired: false
+      due: true
+      due_reason: issued 700 days ago, at least max_age (30d)
   contains:
     id:
       description: The token id.
@@ -110,6 +125,9 @@ tokens:
     created_by:
       description: Who created the token.
       type: dict
+      sample:
+        id: user-LV5ErY12nJDhVZjI
+        type: users
       contains:
         id:
           description: The creator's id.
