@@ -6,15 +6,18 @@ PY311 ?= $(shell scripts/find_python.sh 3.11)
 PY312 ?= $(shell scripts/find_python.sh 3.12)
 V219 := .venv/ansible-2.19
 V221 := .venv/ansible-2.21
+VTOOLS := .venv/tools
 PIP_FLAGS := --quiet --disable-pip-version-check
 PYTEST_FLAGS ?= -q -p no:cacheprovider
 
 PHONY_DOCS := docs docs-check
 .PHONY: $(PHONY_DOCS) help venv test pytest pytest-2.19 pytest-2.21 sanity sanity-2.19 sanity-2.21 lint build demo sandbox bench clean
+.PHONY: publish galaxy-import docs-lint ee units integration fresh-install changelog-check release
 
 help:
 	@echo "make demo   - start the sandbox, run the rotation playbook against it, print the report"
-	@echo "make test   - everything that checks the project (pytest, ansible-test sanity, ansible-lint, build)"
+	@echo "make test   - everything that checks the project (pytest, ansible-test units/integration/sanity,"
+	@echo "              ansible-lint, build, galaxy-importer, docs lint, execution environment, changelog)"
 	@echo "make bench  - measure requests and wall times, write docs/benchmarks.md"
 	@echo "make docs   - render docs/modules from the modules' documentation"
 	@echo "make sandbox - serve the five fake APIs on loopback in the foreground"
@@ -31,9 +34,15 @@ $(V221)/.ready: tests/requirements-2.21.txt tests/requirements-common.txt
 	scripts/install_get_pip_standin.sh $(V221)
 	touch $@
 
-venv: $(V219)/.ready $(V221)/.ready
+# The publishing tools pin their own ansible-core and ansible-lint, so they get their own venv.
+$(VTOOLS)/.ready: tests/requirements-tools.txt
+	rm -rf $(VTOOLS) && $(PY312) -m venv $(VTOOLS)
+	$(VTOOLS)/bin/pip install $(PIP_FLAGS) -r tests/requirements-tools.txt
+	touch $@
 
-test: pytest sanity lint build docs-check
+venv: $(V219)/.ready $(V221)/.ready $(VTOOLS)/.ready
+
+test: pytest units integration sanity lint build docs-check publish
 	@echo "make test: all checks passed"
 
 pytest: pytest-2.21 pytest-2.19
@@ -61,12 +70,49 @@ lint: $(V221)/.ready
 build: $(V221)/.ready
 	scripts/build_and_install.sh $(V221)
 
-# The module reference in docs/modules is rendered from the modules' own documentation.
-docs: $(V221)/.ready
-	$(V221)/bin/python scripts/render_module_docs.py
+# The reference in docs/modules is rendered from the modules' and the role's own documentation
+# (ansible-doc --json, markup converted by antsibull-docs-parser).
+docs: $(VTOOLS)/.ready
+	$(VTOOLS)/bin/python scripts/render_module_docs.py
 
-docs-check: $(V221)/.ready
-	$(V221)/bin/python scripts/render_module_docs.py --check
+docs-check: $(VTOOLS)/.ready
+	$(VTOOLS)/bin/python scripts/render_module_docs.py --check
+
+# What Galaxy, Automation Hub and AWX users check: the import, the docs lint, the execution
+# environment's build context, an install into a virtualenv with only ansible-core and requests,
+# and the changelog a release would write.
+publish: galaxy-import docs-lint ee fresh-install changelog-check
+
+galaxy-import: build $(VTOOLS)/.ready
+	scripts/galaxy_import.sh $(VTOOLS)
+
+docs-lint: $(VTOOLS)/.ready
+	scripts/docs_lint.sh $(VTOOLS)
+
+ee: build $(VTOOLS)/.ready
+	scripts/ee_create.sh $(VTOOLS)
+
+fresh-install: build $(V221)/.ready
+	scripts/fresh_install.sh $(V221) $(PY312)
+
+changelog-check: $(VTOOLS)/.ready
+	scripts/changelog_check.sh $(VTOOLS)
+
+# ansible-test units / integration, from a copy of the collection tree; integration runs against
+# the sandbox, or against real accounts when tests/integration/integration_config.yml exists.
+units: $(V221)/.ready
+	scripts/ansible_test.sh $(V221) 3.12 units
+
+integration: $(V221)/.ready
+	scripts/ansible_test.sh $(V221) 3.12 integration
+
+# Release: make release VERSION=1.0.0 (sets galaxy.yml's version, writes CHANGELOG.md and the
+# release in changelogs/changelog.yaml from the fragments, re-renders docs/modules).
+release: $(VTOOLS)/.ready
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=x.y.z" >&2; exit 2; }
+	sed -i 's/^version: .*/version: $(VERSION)/' galaxy.yml
+	cd $(CURDIR) && PATH=$(CURDIR)/$(VTOOLS)/bin:$$PATH antsibull-changelog release --version $(VERSION)
+	$(VTOOLS)/bin/python scripts/render_module_docs.py
 
 # Measures requests and wall times against the sandbox and writes docs/benchmarks.md.
 bench: $(V221)/.ready

@@ -11,5 +11,16 @@ trap 'rm -rf "$tmp"' EXIT
 work="$tmp/ansible_collections/tokenops/tokens"
 mkdir -p "$work"
 (cd "$root" && git ls-files -co --exclude-standard -z | xargs -0 -I{} cp --parents {} "$work/")
+# ansible-test skips its shellcheck test, with only a warning, when shellcheck is missing; the
+# scripts are part of what sanity checks, so install it (as root, with apt-get) or fail.
+if ! command -v shellcheck >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "sanity: installing shellcheck"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null
+  fi
+  command -v shellcheck >/dev/null || {
+    echo "sanity: shellcheck is missing; install it (apt-get install shellcheck)" >&2; exit 1; }
+fi
 cd "$work"
 PATH="$venv/bin:$PATH" ansible-test sanity --venv --python "$python" --color no --requirements

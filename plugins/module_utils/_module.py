@@ -11,9 +11,11 @@ place where typed errors become ``fail_json``."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import os
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.common.parameters import AnsibleFallbackNotFound
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
     HAS_REQUESTS, REQUESTS_IMPORT_ERROR, ApiClient, ApiError, RetryPolicy, TokenOpsError,
@@ -28,12 +30,44 @@ except ImportError:  # pragma: no cover
     from urlparse import urlsplit  # type: ignore
 
 
+class EnvironmentValue(str):
+    """A string taken from an environment variable, which messages name instead of the option."""
+
+    variable = None
+
+
+def _is_http_url(value):
+    return value.strip().lower().startswith(('http://', 'https://'))
+
+
+def url_env_fallback(variable):
+    """The ``api_url`` fallback: the vendor's URL variable, unless it is not an http(s) URL.
+
+    Vendors' tools give some of these variables other meanings too (``PULUMI_BACKEND_URL`` may
+    name a self-managed backend such as ``s3://bucket`` or ``file://~``), so such a value is not
+    an API URL: it is ignored (``build_module`` warns), and the public endpoint is used.
+    """
+    value = os.environ.get(variable)
+    if not value or not _is_http_url(value):
+        raise AnsibleFallbackNotFound
+    tagged = EnvironmentValue(value)
+    tagged.variable = variable
+    return tagged
+
+
+def ignored_url_variable(platform):
+    """The name of the platform's URL variable when it is set but ignored, else None."""
+    variable = PLATFORMS[platform].url_env
+    value = os.environ.get(variable)
+    return variable if value and not _is_http_url(value) else None
+
+
 def connection_argument_spec(platform):
     """``api_token``, ``api_url``, ``validate_certs``, ``timeout``, ``max_retry_wait``."""
     info = PLATFORMS[platform]
     return dict(
         api_token=dict(type='str', no_log=True, fallback=(env_fallback, [info.token_env])),
-        api_url=dict(type='str', fallback=(env_fallback, [info.url_env])),
+        api_url=dict(type='str', fallback=(url_env_fallback, [info.url_env])),
         validate_certs=dict(type='bool', default=True),
         timeout=dict(type='float', default=30),
         max_retry_wait=dict(type='float', default=120),
@@ -69,6 +103,12 @@ def build_module(platform, argument_spec, mutually_exclusive=None, **kwargs):
         module.fail_json(msg=missing_required_lib('requests'),
                          exception=''.join(traceback.format_exception_only(
                              type(REQUESTS_IMPORT_ERROR), REQUESTS_IMPORT_ERROR)))
+    ignored = ignored_url_variable(platform) if module.params.get('api_url') is None else None
+    if ignored:
+        module.warn('%s is set but is not an http(s) URL, so it is not used for api_url (%s '
+                    'uses it for other things too); calling %s' % (
+                        ignored, PLATFORMS[platform].title,
+                        PLATFORMS[platform].default_url or 'no default endpoint'))
     return module
 
 
@@ -82,21 +122,23 @@ def checked_base_url(platform, params):
     if not url:
         raise InputError('api_url: %s has no public endpoint; give your account\'s URL in '
                          'api_url or the %s environment variable' % (info.title, info.url_env))
+    variable = getattr(url, 'variable', None)
+    name = ('the %s environment variable (used for api_url)' % variable) if variable else 'api_url'
     try:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError:
-        raise InputError('api_url: not a valid URL')
+        raise InputError('%s: not a valid URL' % name)
     if parts.scheme not in ('http', 'https'):
-        raise InputError('api_url: must start with https:// (or http:// for a local test '
-                         'server); got the scheme %r' % (parts.scheme or '',))
+        raise InputError('%s: must start with https:// (or http:// for a local test '
+                         'server); got the scheme %r' % (name, parts.scheme or ''))
     if parts.username is not None or parts.password is not None:
-        raise InputError('api_url: must not contain a user name or password; pass the '
-                         'credential in api_token instead')
+        raise InputError('%s: must not contain a user name or password; pass the '
+                         'credential in api_token instead' % name)
     if not parts.hostname:
-        raise InputError('api_url: has no host name')
+        raise InputError('%s: has no host name' % name)
     if parts.query or parts.fragment:
-        raise InputError('api_url: must not contain a query string or fragment')
+        raise InputError('%s: must not contain a query string or fragment' % name)
     netloc = parts.hostname if port is None else '%s:%d' % (parts.hostname, port)
     if ':' in parts.hostname:
         netloc = '[%s]' % parts.hostname + ('' if port is None else ':%d' % port)

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: cloudflare_token
 short_description: Manage and rotate Cloudflare user and account API tokens
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, changes, rolls and deletes Cloudflare API tokens of the calling user, or of an account
     (O(account_id)), with their policies, IP condition, validity dates and status.
@@ -239,6 +239,27 @@ token:
   description: The token's metadata after the run (null when absent). Never the secret.
   returned: always
   type: dict
+  sample:
+    id: ed17574386854bf78a67040be0a770b0
+    name: ci-dns
+    status: active
+    account_id: 01a7362d577a6c3019a474fd6f485823
+    created_at: '2026-11-22T10:15:30Z'
+    modified_at: '2026-11-30T05:25:53Z'
+    last_used_at: '2026-11-29T05:24:14Z'
+    not_before: '2026-11-22T00:00:00Z'
+    expires_at: '2026-12-30T05:25:53Z'
+    policies:
+      - effect: allow
+        permission_groups:
+          - id: c8fed203ed3043cba015a93ad1616f1f
+            name: Zone Read
+        resources:
+          com.cloudflare.api.account.zone.*: '*'
+    condition:
+      request_ip:
+        in:
+          - 192.0.2.0/24
   contains:
     id:
       description: The token id.
@@ -255,6 +276,7 @@ token:
     account_id:
       description: The account that owns the token; null for a user token.
       type: str
+      sample: "01a7362d577a6c3019a474fd6f485823"
     created_at:
       description: When the token was created (Cloudflare's C(issued_on)), ISO 8601. A roll does not change it.
       type: str
@@ -262,41 +284,58 @@ token:
     modified_at:
       description: When the token or its secret last changed (C(modified_on)), ISO 8601; the age of the secret is counted from it.
       type: str
+      sample: "2026-11-30T05:25:53Z"
     last_used_at:
       description: When the token was last used, ISO 8601, or null.
       type: str
+      sample: "2026-11-29T05:24:14Z"
     not_before:
       description: The time before which the token is not valid, ISO 8601, or null.
       type: str
+      sample: "2026-11-22T00:00:00Z"
     expires_at:
       description: When it expires (C(expires_on)), ISO 8601, or null for never.
       type: str
+      sample: "2026-12-30T05:25:53Z"
     policies:
       description: The policies, sorted, without Cloudflare's policy ids.
       type: list
       elements: dict
+      sample:
+        - effect: allow
+          permission_groups:
+            - id: c8fed203ed3043cba015a93ad1616f1f
+              name: Zone Read
+          resources:
+            com.cloudflare.api.account.zone.*: '*'
       contains:
         effect:
           description: V(allow) or V(deny).
           type: str
+          sample: "allow"
         permission_groups:
           description: The permission groups, sorted by id, each with C(id) and C(name) (and C(meta) when set).
           type: list
           elements: dict
+          sample: [{"id": "c8fed203ed3043cba015a93ad1616f1f", "name": "Zone Read"}]
         resources:
           description: The resources the policy applies to.
           type: dict
+          sample: {"com.cloudflare.api.account.zone.*": "*"}
     condition:
       description: The IP condition (C(request_ip) with C(in) and C(not_in) lists of sorted canonical CIDR ranges), or null.
       type: dict
+      sample: {"request_ip": {"in": ["192.0.2.0/24"]}}
 secret:
   description: The token value. Only returned when this run created the token or rolled its secret.
   returned: when a secret was issued
   type: str
+  sample: "cfut_0123456789abcdefghijklmnopqrstuvwxyzABCD"
 rotated:
   description: Whether a new secret was issued in this run (or would be, in check mode).
   returned: always
   type: bool
+  sample: false
 rotation_reason:
   description: Why the secret was or was not rolled under O(rotate).
   returned: when the token existed before the run and O(state=present)
@@ -306,6 +345,7 @@ previous_id:
   description: Id of the token whose secret was rolled; the same as RV(token.id), since a roll keeps the token.
   returned: when rotated
   type: str
+  sample: "f6dd2cfc45ef45f393a4d3c450e9ec1e"
 '''
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._cloudflare import (

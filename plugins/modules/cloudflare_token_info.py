@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: cloudflare_token_info
 short_description: List Cloudflare user or account API tokens with their age, expiry and due status
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Lists the API tokens of the calling user, or of an account (O(account_id)), every page, expired
     tokens included, with their policies, IP condition, status, age and whether they are due for
@@ -86,70 +86,130 @@ tokens:
   returned: always
   type: list
   elements: dict
+  sample:
+    - id: 3e310667c6f74911a4236fa130268e01
+      name: backup-reader
+      status: disabled
+      account_id: 01a7362d577a6c3019a474fd6f485823
+      created_at: '2026-05-14T05:25:29Z'
+      modified_at: '2026-05-14T05:25:29Z'
+      last_used_at: '2026-11-30T05:25:57Z'
+      not_before: '2026-11-22T00:00:00Z'
+      expires_at: '2026-11-20T05:25:29Z'
+      policies:
+        - effect: allow
+          permission_groups:
+            - id: bbdffbeacde4505cb8f25ed5ff7a6e45
+              name: DNS Write
+            - id: c8fed203ed3043cba015a93ad1616f1f
+              name: Zone Read
+          resources:
+            com.cloudflare.api.account.zone.*: '*'
+      condition:
+        request_ip:
+          in:
+            - 127.0.0.1/32
+            - 192.0.2.0/24
+      age_seconds: 17280028
+      expired: false
+      due: true
+      due_reason: issued 120 days ago, at least max_age (30d)
   contains:
     id:
       description: The token id.
       type: str
+      sample: "3e310667c6f74911a4236fa130268e01"
     name:
       description: The token's name.
       type: str
+      sample: "backup-reader"
     status:
       description: V(active), V(disabled), V(expired), or "revoked (exposed)" after Cloudflare's leak scanning revoked it.
       type: str
+      sample: "disabled"
     account_id:
       description: The account that owns the token; null for a user token.
       type: str
+      sample: "01a7362d577a6c3019a474fd6f485823"
     created_at:
       description: When the token was created (C(issued_on)), ISO 8601.
       type: str
+      sample: "2026-05-14T05:25:29Z"
     modified_at:
       description: When the token or its secret last changed (C(modified_on)), ISO 8601.
       type: str
+      sample: "2026-05-14T05:25:29Z"
     last_used_at:
       description: Last use, ISO 8601, or null.
       type: str
+      sample: "2026-11-30T05:25:57Z"
     not_before:
       description: The time before which the token is not valid, ISO 8601, or null.
       type: str
+      sample: "2026-11-22T00:00:00Z"
     expires_at:
       description: Expiry (C(expires_on)), ISO 8601, or null for never.
       type: str
+      sample: "2026-11-20T05:25:29Z"
     policies:
       description: The policies (effect, permission groups with id and name, resources), sorted, without policy ids.
       type: list
       elements: dict
+      sample:
+        - effect: allow
+          permission_groups:
+            - id: bbdffbeacde4505cb8f25ed5ff7a6e45
+              name: DNS Write
+            - id: c8fed203ed3043cba015a93ad1616f1f
+              name: Zone Read
+          resources:
+            com.cloudflare.api.account.zone.*: '*'
     condition:
       description: The IP condition (C(request_ip) with C(in) and C(not_in) lists of canonical CIDR ranges), or null.
       type: dict
+      sample: {"request_ip": {"in": ["127.0.0.1/32", "192.0.2.0/24"]}}
     age_seconds:
       description: Seconds since the secret was last issued, counted from RV(tokens[].modified_at).
       type: int
+      sample: 17280028
     expired:
       description: Whether the token has expired.
       type: bool
+      sample: false
     due:
       description: Whether it is due for rotation under O(max_age) and O(renew_before).
       type: bool
+      sample: true
     due_reason:
       description: Why it is or is not due.
       type: str
+      sample: "issued 120 days ago, at least max_age (30d)"
 credential:
   description: What Cloudflare's verify endpoint says of the credential in O(api_token).
   returned: when O(verify_credential=true)
   type: dict
+  sample:
+    id: 882734339cdd4b769b27eabd786ad6c3
+    status: active
+    expires_at: '2027-02-28T00:00:00Z'
+    not_before: '2026-11-22T00:00:00Z'
   contains:
     id:
       description: The id of the token in O(api_token); null when neither verify endpoint accepted it as its kind of token.
       type: str
+      sample: "882734339cdd4b769b27eabd786ad6c3"
     status:
       description: Its status, such as V(active).
       type: str
+      sample: "active"
     expires_at:
       description: Its expiry, ISO 8601, or null.
       type: str
+      sample: "2027-02-28T00:00:00Z"
     not_before:
       description: Its start of validity, ISO 8601, or null.
       type: str
+      sample: "2026-11-22T00:00:00Z"
 '''
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._cloudflare import (

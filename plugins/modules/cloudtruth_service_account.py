@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: cloudtruth_service_account
 short_description: Manage CloudTruth service accounts, their role, and rekey their API key
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, updates and deletes a CloudTruth service account, and issues it a new API key
     (a rekey) on request.
@@ -24,7 +24,7 @@ description:
   - "A rekey replaces the key in place: the account, its id and its role stay, a new key is
     issued, and the previous key stops working at once, or O(keep_previous_for) later. No request
     can end the previous key before that (CloudTruth has no per-key endpoint), so for the
-    M(tokenops.tokens.rotate) role a rekey is an in-place replacement, and the overlap window,
+    C(tokenops.tokens.rotate) role a rekey is an in-place replacement, and the overlap window,
     if any, is O(keep_previous_for)."
   - The rekey endpoint is newer than CloudTruth's public clients, and its answer is not
     documented. The module assumes that it answers with the new key in C(apikey), as the create
@@ -167,6 +167,26 @@ token:
   description: The service account's metadata after the run (null when absent). Never a key.
   returned: always
   type: dict
+  sample:
+    id: auth0|61949e36c0baff006a6d1aea
+    name: ci-deployer
+    description: Deploy pipeline
+    owner: auth0|61949e36c0baff006a6d1aea
+    role: viewer
+    membership_id: bd764557-6095-44b9-af3d-090345098de4
+    email: serviceaccount+xzje6ej3auui@cloudtruth.com
+    created_at: '2026-11-22T10:15:30Z'
+    modified_at: '2026-11-30T05:26:27Z'
+    last_used_at: '2026-11-29T05:24:14Z'
+    key_created_at: '2026-11-30T05:26:27Z'
+    expires_at: '2027-02-28T00:00:00Z'
+    live_keys: 1
+    api_keys:
+      - prefix: VXcPUiRn
+        created_at: '2026-11-30T05:26:27Z'
+        expires_at: '2026-11-30T06:26:29Z'
+        revoked: false
+        expired: false
   contains:
     id:
       description: The service account id (also its user id).
@@ -179,9 +199,11 @@ token:
     description:
       description: The description (empty when none).
       type: str
+      sample: "Deploy pipeline"
     owner:
       description: The owner's user id, or null.
       type: str
+      sample: "auth0|61949e36c0baff006a6d1aea"
     role:
       description: The role in the organization, lower case (V(owner), V(admin), V(contrib), V(viewer)).
       type: str
@@ -189,9 +211,11 @@ token:
     membership_id:
       description: Id of the organization membership that holds the role.
       type: str
+      sample: "bd764557-6095-44b9-af3d-090345098de4"
     email:
       description: The address CloudTruth generated for the account.
       type: str
+      sample: "serviceaccount+xzje6ej3auui@cloudtruth.com"
     created_at:
       description: When the account was created, ISO 8601.
       type: str
@@ -199,42 +223,58 @@ token:
     modified_at:
       description: When the account was last changed, ISO 8601.
       type: str
+      sample: "2026-11-30T05:26:27Z"
     last_used_at:
       description: When a key of the account was last used, ISO 8601, or null for never.
       type: str
+      sample: "2026-11-29T05:24:14Z"
     key_created_at:
       description:
         - When the newest API key was issued, ISO 8601; the age O(rotate=due) measures.
         - The account's creation time on servers that do not list keys.
       type: str
+      sample: "2026-11-30T05:26:27Z"
     expires_at:
       description: When the newest API key expires, ISO 8601, or null for never.
       type: str
+      sample: "2027-02-28T00:00:00Z"
     live_keys:
       description:
         - How many API keys work now (two during a O(keep_previous_for) window).
         - Null on servers that do not list keys.
       type: int
+      sample: 1
     api_keys:
       description: The account's API keys, oldest first, without their values.
       type: list
       elements: dict
+      sample:
+        - prefix: VXcPUiRn
+          created_at: '2026-11-30T05:26:27Z'
+          expires_at: '2026-11-30T06:26:29Z'
+          revoked: false
+          expired: false
       contains:
         prefix:
           description: The visible start of the key, which tells keys apart. Not the key.
           type: str
+          sample: "VXcPUiRn"
         created_at:
           description: When the key was issued, ISO 8601.
           type: str
+          sample: "2026-11-30T05:26:27Z"
         expires_at:
           description: When the key stops working, ISO 8601, or null for never.
           type: str
+          sample: "2026-11-30T06:26:29Z"
         revoked:
           description: Whether the key was revoked.
           type: bool
+          sample: false
         expired:
           description: Whether the key has expired.
           type: bool
+          sample: false
 secret:
   description:
     - The new API key. Only in the run that created the account or rekeyed it (never in check
@@ -242,10 +282,12 @@ secret:
     - Hidden from every output; C(register) the result to hand it on.
   returned: when a key was issued
   type: str
+  sample: "4w1rlXkD.0123456789abcdefghijklmnopqrstuv"
 rotated:
   description: Whether a new key was issued in this run (or would be, in check mode).
   returned: always
   type: bool
+  sample: false
 rotation_reason:
   description: Why the account was or was not rekeyed under O(rotate).
   returned: when the account existed and O(state=present)
@@ -256,6 +298,7 @@ previous_id:
     replaces the key in place.
   returned: when rotated
   type: str
+  sample: "auth0|7edecff6b47008f034e7be85"
 '''
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._cloudtruth import (

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: pactflow_token
 short_description: Import and regenerate the PactFlow read-only and read-write API tokens
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Imports the read-only or the read-write API token of the user (or system account) that
     O(api_token) belongs to, and regenerates it on request.
@@ -159,6 +159,12 @@ token:
   description: The token's metadata. Never the secret.
   returned: always
   type: dict
+  sample:
+    id: 9d1a6e44-1b7c-4c2b-8f1e-7a9c3b2d4e55
+    type: read-write
+    description: Read/write token (CI)
+    created_at: null
+    expires_at: null
   contains:
     id:
       description: The token's uuid, which stays the same when it is regenerated.
@@ -175,9 +181,11 @@ token:
     created_at:
       description: Always null; PactFlow does not report when a token was issued.
       type: str
+      sample: null
     expires_at:
       description: Always null; PactFlow does not report when a token expires.
       type: str
+      sample: null
 secret:
   description:
     - The token's value. Returned whenever PactFlow lists it (every run that reads the token), and
@@ -186,10 +194,12 @@ secret:
     - Hidden from every output; use it through C(register).
   returned: when PactFlow returned a value; not in check mode when a regeneration is predicted
   type: str
+  sample: "k4JvR8sQ2mXe9TbW1nZy0A"
 rotated:
   description: Whether the token was regenerated in this run (or would be, in check mode).
   returned: always
   type: bool
+  sample: false
 rotation_reason:
   description: Why the token was or was not regenerated.
   returned: success
@@ -199,6 +209,7 @@ previous_id:
   description: Id of the token that was regenerated; on PactFlow the same as RV(token.id).
   returned: when rotated
   type: str
+  sample: "38f6bcb7-564e-4f93-be7d-e2a9c468f4b5"
 '''
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._pactflow import (

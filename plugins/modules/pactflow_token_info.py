@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: pactflow_token_info
 short_description: List the PactFlow read-only and read-write API tokens
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Lists the API tokens of the user (or system account) that O(api_token) belongs to, normally its
     read-only and its read-write token, with their metadata.
@@ -78,6 +78,17 @@ tokens:
   returned: always
   type: list
   elements: dict
+  sample:
+    - id: 9d1a6e44-1b7c-4c2b-8f1e-7a9c3b2d4e55
+      type: read-write
+      description: Read only token (developer)
+      created_at: null
+      expires_at: null
+      age_seconds: null
+      expired: false
+      due: true
+      due_reason: not due
+      secret: k4JvR8sQ2mXe9TbW1nZy0A
   contains:
     id:
       description: The token's uuid.
@@ -86,6 +97,7 @@ tokens:
     type:
       description: V(read-only), V(read-write), or null for a token the module does not recognise.
       type: str
+      sample: "read-write"
     description:
       description: The description PactFlow gives the token.
       type: str
@@ -93,25 +105,32 @@ tokens:
     created_at:
       description: Always null; PactFlow does not report it.
       type: str
+      sample: null
     expires_at:
       description: Always null; PactFlow does not report it.
       type: str
+      sample: null
     age_seconds:
       description: Always null; PactFlow does not report a token's age.
       type: int
+      sample: null
     expired:
       description: Always false; PactFlow does not report expiry.
       type: bool
+      sample: false
     due:
       description: Always false; PactFlow does not report a token's age or expiry.
       type: bool
+      sample: true
     due_reason:
       description: Why it is not due.
       type: str
+      sample: "not due"
     secret:
       description: The token's value. Hidden from every output.
       returned: with O(include_values=true), when PactFlow lists it, except for the token O(api_token) holds
       type: str
+      sample: "k4JvR8sQ2mXe9TbW1nZy0A"
 '''
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._info import (

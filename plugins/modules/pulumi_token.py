@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: pulumi_token
 short_description: Manage and rotate Pulumi Cloud personal, organization and team access tokens
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, rotates and deletes Pulumi Cloud access tokens of the calling user (personal tokens),
     of an organization, or of a team.
@@ -142,6 +142,20 @@ token:
   description: The token's metadata after the run (null when absent). Never the secret.
   returned: always
   type: dict
+  sample:
+    id: 6f1c2d3e-0a4b-4c5d-9e8f-7a6b5c4d3e2f
+    name: ci--2
+    description: ci-deploy
+    type: organization
+    admin: false
+    created_by: alice
+    role:
+      id: 3b0d0c6e-1f5e-4d8a-9f3e-2a1b0c9d8e7f
+      name: stack-deployer
+      defaultIdentifier: member
+    created_at: '2026-11-22T10:15:30Z'
+    expires_at: '2026-12-30T05:26:03Z'
+    last_used_at: '2026-11-29T05:24:14Z'
   contains:
     id:
       description: The token id.
@@ -154,15 +168,25 @@ token:
     description:
       description: The description.
       type: str
+      sample: "ci-deploy"
     type:
       description: V(personal), V(organization) or V(team).
       type: str
+      sample: "organization"
     admin:
       description: Whether an organization token has admin rights.
       type: bool
+      sample: false
     created_by:
       description: Login of the user who created the token, when Pulumi says.
+      returned: except in check mode's prediction of a new token
       type: str
+      sample: "alice"
+    role:
+      description: The custom role of an organization token, as Pulumi gives it (C(id), C(name), C(defaultIdentifier)), or null.
+      returned: except in check mode's prediction of a new token
+      type: dict
+      sample: {"id": "3b0d0c6e-1f5e-4d8a-9f3e-2a1b0c9d8e7f", "name": "stack-deployer", "defaultIdentifier": "member"}
     created_at:
       description: When the token (and its secret) was issued, ISO 8601.
       type: str
@@ -170,13 +194,31 @@ token:
     expires_at:
       description: When it expires, ISO 8601, or null for never.
       type: str
+      sample: "2026-12-30T05:26:03Z"
     last_used_at:
       description: When it was last used, ISO 8601, or null for never.
       type: str
+      sample: "2026-11-29T05:24:14Z"
+secret:
+  description: The token value. Only returned when this run issued a new token (created or rotated); Pulumi never shows a token's value again.
+  returned: when a secret was issued
+  type: str
+  sample: "pul-0123456789abcdef0123456789abcdef01234567"
+rotated:
+  description: Whether a new secret was issued in this run (or would be, in check mode).
+  returned: always
+  type: bool
+  sample: false
+rotation_reason:
+  description: Why the secret was or was not rotated under O(rotate).
+  returned: when the token existed before the run and O(state=present)
+  type: str
+  sample: "rotate is always"
 previous_id:
   description: Id of the token that a rotation replaced (and deleted).
   returned: when rotated
   type: str
+  sample: "c84b60b8-7f22-45ca-bece-dcf4f99a19ea"
 '''
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._pulumi import (

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: pulumi_token_info
 short_description: List Pulumi Cloud access tokens with their age, expiry, last use and due status
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Lists the personal tokens of the calling user, or the tokens of an organization or a team,
     expired ones included, with their age and whether they are due for rotation.
@@ -82,46 +82,81 @@ tokens:
   returned: always
   type: list
   elements: dict
+  sample:
+    - id: 704e3048-055e-4c36-ad73-9b9b7552824c
+      name: platform-deployer
+      description: nightly-build
+      type: organization
+      admin: false
+      created_by: alice
+      role:
+        id: 3b0d0c6e-1f5e-4d8a-9f3e-2a1b0c9d8e7f
+        name: stack-deployer
+        defaultIdentifier: member
+      created_at: '2026-05-14T05:25:29Z'
+      expires_at: '2026-11-10T05:25:29Z'
+      last_used_at: '2026-11-29T05:25:29Z'
+      age_seconds: 17280049
+      expired: false
+      due: true
+      due_reason: issued 120 days ago, at least max_age (30d)
   contains:
     id:
       description: The token id.
       type: str
+      sample: "704e3048-055e-4c36-ad73-9b9b7552824c"
     name:
       description: Name of an organization or team token, with its generation suffix.
       type: str
+      sample: "platform-deployer"
     description:
       description: The description.
       type: str
+      sample: "nightly-build"
     type:
       description: V(personal), V(refresh), V(organization) or V(team).
       type: str
+      sample: "organization"
     admin:
       description: Whether an organization token has admin rights.
       type: bool
+      sample: false
     created_by:
       description: Login of the creator, when Pulumi says.
       type: str
+      sample: "alice"
+    role:
+      description: The custom role of an organization token, as Pulumi gives it (C(id), C(name), C(defaultIdentifier)), or null.
+      type: dict
+      sample: {"id": "3b0d0c6e-1f5e-4d8a-9f3e-2a1b0c9d8e7f", "name": "stack-deployer", "defaultIdentifier": "member"}
     created_at:
       description: When the token was issued, ISO 8601.
       type: str
+      sample: "2026-05-14T05:25:29Z"
     expires_at:
       description: Expiry, ISO 8601, or null for never.
       type: str
+      sample: "2026-11-10T05:25:29Z"
     last_used_at:
       description: Last use, ISO 8601, or null for never.
       type: str
+      sample: "2026-11-29T05:25:29Z"
     age_seconds:
       description: Seconds since the token was issued.
       type: int
+      sample: 17280049
     expired:
       description: Whether the token has expired.
       type: bool
+      sample: false
     due:
       description: Whether it is due for rotation under O(max_age) and O(renew_before).
       type: bool
+      sample: true
     due_reason:
       description: Why it is or is not due.
       type: str
+      sample: "issued 120 days ago, at least max_age (30d)"
 '''
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._info import (

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: rotation_engine
 short_description: The engine of the tokenops.tokens.rotate role (not for direct use)
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Runs one step of a rotation for every token of the C(tokenops.tokens.rotate) role at once, on
     the controller. Use the role; the steps, their order and their arguments are internal
@@ -109,24 +109,161 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+holder:
+  description: Process id of the lock holder.
+  returned: on lock
+  type: int
+  sample: 41873
+lock_path:
+  description: The lock file the holder keeps locked.
+  returned: on lock
+  type: str
+  sample: /home/ops/.ansible/tokenops_tokens/rotate/rotate.lock
 rows:
   description: One report row per token (no secret).
   returned: on plan, issue and finish
   type: list
   elements: dict
+  sample:
+    - label: ci-deploy
+      provider: pulumi
+      platform: Pulumi Cloud
+      token_id: a088bad3-b904-41a0-b6a9-626e9d6ad9aa
+      previous_id: dcb03842-a7c2-449c-94c5-c1d421e6049b
+      age_days: 120
+      expires_at: '2027-02-28T00:00:00Z'
+      action: rotated
+      reason: issued 120 days ago, at least max_age (60d)
+      overlaps: true
+      in_place: false
+      delivered:
+        - file:/etc/ci/pulumi.token
+      notes:
+        - previous token dcb03842-a7c2-449c-94c5-c1d421e6049b revoked after delivery
+      error: 'api_token: no credential given; set api_token or the PULUMI_ACCESS_TOKEN environment variable'
+  contains:
+    label:
+      description: The item's C(id).
+      type: str
+      sample: ci-deploy
+    provider:
+      description: The item's C(provider).
+      type: str
+      sample: pulumi
+    platform:
+      description: The platform's name.
+      type: str
+      sample: Pulumi Cloud
+    token_id:
+      description: The token's id (the new one after a rotation), or null.
+      type: str
+      sample: a088bad3-b904-41a0-b6a9-626e9d6ad9aa
+    previous_id:
+      description: The id of the token a rotation replaced, or null.
+      type: str
+      sample: dcb03842-a7c2-449c-94c5-c1d421e6049b
+    age_days:
+      description: The secret's age in days, or null when unknown.
+      type: int
+      sample: 120
+    expires_at:
+      description: The token's expiry, ISO 8601, or null.
+      type: str
+      sample: "2027-02-28T00:00:00Z"
+    action:
+      description: What was (or would be) done, for example V(rotated), V(would rotate), V(not due), V(failed).
+      type: str
+      sample: rotated
+    reason:
+      description: Why.
+      type: str
+      sample: issued 120 days ago, at least max_age (60d)
+    overlaps:
+      description: Whether the platform keeps the previous secret working until it is revoked.
+      type: bool
+      sample: true
+    in_place:
+      description: Whether the platform replaced the secret in place.
+      type: bool
+      sample: false
+    delivered:
+      description: The sinks the new secret was delivered to.
+      type: list
+      elements: str
+      sample: ["file:/etc/ci/pulumi.token"]
+    notes:
+      description: Further remarks.
+      type: list
+      elements: str
+      sample: ["previous token dcb03842-a7c2-449c-94c5-c1d421e6049b revoked after delivery"]
+    error:
+      description: The error, when the token failed, else null.
+      type: str
+      sample: "api_token: no credential given; set api_token or the PULUMI_ACCESS_TOKEN environment variable"
+work:
+  description: Whether the plan found anything to issue or to finish.
+  returned: on plan
+  type: bool
+  sample: true
+summary:
+  description: How many tokens each action applied to.
+  returned: on plan and finish
+  type: dict
+  sample: {"rotated": 1, "not due": 3}
+report:
+  description: The report (as written to C(report.json) by V(finish)), with C(generated_at), C(check_mode), C(summary) and the rows as C(tokens).
+  returned: on plan in check mode
+  type: dict
+  sample: {"generated_at": "2026-11-30T05:24:21Z", "check_mode": true, "summary": {"not due": 1}, "tokens": []}
 report_md:
   description: The Markdown report.
   returned: on finish, and on plan in check mode
   type: str
+  sample: "# Token rotation report\n\nGenerated 2026-11-30T05:24:18Z. 1 rotated.\n"
+report_json_path:
+  description: Where V(finish) wrote C(report.json).
+  returned: on finish
+  type: str
+  sample: /home/ops/.ansible/tokenops_tokens/rotate/report/report.json
+report_md_path:
+  description: Where V(finish) wrote C(report.md).
+  returned: on finish
+  type: str
+  sample: /home/ops/.ansible/tokenops_tokens/rotate/report/report.md
+outcomes:
+  description: What V(issue) did for each token (the previous and new token's metadata, the sinks delivered to), for V(finish). No secret.
+  returned: on issue
+  type: list
+  elements: dict
+  sample:
+    - label: ci-deploy
+      provider: pulumi
+      previous:
+        id: dcb03842-a7c2-449c-94c5-c1d421e6049b
+      token:
+        id: a088bad3-b904-41a0-b6a9-626e9d6ad9aa
+      superseded: []
+      delivered:
+        - file:/etc/ci/pulumi.token
+      earlier: null
+deliveries:
+  description: The task-file deliveries still to make, each with the new secret; the result is hidden from all output.
+  returned: on issue
+  type: list
+  elements: dict
+  sample:
+    - label: ci-deploy
+      index: 1
+      file: /etc/ansible/deliver/awx_credential.yml
+      secret: pul-0123456789abcdef0123456789abcdef01234567
+      token:
+        id: a088bad3-b904-41a0-b6a9-626e9d6ad9aa
 failed_tokens:
   description: Labels of the tokens that failed.
   returned: on issue and finish
   type: list
   elements: str
-holder:
-  description: Process id of the lock holder.
-  returned: on lock
-  type: int
+  sample: []
 '''
 
 from ansible.module_utils.basic import AnsibleModule

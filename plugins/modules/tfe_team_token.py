@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: tfe_team_token
 short_description: Manage and rotate HCP Terraform / Terraform Enterprise team tokens
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, rotates and deletes team API tokens on HCP Terraform or Terraform Enterprise.
   - A B(described) token (O(description) given) is one of many tokens a team can hold, told apart by a
@@ -140,6 +140,17 @@ token:
   description: The token's metadata after the run (null when absent). Never the secret.
   returned: always
   type: dict
+  sample:
+    id: at-Q3x9LmTz8KpR2vWd
+    team_id: team-Hn4kV2pQw8ZrT6sY
+    description: ci-deploy
+    legacy: false
+    created_at: '2026-11-22T10:15:30Z'
+    expires_at: '2028-11-22T10:15:30Z'
+    last_used_at: '2026-11-29T05:24:14Z'
+    created_by:
+      id: user-LV5ErY12nJDhVZjI
+      type: users
   contains:
     id:
       description: The token id.
@@ -152,9 +163,11 @@ token:
     description:
       description: The description, or null for a legacy token.
       type: str
+      sample: "ci-deploy"
     legacy:
       description: Whether this is the team's legacy (descriptionless) token.
       type: bool
+      sample: false
     created_at:
       description: When the token was issued, ISO 8601.
       type: str
@@ -166,28 +179,37 @@ token:
     last_used_at:
       description: Last use, ISO 8601, or null.
       type: str
+      sample: "2026-11-29T05:24:14Z"
     created_by:
       description: Who created the token.
       type: dict
+      sample:
+        id: user-LV5ErY12nJDhVZjI
+        type: users
       contains:
         id:
           description: The creator's id.
           type: str
+          sample: "user-LV5ErY12nJDhVZjI"
         type:
           description: V(users), V(teams) or V(organizations).
           type: str
+          sample: "users"
 rotated:
   description: Whether a new secret was issued in this run (or would be, in check mode); true on creation too.
   returned: always
   type: bool
+  sample: false
 secret:
   description: The new secret, only in the run that issued it. Hidden from all output; C(register) the result to pass it on.
   returned: when the platform issued a secret in this run
   type: str
+  sample: "Xo9bqY2ZMvW3sQ.atlasv1.0123456789abcdefghijklmnopqrstuvwxyzABCDEFGH"
 rotation_reason:
   description: Why the secret was or was not rotated.
   returned: when the token existed before the run
   type: str
+  sample: "rotate is always"
 previous_id:
   description: Id of the token the rotation replaced (regenerated or deleted).
   returned: when a token that existed was rotated

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: tfe_team_token_info
 short_description: List HCP Terraform / Terraform Enterprise team tokens with age, expiry and due status
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Lists an organization's team tokens, legacy and described, expired ones included, with their metadata,
     age, and whether each is due under O(max_age) and O(renew_before).
@@ -78,50 +78,81 @@ tokens:
   returned: always
   type: list
   elements: dict
+  sample:
+    - id: at-dcQjmwDsACzJPYtu
+      team_id: team-xKbd9i0kufJ8dSw7
+      description: expiring-soon
+      legacy: false
+      created_at: '2024-12-30T05:25:29Z'
+      expires_at: '2026-12-30T05:25:29Z'
+      last_used_at: '2026-11-29T05:24:14Z'
+      created_by:
+        id: user-LV5ErY12nJDhVZjI
+        type: users
+      age_seconds: 60480017
+      expired: false
+      due: true
+      due_reason: issued 700 days ago, at least max_age (30d)
   contains:
     id:
       description: The token id.
       type: str
+      sample: "at-dcQjmwDsACzJPYtu"
     team_id:
       description: The owning team's id.
       type: str
+      sample: "team-xKbd9i0kufJ8dSw7"
     description:
       description: The description, or null for a legacy token.
       type: str
+      sample: "expiring-soon"
     legacy:
       description: Whether this is a legacy (descriptionless) token.
       type: bool
+      sample: false
     created_at:
       description: When the token was issued, ISO 8601.
       type: str
+      sample: "2024-12-30T05:25:29Z"
     expires_at:
       description: Expiry, ISO 8601.
       type: str
+      sample: "2026-12-30T05:25:29Z"
     last_used_at:
       description: Last use, ISO 8601, or null.
       type: str
+      sample: "2026-11-29T05:24:14Z"
     created_by:
       description: Who created the token.
       type: dict
+      sample:
+        id: user-LV5ErY12nJDhVZjI
+        type: users
       contains:
         id:
           description: The creator's id.
           type: str
+          sample: "user-LV5ErY12nJDhVZjI"
         type:
           description: V(users), V(teams) or V(organizations).
           type: str
+          sample: "users"
     age_seconds:
       description: Seconds since the token was issued.
       type: int
+      sample: 60480017
     expired:
       description: Whether the token has expired.
       type: bool
+      sample: false
     due:
       description: Whether it is due under O(max_age) and O(renew_before).
       type: bool
+      sample: true
     due_reason:
       description: Why it is or is not due.
       type: str
+      sample: "issued 700 days ago, at least max_age (30d)"
 '''
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._info import (

@@ -10,7 +10,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import API
 
-from tests.unit.conversation import Conversation, Expect
+from ansible_collections.tokenops.tokens.tests.unit.utils.conversation import Conversation, Expect
 
 BASE = "https://api.example.test"
 SECRET = "s3cr3t-token-value-0123456789"
