@@ -9,7 +9,8 @@
 (``/accounts/{account_id}/tokens``), with policies, an IP condition, dates and status.
 
 Everything but the secret can change in place (a full-object PUT). Names are not unique, so a
-lookup by name reads every page (expired tokens included) and refuses to guess between two.
+lookup by name reads every page (recently expired tokens included) and refuses to guess between
+two.
 Rotation rolls the secret (``PUT .../value``): the token keeps its id and the previous secret
 stops working at once. Cloudflare records no "secret issued at", and a roll keeps ``issued_on``;
 the age of a secret is therefore counted from ``modified_on``, which a roll moves (and so does
@@ -105,7 +106,9 @@ def tokens_path(account_id=None):
 
 
 def list_tokens(client, account_id=None):
-    """Every token of the user or the account, all pages, expired ones included."""
+    """Every token of the user or the account Cloudflare lists, all pages: active, disabled and
+    recently expired ones (a long-expired token, or with ``list_self`` another creator's, is not
+    listed, and is found only by its id)."""
     return iter_result_info(client, tokens_path(account_id), {'include_expired': 'true'},
                             per_page=PER_PAGE)
 
@@ -638,16 +641,27 @@ def _request_policy(policy):
 def caller_token(client, account_id=None):
     """What ``/user/tokens/verify`` (or the account's verify, for an account token) says of the
     module's own credential: ``{id, status, expires_at, not_before}``, all None when neither
-    path accepts it as its kind of token."""
+    path accepts it as its kind of token.
+
+    Cloudflare answers an account-owned credential on the user path with 401 code 1000, the
+    answer a bad token gets (403 has been seen too), so either sends the question on to the
+    account's path before the credential is called bad.
+    """
     paths = [tokens_path() + ('verify',)]
     if account_id:
         paths.append(tokens_path(account_id) + ('verify',))
-    for path in paths:
+    for number, path in enumerate(paths, 1):
         try:
             body = client.get(path)
         except ApiError as exc:
-            if exc.status == 403:
+            if exc.status == 403 or (exc.status == 401 and number < len(paths)):
                 continue
+            if exc.status == 401 and not account_id:
+                raise type(exc)('%s. An account-owned token (cfat_...) is refused there as a bad '
+                                'one is: give account_id to check it on its account'
+                                % exc, status=exc.status, method=exc.method, path=exc.path,
+                                platform_message=exc.platform_message,
+                                request_id=exc.request_id)
             raise
         result = body.get('result') or {}
         return dict(id=result.get('id'), status=result.get('status'),
