@@ -116,7 +116,11 @@ class Pulumi(Platform):
     ``2026-11-22T10:15:30Z``, ``"iso_ms"`` with milliseconds, ``"space"``
     ``2026-11-22 10:15:30.123`` without zone) to check that clients parse ``created`` leniently;
     ``router_404_plain_text`` (unknown paths answer ``404 page not found`` as text, as the real
-    router sometimes does); ``default_page_size`` and ``max_page_size``.
+    router sometimes does); ``default_page_size`` and ``max_page_size``;
+    ``gone_team_token_delete_status`` (a team-token delete of an id that no longer exists: 400
+    "the requested token is not a team token", the only error the spec lists; 404 to answer as
+    for other kinds). Organization and team token names stay reserved after deletion: any create
+    with a name ever used answers 409 "Conflict: token name already exists".
     """
 
     name = "pulumi"
@@ -127,8 +131,10 @@ class Pulumi(Platform):
     router_404_plain_text = False
     default_page_size = 100
     max_page_size = 1000
+    gone_team_token_delete_status = 400     # the spec lists only 204 and 400 for that delete
     SWITCHES = ("send_retry_after", "null_continuation_token", "created_style",
-                "router_404_plain_text", "default_page_size", "max_page_size")
+                "router_404_plain_text", "default_page_size", "max_page_size",
+                "gone_team_token_delete_status")
 
     # ------------------------------------------------------------------ platform hooks
     def setup(self) -> str:
@@ -431,6 +437,8 @@ class Pulumi(Platform):
     def delete_team_token(self, org: str, team: str, token_id: str) -> Response:
         self._authorize(org, self._manages_team_tokens)
         self._team(team)
+        if token_id not in self._tokens and self.gone_team_token_delete_status == 400:
+            raise ApiError(400, NOT_TEAM_TOKEN)
         token = self._existing(token_id)
         if token.type != TEAM:
             raise ApiError(400, NOT_TEAM_TOKEN)
