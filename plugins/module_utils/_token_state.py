@@ -45,11 +45,16 @@ class TokenAdapter:
     overlaps = False
     #: a path that any working credential of this kind may GET (``verify`` reads it)
     verify_path = None
+    #: what became of the previous secret after an in-place rotation that keeps it for a window
+    #: (CloudTruth's rekey), in words, as read back from the platform; None elsewhere
+    previous_fate = None
 
     def __init__(self, client, params, now=None):
         self.client = client
         self.params = params
         self.now = now or utcnow()
+        #: warnings found while writing (what a read-back showed), given after the run's result
+        self.notes = []
 
     def validate(self):
         """Check the options that need more than the argument spec; raise ``InputError``.
@@ -230,6 +235,8 @@ class TokenStateMachine:
                 '%s. The rotation may have happened: the previous secret may no longer work and '
                 'the new one is unknown. Re-run with rotate: always to issue a secret you can '
                 'use.' % exc)
+        for note in self.adapter.notes:
+            self.module.warn(note)
         return self._result(True, current, token, secret=secret, rotated=True,
                             previous_id=previous_id, rotation_reason=reason)
 

@@ -177,7 +177,7 @@ class Run:
         self.journal.record(item.label, item.provider.name, delivered=delivered)
         outcome = dict(label=item.label, provider=item.provider.name, previous=previous,
                        token=token, superseded=planned.superseded_ids, delivered=delivered,
-                       earlier=earlier)
+                       earlier=earlier, previous_fate=planned.adapter.previous_fate)
         if item.task_sinks:
             with self._lock:
                 self.outcomes.append(outcome)
@@ -240,11 +240,10 @@ class Run:
                 return self._fail(row, 'the new secret was delivered, but revoking the previous '
                                        'one failed: %s; the next run revokes it'
                                   % failure_text(exc))
-        elif item.params.get('keep_previous_for'):
-            # CloudTruth's rekey window: the previous key ends by itself when the window closes.
-            notes.append('replaced in place with an overlap window: the previous secret works '
-                         'for keep_previous_for (%s) after the new one was issued, then stops; '
-                         'it was delivered at once' % item.params['keep_previous_for'])
+        elif outcome.get('previous_fate'):
+            # A window the platform keeps (CloudTruth's rekey): it ends by itself.
+            notes.append('replaced in place: the previous secret %s (read back from the '
+                         'platform); the new one was delivered at once' % outcome['previous_fate'])
         else:
             notes.append(IN_PLACE_NOTE)
         self.journal.finish(item.label, item.provider.name)

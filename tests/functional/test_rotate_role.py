@@ -259,8 +259,13 @@ def test_mixed_run_check_mode_then_rotate_then_nothing_due(sandbox, tmp_path):
             new = secret_in(sink)
             assert new != case.old_secret and sandbox.secrets.is_live(new), (case.label, sink)
         # Overlapping platforms revoke the previous secret after delivery; in-place ones lost it
-        # when the new one was issued. Either way it no longer works.
-        assert not sandbox.secrets.is_live(case.old_secret), case.label
+        # when the new one was issued. Either way it no longer works, except CloudTruth's: its
+        # rekey keeps the previous key for an explicit window (an hour unless set), then it stops.
+        if case.item["provider"] == "cloudtruth":
+            assert sandbox.secrets.get(case.old_secret).revoked_at is not None
+            assert "works until" in " ".join(row["notes"]), row
+        else:
+            assert not sandbox.secrets.is_live(case.old_secret), case.label
         assert row["in_place"] is (not row["overlaps"])
         if not row["overlaps"]:
             assert "replaced in place" in " ".join(row["notes"]), row
@@ -385,4 +390,38 @@ def test_bad_items_fail_before_any_request(sandbox, tmp_path):
                      "rotate_tokens[no-sink].deliver:",
                      "rotate_tokens[no-policy]"):
         assert expected in text, expected
+    assert_no_leak(sandbox, run)
+
+
+def test_a_cloudtruth_rekey_answer_without_the_key_fails_and_leaves_the_consumer_a_working_key(
+        sandbox, tmp_path):
+    """Issue 13: the rekey's answer may carry no key. The role reports the token as failed; the
+    consumer's file still holds the previous key, which still works (the rekey sent an explicit
+    future expire_at), and the next run does not shorten that window."""
+    cloudtruth = sandbox["cloudtruth"]
+    cloudtruth.rekey_returns_key = False
+    conn = {"api_url": cloudtruth.url, "api_token": cloudtruth.admin_token}
+    _account_id, consumer_key = cloudtruth.add_service_account("ct-keyless",
+                                                               created_at=days_ago(120))
+    sinks = tmp_path / "sinks"
+    sinks.mkdir()
+    consumer = sinks / "ct-keyless"
+    consumer.write_text(consumer_key)
+    consumer.chmod(0o600)
+    tokens = [{"provider": "cloudtruth", "id": "ct-keyless", "max_age": "90d",
+               "params": dict(conn, name="ct-keyless"), "deliver": [file_sink(consumer)]}]
+    run = rotate(tmp_path, tokens)
+    assert run.rc != 0
+    row = run.rows()["ct-keyless"]
+    assert row["action"] == "failed", row
+    assert "did not return the new key" in row["error"]
+    assert consumer.read_text() == consumer_key
+    assert sandbox.secrets.is_live(consumer_key)
+    window_end = sandbox.secrets.get(consumer_key).revoked_at
+    assert window_end is not None
+    assert_no_leak(sandbox, run)
+
+    run = rotate(tmp_path, tokens, name="again")
+    assert consumer.read_text() == consumer_key and sandbox.secrets.is_live(consumer_key)
+    assert sandbox.secrets.get(consumer_key).revoked_at == window_end
     assert_no_leak(sandbox, run)
