@@ -34,7 +34,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
 from ansible_collections.tokenops.tokens.plugins.module_utils._paging import iter_result_info
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, is_due, isoformat, parse_duration, parse_optional_timestamp, parse_timestamp,
-    requested_expiry,
+    platform_time, requested_expiry,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import TokenAdapter
 
@@ -114,7 +114,7 @@ def list_tokens(client, account_id=None):
 
 
 def _timestamp(value):
-    return isoformat(parse_optional_timestamp(value))
+    return platform_time(value)
 
 
 def normal_cidr(value):

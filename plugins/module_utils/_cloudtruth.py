@@ -38,7 +38,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
 from ansible_collections.tokenops.tokens.plugins.module_utils._paging import iter_next_links
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, RotationPolicy, describe_seconds, isoformat, parse_duration,
-    parse_optional_timestamp,
+    parse_optional_timestamp, platform_time,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import TokenAdapter
 
@@ -89,8 +89,8 @@ def key_metadata(raw):
     """One API key's public metadata: its visible prefix, never the key."""
     return dict(
         prefix=raw.get('prefix'),
-        created_at=isoformat(parse_optional_timestamp(raw.get('created'))),
-        expires_at=isoformat(parse_optional_timestamp(raw.get('expiry_date'))),
+        created_at=platform_time(raw.get('created')),
+        expires_at=platform_time(raw.get('expiry_date')),
         revoked=bool(raw.get('revoked')),
         expired=bool(raw.get('has_expired')),
     )
@@ -114,7 +114,7 @@ def account_metadata(raw):
     user = raw.get('user') or {}
     keys = [key_metadata(k) for k in raw.get('keys') or []]
     newest = newest_key(keys)
-    created_at = isoformat(parse_optional_timestamp(raw.get('created_at')))
+    created_at = platform_time(raw.get('created_at'))
     return dict(
         id=raw.get('id'),
         name=user.get('name'),
@@ -124,8 +124,8 @@ def account_metadata(raw):
         membership_id=user.get('membership_id'),
         email=user.get('email'),
         created_at=created_at,
-        modified_at=isoformat(parse_optional_timestamp(raw.get('modified_at'))),
-        last_used_at=isoformat(parse_optional_timestamp(raw.get('last_used_at'))),
+        modified_at=platform_time(raw.get('modified_at')),
+        last_used_at=platform_time(raw.get('last_used_at')),
         key_created_at=newest['created_at'] if newest else created_at,
         expires_at=newest['expires_at'] if newest else None,
         live_keys=(sum(1 for k in keys if not k['revoked'] and not k['expired'])

@@ -28,7 +28,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._paging import iter_continuation
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
-    InputError, from_epoch, isoformat, parse_optional_timestamp, requested_expiry,
+    InputError, from_epoch, isoformat, parse_optional_timestamp, platform_time, requested_expiry,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import TokenAdapter
 
@@ -71,7 +71,7 @@ def token_metadata(raw):
         admin=bool(raw.get('admin')),
         created_by=raw.get('createdBy'),
         role=raw.get('role'),
-        created_at=isoformat(parse_optional_timestamp(raw.get('created'))),
+        created_at=platform_time(raw.get('created')),
         expires_at=isoformat(from_epoch(raw.get('expires'))),
         last_used_at=isoformat(from_epoch(raw.get('lastUsed'))),
     )

@@ -33,7 +33,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._paging import iter_jsonapi
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
-    InputError, RotationPolicy, isoformat, parse_duration, parse_optional_timestamp,
+    InputError, RotationPolicy, isoformat, parse_duration, parse_optional_timestamp, platform_time,
     requested_expiry,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import TokenAdapter
@@ -86,9 +86,9 @@ def token_metadata(resource):
         team_id=team.get('id'),
         description=attributes.get('description'),
         legacy=attributes.get('description') is None,
-        created_at=isoformat(parse_optional_timestamp(attributes.get('created-at'))),
-        expires_at=isoformat(parse_optional_timestamp(attributes.get('expired-at'))),
-        last_used_at=isoformat(parse_optional_timestamp(attributes.get('last-used-at'))),
+        created_at=platform_time(attributes.get('created-at')),
+        expires_at=platform_time(attributes.get('expired-at')),
+        last_used_at=platform_time(attributes.get('last-used-at')),
         created_by=dict(id=creator.get('id'), type=creator.get('type')) if creator else None,
     )
 

@@ -23,7 +23,8 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import API
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
-    InputError, RotationPolicy, age_seconds, is_due, parse_optional_timestamp, utcnow,
+    InputError, RotationPolicy, age_seconds, forget_unreadable_times, is_due,
+    parse_optional_timestamp, utcnow,
 )
 
 
@@ -159,6 +160,12 @@ class TokenStateMachine:
         self.adapter = adapter
         self.params = module.params
         self.check_mode = module.check_mode
+        self._warned = set()
+
+    def _warn(self, message):
+        if message not in self._warned:
+            self._warned.add(message)
+            self.module.warn(message)
 
     def run(self):
         policy = RotationPolicy.from_params(self.params)
@@ -167,7 +174,7 @@ class TokenStateMachine:
         if state == 'absent' and not self.adapter.can_delete:
             raise InputError('state: absent is not possible: %s'
                              % self.adapter.cannot_delete_reason)
-        current = self.adapter.find()
+        current = forget_unreadable_times(self.adapter.find(), self._warn)
         if state == 'absent':
             return self._absent(current)
         if current is None:
@@ -176,6 +183,7 @@ class TokenStateMachine:
 
     # ---------------------------------------------------------------------------------------
     def _result(self, changed, before, after, secret=None, rotated=False, **extra):
+        after = forget_unreadable_times(after, self._warn)
         result = dict(changed=changed, token=after, rotated=rotated)
         if secret is not None:
             result['secret'] = secret

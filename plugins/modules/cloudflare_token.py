@@ -54,8 +54,8 @@ options:
       - Manage account-owned tokens of this account (the 32-character account id), under
         C(/accounts/{account_id}/tokens).
       - When not set, the module manages user tokens of the user O(api_token) belongs to.
-      - An account-owned credential (C(cfat_...)) in O(api_token) works: Cloudflare refuses it on
-        the user verify path (401 or 403), so the module checks it on the account's verify path.
+      - "An account-owned credential (C(cfat_...)) in O(api_token) works: Cloudflare refuses it on
+        the user verify path (401 or 403), so the module checks it on the account's verify path."
     type: str
   name:
     description:

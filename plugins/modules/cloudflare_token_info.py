@@ -17,7 +17,7 @@ description:
   - "The list is what Cloudflare lists: active, disabled and B(recently) expired tokens (a token that
     expired long ago is left out although it still exists), and, for a credential that holds only
     the C(list_self) permission, only the account tokens that credential created. Read a token that
-    is left out by its id with M(tokenops.tokens.cloudflare_token) and O(tokenops.tokens.cloudflare_token#module:token_id)."
+    is left out by its id, with the C(token_id) option of M(tokenops.tokens.cloudflare_token)."
   - Can check the calling credential itself (O(verify_credential)).
   - Never changes anything and never returns a secret (Cloudflare never shows one after it was issued).
   - The age of a token's secret is counted from C(modified_on), because Cloudflare records no time at
@@ -54,9 +54,9 @@ options:
       - Also check the credential in O(api_token) with Cloudflare's verify endpoint
         (C(/user/tokens/verify), or the account's for an account token) and return what it says
         as RV(credential).
-      - With an account-owned credential (C(cfat_...)) give O(account_id): Cloudflare answers such
+      - "With an account-owned credential (C(cfat_...)) give O(account_id): Cloudflare answers such
         a credential on the user path as it answers a bad one (401 code 1000), so the module asks
-        the account's verify path next.
+        the account's verify path next."
     type: bool
     default: false
 seealso:
@@ -179,7 +179,7 @@ def main():
 
     def work():
         params = module.params
-        listing = Listing(params, utcnow())
+        listing = Listing(params, utcnow(), module.warn)
         account_id = params['account_id'] or None
         check_account_id(account_id)
         client = make_client(API['cloudflare'], params)

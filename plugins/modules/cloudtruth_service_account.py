@@ -83,10 +83,10 @@ options:
         V(30m) or V(1d), at least V(1m). During that window both keys work, so the new key can
         reach every consumer before the old one stops.
       - When not given, one hour.
-      - V(0) asks for an immediate cut-over: the rekey sends C(expire_at) null and the module warns
+      - "V(0) asks for an immediate cut-over: the rekey sends C(expire_at) null and the module warns
         that consumers without the new key are locked out. CloudTruth does not document what a
-        null C(expire_at) does, and some servers read it as "never expires"; the module reads the
-        account back and warns when the previous key still works with no expiry.
+        null C(expire_at) does, and some servers read it as \"never expires\"; the module reads the
+        account back and warns when the previous key still works with no expiry."
       - Must not be V(0) to rekey the account whose key O(api_token) is, so that the module never
         locks out its own caller.
     type: str
@@ -124,8 +124,9 @@ notes:
   - Servers from 2021 do not report a service account's role; the module then neither compares
     nor changes O(role), and warns.
   - A run that changes nothing reads the service account list (every page) and nothing else.
-    A rekey that is due also reads the caller (C(GET /api/v1/users/current/)), to refuse a rekey
-    that would lock the caller out.
+    A rekey sends one C(POST .../rekey/) and reads the account back; with O(keep_previous_for=0)
+    it also reads the caller (C(GET /api/v1/users/current/)) first, to refuse a cut-over that
+    would lock the caller out.
   - When a rekey gets no clear answer (a timeout, a dropped connection, an error 5xx), the module
     reads the account before trying again, and rekeys once more only when no new key appeared.
 seealso:

@@ -248,7 +248,9 @@ class Run:
             notes.append(IN_PLACE_NOTE)
         self.journal.finish(item.label, item.provider.name)
         token = outcome.get('token') or {}
-        if token.get('id') and not token.get('created_at'):
+        # Remembered always: a platform may say when a secret was issued in a shape the module
+        # cannot read (then the role counts the age from here), not only say nothing.
+        if token.get('id'):
             self.journal.remember_rotation(item.label, item.provider.name, token['id'],
                                            isoformat(self.now))
         row.update(action='rotated', notes=notes)

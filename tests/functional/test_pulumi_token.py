@@ -237,3 +237,28 @@ def test_a_team_token_deleted_behind_the_modules_back_is_taken_as_gone(sandbox, 
     adapter.delete({"id": token_id})        # gone: the 400 and a listing without it
     assert [(e.method, e.status) for e in sandbox.log.select("pulumi")] == [
         ("DELETE", 400), ("GET", 200)]
+
+
+def test_a_timestamp_in_a_shape_the_module_does_not_read_makes_the_age_unknown(
+        sandbox, tmp_path):
+    """Issue 13: Go's ``2026-01-02 15:04:05.123 +0000 UTC`` in ``created``: each run succeeds,
+    warns naming the field, and reports the age as unknown (rotate: due does not count it)."""
+    pulumi = sandbox["pulumi"]
+    pulumi.created_style = "go"
+    token_id, secret = pulumi.add_personal_token("ci", created=days_ago(200))
+    assert pulumi.tokens("personal")[-1]["created"].endswith(" +0000 UTC")
+    sandbox.log.clear()
+    run = clean_playbook(sandbox, tmp_path, [
+        token_task(sandbox, "due", description="ci", rotate="due", max_age="90d"),
+        info_task(sandbox, "listed", max_age="90d"),
+    ])
+    due = run["due"]
+    assert not due["changed"] and not due["rotated"] and due["token"]["id"] == token_id
+    assert due["token"]["created_at"] is None
+    [listed] = [t for t in run["listed"]["tokens"] if t["id"] == token_id]
+    assert listed["age_seconds"] is None and listed["created_at"] is None
+    assert listed["due"] is False
+    text = " ".join(run.output.split())
+    assert f"token {token_id}: created_at is" in text and "+0000 UTC" in text
+    assert "taken as unknown" in text
+    assert sandbox.log.writes("pulumi") == [] and sandbox.secrets.is_live(secret)

@@ -425,3 +425,30 @@ def test_a_cloudtruth_rekey_answer_without_the_key_fails_and_leaves_the_consumer
     assert consumer.read_text() == consumer_key and sandbox.secrets.is_live(consumer_key)
     assert sandbox.secrets.get(consumer_key).revoked_at == window_end
     assert_no_leak(sandbox, run)
+
+
+def test_a_timestamp_the_role_cannot_read_makes_the_age_unknown_not_a_failure(sandbox, tmp_path):
+    """Issue 13: Go's ``... +0000 UTC`` shape in Pulumi's ``created``: the run succeeds and the
+    report says the age is unknown and why. As for any token of unknown age, the role rotates it
+    once to start a known age (its journal), and the next run finds it not due."""
+    pulumi = sandbox["pulumi"]
+    pulumi.created_style = "go"
+    _id, secret = pulumi.add_personal_token("go-time", created=days_ago(200))
+    conn = {"api_url": pulumi.url, "api_token": pulumi.admin_token}
+    tokens = [{"provider": "pulumi", "id": "go-time", "max_age": "90d",
+               "params": dict(conn, description="go-time"),
+               "deliver": [file_sink(tmp_path / "go-time")]}]
+    run = rotate(tmp_path, tokens)
+    assert run.rc == 0, run.output
+    row = run.rows()["go-time"]
+    assert row["action"] == "rotated" and row["reason"].startswith("age unknown"), row
+    assert any("created_at is" in note and "+0000 UTC" in note for note in row["notes"]), row
+    assert sandbox.secrets.is_live((tmp_path / "go-time").read_text())
+    assert not sandbox.secrets.is_live(secret)
+    assert_no_leak(sandbox, run)
+
+    run = rotate(tmp_path, tokens, name="again")
+    assert run.rc == 0, run.output
+    row = run.rows()["go-time"]
+    assert row["action"] == "not due" and "last rotation" in row["reason"], row
+    assert any("created_at is" in note for note in row["notes"]), row

@@ -114,7 +114,9 @@ class Pulumi(Platform):
     Switches: ``send_retry_after`` on 429s; ``null_continuation_token`` (last page says
     ``"continuationToken": null`` instead of omitting it); ``created_style`` (``"iso"``
     ``2026-11-22T10:15:30Z``, ``"iso_ms"`` with milliseconds, ``"space"``
-    ``2026-11-22 10:15:30.123`` without zone) to check that clients parse ``created`` leniently;
+    ``2026-11-22 10:15:30.123`` without zone, ``"go"`` ``2026-11-22 10:15:30.123 +0000 UTC`` as
+    Go's ``time.Time.String()`` prints it) to check that clients parse ``created`` leniently or
+    survive a shape they cannot read;
     ``router_404_plain_text`` (unknown paths answer ``404 page not found`` as text, as the real
     router sometimes does); ``default_page_size`` and ``max_page_size``;
     ``gone_team_token_delete_status`` (a team-token delete of an id that no longer exists: 400
@@ -585,6 +587,9 @@ class Pulumi(Platform):
             return isoformat_ms(moment) or ""
         if self.created_style == "space":
             return (isoformat_ms(moment) or "").replace("T", " ").removesuffix("Z")
+        if self.created_style == "go":      # Go's time.Time.String(), as a Go server may print it
+            utc = moment.astimezone(timezone.utc)
+            return utc.strftime("%Y-%m-%d %H:%M:%S.") + f"{utc.microsecond // 1000:03d} +0000 UTC"
         return isoformat_s(moment) or ""
 
     # ------------------------------------------------------------------ listing
