@@ -260,7 +260,8 @@ class PactFlowTokenAdapter(TokenAdapter):
         except AuthenticationError as exc:
             raise AuthenticationError(
                 '%s. PactFlow also answers 401 when a read-only token tries to regenerate a '
-                'token (it refuses every request but GET made with one)' % exc, status=exc.status, method=exc.method, path=exc.path,
+                'token (it refuses every request but GET made with one)' % exc,
+                status=exc.status, method=exc.method, path=exc.path,
                 platform_message=exc.platform_message, request_id=exc.request_id)
 
     def _value_after_lost_answer(self, current, previous, mine, exc):

@@ -79,7 +79,8 @@ def parse_timestamp(value, option):
 def parse_optional_timestamp(value):
     """Like :func:`parse_timestamp` for values the platform sent; None and '' stay None, and so
     does a value in a shape the module does not read (such as Go's ``2026-01-02 15:04:05.123
-    +0000 UTC``): its time is unknown, never a failed run (:func:`forget_unreadable_times` warns)."""
+    +0000 UTC``): its time is unknown, never a failed run (see
+    :func:`forget_unreadable_times`, which warns)."""
     if value in (None, ''):
         return None
     try:

@@ -14,8 +14,8 @@ version_added: 0.1.0
 description:
   - Lists the API tokens of the calling user, or of an account (O(account_id)), every page, with
     their policies, IP condition, status, age and whether they are due for rotation.
-  - "The list is what Cloudflare lists: active, disabled and B(recently) expired tokens (a token that
-    expired long ago is left out although it still exists), and, for a credential that holds only
+  - "The list is what Cloudflare lists: active, disabled and B(recently) expired tokens (a token
+    that expired long ago is left out although it still exists), and, for a credential that holds only
     the C(list_self) permission, only the account tokens that credential created. Read a token that
     is left out by its id, with the C(token_id) option of M(tokenops.tokens.cloudflare_token)."
   - Can check the calling credential itself (O(verify_credential)).

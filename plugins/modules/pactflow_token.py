@@ -88,8 +88,8 @@ notes:
     endpoint to regenerate another principal's tokens (its user interface can regenerate a system
     account's). Called with a system account's own token, the module manages that account's tokens as
     the current principal; PactFlow does not document this, so it is an assumption.
-  - "A B(read-only token cannot regenerate anything), not even itself: PactFlow refuses every request
-    other than C(GET) made with one (HTTP 401). Regenerating either token needs the read-write token
+  - "A B(read-only token cannot regenerate anything), not even itself: PactFlow refuses every
+    request other than C(GET) made with one (HTTP 401). Regenerating either token needs the read-write token
     in O(api_token); with the read-only one, the module refuses a rotation before sending anything.
     Importing works with either token."
   - PactFlow may let tokens expire after a period an administrator sets; the API does not say when,
