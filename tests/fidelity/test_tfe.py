@@ -663,8 +663,8 @@ def test_account_details_names_the_team_of_a_team_token(tfe, call):
     _id, secret = tfe.add_token(team, "ci")
     data = call("GET", "/account/details", token=secret).json()["data"]
     assert data["type"] == "users" and data["attributes"]["is-service-account"] is True
-    assert data["relationships"]["authenticated-resource"]["data"] == {"type": "teams",
-                                                                      "id": team}
+    resource = data["relationships"]["authenticated-resource"]["data"]
+    assert resource == {"type": "teams", "id": team}
     admin = call("GET", "/account/details").json()["data"]
     assert admin["relationships"]["authenticated-resource"]["data"] == {
         "type": "users", "id": tfe.admin_user_id}

@@ -398,7 +398,7 @@ def test_a_rekey_answer_without_the_key_fails_clearly_and_the_previous_key_keeps
     assert sandbox.secrets.is_live(consumer_key)
     window_end = sandbox.secrets.get(consumer_key).revoked_at
     assert window_end is not None and window_end > datetime.now(timezone.utc)
-    rekeys = [e for e in sandbox.log.writes("cloudtruth")]
+    rekeys = sandbox.log.writes("cloudtruth")
     assert len(rekeys) == 1 and rekeys[0].path.endswith("/rekey/")
     assert ("GET", f"/api/v1/serviceaccounts/{account_id}/") in [
         (e.method, e.path.replace("%7C", "|")) for e in sandbox.log.select("cloudtruth")]
