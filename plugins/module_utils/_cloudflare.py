@@ -327,7 +327,14 @@ class CloudflareTokenAdapter(TokenAdapter):
         """By ``token_id``: one GET. By name: every page of the listing."""
         token_id = self.params.get('token_id')
         if not token_id:
-            return self.find_in(self.list_scope())
+            found = self.find_in(self.list_scope())
+            if found is None and self.params.get('state') == 'absent':
+                self.notes.append(
+                    'no token named %r is listed, so nothing was deleted. Cloudflare lists only '
+                    'active, disabled and recently expired tokens (and, to a credential with only '
+                    'the list_self permission, the account tokens it created): to delete a token '
+                    'that is not listed, give its token_id' % self.params.get('name'))
+            return found
         body = self.client.get(self.path + (token_id,), allow_not_found=True)
         if body is None or not body.get('result'):
             if (self.params.get('state') or 'present') == 'present':

@@ -54,7 +54,8 @@ class TokenAdapter:
         self.client = client
         self.params = params
         self.now = now or utcnow()
-        #: warnings found while writing (what a read-back showed), given after the run's result
+        #: warnings found while working (what a read-back showed, what a lookup cannot see),
+        #: given with the run's result
         self.notes = []
 
     def validate(self):
@@ -184,6 +185,8 @@ class TokenStateMachine:
     # ---------------------------------------------------------------------------------------
     def _result(self, changed, before, after, secret=None, rotated=False, **extra):
         after = forget_unreadable_times(after, self._warn)
+        for note in self.adapter.notes:
+            self._warn(note)
         result = dict(changed=changed, token=after, rotated=rotated)
         if secret is not None:
             result['secret'] = secret
@@ -243,8 +246,6 @@ class TokenStateMachine:
                 '%s. The rotation may have happened: the previous secret may no longer work and '
                 'the new one is unknown. Re-run with rotate: always to issue a secret you can '
                 'use.' % exc)
-        for note in self.adapter.notes:
-            self.module.warn(note)
         return self._result(True, current, token, secret=secret, rotated=True,
                             previous_id=previous_id, rotation_reason=reason)
 

@@ -469,3 +469,19 @@ def test_a_self_rotation_guard_recognises_an_account_owned_credential(sandbox, t
     assert run["self_roll"]["failed"]
     assert "allow_self_rotation" in run["self_roll"]["msg"], run["self_roll"]["msg"]
     assert sandbox.secrets.is_live(credential)
+
+
+def test_a_long_expired_token_is_not_listed_and_absent_by_name_says_to_use_token_id(
+        sandbox, tmp_path):
+    """include_expired lists only recently expired tokens: a lookup by name cannot see one that
+    expired long ago; the module says so, and token_id reaches it."""
+    cloudflare = sandbox["cloudflare"]
+    old_id, _secret = cloudflare.add_token("ancient", issued_on=days_ago(400),
+                                           expires_on=days_ago(300))
+    run = clean_playbook(sandbox, tmp_path, [
+        token_task(sandbox, "by_name", name="ancient", state="absent"),
+        token_task(sandbox, "by_id", token_id=old_id, state="absent"),
+    ])
+    assert not run["by_name"]["changed"] and cloudflare.token(old_id) is None
+    assert run["by_id"]["changed"]
+    assert "give its token_id" in " ".join(run.output.split())
