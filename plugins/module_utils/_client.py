@@ -186,12 +186,13 @@ class ApiClient:
 
     ``auth_header`` is the full Authorization value (``Bearer x``, ``token x``, ``Api-Key x``).
     ``decode_error(status, body_text)`` returns ``(message, request_id)`` for an error response.
+    ``content_type_on`` names the methods sent with ``Content-Type`` even when bodiless.
     """
 
     def __init__(self, base_url, auth_header, decode_error, timeout=30, validate_certs=True,
                  retry=None, accept='application/json', content_type='application/json',
                  trailing_slash=False, secrets=(), sleep=time.sleep, clock=time.time,
-                 session=None):
+                 session=None, content_type_on=()):
         self.base_url = base_url.rstrip('/')
         self.decode_error = decode_error
         self.timeout = timeout
@@ -208,6 +209,9 @@ class ApiClient:
         self.session.verify = validate_certs
         self.session.headers.update({'User-Agent': USER_AGENT, 'Accept': accept})
         self.content_type = content_type
+        #: methods that carry Content-Type even without a body (the vendor's clients send it,
+        #: and TFE answers 415 to a bodiless DELETE without it); a body always carries it
+        self.content_type_on = frozenset(content_type_on)
         self.requests_sent = 0
         #: answers that stay true for this client's run, shared by every adapter using it (the
         #: rotation role builds one adapter per token): the caller's identity, resolved teams
@@ -295,6 +299,7 @@ class ApiClient:
         auth = _HeaderAuth('%s %s' % (self._auth_scheme, credential)) if credential else None
         if body is not None:
             data = json.dumps(body)
+        if body is not None or method in self.content_type_on:
             headers['Content-Type'] = self.content_type
         waited = 0.0
         attempt = 0

@@ -9,7 +9,8 @@
 (``/accounts/{account_id}/tokens``), with policies, an IP condition, dates and status.
 
 Everything but the secret can change in place (a full-object PUT). Names are not unique, so a
-lookup by name reads every page (expired tokens included) and refuses to guess between two.
+lookup by name reads every page (recently expired tokens included) and refuses to guess between
+two.
 Rotation rolls the secret (``PUT .../value``): the token keeps its id and the previous secret
 stops working at once. Cloudflare records no "secret issued at", and a roll keeps ``issued_on``;
 the age of a secret is therefore counted from ``modified_on``, which a roll moves (and so does
@@ -33,7 +34,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
 from ansible_collections.tokenops.tokens.plugins.module_utils._paging import iter_result_info
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, is_due, isoformat, parse_duration, parse_optional_timestamp, parse_timestamp,
-    requested_expiry,
+    platform_time, requested_expiry,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import TokenAdapter
 
@@ -105,13 +106,15 @@ def tokens_path(account_id=None):
 
 
 def list_tokens(client, account_id=None):
-    """Every token of the user or the account, all pages, expired ones included."""
+    """Every token of the user or the account Cloudflare lists, all pages: active, disabled and
+    recently expired ones (a long-expired token, or with ``list_self`` another creator's, is not
+    listed, and is found only by its id)."""
     return iter_result_info(client, tokens_path(account_id), {'include_expired': 'true'},
                             per_page=PER_PAGE)
 
 
 def _timestamp(value):
-    return isoformat(parse_optional_timestamp(value))
+    return platform_time(value)
 
 
 def normal_cidr(value):
@@ -324,7 +327,14 @@ class CloudflareTokenAdapter(TokenAdapter):
         """By ``token_id``: one GET. By name: every page of the listing."""
         token_id = self.params.get('token_id')
         if not token_id:
-            return self.find_in(self.list_scope())
+            found = self.find_in(self.list_scope())
+            if found is None and self.params.get('state') == 'absent':
+                self.notes.append(
+                    'no token named %r is listed, so nothing was deleted. Cloudflare lists only '
+                    'active, disabled and recently expired tokens (and, to a credential with only '
+                    'the list_self permission, the account tokens it created): to delete a token '
+                    'that is not listed, give its token_id' % self.params.get('name'))
+            return found
         body = self.client.get(self.path + (token_id,), allow_not_found=True)
         if body is None or not body.get('result'):
             if (self.params.get('state') or 'present') == 'present':
@@ -638,16 +648,27 @@ def _request_policy(policy):
 def caller_token(client, account_id=None):
     """What ``/user/tokens/verify`` (or the account's verify, for an account token) says of the
     module's own credential: ``{id, status, expires_at, not_before}``, all None when neither
-    path accepts it as its kind of token."""
+    path accepts it as its kind of token.
+
+    Cloudflare answers an account-owned credential on the user path with 401 code 1000, the
+    answer a bad token gets (403 has been seen too), so either sends the question on to the
+    account's path before the credential is called bad.
+    """
     paths = [tokens_path() + ('verify',)]
     if account_id:
         paths.append(tokens_path(account_id) + ('verify',))
-    for path in paths:
+    for number, path in enumerate(paths, 1):
         try:
             body = client.get(path)
         except ApiError as exc:
-            if exc.status == 403:
+            if exc.status == 403 or (exc.status == 401 and number < len(paths)):
                 continue
+            if exc.status == 401 and not account_id:
+                raise type(exc)('%s. An account-owned token (cfat_...) is refused there as a bad '
+                                'one is: give account_id to check it on its account'
+                                % exc, status=exc.status, method=exc.method, path=exc.path,
+                                platform_message=exc.platform_message,
+                                request_id=exc.request_id)
             raise
         result = body.get('result') or {}
         return dict(id=result.get('id'), status=result.get('status'),

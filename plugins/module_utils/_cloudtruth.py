@@ -10,8 +10,12 @@
 A service account is found by its user's name over every page of ``/api/v1/serviceaccounts/``
 (there is no name filter); entries whose ``user`` is null have no name and never match.
 ``description`` and ``owner`` change through the account, ``role`` through its membership, and
-the name cannot change. A new key comes from a rekey, which replaces the key in place: the
-previous key stops at once, or at ``expire_at`` when the user asked for an overlap window.
+the name cannot change. A new key comes from a rekey, which replaces the key in place. The
+rekey always sends an explicit future ``expire_at`` for the previous key (``keep_previous_for``,
+one hour unless set), because the one public schema of its answer has no key in it and
+``expire_at: null`` may mean "never expires": the consumer's key keeps working until a new key
+has been received. Only ``keep_previous_for: 0`` (an immediate cut-over) sends null. The account
+is read back after every rekey to report what happened to the previous key.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -34,7 +38,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
 from ansible_collections.tokenops.tokens.plugins.module_utils._paging import iter_next_links
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, RotationPolicy, describe_seconds, isoformat, parse_duration,
-    parse_optional_timestamp,
+    parse_optional_timestamp, platform_time,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import TokenAdapter
 
@@ -45,6 +49,8 @@ ROLES = ('owner', 'admin', 'contrib', 'viewer')
 DEFAULT_ROLE = 'viewer'
 #: the shortest overlap window: a shorter one could end before the rekey request arrives
 MIN_KEEP_PREVIOUS = 60
+#: the overlap window when keep_previous_for is not set: the previous key works this long
+DEFAULT_KEEP_PREVIOUS = '1h'
 ACCOUNTS = ('api', 'v1', 'serviceaccounts')
 MEMBERSHIPS = ('api', 'v1', 'memberships')
 USERS = ('api', 'v1', 'users')
@@ -83,8 +89,8 @@ def key_metadata(raw):
     """One API key's public metadata: its visible prefix, never the key."""
     return dict(
         prefix=raw.get('prefix'),
-        created_at=isoformat(parse_optional_timestamp(raw.get('created'))),
-        expires_at=isoformat(parse_optional_timestamp(raw.get('expiry_date'))),
+        created_at=platform_time(raw.get('created')),
+        expires_at=platform_time(raw.get('expiry_date')),
         revoked=bool(raw.get('revoked')),
         expired=bool(raw.get('has_expired')),
     )
@@ -108,7 +114,7 @@ def account_metadata(raw):
     user = raw.get('user') or {}
     keys = [key_metadata(k) for k in raw.get('keys') or []]
     newest = newest_key(keys)
-    created_at = isoformat(parse_optional_timestamp(raw.get('created_at')))
+    created_at = platform_time(raw.get('created_at'))
     return dict(
         id=raw.get('id'),
         name=user.get('name'),
@@ -118,8 +124,8 @@ def account_metadata(raw):
         membership_id=user.get('membership_id'),
         email=user.get('email'),
         created_at=created_at,
-        modified_at=isoformat(parse_optional_timestamp(raw.get('modified_at'))),
-        last_used_at=isoformat(parse_optional_timestamp(raw.get('last_used_at'))),
+        modified_at=platform_time(raw.get('modified_at')),
+        last_used_at=platform_time(raw.get('last_used_at')),
         key_created_at=newest['created_at'] if newest else created_at,
         expires_at=newest['expires_at'] if newest else None,
         live_keys=(sum(1 for k in keys if not k['revoked'] and not k['expired'])
@@ -134,10 +140,11 @@ def list_accounts(client):
 
 
 def keep_previous_seconds(params):
-    """The overlap window in seconds, or None for "the previous key stops at once"."""
+    """The overlap window in seconds (one hour when not set), or None for ``0``: "the previous
+    key stops at once"."""
     value = params.get('keep_previous_for')
     if value is None:
-        return None
+        value = DEFAULT_KEEP_PREVIOUS
     if str(value).strip().startswith('-'):
         raise InputError('keep_previous_for: a duration cannot be negative, got %r' % (value,))
     seconds = parse_duration(value, 'keep_previous_for')
@@ -150,8 +157,8 @@ def keep_previous_seconds(params):
 
 
 class CloudTruthServiceAccountAdapter(TokenAdapter):
-    rotation_effect = ('rekeyed in place: the previous API key stops working at once, or at the '
-                       'end of keep_previous_for')
+    rotation_effect = ('rekeyed in place: the previous API key stops working at the end of '
+                       'keep_previous_for (one hour unless set; 0 stops it at once)')
     #: A rekey replaces the key in place: no request can end the previous key later (CloudTruth
     #: has no per-key endpoint), so the only overlap is the rekey's own keep_previous_for window.
     overlaps = False
@@ -217,8 +224,10 @@ class CloudTruthServiceAccountAdapter(TokenAdapter):
         return desired
 
     def changes(self, current):
+        # A server from 2021 sends no role: unknown is not a difference that needs a write.
         return dict((field, value) for field, value in self._desired().items()
-                    if current.get(field) != value)
+                    if current.get(field) != value
+                    and not (field == 'role' and current.get('role') is None))
 
     def _due(self, current):
         policy = RotationPolicy.from_params(self.params)
@@ -236,8 +245,19 @@ class CloudTruthServiceAccountAdapter(TokenAdapter):
                             'issue one' % current['name'])
         if self.keep_previous is None and self._due(current):
             messages.append('the rekey of service account %s stops its previous API key at once '
-                            '(keep_previous_for is not set); set keep_previous_for to keep it '
-                            'working while the new key is delivered' % current['name'])
+                            '(keep_previous_for: 0); a consumer that has not received the new key '
+                            'is locked out until it does' % current['name'])
+        if self.params.get('role') is not None and current.get('role') is None:
+            messages.append('CloudTruth did not report the role of service account %s (servers '
+                            'from 2021 do not), so role was not compared or changed'
+                            % current['name'])
+        windows = sorted(k['expires_at'] for k in current.get('api_keys') or []
+                         if not k['revoked'] and not k['expired'] and k.get('expires_at'))
+        if windows and (current.get('live_keys') or 0) > 1:
+            messages.append('service account %s has %d working API keys; the older ones stop at '
+                            '%s (the window of an earlier rekey). If its newest key never reached '
+                            'its consumers, run with rotate: always before then'
+                            % (current['name'], current['live_keys'], windows[0]))
         return messages
 
     def planned(self, current=None, changes=None):
@@ -289,7 +309,7 @@ class CloudTruthServiceAccountAdapter(TokenAdapter):
         """A rekey without a window would stop the very key the module calls with."""
         if self.keep_previous is not None or self._caller_id() != current['id']:
             return
-        raise InputError('keep_previous_for: required to rekey service account %s, because '
+        raise InputError('keep_previous_for: must not be 0 to rekey service account %s, because '
                          'api_token is its own key: without a window the rekey stops api_token '
                          'at once and locks out everything that uses it until the new key '
                          'arrives' % current['name'])
@@ -347,8 +367,9 @@ class CloudTruthServiceAccountAdapter(TokenAdapter):
                     membership_id=answer.get('id') or current.get('membership_id'))
 
     def issue_replacement(self, current):
-        """Rekey: a new key for the same account; the previous one stops at once or at the end
-        of keep_previous_for. Returns ``(token, secret)``."""
+        """Rekey: a new key for the same account; the previous one stops at the end of
+        keep_previous_for (or at once for 0). The account is read back afterwards to tell what
+        became of the previous key. Returns ``(token, secret)``."""
         expire_at = None if self.keep_previous is None else isoformat(self._window_end())
         path = ACCOUNTS + (current['id'], 'rekey')
         try:
@@ -357,14 +378,45 @@ class CloudTruthServiceAccountAdapter(TokenAdapter):
             if self._rekey_happened(current, exc):
                 raise
             answer = self.client.post(path, {'expire_at': expire_at})
-        secret = self._key_from(answer, 'rekey of service account %s' % current['name'],
-                                'the previous key %s; run again with rotate: always'
-                                % self._previous_key_fate())
-        if 'keys' in answer and (answer.get('user') or {}).get('name'):
-            return account_metadata(answer), secret
-        # The documented rekey body is only {expire_at}: read the account for its keys.
+        secret = answer.get('apikey') if isinstance(answer, dict) else None
+        self.client.remember_secret(secret)
         body = self.client.get(ACCOUNTS + (current['id'],), allow_not_found=True)
-        return (account_metadata(body) if body else dict(current)), secret
+        fate = self.previous_fate = self._previous_key_fate(current, body)
+        if not secret:
+            raise TokenOpsError(
+                'rekey of service account %s: the server did not return the new key (its answer '
+                'has no apikey), so there is no key to hand on. The previous key %s. Run again '
+                'with rotate: always before then to issue a key you receive'
+                % (current['name'], fate))
+        if self.keep_previous is None and 'does not expire' in fate:
+            self.notes.append('the rekey of service account %s asked for an immediate cut-over '
+                              '(keep_previous_for: 0), but the previous key %s: this server '
+                              'reads expire_at: null as "never"' % (current['name'], fate))
+        token = account_metadata(body) if body else dict(current)
+        if 'keys' in answer and (answer.get('user') or {}).get('name') and not body:
+            token = account_metadata(answer)
+        return token, secret
+
+    def _previous_key_fate(self, current, body=None):
+        """What became of the previous key(s), from the account read back after the rekey, in
+        words; what was asked for when the server lists no keys."""
+        asked = ('should have stopped working at once' if self.keep_previous is None
+                 else 'should work until %s' % isoformat(self._window_end()))
+        if not body or 'keys' not in body:
+            return '%s (this server lists no keys to confirm it)' % asked
+        previous = set(k['prefix'] for k in current.get('api_keys') or []
+                       if not k['revoked'] and not k['expired'])
+        fates = []
+        for key in (key_metadata(k) for k in body['keys']):
+            if key['prefix'] not in previous:
+                continue
+            if key['revoked'] or key['expired']:
+                fates.append('%s stopped working' % key['prefix'])
+            elif key['expires_at']:
+                fates.append('%s works until %s' % (key['prefix'], key['expires_at']))
+            else:
+                fates.append('%s still works and does not expire' % key['prefix'])
+        return '; '.join(fates) or asked
 
     def _rekey_happened(self, current, exc):
         """After a rekey without a clear answer: False only when a look shows no new key."""
@@ -381,12 +433,7 @@ class CloudTruthServiceAccountAdapter(TokenAdapter):
         raise AmbiguousWriteError(
             '%s. The rekey did happen (new key %s) but its answer, the only copy of the key, '
             'was lost; the previous key %s. Run again with rotate: always to issue a key you can '
-            'use' % (exc, ', '.join(fresh), self._previous_key_fate()))
-
-    def _previous_key_fate(self):
-        if self.keep_previous is None:
-            return 'stopped working at once'
-        return 'works until %s' % isoformat(self._window_end())
+            'use' % (exc, ', '.join(fresh), self._previous_key_fate(current, body)))
 
     def retire(self, previous):
         """Nothing to do: the rekey already set when the previous key stops (never delete the

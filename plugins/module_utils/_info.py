@@ -13,7 +13,7 @@ __metaclass__ = type
 import datetime
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
-    age_seconds, is_due, parse_duration, parse_optional_timestamp,
+    age_seconds, forget_unreadable_times, is_due, parse_duration, parse_optional_timestamp,
 )
 
 
@@ -31,8 +31,10 @@ def info_argument_spec():
 class Listing:
     """Checks the options once, then annotates and filters tokens."""
 
-    def __init__(self, params, now):
+    def __init__(self, params, now, warn=None):
         self.now = now
+        #: where a time the module could not read is reported (the module's ``warn``)
+        self.warn = warn
         self.max_age = _optional_duration(params, 'max_age')
         self.renew_before = _optional_duration(params, 'renew_before')
         self.expiring_within = _optional_duration(params, 'expiring_within')
@@ -43,6 +45,7 @@ class Listing:
 
         ``issued_at`` defaults to ``created_at``; ``expires_at`` to the token's own.
         """
+        token = forget_unreadable_times(token, self.warn)
         issued = issued_at or parse_optional_timestamp(token.get('created_at'))
         expires = expires_at or parse_optional_timestamp(token.get('expires_at'))
         due, reason = is_due(issued, expires, self.now, self.max_age, self.renew_before)

@@ -171,7 +171,8 @@ def make_client(api, params, secrets=()):
                      api.decode_error, timeout=params.get('timeout') or 30,
                      validate_certs=params.get('validate_certs', True), retry=retry,
                      accept=api.accept, content_type=api.content_type,
-                     trailing_slash=api.trailing_slash, secrets=secrets)
+                     trailing_slash=api.trailing_slash, secrets=secrets,
+                     content_type_on=api.content_type_on)
 
 
 def run(module, work):

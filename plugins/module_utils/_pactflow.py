@@ -210,6 +210,11 @@ class PactFlowTokenAdapter(TokenAdapter):
         return messages
 
     def check_rotation(self, current):
+        if self._credential_type() == READ_ONLY:
+            raise InputError('api_token: is the read-only token; PactFlow refuses every request '
+                             'other than GET made with a read-only token, so it cannot '
+                             'regenerate any token, not even itself. Use the read-write token '
+                             'as api_token')
         mine = self.is_credential(current)
         if mine is not False and not self.params.get('allow_self_rotation'):
             if mine:
@@ -222,9 +227,6 @@ class PactFlowTokenAdapter(TokenAdapter):
                 'lock this play out at once. Call the module with the other token as api_token, '
                 'or set allow_self_rotation: true and use the returned secret in later tasks'
                 % (self.kind, current['id'], why))
-        if mine is False and self.kind == READ_WRITE and self._credential_type() == READ_ONLY:
-            raise InputError('api_token: is the read-only token; PactFlow lets only the read-write '
-                             'token regenerate the read-write token')
 
     # -- writing --------------------------------------------------------------------------------
     def issue_replacement(self, current):
@@ -257,8 +259,9 @@ class PactFlowTokenAdapter(TokenAdapter):
             return self.client.post(TOKENS_PATH + (token_id, 'regenerate'))
         except AuthenticationError as exc:
             raise AuthenticationError(
-                '%s. PactFlow also answers 401 when a read-only token tries to regenerate the '
-                'read-write token' % exc, status=exc.status, method=exc.method, path=exc.path,
+                '%s. PactFlow also answers 401 when a read-only token tries to regenerate a '
+                'token (it refuses every request but GET made with one)' % exc,
+                status=exc.status, method=exc.method, path=exc.path,
                 platform_message=exc.platform_message, request_id=exc.request_id)
 
     def _value_after_lost_answer(self, current, previous, mine, exc):

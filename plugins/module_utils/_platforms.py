@@ -34,7 +34,7 @@ class ApiSpec:
 
     def __init__(self, platform, auth_scheme, decode_error, path_prefix='',
                  accept='application/json', content_type='application/json',
-                 trailing_slash=False):
+                 trailing_slash=False, content_type_on=()):
         self.platform = platform
         self.auth_scheme = auth_scheme
         self.decode_error = decode_error
@@ -42,6 +42,8 @@ class ApiSpec:
         self.accept = accept
         self.content_type = content_type
         self.trailing_slash = trailing_slash
+        #: methods that carry Content-Type even without a body, as the vendor's clients send it
+        self.content_type_on = content_type_on
 
 
 def _tfe_error(body):
@@ -99,11 +101,17 @@ def _pactflow_error(body):
 API = {
     'pactflow': ApiSpec('pactflow', 'Bearer', decode_json_error(_pactflow_error),
                         accept='application/hal+json, application/json'),
+    # TFE answers 415 to a POST, PATCH or DELETE without its media type, bodiless or not
+    # (go-tfe sets it on those methods unconditionally).
     'tfe': ApiSpec('tfe', 'Bearer', decode_json_error(_tfe_error), path_prefix='/api/v2',
-                   accept='application/vnd.api+json', content_type='application/vnd.api+json'),
+                   accept='application/vnd.api+json', content_type='application/vnd.api+json',
+                   content_type_on=('POST', 'PATCH', 'PUT', 'DELETE')),
     'cloudflare': ApiSpec('cloudflare', 'Bearer', decode_json_error(_cloudflare_error)),
+    # Pulumi documents Content-Type as required on every call; its CLI, provider and SDK send
+    # it (and Accept) on GET and DELETE too.
     'pulumi': ApiSpec('pulumi', 'token', decode_json_error(_pulumi_error),
-                      accept='application/vnd.pulumi+8'),
+                      accept='application/vnd.pulumi+8',
+                      content_type_on=('GET', 'HEAD', 'POST', 'PATCH', 'PUT', 'DELETE')),
     'cloudtruth': ApiSpec('cloudtruth', 'Api-Key', decode_json_error(_drf_error),
                           trailing_slash=True),
 }

@@ -28,7 +28,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._paging import iter_continuation
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
-    InputError, from_epoch, isoformat, parse_optional_timestamp, requested_expiry,
+    InputError, from_epoch, isoformat, parse_optional_timestamp, platform_time, requested_expiry,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import TokenAdapter
 
@@ -37,8 +37,11 @@ NAME_MAX = 40
 GENERATION_SEPARATOR = '--'
 _NAME = re.compile(r'^[A-Za-z0-9_-]+$')
 _GENERATION = re.compile(r'^(?P<base>.+)--(?P<n>\d+)$')
-#: attempts at a fresh generation name when a name turns out to be taken (409 creates nothing)
-NAME_ATTEMPTS = 5
+#: attempts at a free generation name (a 409 creates nothing, so each is safe to follow): one
+#: by one for the first few, then in growing steps, so a name with a long history of deleted
+#: generations is passed in a few requests
+NAME_ATTEMPTS = 24
+STEPS_ONE_BY_ONE = 4
 #: options that exclude each other (expires_in/expires_at are added by build_module)
 MUTUALLY_EXCLUSIVE = []
 
@@ -68,7 +71,7 @@ def token_metadata(raw):
         admin=bool(raw.get('admin')),
         created_by=raw.get('createdBy'),
         role=raw.get('role'),
-        created_at=isoformat(parse_optional_timestamp(raw.get('created'))),
+        created_at=platform_time(raw.get('created')),
         expires_at=isoformat(from_epoch(raw.get('expires'))),
         last_used_at=isoformat(from_epoch(raw.get('lastUsed'))),
     )
@@ -276,16 +279,19 @@ class PulumiTokenAdapter(TokenAdapter):
             return self._post(body, expiry)
         generation = self._generation_number(previous) + 1 if previous else 1
         for attempt in range(NAME_ATTEMPTS):
-            body['name'] = self._name_for(generation + attempt)
+            body['name'] = self._name_for(generation)
             try:
                 return self._post(body, expiry)
             except ApiError as exc:
-                # 409: the name was used before (names stay reserved after deletion) and
-                # nothing was created, so the next generation's name is safe to try.
-                if exc.status != 409 or previous is None:
+                # 409: the name was used before (names stay reserved after deletion, so a
+                # first create after state: absent meets it too) and nothing was created: a
+                # later generation's name is safe to try.
+                if exc.status != 409:
                     raise
-        raise InputError('name: %d generation names after %s were all taken'
-                         % (NAME_ATTEMPTS, body['name']))
+            generation += 1 if attempt < STEPS_ONE_BY_ONE else 2 ** (attempt - STEPS_ONE_BY_ONE)
+        raise InputError('name: %d generation names of %r up to %s were all taken (Pulumi keeps '
+                         'organization and team token names reserved after deletion); choose '
+                         'another name' % (NAME_ATTEMPTS, self.params.get('name'), body['name']))
 
     def _post(self, body, expiry):
         answer = self.client.post(self.scope.path, body)
@@ -325,4 +331,19 @@ class PulumiTokenAdapter(TokenAdapter):
 
     def delete(self, current):
         for token_id in [current['id']] + self.leftovers:
+            self._delete(token_id)
+
+    def _delete(self, token_id):
+        """Delete one token; one that is already gone counts as deleted.
+
+        Pulumi answers a team-token delete of an id that no longer exists with 400 ("the
+        requested token is not a team token"), not 404: it is taken as gone only when a fresh
+        listing no longer shows the id.
+        """
+        try:
             self.client.delete(self.scope.token_path(token_id))
+        except ApiError as exc:
+            if exc.status != 400 or self.kind != 'team':
+                raise
+            if any(raw.get('id') == token_id for raw in self.scope.list(self.client)):
+                raise

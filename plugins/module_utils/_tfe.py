@@ -33,7 +33,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._paging import iter_jsonapi
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
-    InputError, RotationPolicy, isoformat, parse_duration, parse_optional_timestamp,
+    InputError, RotationPolicy, isoformat, parse_duration, parse_optional_timestamp, platform_time,
     requested_expiry,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import TokenAdapter
@@ -86,9 +86,9 @@ def token_metadata(resource):
         team_id=team.get('id'),
         description=attributes.get('description'),
         legacy=attributes.get('description') is None,
-        created_at=isoformat(parse_optional_timestamp(attributes.get('created-at'))),
-        expires_at=isoformat(parse_optional_timestamp(attributes.get('expired-at'))),
-        last_used_at=isoformat(parse_optional_timestamp(attributes.get('last-used-at'))),
+        created_at=platform_time(attributes.get('created-at')),
+        expires_at=platform_time(attributes.get('expired-at')),
+        last_used_at=platform_time(attributes.get('last-used-at')),
         created_by=dict(id=creator.get('id'), type=creator.get('type')) if creator else None,
     )
 
@@ -359,7 +359,8 @@ class TfeTeamTokenAdapter(TokenAdapter):
         except ApiError as exc:
             if exc.status != 404:
                 raise
-            hint = (', or this TFE release does not support described team tokens'
+            hint = (', or this TFE release does not support described team tokens (older TFE '
+                    'releases have only the legacy team token: leave description out)'
                     if description is not None else '')
             raise ApiError('%s. team: %s was not found, or the credential may not manage its '
                            'tokens%s (TFE answers 404 for each)' % (exc, team_id, hint), status=404,
@@ -396,8 +397,37 @@ class TfeTeamTokenAdapter(TokenAdapter):
             self.client.get(('teams', team_id, 'authentication-token'), allow_not_found=True)
             return self._post(team_id, None)
 
+    def _check_lifetime_cap(self):
+        """Fail before the previous token is deleted when the organization's token-lifetime
+        policy (``token-ttl-policies``) would refuse the new token's expiry with a 422.
+
+        A server without the policy endpoint (older releases) or a credential that may not read
+        it leaves nothing to check against.
+        """
+        if self.expiry is None or not self.organization:
+            return
+        body = self.client.get(('organizations', self.organization, 'token-ttl-policies'),
+                               allow_not_found=True)
+        for policy in (body or {}).get('data') or []:
+            attributes = policy.get('attributes') or {}
+            if attributes.get('token-type') != 'team':
+                continue
+            try:
+                max_seconds = int(attributes.get('max-ttl-ms')) / 1000.0
+            except (TypeError, ValueError):
+                return
+            wanted = (self.expiry - self.now).total_seconds()
+            if wanted > max_seconds:
+                option = 'expires_in' if self.params.get('expires_in') is not None \
+                    else 'expires_at'
+                raise InputError(
+                    '%s: organization %r limits team tokens to %s seconds (its token-ttl-policies) '
+                    'and TFE would refuse the new token; nothing was deleted. Ask for a shorter '
+                    'expiry' % (option, self.organization, int(max_seconds)))
+
     def _recreate(self, current):
         team_id, description = current['team_id'], current['description']
+        self._check_lifetime_cap()
         self.client.delete(('authentication-tokens', current['id']))
         try:
             return self._post(team_id, description)
@@ -417,7 +447,11 @@ class TfeTeamTokenAdapter(TokenAdapter):
         """Nothing to do: the previous secret stopped working in ``issue_replacement``."""
 
     def delete(self, current):
-        self.client.delete(('authentication-tokens', current['id']))
+        if current.get('legacy') and current.get('team_id'):
+            # The team's own path: the only one older TFE releases have for a legacy token.
+            self.client.delete(('teams', current['team_id'], 'authentication-token'))
+        else:
+            self.client.delete(('authentication-tokens', current['id']))
 
 
 def annotate_listing(client, params, listing):

@@ -77,10 +77,51 @@ def parse_timestamp(value, option):
 
 
 def parse_optional_timestamp(value):
-    """Like :func:`parse_timestamp` for values the platform sent; None and '' stay None."""
+    """Like :func:`parse_timestamp` for values the platform sent; None and '' stay None, and so
+    does a value in a shape the module does not read (such as Go's ``2026-01-02 15:04:05.123
+    +0000 UTC``): its time is unknown, never a failed run (see
+    :func:`forget_unreadable_times`, which warns)."""
     if value in (None, ''):
         return None
-    return parse_timestamp(value, 'response')
+    try:
+        return parse_timestamp(value, 'response')
+    except InputError:
+        return None
+
+
+def platform_time(value):
+    """The ISO 8601 text of a timestamp the platform sent; None for none; the platform's own text
+    when its shape is not one the module reads (:func:`forget_unreadable_times` then turns it into
+    None with a warning naming the field)."""
+    moment = parse_optional_timestamp(value)
+    if moment is not None:
+        return isoformat(moment)
+    return None if value in (None, '') else str(value)
+
+
+def forget_unreadable_times(token, warn=None):
+    """``token`` with every ``*_at`` field that holds a time the module could not read set to
+    None (unknown), each reported through ``warn`` naming the token and the field. Lists of
+    dicts (CloudTruth's ``api_keys``) are looked into once."""
+    if not token:
+        return token
+
+    def readable(entry, where):
+        cleaned = dict(entry)
+        for field, value in entry.items():
+            if isinstance(value, list):
+                cleaned[field] = [readable(item, '%s %s' % (where, field))
+                                  if isinstance(item, dict) else item for item in value]
+            elif (field.endswith('_at') and isinstance(value, str)
+                  and parse_optional_timestamp(value) is None):
+                cleaned[field] = None
+                if warn is not None:
+                    warn('%s: %s is %r, a timestamp in a shape the module does not read, so it is '
+                         'taken as unknown (an age or expiry measured from it is unknown, and '
+                         'rotate: due does not count it)' % (where, field, value))
+        return cleaned
+
+    return readable(token, 'token %s' % (token.get('id') or token.get('name') or '?'))
 
 
 def from_epoch(seconds):

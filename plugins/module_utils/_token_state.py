@@ -26,7 +26,8 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._secret_file impor
     preflight, secret_file_argument_spec, write_secret,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
-    InputError, RotationPolicy, age_seconds, is_due, parse_optional_timestamp, utcnow,
+    InputError, RotationPolicy, age_seconds, forget_unreadable_times, is_due,
+    parse_optional_timestamp, utcnow,
 )
 
 
@@ -48,11 +49,17 @@ class TokenAdapter:
     overlaps = False
     #: a path that any working credential of this kind may GET (``verify`` reads it)
     verify_path = None
+    #: what became of the previous secret after an in-place rotation that keeps it for a window
+    #: (CloudTruth's rekey), in words, as read back from the platform; None elsewhere
+    previous_fate = None
 
     def __init__(self, client, params, now=None):
         self.client = client
         self.params = params
         self.now = now or utcnow()
+        #: warnings found while working (what a read-back showed, what a lookup cannot see),
+        #: given with the run's result
+        self.notes = []
 
     def validate(self):
         """Check the options that need more than the argument spec; raise ``InputError``.
@@ -158,6 +165,12 @@ class TokenStateMachine:
         self.adapter = adapter
         self.params = module.params
         self.check_mode = module.check_mode
+        self._warned = set()
+
+    def _warn(self, message):
+        if message not in self._warned:
+            self._warned.add(message)
+            self.module.warn(message)
 
     def run(self):
         policy = RotationPolicy.from_params(self.params)
@@ -166,7 +179,7 @@ class TokenStateMachine:
         if state == 'absent' and not self.adapter.can_delete:
             raise InputError('state: absent is not possible: %s'
                              % self.adapter.cannot_delete_reason)
-        current = self.adapter.find()
+        current = forget_unreadable_times(self.adapter.find(), self._warn)
         if state == 'absent':
             return self._absent(current)
         if current is None:
@@ -175,6 +188,9 @@ class TokenStateMachine:
 
     # ---------------------------------------------------------------------------------------
     def _result(self, changed, before, after, secret=None, rotated=False, **extra):
+        after = forget_unreadable_times(after, self._warn)
+        for note in self.adapter.notes:
+            self._warn(note)
         result = dict(changed=changed, token=after, rotated=rotated)
         if secret is not None:
             result['secret'] = secret

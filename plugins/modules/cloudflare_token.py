@@ -16,8 +16,13 @@ description:
     (O(account_id)), with their policies, IP condition, validity dates and status.
   - The secret is returned only in the run that issued it (create or roll), hidden from every output.
   - A token is identified by O(token_id) when given, else by O(name). Cloudflare does not keep names
-    unique, so the module reads every page of the token list, expired tokens included, and fails
-    with the ids of both when two tokens carry the name, rather than guess.
+    unique, so the module reads every page of the token list (with recently expired tokens) and
+    fails with the ids of both when two tokens carry the name, rather than guess.
+  - "A lookup by O(name) sees only what Cloudflare lists: a token that B(expired long ago) is left
+    out of the list although it still exists, and a credential that holds only the C(list_self)
+    permission (C(com.cloudflare.api.account.token.list_self)) sees only the account tokens it
+    created itself. In either case a name that is not found leads to a new token. Use O(token_id)
+    to act on such a token, which finds it whatever the list shows."
   - Everything but the secret changes in place, with one full-object C(PUT), when O(name) (with
     O(token_id)), O(policies), O(condition), O(expires_at), O(not_before) or O(status) differ from
     the token. Policies are compared as a set of effect, permission-group ids and resources
@@ -49,6 +54,8 @@ options:
       - Manage account-owned tokens of this account (the 32-character account id), under
         C(/accounts/{account_id}/tokens).
       - When not set, the module manages user tokens of the user O(api_token) belongs to.
+      - "An account-owned credential (C(cfat_...)) in O(api_token) works: Cloudflare refuses it on
+        the user verify path (401 or 403), so the module checks it on the account's verify path."
     type: str
   name:
     description:

@@ -12,9 +12,12 @@ module: cloudflare_token_info
 short_description: List Cloudflare user or account API tokens with their age, expiry and due status
 version_added: 1.0.0
 description:
-  - Lists the API tokens of the calling user, or of an account (O(account_id)), every page, expired
-    tokens included, with their policies, IP condition, status, age and whether they are due for
-    rotation.
+  - Lists the API tokens of the calling user, or of an account (O(account_id)), every page, with
+    their policies, IP condition, status, age and whether they are due for rotation.
+  - "The list is what Cloudflare lists: active, disabled and B(recently) expired tokens (a token
+    that expired long ago is left out although it still exists), and, for a credential that holds only
+    the C(list_self) permission, only the account tokens that credential created. Read a token that
+    is left out by its id, with the C(token_id) option of M(tokenops.tokens.cloudflare_token)."
   - Can check the calling credential itself (O(verify_credential)).
   - Never changes anything and never returns a secret (Cloudflare never shows one after it was issued).
   - The age of a token's secret is counted from C(modified_on), because Cloudflare records no time at
@@ -51,6 +54,9 @@ options:
       - Also check the credential in O(api_token) with Cloudflare's verify endpoint
         (C(/user/tokens/verify), or the account's for an account token) and return what it says
         as RV(credential).
+      - "With an account-owned credential (C(cfat_...)) give O(account_id): Cloudflare answers such
+        a credential on the user path as it answers a bad one (401 code 1000), so the module asks
+        the account's verify path next."
     type: bool
     default: false
 seealso:
@@ -233,7 +239,7 @@ def main():
 
     def work():
         params = module.params
-        listing = Listing(params, utcnow())
+        listing = Listing(params, utcnow(), module.warn)
         account_id = params['account_id'] or None
         check_account_id(account_id)
         client = make_client(API['cloudflare'], params)

@@ -22,14 +22,19 @@ description:
   - O(description) and O(owner) change in place. O(role) changes through the account's
     organization membership. The name cannot change; see O(name).
   - "A rekey replaces the key in place: the account, its id and its role stay, a new key is
-    issued, and the previous key stops working at once, or O(keep_previous_for) later. No request
-    can end the previous key before that (CloudTruth has no per-key endpoint), so for the
-    C(tokenops.tokens.rotate) role a rekey is an in-place replacement, and the overlap window,
-    if any, is O(keep_previous_for)."
-  - The rekey endpoint is newer than CloudTruth's public clients, and its answer is not
-    documented. The module assumes that it answers with the new key in C(apikey), as the create
-    does, and fails with C(the server did not return the new key) otherwise, never reporting
-    success without a key.
+    issued, and the previous key stops working O(keep_previous_for) later (one hour unless set).
+    No request can end the previous key before that (CloudTruth has no per-key endpoint), so for
+    the C(tokenops.tokens.rotate) role a rekey is an in-place replacement whose overlap window is
+    O(keep_previous_for)."
+  - "The rekey endpoint is newer than CloudTruth's public clients, and its answer is not
+    documented: its one public schema holds only C(expire_at), no key. The module therefore
+    always sends an explicit future C(expire_at) for the previous key (unless
+    O(keep_previous_for=0)), so the key the consumers hold keeps working until a new key has been
+    received. It takes the new key from C(apikey), as the create has it, and otherwise fails with
+    C(the server did not return the new key) and what became of the previous key, never reporting
+    success without a key. A later run does not shorten that window; it warns while it lasts."
+  - After every rekey the module reads the account back and reports what happened to the
+    previous key, as the server shows it (stopped, works until a time, or works with no expiry).
 author:
   - tokenops engineering (@tokenops)
 extends_documentation_fragment:
@@ -77,11 +82,13 @@ options:
       - How long the previous API key keeps working after a rekey, as a duration such as V(1h),
         V(30m) or V(1d), at least V(1m). During that window both keys work, so the new key can
         reach every consumer before the old one stops.
-      - When not given (or V(0)), the previous key stops working at once and the module warns
-        about it. CloudTruth does not document what a rekey without a window does; the module
-        assumes it revokes the previous key at once.
-      - Required to rekey the account whose key O(api_token) is, so that the module never locks
-        out its own caller.
+      - When not given, one hour.
+      - "V(0) asks for an immediate cut-over: the rekey sends C(expire_at) null and the module warns
+        that consumers without the new key are locked out. CloudTruth does not document what a
+        null C(expire_at) does, and some servers read it as \"never expires\"; the module reads the
+        account back and warns when the previous key still works with no expiry."
+      - Must not be V(0) to rekey the account whose key O(api_token) is, so that the module never
+        locks out its own caller.
     type: str
   state:
     description:
@@ -114,9 +121,12 @@ options:
 notes:
   - New keys never expire; CloudTruth sets no expiry on a key it issues, and O(keep_previous_for)
     sets the previous key's.
+  - Servers from 2021 do not report a service account's role; the module then neither compares
+    nor changes O(role), and warns.
   - A run that changes nothing reads the service account list (every page) and nothing else.
-    A rekey that is due also reads the caller (C(GET /api/v1/users/current/)), to refuse a rekey
-    that would lock the caller out.
+    A rekey sends one C(POST .../rekey/) and reads the account back; with O(keep_previous_for=0)
+    it also reads the caller (C(GET /api/v1/users/current/)) first, to refuse a cut-over that
+    would lock the caller out.
   - When a rekey gets no clear answer (a timeout, a dropped connection, an error 5xx), the module
     reads the account before trying again, and rekeys once more only when no new key appeared.
 seealso:

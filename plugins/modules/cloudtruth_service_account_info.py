@@ -240,7 +240,7 @@ def main():
     def work():
         params = module.params
         now = utcnow()
-        listing = Listing(params, now)
+        listing = Listing(params, now, module.warn)
         client = make_client(API['cloudtruth'], params)
         accounts = []
         for raw in list_accounts(client):

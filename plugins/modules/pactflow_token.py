@@ -31,8 +31,8 @@ description:
   - "The module follows these assumptions where PactFlow's API is not documented: the token list
     (C(GET /settings/tokens), never paged) carries the values; the regenerate request
     (C(POST /settings/tokens/{uuid}/regenerate)) is sent without a body, any 2xx answer is
-    success, and it carries the new value; a read-only token cannot regenerate the read-write token
-    (HTTP 401); an expired token is answered with HTTP 401; ids are opaque strings."
+    success, and it carries the new value; an expired token is answered with HTTP 401; ids are
+    opaque strings."
 author:
   - tokenops engineering (@tokenops)
 extends_documentation_fragment:
@@ -88,9 +88,10 @@ notes:
     endpoint to regenerate another principal's tokens (its user interface can regenerate a system
     account's). Called with a system account's own token, the module manages that account's tokens as
     the current principal; PactFlow does not document this, so it is an assumption.
-  - A read-only token may only be able to regenerate itself; regenerating the read-write token needs
-    the read-write token in O(api_token), and the module refuses the other combination before sending
-    anything.
+  - "A B(read-only token cannot regenerate anything), not even itself: PactFlow refuses every
+    request other than C(GET) made with one (HTTP 401). Regenerating either token needs the read-write token
+    in O(api_token); with the read-only one, the module refuses a rotation before sending anything.
+    Importing works with either token."
   - PactFlow may let tokens expire after a period an administrator sets; the API does not say when,
     so RV(token.created_at) and RV(token.expires_at) are always null, and an expired O(api_token) is
     reported as HTTP 401.

@@ -156,7 +156,7 @@ def main():
 
     def work():
         params = module.params
-        listing = Listing(params, utcnow())
+        listing = Listing(params, utcnow(), module.warn)
         client = make_client(API['pactflow'], params)
         tokens = []
         for raw in list_tokens(client):

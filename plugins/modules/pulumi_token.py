@@ -23,7 +23,10 @@ description:
   - "Organization and team token names stay reserved forever, even after the token is deleted.
     The module therefore names the generations of a token called C(ci) C(ci), C(ci--2), C(ci--3), and so on:
     rotation creates the next generation and deletes the previous ones, and lookups by O(name) match
-    every generation. A name of your own must not end in C(--) and digits."
+    every generation. A name of your own must not end in C(--) and digits. When Pulumi answers that
+    a name is taken (409, which creates nothing), the module moves on to a later generation (one by
+    one, then in growing steps after a long history); so a token created again after
+    O(state=absent) takes a free generation instead of failing."
   - Agent refresh tokens, which Pulumi lists among personal tokens, are never matched, rotated or
     deleted.
 author:

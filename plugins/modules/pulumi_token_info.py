@@ -185,7 +185,7 @@ def main():
 
     def work():
         params = module.params
-        listing = Listing(params, utcnow())
+        listing = Listing(params, utcnow(), module.warn)
         scope = scope_from_params(params)
         client = make_client(API['pulumi'], params)
         tokens = []

@@ -174,7 +174,7 @@ def main():
     module = build_module('tfe', argument_spec)
 
     def work():
-        listing = Listing(module.params, utcnow())
+        listing = Listing(module.params, utcnow(), module.warn)
         client = make_client(API['tfe'], module.params)
         return dict(changed=False, tokens=annotate_listing(client, module.params, listing))
 

@@ -188,7 +188,8 @@ class Run:
         self.journal.record(item, delivered=delivered)
         outcome = dict(label=item.label, provider=item.provider.name, previous=previous,
                        token=token, superseded=planned.superseded_ids, delivered=delivered,
-                       earlier=earlier, unverified=unverified)
+                       earlier=earlier, unverified=unverified,
+                       previous_fate=planned.adapter.previous_fate)
         if item.task_sinks:
             with self._lock:
                 self.outcomes.append(outcome)
@@ -251,11 +252,10 @@ class Run:
                 return self._fail(row, 'the new secret was delivered, but revoking the previous '
                                        'one failed: %s; the next run revokes it'
                                   % failure_text(exc))
-        elif item.params.get('keep_previous_for'):
-            # CloudTruth's rekey window: the previous key ends by itself when the window closes.
-            notes.append('replaced in place with an overlap window: the previous secret works '
-                         'for keep_previous_for (%s) after the new one was issued, then stops; '
-                         'it was delivered at once' % item.params['keep_previous_for'])
+        elif outcome.get('previous_fate'):
+            # A window the platform keeps (CloudTruth's rekey): it ends by itself.
+            notes.append('replaced in place: the previous secret %s (read back from the '
+                         'platform); the new one was delivered at once' % outcome['previous_fate'])
         else:
             notes.append(IN_PLACE_NOTE)
         token = outcome.get('token') or {}
@@ -266,7 +266,9 @@ class Run:
                                 unverified=outcome['unverified'])
         else:
             self.journal.finish(item)
-        if token.get('id') and not token.get('created_at'):
+        # Remembered always: a platform may say when a secret was issued in a shape the module
+        # cannot read (then the role counts the age from here), not only say nothing.
+        if token.get('id'):
             self.journal.remember_rotation(item, token['id'],
                                            isoformat(self.now))
         row.update(action='rotated', notes=notes)

@@ -29,7 +29,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._registry import (
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, RotationPolicy, age_seconds, describe_seconds, isoformat,
-    parse_optional_timestamp,
+    forget_unreadable_times, parse_optional_timestamp,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import TokenAdapter
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_journal import (
@@ -440,6 +440,7 @@ def plan_group(group, journal, now, on_client=None):
                     excluded = _recover(planned, entry, [token_id for token_id, raw in matched])
                     listing = [raw for token_id, raw in matched if token_id not in excluded]
                 current = adapter.find_in(listing)
+            current = forget_unreadable_times(current, planned.notes.append)
             planned.current = current
             if current is not None:
                 planned.issued = issued_at(planned, journal)[0]

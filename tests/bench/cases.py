@@ -236,10 +236,11 @@ def cloudtruth_operations(_sandbox):
         Operation("update", dict(args, description="bench v2"), 2,
                   listing + "; one `PATCH /api/v1/serviceaccounts/{id}/`"),
         Operation("rotate", dict(args, description="bench v2", rotate="always"), 3,
-                  listing + "; `GET /api/v1/users/current/`, because a rekey without "
-                  "`keep_previous_for` must not stop the caller's own key and keys are opaque "
-                  "(the contract says not to infer the owner from a prefix); one `POST "
-                  "/api/v1/serviceaccounts/{id}/rekey/`"),
+                  listing + "; one `POST /api/v1/serviceaccounts/{id}/rekey/` with an explicit "
+                  "`expire_at`; `GET /api/v1/serviceaccounts/{id}/` to read back what became of "
+                  "the previous key (issue 13). With `keep_previous_for: 0` also `GET "
+                  "/api/v1/users/current/`, because an immediate cut-over must not stop the "
+                  "caller's own key"),
         Operation("delete", dict(args, state="absent"), 2,
                   listing + "; one `DELETE /api/v1/serviceaccounts/{id}/`"),
     ]

@@ -370,7 +370,11 @@ def test_sdk_account_token_lifecycle(cf, client, call, sandbox):
 
 def test_verify_paths_refuse_the_other_kind_of_token(cf, call):
     _ignored, account_secret = cf.add_token("acct", account_id=cf.account_id)
+    # An account-owned token on the user path: 401 code 1000, as a bad token (counterscale #246)
+    assert_error(call("GET", "/user/tokens/verify", token=account_secret), *INVALID_TOKEN)
+    cf.account_token_user_verify_status = 403       # what freellmapi #297 saw
     assert_error(call("GET", "/user/tokens/verify", token=account_secret), *FORBIDDEN)
+    assert works(call, account_secret, cf.account_id)
     assert_error(call("GET", f"/accounts/{cf.account_id}/tokens/verify"), *FORBIDDEN)
     assert_error(call("GET", "/user/tokens", token=account_secret), *FORBIDDEN)
 
@@ -554,3 +558,43 @@ def test_seed_demo_has_due_fresh_expired_and_account_tokens(cf):
     assert any(age < timedelta(days=30) for age in ages)
     assert {"expired", "disabled", "active"} <= {t["status"] for t in user}
     assert account and all(t["value"].startswith("cfat_") for t in account)
+
+
+# -- corrections found against real-world sources (issue 13) ----------------------------------
+
+def test_include_expired_lists_only_recently_expired_tokens(cf, call):
+    recent, _s1 = cf.add_token("recent", issued_on=days_ago(100), expires_on=days_ago(2))
+    old, _s2 = cf.add_token("old", issued_on=days_ago(400), expires_on=days_ago(200))
+    listed = [t["id"] for t in call("GET", "/user/tokens",
+                                    params={"include_expired": "true"}).json()["result"]]
+    assert recent in listed and old not in listed
+    assert cf.token(old) is not None            # it still exists: readable by id
+    assert call("GET", f"/user/tokens/{old}").json()["result"]["status"] == "expired"
+    cf.expired_listing_window = None
+    listed = [t["id"] for t in call("GET", "/user/tokens",
+                                    params={"include_expired": "true"}).json()["result"]]
+    assert old in listed
+
+
+def test_list_self_shows_only_the_tokens_the_caller_created(cf, call):
+    account = {f"{ACCOUNT_SCOPE}.{cf.account_id}": "*"}
+    lister, lister_secret = cf.add_token("lister", account_id=cf.account_id,
+                                         policies=[policy("Account API Tokens Write",
+                                                          resources=account)])
+    others, _s = cf.add_token("someone-elses", account_id=cf.account_id)
+    mine, _s = cf.add_token("mine", account_id=cf.account_id, created_by=lister)
+    path = f"/accounts/{cf.account_id}/tokens"
+    assert {others, mine} <= {t["id"] for t in call("GET", path, token=lister_secret)
+                              .json()["result"]}
+    cf.list_self_only = frozenset({lister})
+    assert [t["id"] for t in call("GET", path, token=lister_secret).json()["result"]] == [mine]
+
+
+def test_roll_moves_modified_on_and_keeps_issued_on(cf, call):
+    token_id, _secret = cf.add_token("svc", issued_on=days_ago(30))
+    before = cf.token(token_id)
+    rolled = call("PUT", f"/user/tokens/{token_id}/value", json={})
+    assert rolled.status_code == 200
+    after = call("GET", f"/user/tokens/{token_id}").json()["result"]
+    assert after["issued_on"] == before["issued_on"]
+    assert parse_time(after["modified_on"]) > parse_time(before["modified_on"])

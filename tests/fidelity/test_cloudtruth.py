@@ -549,3 +549,37 @@ def test_seed_demo_has_due_and_fresh_accounts_and_prints_nothing(ct, capsys):
     ages = [(utcnow() - min(k.created for k in a.keys)).days for a in ct.accounts()]
     assert any(age > 90 for age in ages) and any(age < 30 for age in ages)
     assert capsys.readouterr() == ("", "")
+
+
+# ------------------------------------------------------ corrections found against real sources
+def test_rekey_answer_without_the_new_key_switch(sandbox, ct, api):
+    """The only public schema of the rekey's 200 body is ``{expire_at}``: no key in it."""
+    ct.rekey_returns_key = False
+    account_id, old = ct.add_service_account("keyless-answer")
+    expire_at = utcnow() + timedelta(hours=1)
+    response = api.call("POST", api.account_path(account_id, "rekey/"),
+                        json={"expire_at": isoformat_s(expire_at)})
+    assert response.status_code == 200
+    assert response.json() == {"expire_at": expire_at.strftime("%Y-%m-%dT%H:%M:%S.000000Z")}
+    keys = api.call("GET", api.account_path(account_id)).json()["keys"]
+    assert len(keys) == 2 and keys[0]["expiry_date"] is not None   # the rekey did happen
+    assert api.whoami(old).status_code == 200                      # until expire_at
+
+
+@pytest.mark.parametrize("body", [{}, {"expire_at": None}])
+def test_rekey_with_null_expire_at_can_mean_never_expires(sandbox, ct, api, body):
+    ct.null_expire_at_means_never = True
+    account_id, old = ct.add_service_account("never-expires")
+    response = api.call("POST", api.account_path(account_id, "rekey/"), json=body)
+    assert response.status_code == 200
+    old_key = response.json()["keys"][0]
+    assert (old_key["revoked"], old_key["expiry_date"]) == (False, None)
+    assert api.whoami(old).status_code == 200 and sandbox.secrets.is_live(old)
+
+
+def test_2021_bodies_carry_no_role_or_membership_id(ct, api):
+    ct.bodies_2021 = True
+    account_id, _key = ct.add_service_account("old-server", role="ADMIN")
+    user = api.call("GET", api.account_path(account_id)).json()["user"]
+    assert "role" not in user and "membership_id" not in user
+    assert user["name"] == "old-server"

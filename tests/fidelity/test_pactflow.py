@@ -193,20 +193,30 @@ def test_read_only_token_cannot_regenerate_the_read_write_token(pf, api, sandbox
     assert sandbox.secrets.is_live(pf.admin_token)
 
 
-def test_read_only_token_regenerates_itself_unless_switched_off(pf, api):
+def test_read_only_token_cannot_regenerate_even_itself_unless_switched(pf, api):
+    """SmartBear: a read-write token is required for every non-GET request."""
     token = read_only(pf)
+    refused = api.regenerate(token["uuid"], token["value"])
+    assert refused.status_code == 401 and refused.json() == READ_ONLY_REFUSED
+    assert api.works(token["value"])
+    pf.read_only_may_regenerate_itself = True       # the contract's earlier assumption
     response = api.regenerate(token["uuid"], token["value"])
     assert response.status_code == 201 and not api.works(token["value"])
-    pf.read_only_may_regenerate_itself = False
-    fresh = response.json()["value"]
-    refused = api.regenerate(token["uuid"], fresh)
-    assert refused.status_code == 401 and refused.json() == READ_ONLY_REFUSED
-    assert api.works(fresh)
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_read_only_token_is_refused_on_every_non_get_request(pf, method):
+    token = read_only(pf)
+    for path in ("/settings/tokens", f"/settings/tokens/{token['uuid']}/regenerate", "/nowhere"):
+        answer = requests.request(method, pf.url + path, timeout=5,
+                                  headers={"Authorization": f"Bearer {token['value']}"})
+        assert (answer.status_code, answer.json()) == (401, READ_ONLY_REFUSED)
 
 
 def test_short_token_ids_are_path_escaped_and_work(pf, api):
     pf.token_id_style = "short"
     viewer = pf.add_user("Short Ids", role="viewer")
+    pf.read_only_may_regenerate_itself = True      # a Viewer has only a read-only token
     token = read_only(pf, viewer)
     assert len(token["uuid"]) == 22 and token["uuid"].count("-") != 4
     assert api.regenerate(token["uuid"], token["value"]).json()["uuid"] == token["uuid"]
@@ -271,7 +281,8 @@ def test_viewer_has_only_a_read_only_token(pf, api):
     token = read_only(pf, viewer)
     items = api.tokens(token["value"]).json()["_embedded"]["items"]
     assert items == [wire(token)]
-    assert api.regenerate(token["uuid"], token["value"]).status_code == 201
+    # it cannot regenerate its only token: a read-only token makes no non-GET call
+    assert api.regenerate(token["uuid"], token["value"]).status_code == 401
 
 
 def test_read_only_token_may_read(pf, api):

@@ -499,3 +499,41 @@ def test_seed_demo_has_due_and_fresh_tokens(pulumi):
     assert tokens["ci-org-admin"]["created"] < ninety_days_ago
     expired = tokens["old-expired"]
     assert not pulumi.sandbox.secrets.is_live(pulumi.secret_of(expired["id"]))
+
+
+# ------------------------------------------------------ corrections found against real sources
+NOT_TEAM_TOKEN = {"code": 400, "message": "Bad Request: the requested token is not a team token"}
+
+
+def test_team_delete_of_a_token_that_is_gone_answers_400(pulumi, sdk):
+    request = CreateTeamAccessTokenRequest(description="", expires=0, name="short-lived")
+    created = sdk.orgs.create_team_token(pulumi.org_name, pulumi.team_name, request)
+    sdk.orgs.delete_team_token(pulumi.org_name, pulumi.team_name, created.id)
+    again = call(pulumi, "DELETE", team_path(pulumi, f"/tokens/{created.id}"))
+    assert (again.status_code, again.json()) == (400, NOT_TEAM_TOKEN)
+    never = call(pulumi, "DELETE", team_path(pulumi, "/tokens/no-such-id"))
+    assert (never.status_code, never.json()) == (400, NOT_TEAM_TOKEN)
+    pulumi.gone_team_token_delete_status = 404
+    assert call(pulumi, "DELETE", team_path(pulumi, f"/tokens/{created.id}")).json() \
+        == TOKEN_NOT_FOUND
+
+
+def test_a_first_create_with_a_name_used_before_is_409_for_team_tokens_too(pulumi):
+    team_token, _secret = pulumi.add_team_token(pulumi.team_name, "nightly")
+    pulumi.delete_token(team_token)
+    assert pulumi.tokens("team") == []
+    answer = call(pulumi, "POST", team_path(pulumi, "/tokens"),
+                  json={"name": "nightly", "description": "", "expires": 0})
+    assert (answer.status_code, answer.json()) == (409, NAME_TAKEN)
+    assert pulumi.tokens("team") == []
+
+
+@pytest.mark.parametrize("method,path", [("GET", "/api/user/tokens"),
+                                         ("GET", "/api/orgs/tokenops/tokens"),
+                                         ("DELETE", "/api/user/tokens/{id}")])
+def test_content_type_and_accept_on_every_call_are_served(pulumi, method, path):
+    """The vendor's clients send both on every request, GET and DELETE included."""
+    token_id, _secret = pulumi.add_personal_token("to-delete")
+    headers = {"Content-Type": "application/json", "Accept": "application/vnd.pulumi+8"}
+    answer = call(pulumi, method, path.format(id=token_id), headers=headers)
+    assert answer.status_code in (200, 204)

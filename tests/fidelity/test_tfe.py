@@ -594,3 +594,97 @@ def test_demo_data_has_tokens_due_under_90_days_and_fresh_ones(tfe, capsys):
     assert any(age < timedelta(days=30) for age in ages)
     assert all(tfe.secrets.is_live(tfe.secret_of(token["id"])) for token in tfe.tokens())
     assert capsys.readouterr().out == ""
+
+
+# -- corrections found against real-world sources (issue 13) ----------------------------------
+
+UNSUPPORTED_MEDIA_TYPE = {"errors": [{"status": "415", "title": "unsupported media type"}]}
+
+
+@pytest.mark.parametrize("method,path", [
+    ("POST", "/teams/{team}/authentication-tokens"),
+    ("POST", "/teams/{team}/authentication-token"),
+    ("DELETE", "/authentication-tokens/{token}"),
+    ("DELETE", "/teams/{team}/authentication-token"),
+    ("DELETE", "/organizations/tokenops/team-tokens"),
+])
+def test_mutating_requests_without_the_media_type_get_415_even_bodiless(tfe, method, path):
+    team = tfe.add_team("ci")
+    token_id, _secret = tfe.add_token(team, "ci")
+    tfe.add_token(team)
+    url = f"{tfe.url}/api/v2{path.format(team=team, token=token_id)}"
+    auth = {"Authorization": f"Bearer {tfe.admin_token}"}
+    for headers in (auth, {**auth, "Content-Type": "application/json"}):
+        response = requests.request(method, url, headers=headers, timeout=5)
+        assert response.status_code == 415
+        assert response.json() == UNSUPPORTED_MEDIA_TYPE
+    assert len(tfe.tokens(team)) == 2
+    tfe.require_media_type = False
+    assert requests.request(method, url, headers=auth, timeout=5).status_code != 415
+
+
+def test_a_bodiless_delete_with_the_media_type_succeeds(tfe, call):
+    team = tfe.add_team("ci")
+    token_id, _secret = tfe.add_token(team, "ci")
+    assert call("DELETE", f"/authentication-tokens/{token_id}").status_code == 204
+
+
+def test_older_release_has_no_described_tokens_never_expiring_legacy_and_team_delete_only(
+        tfe, call):
+    tfe.as_older_release()
+    team = tfe.add_team("ci")
+    assert call("POST", f"/teams/{team}/authentication-tokens",
+                json=described_body()).json() == NOT_FOUND
+    created = call("POST", f"/teams/{team}/authentication-token")
+    assert created.status_code == 201
+    data = created.json()["data"]
+    assert data["attributes"]["expired-at"] is None
+    assert call("DELETE", f"/authentication-tokens/{data['id']}").json() == NOT_FOUND
+    assert call("DELETE", f"/teams/{team}/authentication-token").status_code == 204
+    assert not works(call, data["attributes"]["token"])
+
+
+def test_ttl_policy_lists_the_team_cap_that_a_longer_expiry_breaks(tfe, call):
+    tfe.max_token_ttl = timedelta(days=30)
+    policies = call("GET", "/organizations/tokenops/token-ttl-policies").json()["data"]
+    team_policy = next(p for p in policies if p["attributes"]["token-type"] == "team")
+    assert team_policy["attributes"]["max-ttl-ms"] == 30 * 86400 * 1000
+    assert call("GET", "/organizations/tokenops").json()["data"]["attributes"][
+        "max-ttl-enabled"] is True
+    team = tfe.add_team("ci")
+    too_late = (utcnow() + timedelta(days=31)).isoformat()
+    response = call("POST", f"/teams/{team}/authentication-tokens",
+                    json=described_body(expired_at=too_late))
+    assert response.status_code == 422 and tfe.tokens() == []
+
+
+def test_account_details_names_the_team_of_a_team_token(tfe, call):
+    team = tfe.add_team("ci")
+    _id, secret = tfe.add_token(team, "ci")
+    data = call("GET", "/account/details", token=secret).json()["data"]
+    assert data["type"] == "users" and data["attributes"]["is-service-account"] is True
+    resource = data["relationships"]["authenticated-resource"]["data"]
+    assert resource == {"type": "teams", "id": team}
+    admin = call("GET", "/account/details").json()["data"]
+    assert admin["relationships"]["authenticated-resource"]["data"] == {
+        "type": "users", "id": tfe.admin_user_id}
+
+
+def test_organizations_lists_what_the_token_sees(tfe, call):
+    body = call("GET", "/organizations").json()
+    assert [org["attributes"]["name"] for org in body["data"]] == [ORG]
+    assert body["meta"]["pagination"]["total-count"] == 1
+
+
+def test_a_pytfe_script_starts_by_listing_organizations(tfe, client):
+    """The way a pytfe user starts: find the organization, then its teams and tokens."""
+    organizations = [org.name for org in client.organizations.list()]
+    assert organizations == [ORG]
+    team_id = tfe.add_team("ci")
+    teams = list(client.teams.list(organizations[0]))
+    assert team_id in [team.id for team in teams]
+    created = client.team_tokens.create_with_options(
+        team_id, TeamTokenCreateOptions(description="from-a-script"))
+    assert created.token
+    client.team_tokens.delete_by_id(created.id)
+    assert tfe.tokens(team_id) == []

@@ -410,3 +410,78 @@ def test_legacy_condition_key_and_policy_normalisation():
     assert not policies_equal(normal_policies(asked[:1]), normal_policies(served))
     flipped = [dict(asked[0], effect="deny"), asked[1]]
     assert not policies_equal(normal_policies(flipped), normal_policies(served))
+
+
+# -- issue 13: an account-owned credential, as the real service answers it ------------------
+
+def test_an_account_token_is_managed_with_an_account_owned_credential(sandbox, tmp_path):
+    """/user/tokens/verify answers 401 code 1000 to a cfat_ credential; the module asks the
+    account's verify path before calling the credential bad."""
+    cloudflare = sandbox["cloudflare"]
+    assert cloudflare.account_token_user_verify_status == 401     # the real answer is default
+    account = cloudflare.account_id
+    resources = {f"{ACCOUNT_SCOPE}.{account}": "*"}
+    credential_id, credential = cloudflare.add_token(
+        "automation", account_id=account,
+        policies=[policy("Account API Tokens Write", resources=resources)])
+    assert credential.startswith("cfat_")
+    connection_args = {"api_url": cloudflare.url, "api_token": credential, "account_id": account}
+    workers = [{"permission_groups": ["Workers Scripts Write"], "resources": resources}]
+
+    def task(register, **args):
+        return module_task("cloudflare_token", register, {**connection_args, **args})
+
+    sandbox.log.clear()
+    run = clean_playbook(sandbox, tmp_path, [
+        task("created", name="workers-ci", policies=workers),
+        task("rolled", name="workers-ci", policies=workers, rotate="always"),
+        task("updated", name="workers-ci", policies=workers, status="disabled"),
+        {"name": "info", "register": "info",
+         "tokenops.tokens.cloudflare_token_info": {**connection_args,
+                                                   "verify_credential": True}},
+        task("deleted", name="workers-ci", state="absent"),
+    ])
+    created, rolled = run["created"], run["rolled"]
+    assert created["changed"] and rolled["rotated"]
+    assert rolled["token"]["id"] == created["token"]["id"]
+    assert verify_status(cloudflare, created["secret"], account) == 401
+    assert run["updated"]["changed"] and run["updated"]["token"]["status"] == "disabled"
+    assert run["info"]["credential"]["id"] == credential_id
+    assert run["info"]["credential"]["status"] == "active"
+    assert run["deleted"]["changed"] and by_name(cloudflare, "workers-ci", account) == []
+    assert not sandbox.secrets.is_live(rolled["secret"])
+    assert verify_status(cloudflare, credential, account) == 200      # never touched
+    user_verifies = [e.status for e in sandbox.log.select("cloudflare", "GET")
+                     if e.path.endswith("/user/tokens/verify")]
+    assert user_verifies and set(user_verifies) == {401}
+
+
+def test_a_self_rotation_guard_recognises_an_account_owned_credential(sandbox, tmp_path):
+    cloudflare = sandbox["cloudflare"]
+    account = cloudflare.account_id
+    resources = {f"{ACCOUNT_SCOPE}.{account}": "*"}
+    _id, credential = cloudflare.add_token(
+        "automation", account_id=account,
+        policies=[policy("Account API Tokens Write", resources=resources)])
+    run = run_playbook(tmp_path, [module_task("cloudflare_token", "self_roll", {
+        "api_url": cloudflare.url, "api_token": credential, "account_id": account,
+        "name": "automation", "rotate": "always"}, ignore_errors=True)])
+    assert run["self_roll"]["failed"]
+    assert "allow_self_rotation" in run["self_roll"]["msg"], run["self_roll"]["msg"]
+    assert sandbox.secrets.is_live(credential)
+
+
+def test_a_long_expired_token_is_not_listed_and_absent_by_name_says_to_use_token_id(
+        sandbox, tmp_path):
+    """include_expired lists only recently expired tokens: a lookup by name cannot see one that
+    expired long ago; the module says so, and token_id reaches it."""
+    cloudflare = sandbox["cloudflare"]
+    old_id, _secret = cloudflare.add_token("ancient", issued_on=days_ago(400),
+                                           expires_on=days_ago(300))
+    run = clean_playbook(sandbox, tmp_path, [
+        token_task(sandbox, "by_name", name="ancient", state="absent"),
+        token_task(sandbox, "by_id", token_id=old_id, state="absent"),
+    ])
+    assert not run["by_name"]["changed"] and cloudflare.token(old_id) is None
+    assert run["by_id"]["changed"]
+    assert "give its token_id" in " ".join(run.output.split())

@@ -1,5 +1,7 @@
 """cloudtruth_service_account and cloudtruth_service_account_info through real ansible-playbook
 against the sandbox (issue 7), and the CloudTruth adapter as the rotation role drives it."""
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
 from tests.functional.harness import clean_playbook, leaked, run_playbook
@@ -137,6 +139,7 @@ def test_rekey_with_and_without_overlap_and_rotate_due_measures_the_newest_key(s
     ct = sandbox["cloudtruth"]
     overlap_id, overlap_key = ct.add_service_account("overlap")
     abrupt_id, abrupt_key = ct.add_service_account("abrupt")
+    default_id, default_key = ct.add_service_account("default-window")
     stale_id, stale_key = ct.add_service_account("stale", created_at=days_ago(200),
                                                  key_created=days_ago(100))
     # An old account with a young key is not due: the age is the newest key's.
@@ -160,7 +163,8 @@ def test_rekey_with_and_without_overlap_and_rotate_due_measures_the_newest_key(s
     sandbox.log.clear()
     run = clean_playbook(sandbox, tmp_path / "apply", [
         task(sandbox, "overlap", name="overlap", rotate="always", keep_previous_for="1h"),
-        task(sandbox, "abrupt", name="abrupt", rotate="always"),
+        task(sandbox, "abrupt", name="abrupt", rotate="always", keep_previous_for="0"),
+        task(sandbox, "default_window", name="default-window", rotate="always"),
         task(sandbox, "stale", name="stale", **due),
         task(sandbox, "rekeyed", name="rekeyed", **due),
         task(sandbox, "stale_again", name="stale", **due),
@@ -178,18 +182,23 @@ def test_rekey_with_and_without_overlap_and_rotate_due_measures_the_newest_key(s
 
     abrupt = run["abrupt"]
     assert abrupt["rotated"] and sandbox.secrets.is_live(abrupt["secret"])
-    assert not sandbox.secrets.is_live(abrupt_key), "without keep_previous_for the old key stops"
+    assert not sandbox.secrets.is_live(abrupt_key), "keep_previous_for: 0 stops the old key"
     assert abrupt["token"]["live_keys"] == 1
     assert "stops its previous API key at once" in run.output.replace("\n", " ")
+    # Unset, the previous key keeps working for an hour: the rekey sends an explicit expire_at.
+    default_window = run["default_window"]
+    assert sandbox.secrets.is_live(default_key) and default_window["token"]["live_keys"] == 2
+    window_end = timestamp(default_window["token"]["api_keys"][0]["expires_at"])
+    assert timedelta(minutes=59) < window_end - datetime.now(timezone.utc) <= timedelta(hours=1)
 
-    assert run["stale"]["rotated"] and not sandbox.secrets.is_live(stale_key)
+    assert run["stale"]["rotated"] and sandbox.secrets.is_live(stale_key)
     assert "max_age" in run["stale"]["rotation_reason"]
     assert not run["rekeyed"]["changed"] and not run["rekeyed"]["rotated"]
     assert sandbox.secrets.is_live(rekeyed_key)
     assert not run["stale_again"]["changed"], "a fresh key must not be due again"
     assert writes(sandbox) == [
         ("POST", "/api/v1/serviceaccounts/%s/rekey/" % account_id)
-        for account_id in (overlap_id, abrupt_id, stale_id)]
+        for account_id in (overlap_id, abrupt_id, default_id, stale_id)]
     assert rekeyed_id not in str(writes(sandbox))
 
 
@@ -270,7 +279,7 @@ def test_bad_input_duplicates_missing_key_and_self_rekey(sandbox, tmp_path):
         task(sandbox, "twins", ignore_errors=True, name="twin", state="absent"),
         task(sandbox, "no_key", ignore_errors=True, name="deployer", rotate="always"),
         task(sandbox, "self_refused", ignore_errors=True, api_token=deployer_key,
-             name="deployer", rotate="always"),
+             name="deployer", rotate="always", keep_previous_for="0"),
         task(sandbox, "self_with_window", api_token=deployer_key, name="deployer",
              rotate="always", keep_previous_for="30m"),
     ])
@@ -285,12 +294,16 @@ def test_bad_input_duplicates_missing_key_and_self_rekey(sandbox, tmp_path):
     assert "the server did not return the new key" in run["no_key"]["msg"]
 
     assert run["self_refused"]["failed"]
-    assert run["self_refused"]["msg"].startswith("keep_previous_for: required to rekey")
+    assert run["self_refused"]["msg"].startswith("keep_previous_for: must not be 0")
     self_rekeyed = run["self_with_window"]
     assert self_rekeyed["rotated"] and sandbox.secrets.is_live(self_rekeyed["secret"])
     assert sandbox.secrets.is_live(deployer_key), "the caller's key keeps working for the window"
     rekeys = [w for w in writes(sandbox) if w[1].endswith("/rekey/")]
     assert len(rekeys) == 2, "the refused self-rekey must not be sent"
+
+
+def timestamp(text):
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -313,7 +326,8 @@ def test_adapter_interface_for_the_rotation_role(sandbox):
     first_id, first_key = ct.add_service_account("first")
     second_id, second_key = ct.add_service_account("second", created_at=days_ago(3))
     client = make_client(API["cloudtruth"], adapter_params(ct))
-    first, second = adapter(client, ct, name="first"), adapter(client, ct, name="second")
+    first = adapter(client, ct, name="first")
+    second = adapter(client, ct, name="second", keep_previous_for="0")
     assert first.scope_key() == second.scope_key()
     listing = first.list_scope()
     assert first.find_in(listing)["id"] == first_id
@@ -342,12 +356,12 @@ def test_a_rekey_without_a_clear_answer_is_repeated_only_after_looking(sandbox):
     ct = sandbox["cloudtruth"]
     account_id, old_key = ct.add_service_account("flaky")
     client = make_client(API["cloudtruth"], adapter_params(ct))
-    flaky = adapter(client, ct, name="flaky")
+    flaky = adapter(client, ct, name="flaky", keep_previous_for="0")
 
     sandbox.faults.add("drop", platform="cloudtruth", method="POST", path="/rekey/$")
     token, new_key = flaky.issue_replacement(flaky.find())
     assert sandbox.secrets.is_live(new_key) and not sandbox.secrets.is_live(old_key)
-    assert [m for m, p in ct_requests(sandbox)] == ["GET", "POST", "GET", "POST"]
+    assert [m for m, p in ct_requests(sandbox)] == ["GET", "POST", "GET", "POST", "GET"]
     assert len(ct.account(account_id).keys) == 2, "exactly one rekey happened"
 
     sandbox.faults.add("lost_response", platform="cloudtruth", method="POST", path="/rekey/$")
@@ -356,6 +370,72 @@ def test_a_rekey_without_a_clear_answer_is_repeated_only_after_looking(sandbox):
     # the rotation open and its next run rekeys again (see test_fault_matrix).
     with pytest.raises(AmbiguousWriteError, match="The rekey did happen") as raised:
         flaky.issue_replacement(flaky.find())
-    assert "stopped working at once" in str(raised.value)
+    assert "stopped working" in str(raised.value)
     assert [m for m, p in ct_requests(sandbox)] == ["GET", "POST", "GET"]
     assert not sandbox.secrets.is_live(new_key)
+
+
+# -- issue 13: as the real service may answer --------------------------------------------------
+
+def test_a_rekey_answer_without_the_key_fails_clearly_and_the_previous_key_keeps_working(
+        sandbox, tmp_path):
+    """The only public schema of the rekey's answer has no key. The module fails naming what
+    became of the previous key (read back from the account), which keeps working; the next run
+    neither rekeys with null nor shortens the window."""
+    ct = sandbox["cloudtruth"]
+    ct.rekey_returns_key = False
+    account_id, consumer_key = ct.add_service_account("ci", created_at=days_ago(120))
+    sandbox.log.clear()
+    run = run_playbook(tmp_path / "first", [
+        task(sandbox, "rekeyed", name="ci", rotate="due", max_age="90d", ignore_errors=True),
+    ])
+    assert run.rc == 0, run.output
+    failed = run["rekeyed"]
+    assert failed["failed"] and "secret" not in failed
+    assert "the server did not return the new key" in failed["msg"]
+    prefix = consumer_key.split(".")[0]
+    assert f"The previous key {prefix} works until " in failed["msg"]
+    assert sandbox.secrets.is_live(consumer_key)
+    window_end = sandbox.secrets.get(consumer_key).revoked_at
+    assert window_end is not None and window_end > datetime.now(timezone.utc)
+    rekeys = sandbox.log.writes("cloudtruth")
+    assert len(rekeys) == 1 and rekeys[0].path.endswith("/rekey/")
+    assert ("GET", f"/api/v1/serviceaccounts/{account_id}/") in [
+        (e.method, e.path.replace("%7C", "|")) for e in sandbox.log.select("cloudtruth")]
+    assert leaked(sandbox, run.output) == []
+
+    # The next run: the newest key is fresh, so nothing is due; it warns about the window.
+    sandbox.log.clear()
+    run = clean_playbook(sandbox, tmp_path / "next", [
+        task(sandbox, "next", name="ci", rotate="due", max_age="90d"),
+    ])
+    assert not run["next"]["changed"] and sandbox.log.writes("cloudtruth") == []
+    assert "older ones stop at" in run.output.replace("\n", " ")
+    assert sandbox.secrets.is_live(consumer_key)
+    assert sandbox.secrets.get(consumer_key).revoked_at == window_end
+
+
+def test_an_immediate_cut_over_on_a_server_that_reads_null_as_never_warns(sandbox, tmp_path):
+    ct = sandbox["cloudtruth"]
+    ct.null_expire_at_means_never = True
+    _account_id, old_key = ct.add_service_account("cut-over")
+    run = clean_playbook(sandbox, tmp_path, [
+        task(sandbox, "cut", name="cut-over", rotate="always", keep_previous_for="0"),
+    ])
+    assert run["cut"]["rotated"] and sandbox.secrets.is_live(run["cut"]["secret"])
+    assert sandbox.secrets.is_live(old_key)          # what the server did: never expires
+    text = " ".join(run.output.split())
+    assert "still works and does not expire" in text and 'expire_at: null as "never"' in text
+
+
+def test_a_2021_server_without_role_or_membership_is_not_written_to(sandbox, tmp_path):
+    ct = sandbox["cloudtruth"]
+    ct.bodies_2021 = True
+    ct.add_service_account("old-server", role="ADMIN")
+    sandbox.log.clear()
+    run = clean_playbook(sandbox, tmp_path, [
+        task(sandbox, "same", name="old-server", role="viewer"),
+    ])
+    assert not run["same"]["changed"] and run["same"]["token"]["role"] is None
+    assert sandbox.log.writes("cloudtruth") == []
+    assert "did not report the role" in " ".join(run.output.split())

@@ -243,6 +243,8 @@ def test_refusals_read_only_credential_and_unrecognised_lists(sandbox, tmp_path)
                    ignore_errors=True),
         token_task(sandbox, "ro_self", api_token=ro_credential, type=RO, rotate="always",
                    ignore_errors=True),
+        token_task(sandbox, "ro_self_allowed", api_token=ro_credential, type=RO,
+                   rotate="always", allow_self_rotation=True, ignore_errors=True),
         token_task(sandbox, "rw_with_extra", type=RW),
         info_task(sandbox, "listed"),
     ])
@@ -251,7 +253,11 @@ def test_refusals_read_only_credential_and_unrecognised_lists(sandbox, tmp_path)
     assert viewer_rw["failed"] and viewer_rw["msg"].startswith("type:")
     assert "Named token (release pipeline)" in viewer_rw["msg"], "should show what was listed"
     assert "Read/write token (CI)" in viewer_rw["msg"]
-    assert run["ro_self"]["msg"].startswith("rotate: refusing")
+    # a read-only token regenerates nothing, not even itself (every non-GET call is refused)
+    for step in ("ro_self", "ro_self_allowed"):
+        assert run[step]["msg"].startswith("api_token: is the read-only token")
+        assert "not even itself" in run[step]["msg"]
+    assert sandbox.secrets.is_live(ro_credential)
     assert run["rw_with_extra"]["token"]["id"] == pf.token_by_type(RW)["uuid"]
     assert not run["rw_with_extra"]["changed"]
     assert "recognise" in run.output, "no warning about the unrecognised token"

@@ -170,16 +170,95 @@ def test_platform_errors_surface_and_bad_input_sends_nothing(sandbox, tmp_path):
     assert leaked(sandbox, run.output) == []
 
 
-def test_a_name_reserved_by_a_deleted_token_gives_the_platforms_409(sandbox, tmp_path):
+def test_present_absent_present_rotate_after_names_were_reserved_by_deletion(
+        sandbox, tmp_path):
+    """Pulumi keeps org and team token names reserved after deletion (409 on any create with a
+    used name): each run succeeds, always on the next free generation, one live token at the
+    end; every request carries Content-Type and Accept."""
     pulumi = sandbox["pulumi"]
-    pulumi.add_org_token("retired")
-    for token in pulumi.tokens("organization"):
-        pulumi.delete_token(token["id"])
-    assert pulumi.name_reserved("retired")
-    run = run_playbook(tmp_path, [
-        {**token_task(sandbox, "conflict", kind="organization", organization=pulumi.org_name,
-                      name="retired"), "ignore_errors": True},
+    org = {"kind": "organization", "organization": pulumi.org_name, "name": "gitlab-ci-cd"}
+    team = {"kind": "team", "organization": pulumi.org_name, "team": pulumi.team_name,
+            "name": "ci"}
+    # A history of deletions: generations 1..3 of the team token were used and deleted.
+    for name in ("ci", "ci--2", "ci--3"):
+        pulumi.delete_token(pulumi.add_team_token(pulumi.team_name, name)[0])
+    sandbox.log.clear()
+    steps = []
+    for label, args in (("org", org), ("team", team)):
+        steps += [token_task(sandbox, f"{label}_present", **args),
+                  token_task(sandbox, f"{label}_absent", state="absent", **args),
+                  token_task(sandbox, f"{label}_again", **args),
+                  token_task(sandbox, f"{label}_rotated", rotate="always", **args),
+                  token_task(sandbox, f"{label}_unchanged", **args)]
+    run = clean_playbook(sandbox, tmp_path, steps)
+    names = [run[f"org_{step}"]["token"]["name"] for step in ("present", "again", "rotated")]
+    assert names == ["gitlab-ci-cd", "gitlab-ci-cd--2", "gitlab-ci-cd--3"]
+    names = [run[f"team_{step}"]["token"]["name"] for step in ("present", "again", "rotated")]
+    assert names == ["ci--4", "ci--5", "ci--6"]
+    for label, kind in (("org", "organization"), ("team", "team")):
+        assert run[f"{label}_absent"]["changed"] and run[f"{label}_again"]["changed"]
+        assert run[f"{label}_rotated"]["rotated"]
+        assert not run[f"{label}_unchanged"]["changed"]
+        assert live_ids(pulumi, kind) == {run[f"{label}_rotated"]["token"]["id"]}
+        assert sandbox.secrets.is_live(run[f"{label}_rotated"]["secret"])
+        for step in ("present", "again"):
+            assert not sandbox.secrets.is_live(run[f"{label}_{step}"]["secret"])
+    creates = [e.status for e in sandbox.log.select("pulumi", "POST")]
+    # org: gitlab-ci-cd again is taken (1); team: ci..ci--3 (3), then ci..ci--4 (4)
+    assert creates.count(409) == 8 and creates.count(200) == 6     # a 409 creates nothing
+    entries = sandbox.log.select("pulumi")
+    assert {e.content_type for e in entries} == {"application/json"}
+    assert {e.accept for e in entries} == {"application/vnd.pulumi+8"}
+
+
+def test_a_team_token_deleted_behind_the_modules_back_is_taken_as_gone(sandbox, tmp_path):
+    """A team-token delete of an id that no longer exists answers 400: after a fresh listing
+    shows the id is gone, state: absent succeeds."""
+    pulumi = sandbox["pulumi"]
+    team = {"kind": "team", "organization": pulumi.org_name, "team": pulumi.team_name,
+            "name": "nightly"}
+    token_id, _secret = pulumi.add_team_token(pulumi.team_name, "nightly")
+    # the token disappears between the module's listing and its DELETE
+    sandbox.faults.add("status", platform="pulumi", method="DELETE", status=400,
+                       message="the requested token is not a team token")
+    run = clean_playbook(sandbox, tmp_path, [
+        {**token_task(sandbox, "kept", state="absent", **team), "ignore_errors": True},
     ])
-    assert run["conflict"]["failed"] and run["conflict"]["status"] == 409
-    assert "token name already exists" in run["conflict"]["msg"]
-    assert leaked(sandbox, run.output) == []
+    assert run["kept"]["failed"] and run["kept"]["status"] == 400   # still listed: not gone
+    assert pulumi.token_by_id(token_id)
+    pulumi.delete_token(token_id)
+    from ansible_collections.tokenops.tokens.plugins.module_utils._module import make_client
+    from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import API
+    from ansible_collections.tokenops.tokens.plugins.module_utils._pulumi import (
+        PulumiTokenAdapter)
+    params = {**connection(sandbox), **team, "timeout": 10, "validate_certs": True}
+    adapter = PulumiTokenAdapter(make_client(API["pulumi"], params), params)
+    sandbox.log.clear()
+    adapter.delete({"id": token_id})        # gone: the 400 and a listing without it
+    assert [(e.method, e.status) for e in sandbox.log.select("pulumi")] == [
+        ("DELETE", 400), ("GET", 200)]
+
+
+def test_a_timestamp_in_a_shape_the_module_does_not_read_makes_the_age_unknown(
+        sandbox, tmp_path):
+    """Issue 13: Go's ``2026-01-02 15:04:05.123 +0000 UTC`` in ``created``: each run succeeds,
+    warns naming the field, and reports the age as unknown (rotate: due does not count it)."""
+    pulumi = sandbox["pulumi"]
+    pulumi.created_style = "go"
+    token_id, secret = pulumi.add_personal_token("ci", created=days_ago(200))
+    assert pulumi.tokens("personal")[-1]["created"].endswith(" +0000 UTC")
+    sandbox.log.clear()
+    run = clean_playbook(sandbox, tmp_path, [
+        token_task(sandbox, "due", description="ci", rotate="due", max_age="90d"),
+        info_task(sandbox, "listed", max_age="90d"),
+    ])
+    due = run["due"]
+    assert not due["changed"] and not due["rotated"] and due["token"]["id"] == token_id
+    assert due["token"]["created_at"] is None
+    [listed] = [t for t in run["listed"]["tokens"] if t["id"] == token_id]
+    assert listed["age_seconds"] is None and listed["created_at"] is None
+    assert listed["due"] is False
+    text = " ".join(run.output.split())
+    assert f"token {token_id}: created_at is" in text and "+0000 UTC" in text
+    assert "taken as unknown" in text
+    assert sandbox.log.writes("pulumi") == [] and sandbox.secrets.is_live(secret)

@@ -259,8 +259,13 @@ def test_mixed_run_check_mode_then_rotate_then_nothing_due(sandbox, tmp_path):
             new = secret_in(sink)
             assert new != case.old_secret and sandbox.secrets.is_live(new), (case.label, sink)
         # Overlapping platforms revoke the previous secret after delivery; in-place ones lost it
-        # when the new one was issued. Either way it no longer works.
-        assert not sandbox.secrets.is_live(case.old_secret), case.label
+        # when the new one was issued. Either way it no longer works, except CloudTruth's: its
+        # rekey keeps the previous key for an explicit window (an hour unless set), then it stops.
+        if case.item["provider"] == "cloudtruth":
+            assert sandbox.secrets.get(case.old_secret).revoked_at is not None
+            assert "works until" in " ".join(row["notes"]), row
+        else:
+            assert not sandbox.secrets.is_live(case.old_secret), case.label
         assert row["in_place"] is (not row["overlaps"])
         if not row["overlaps"]:
             assert "replaced in place" in " ".join(row["notes"]), row
@@ -387,3 +392,64 @@ def test_bad_items_fail_before_any_request(sandbox, tmp_path):
                      "rotate_tokens[no-policy]"):
         assert expected in text, expected
     assert_no_leak(sandbox, run)
+
+
+def test_a_cloudtruth_rekey_answer_without_the_key_fails_and_leaves_the_consumer_a_working_key(
+        sandbox, tmp_path):
+    """Issue 13: the rekey's answer may carry no key. The role reports the token as failed; the
+    consumer's file still holds the previous key, which still works (the rekey sent an explicit
+    future expire_at), and the next run does not shorten that window."""
+    cloudtruth = sandbox["cloudtruth"]
+    cloudtruth.rekey_returns_key = False
+    conn = {"api_url": cloudtruth.url, "api_token": cloudtruth.admin_token}
+    _account_id, consumer_key = cloudtruth.add_service_account("ct-keyless",
+                                                               created_at=days_ago(120))
+    sinks = tmp_path / "sinks"
+    sinks.mkdir()
+    consumer = sinks / "ct-keyless"
+    consumer.write_text(consumer_key)
+    consumer.chmod(0o600)
+    tokens = [{"provider": "cloudtruth", "id": "ct-keyless", "max_age": "90d",
+               "params": dict(conn, name="ct-keyless"), "deliver": [file_sink(consumer)]}]
+    run = rotate(tmp_path, tokens)
+    assert run.rc != 0
+    row = run.rows()["ct-keyless"]
+    assert row["action"] == "failed", row
+    assert "did not return the new key" in row["error"]
+    assert consumer.read_text() == consumer_key
+    assert sandbox.secrets.is_live(consumer_key)
+    window_end = sandbox.secrets.get(consumer_key).revoked_at
+    assert window_end is not None
+    assert_no_leak(sandbox, run)
+
+    run = rotate(tmp_path, tokens, name="again")
+    assert consumer.read_text() == consumer_key and sandbox.secrets.is_live(consumer_key)
+    assert sandbox.secrets.get(consumer_key).revoked_at == window_end
+    assert_no_leak(sandbox, run)
+
+
+def test_a_timestamp_the_role_cannot_read_makes_the_age_unknown_not_a_failure(sandbox, tmp_path):
+    """Issue 13: Go's ``... +0000 UTC`` shape in Pulumi's ``created``: the run succeeds and the
+    report says the age is unknown and why. As for any token of unknown age, the role rotates it
+    once to start a known age (its journal), and the next run finds it not due."""
+    pulumi = sandbox["pulumi"]
+    pulumi.created_style = "go"
+    _id, secret = pulumi.add_personal_token("go-time", created=days_ago(200))
+    conn = {"api_url": pulumi.url, "api_token": pulumi.admin_token}
+    tokens = [{"provider": "pulumi", "id": "go-time", "max_age": "90d",
+               "params": dict(conn, description="go-time"),
+               "deliver": [file_sink(tmp_path / "go-time")]}]
+    run = rotate(tmp_path, tokens)
+    assert run.rc == 0, run.output
+    row = run.rows()["go-time"]
+    assert row["action"] == "rotated" and row["reason"].startswith("age unknown"), row
+    assert any("created_at is" in note and "+0000 UTC" in note for note in row["notes"]), row
+    assert sandbox.secrets.is_live((tmp_path / "go-time").read_text())
+    assert not sandbox.secrets.is_live(secret)
+    assert_no_leak(sandbox, run)
+
+    run = rotate(tmp_path, tokens, name="again")
+    assert run.rc == 0, run.output
+    row = run.rows()["go-time"]
+    assert row["action"] == "not due" and "last rotation" in row["reason"], row
+    assert any("created_at is" in note for note in row["notes"]), row

@@ -448,3 +448,74 @@ def test_adapter_interface_for_the_rotation_role(sandbox):
         assert token["id"] != current["id"] and sandbox.secrets.is_live(secret)
     assert described(tfe, ci) == {"deploy": adapters[0].find()["id"]}
     assert TfeTeamTokenAdapter(client, adapter_params(sandbox, team="ci")).find() is None
+
+
+# -- issue 13: as the real service answers ---------------------------------------------------
+
+JSONAPI = "application/vnd.api+json"
+
+
+def test_every_mutating_request_carries_the_media_type_the_service_requires(sandbox, tmp_path):
+    """TFE answers 415 to a POST, PATCH or DELETE without its media type, bodiless DELETEs
+    included; absent (both kinds) and a described rotation succeed with the rule on."""
+    tfe = sandbox["tfe"]
+    assert tfe.require_media_type           # the real service's rule is the default
+    team = tfe.add_team("platform")
+    sandbox.log.clear()
+    run = clean_playbook(sandbox, tmp_path, [
+        token_task(sandbox, "described", team="platform", description="ci"),
+        token_task(sandbox, "rotated", team="platform", description="ci", rotate="always"),
+        token_task(sandbox, "legacy", team="platform"),
+        token_task(sandbox, "gone_described", team="platform", description="ci", state="absent"),
+        token_task(sandbox, "gone_legacy", team="platform", state="absent"),
+    ])
+    assert run["rotated"]["rotated"] and run["gone_described"]["changed"]
+    assert run["gone_legacy"]["changed"] and tfe.tokens(team) == []
+    mutating = sandbox.log.writes("tfe")
+    assert [(e.method, e.status) for e in mutating] == [
+        ("POST", 201), ("DELETE", 204), ("POST", 201), ("POST", 201), ("DELETE", 204),
+        ("DELETE", 204)]
+    assert {e.content_type for e in mutating} == {JSONAPI}
+    assert not sandbox.secrets.is_live(run["rotated"]["secret"])
+    assert not sandbox.secrets.is_live(run["legacy"]["secret"])
+
+
+def test_an_older_tfe_release_manages_the_legacy_token_and_refuses_described_clearly(
+        sandbox, tmp_path):
+    tfe = sandbox["tfe"]
+    tfe.as_older_release()
+    team = tfe.add_team("platform")
+    run = clean_playbook(sandbox, tmp_path, [
+        token_task(sandbox, "legacy", team="platform"),
+        token_task(sandbox, "again", team="platform"),
+        token_task(sandbox, "regenerated", team="platform", rotate="always"),
+        token_task(sandbox, "described", team="platform", description="ci", ignore_errors=True),
+        token_task(sandbox, "gone", team="platform", state="absent"),
+    ])
+    assert run["legacy"]["token"]["expires_at"] is None     # never expires on those releases
+    assert not run["again"]["changed"]
+    assert run["regenerated"]["rotated"]
+    assert run["described"]["failed"]
+    assert "does not support described team tokens" in run["described"]["msg"]
+    assert run["gone"]["changed"] and tfe.tokens(team) == []
+    assert not sandbox.secrets.is_live(run["regenerated"]["secret"])
+    # the legacy token is deleted through the team's path, the only one those releases have
+    assert [e.path for e in sandbox.log.select("tfe", "DELETE")] == [
+        f"/api/v2/teams/{team}/authentication-token"]
+
+
+def test_a_lifetime_cap_fails_the_rotation_before_the_previous_token_is_deleted(
+        sandbox, tmp_path):
+    tfe = sandbox["tfe"]
+    tfe.max_token_ttl = timedelta(days=30)
+    team = tfe.add_team("platform")
+    token_id, secret = tfe.add_token(team, "ci", expired_at=days_ago(-20))
+    sandbox.log.clear()
+    run = clean_playbook(sandbox, tmp_path, [
+        token_task(sandbox, "rotated", team="platform", description="ci", rotate="always",
+                   expires_in="90d", ignore_errors=True),
+    ])
+    assert run["rotated"]["failed"]
+    assert "expires_in" in run["rotated"]["msg"] and "nothing was deleted" in run["rotated"]["msg"]
+    assert sandbox.log.writes("tfe") == []
+    assert sandbox.secrets.is_live(secret) and tfe.token_by_id(token_id) is not None

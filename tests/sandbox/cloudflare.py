@@ -130,6 +130,7 @@ class Token:
     expires_on: datetime | None = None
     last_used_on: datetime | None = None
     unpropagated_verifies: int = 0   # verify calls still to fail, as right after a real create
+    created_by: str | None = None    # the id of the token that created it (list_self)
     value: str = field(default="", repr=False)
 
 
@@ -147,7 +148,12 @@ class Cloudflare(Platform):
     policy ids), ``user_token_quota`` / ``account_token_quota`` (50 / 500), ``send_retry_after``,
     ``token_format`` ("prefixed": ``cfut_``/``cfat_`` + 40 + checksum; "legacy": 40 chars),
     ``normalise_cidrs`` (emit canonical, sorted CIDRs), ``verify_propagation_failures`` (how many
-    verify calls of a freshly created or rolled token answer 403 code 10000 first).
+    verify calls of a freshly created or rolled token answer 403 code 10000 first),
+    ``account_token_user_verify_status`` (what an account-owned token gets from
+    ``/user/tokens/verify``: 401 code 1000 as counterscale #246 saw; 403 as freellmapi #297 saw),
+    ``expired_listing_window`` (``include_expired`` lists only tokens expired within it; SDK 5.9
+    "recently-expired"; None lists every expired token), ``list_self_only`` (ids of tokens holding
+    only ``account.token.list_self``: their listings show only the tokens they created).
     """
 
     name = "cloudflare"
@@ -159,8 +165,13 @@ class Cloudflare(Platform):
     token_format = "prefixed"
     normalise_cidrs = False
     verify_propagation_failures = 0
+    account_token_user_verify_status = 401
+    #: Assumption: how recent "recently expired" is is undocumented
+    expired_listing_window: timedelta | None = timedelta(days=30)
+    list_self_only: frozenset = frozenset()
     SWITCHES = ("reorder_policies", "user_token_quota", "account_token_quota", "send_retry_after",
-                "token_format", "normalise_cidrs", "verify_propagation_failures")
+                "token_format", "normalise_cidrs", "verify_propagation_failures",
+                "account_token_user_verify_status", "expired_listing_window", "list_self_only")
     RATE_LIMIT, RATE_WINDOW = 1200, 300      # DOCS: per user or account token, per 5 minutes
 
     # ------------------------------------------------------------------ platform hooks
@@ -226,8 +237,10 @@ class Cloudflare(Platform):
                   account_id: str | None = None, issued_on: datetime | None = None,
                   expires_on: datetime | None = None, status: str = "active",
                   condition: dict | None = None, not_before: datetime | None = None,
-                  modified_on: datetime | None = None) -> tuple[str, str]:
+                  modified_on: datetime | None = None,
+                  created_by: str | None = None) -> tuple[str, str]:
         """A token without HTTP (no quota, past dates allowed); return ``(id, secret)``.
+        ``created_by``: the id of the token that made it (default: the admin token).
         ``account_id``: make it account-owned (use ``self.account_id``). ``policies`` are
         request-shaped (see :func:`policy`); default: "Zone Read" on every zone. ``expires_on``
         in the past gives an expired token (status "expired", secret rejected with 401);
@@ -240,7 +253,8 @@ class Cloudflare(Platform):
                       policies=self._policies(policies or [policy("Zone Read")], scope, False),
                       issued_on=issued_on, modified_on=_seconds(modified_on) or issued_on,
                       condition=self._condition(condition), not_before=_seconds(not_before),
-                      expires_on=_seconds(expires_on))
+                      expires_on=_seconds(expires_on),
+                      created_by=created_by or getattr(self, "admin_token_id", None))
         self._tokens[token.id] = token
         self._issue_value(token, issued_at=issued_on)
         if status == EXPOSED:
@@ -557,22 +571,30 @@ class Cloudflare(Platform):
     # ------------------------------------------------------------------ views
     def list_tokens(self, account_id: str | None = None) -> Response:
         """Oldest first (Assumption) unless ``direction=desc``; expired hidden by default."""
-        self._authorized("list", account_id)
+        caller = self._authorized("list", account_id)
         page, per_page = _int_arg("page", 1, 1, None), _int_arg("per_page", 20, 5, 50)
         direction = request.args.get("direction", "asc")
         if direction not in ("asc", "desc"):
             raise invalid("direction: must be 'asc' or 'desc'")
         include_expired = _bool_arg("include_expired")
         owned = sorted((t for t in self._tokens.values() if t.account_id == account_id
-                        and (include_expired or self._status(t) != "expired")),
+                        and self._listed(t, include_expired)
+                        and (caller.id not in self.list_self_only or t.created_by == caller.id)),
                        key=lambda t: (t.issued_on, t.id), reverse=direction == "desc")
         shown = owned[(page - 1) * per_page:page * per_page]
         info = {"page": page, "per_page": per_page, "count": len(shown),
                 "total_count": len(owned), "total_pages": math.ceil(len(owned) / per_page)}
         return self.ok([self._token_json(t) for t in shown], result_info=info)
 
+    def _listed(self, token: Token, include_expired: bool) -> bool:
+        """Unexpired tokens; with ``include_expired``, recently expired ones too."""
+        if self._status(token) != "expired":
+            return True
+        window = self.expired_listing_window
+        return include_expired and (window is None or token.expires_on > self.now() - window)
+
     def create_token(self, account_id: str | None = None) -> Response:
-        self._authorized("create", account_id)
+        caller = self._authorized("create", account_id)
         scope = "account" if account_id else "user"
         fields = self._fields(_json_body(), scope, current=None)
         quota = self.account_token_quota if account_id else self.user_token_quota
@@ -581,7 +603,7 @@ class Cloudflare(Platform):
             raise invalid(f"Exceeded the maximum number of {scope} API tokens ({quota})")
         now = _seconds(self.now())
         token = Token(id=uuid.uuid4().hex, account_id=account_id, issued_on=now, modified_on=now,
-                      **fields)
+                      created_by=caller.id, **fields)
         self._tokens[token.id] = token
         self._issue_value(token)
         return self.ok({**self._token_json(token), "value": token.value})
@@ -615,10 +637,14 @@ class Cloudflare(Platform):
         return self.ok(self._roll(self._target(token_id, account_id)))
 
     def verify_token(self, account_id: str | None = None) -> Response:
-        """Authenticates as the presented token; a token of the other kind (user vs account)
-        is refused with 403 (observed for account tokens on the user path)."""
+        """Authenticates as the presented token. An account-owned token on the user path gets
+        ``account_token_user_verify_status`` (401 code 1000 "Invalid API Token", as a bad token
+        does); a user token on an account path 403."""
         token = self._caller()
         self._owner(account_id)
+        if account_id is None and token.account_id is not None:
+            status = self.account_token_user_verify_status
+            raise ApiError(status, *(INVALID_TOKEN if status == 401 else UNAUTHORIZED))
         if token.account_id != account_id:
             raise ApiError(403, *UNAUTHORIZED)
         if token.unpropagated_verifies > 0:

@@ -106,7 +106,12 @@ class CloudTruth(Platform):
     """One organization. Auth is ``Authorization: Api-Key <key>``.
 
     Switches: ``auth_failure_status`` (401, or 403 as DRF sends without WWW-Authenticate),
-    ``send_retry_after`` on 429s, ``default_page_size`` and ``max_page_size``.
+    ``send_retry_after`` on 429s, ``default_page_size`` and ``max_page_size``;
+    ``rekey_returns_key`` (False: the rekey answers only ``{expire_at}``, the one public schema
+    of its 200 body, so the new key reaches nobody); ``null_expire_at_means_never`` (True: a rekey
+    with ``expire_at`` null or absent leaves the previous key working with no expiry, as
+    ``expiry_date: null`` means elsewhere in the spec); ``bodies_2021`` (True: user objects
+    carry neither ``role`` nor ``membership_id``, as servers from 2021 send them).
     """
 
     name = "cloudtruth"
@@ -115,7 +120,11 @@ class CloudTruth(Platform):
     send_retry_after = True
     default_page_size = 100         # Assumption: the real default is undocumented
     max_page_size = 1000
-    SWITCHES = ("auth_failure_status", "send_retry_after", "default_page_size", "max_page_size")
+    rekey_returns_key = True
+    null_expire_at_means_never = False
+    bodies_2021 = False
+    SWITCHES = ("auth_failure_status", "send_retry_after", "default_page_size", "max_page_size",
+                "rekey_returns_key", "null_expire_at_means_never", "bodies_2021")
 
     # ------------------------------------------------------------------ platform hooks
     def setup(self) -> str:
@@ -368,10 +377,13 @@ class CloudTruth(Platform):
         body, errors = self._body(), {}
         expire_at = self._datetime(body, "expire_at", errors)
         self._raise_if(errors)
-        self._retire_keys(account, expire_at)
+        if expire_at is not None or not self.null_expire_at_means_never:
+            self._retire_keys(account, expire_at)
         account.modified_at = utcnow()
         response = self._with_new_key(account)
         response["expire_at"] = isoformat_us(expire_at)
+        if not self.rekey_returns_key:
+            response = {"expire_at": response["expire_at"]}
         return self.json(response)
 
     def _with_new_key(self, account: ServiceAccount) -> dict:
@@ -615,6 +627,12 @@ class CloudTruth(Platform):
             "organization_name": self.org_name if membership else None,
             "membership_id": membership.id if membership else None,
             "role": membership.role if membership else None,
+            "email": user.email, "picture_url": None,
+            "created_at": isoformat_us(user.created_at),
+            "modified_at": isoformat_us(user.modified_at),
+        } if not self.bodies_2021 else {
+            "url": self._link("users", user.id), "id": user.id, "type": user.type,
+            "name": user.name, "organization_name": self.org_name if membership else None,
             "email": user.email, "picture_url": None,
             "created_at": isoformat_us(user.created_at),
             "modified_at": isoformat_us(user.modified_at),

@@ -115,6 +115,9 @@ class LoggedRequest:
     status: int | None = None
     fault: str | None = None
     seconds: float = 0.0
+    #: the request's Content-Type and Accept headers (None when absent), never its credential
+    content_type: str | None = None
+    accept: str | None = None
 
 
 class RequestLog:
@@ -326,7 +329,9 @@ class _Instrumented:
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         sandbox, platform = self.sandbox, self.platform
         entry = LoggedRequest(platform.name, environ["REQUEST_METHOD"],
-                              environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""))
+                              environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""),
+                              content_type=environ.get("CONTENT_TYPE") or None,
+                              accept=environ.get("HTTP_ACCEPT") or None)
         started = time.monotonic()
         sandbox.log.add(entry)
 

@@ -71,7 +71,8 @@ class PactFlow(Platform):
     Switches (instance attributes; ``reset()`` restores these class defaults):
     ``include_values`` (False: token lists omit ``value``), ``extra_item`` (lists carry a third,
     unrecognised token), ``extra_fields`` (token objects carry undocumented fields),
-    ``reverse_items`` (read-write listed first), ``read_only_may_regenerate_itself``,
+    ``reverse_items`` (read-write listed first), ``read_only_may_regenerate_itself`` (False, as
+    the service: a read-only token's every non-GET request is 401; True: it may regenerate itself),
     ``token_lifetime`` (the global "API token expiration" preference, applied when a value is
     issued), ``token_id_style`` ("uuid" or "short": 22-char URL-safe ids), ``send_retry_after``.
     """
@@ -83,7 +84,7 @@ class PactFlow(Platform):
     extra_item = False
     extra_fields = False
     reverse_items = False
-    read_only_may_regenerate_itself = True
+    read_only_may_regenerate_itself = False     # True: the contract's earlier assumption
     token_lifetime: timedelta | None = None
     token_id_style = "uuid"
     send_retry_after = True
@@ -291,6 +292,7 @@ class PactFlow(Platform):
         app.register_error_handler(ApiError, self._api_error)
         app.register_error_handler(HTTPException, self._http_error)
         app.register_error_handler(Exception, lambda exc: self.error(500, "Internal server error"))
+        app.before_request(self._refuse_read_only_writes)
         rules = [
             ("/", "GET", self.index),
             ("/settings/tokens", "GET", self.list_tokens),
@@ -324,6 +326,16 @@ class PactFlow(Platform):
         if secret is None or token is None or token.value != secret.value:
             raise ApiError(401, UNAUTHORIZED)
         return self.principals[token.principal_uuid], token
+
+    def _refuse_read_only_writes(self) -> None:
+        """A read-write token is required for every request but GET (SmartBear, "PactFlow
+        authentication and authorization"): a read-only token is refused before routing, so it
+        cannot regenerate any token, not even itself (unless the legacy switch allows that)."""
+        if request.method in ("GET", "HEAD") or self.read_only_may_regenerate_itself:
+            return
+        _principal, token = self._caller()
+        if token.kind != READ_WRITE:
+            raise ApiError(401, READ_ONLY_REFUSED)
 
     def _admin(self) -> Principal:
         """Assumption: a read-only token on an admin route is a 401 (as for any write); a

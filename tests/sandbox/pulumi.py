@@ -114,9 +114,15 @@ class Pulumi(Platform):
     Switches: ``send_retry_after`` on 429s; ``null_continuation_token`` (last page says
     ``"continuationToken": null`` instead of omitting it); ``created_style`` (``"iso"``
     ``2026-11-22T10:15:30Z``, ``"iso_ms"`` with milliseconds, ``"space"``
-    ``2026-11-22 10:15:30.123`` without zone) to check that clients parse ``created`` leniently;
+    ``2026-11-22 10:15:30.123`` without zone, ``"go"`` ``2026-11-22 10:15:30.123 +0000 UTC`` as
+    Go's ``time.Time.String()`` prints it) to check that clients parse ``created`` leniently or
+    survive a shape they cannot read;
     ``router_404_plain_text`` (unknown paths answer ``404 page not found`` as text, as the real
-    router sometimes does); ``default_page_size`` and ``max_page_size``.
+    router sometimes does); ``default_page_size`` and ``max_page_size``;
+    ``gone_team_token_delete_status`` (a team-token delete of an id that no longer exists: 400
+    "the requested token is not a team token", the only error the spec lists; 404 to answer as
+    for other kinds). Organization and team token names stay reserved after deletion: any create
+    with a name ever used answers 409 "Conflict: token name already exists".
     """
 
     name = "pulumi"
@@ -127,8 +133,10 @@ class Pulumi(Platform):
     router_404_plain_text = False
     default_page_size = 100
     max_page_size = 1000
+    gone_team_token_delete_status = 400     # the spec lists only 204 and 400 for that delete
     SWITCHES = ("send_retry_after", "null_continuation_token", "created_style",
-                "router_404_plain_text", "default_page_size", "max_page_size")
+                "router_404_plain_text", "default_page_size", "max_page_size",
+                "gone_team_token_delete_status")
 
     # ------------------------------------------------------------------ platform hooks
     def setup(self) -> str:
@@ -431,6 +439,8 @@ class Pulumi(Platform):
     def delete_team_token(self, org: str, team: str, token_id: str) -> Response:
         self._authorize(org, self._manages_team_tokens)
         self._team(team)
+        if token_id not in self._tokens and self.gone_team_token_delete_status == 400:
+            raise ApiError(400, NOT_TEAM_TOKEN)
         token = self._existing(token_id)
         if token.type != TEAM:
             raise ApiError(400, NOT_TEAM_TOKEN)
@@ -577,6 +587,9 @@ class Pulumi(Platform):
             return isoformat_ms(moment) or ""
         if self.created_style == "space":
             return (isoformat_ms(moment) or "").replace("T", " ").removesuffix("Z")
+        if self.created_style == "go":      # Go's time.Time.String(), as a Go server may print it
+            utc = moment.astimezone(timezone.utc)
+            return utc.strftime("%Y-%m-%d %H:%M:%S.") + f"{utc.microsecond // 1000:03d} +0000 UTC"
         return isoformat_s(moment) or ""
 
     # ------------------------------------------------------------------ listing

@@ -18,6 +18,13 @@ Choices where the contract says "Assume" or is silent:
 * an unknown ``sort`` key or ``filter[status]`` value answers 400; a bad page number or size
   falls back to the default and a size over 100 is clamped to 100;
 * bulk delete is all-or-nothing: one unknown id answers 404 and deletes nothing;
+* ``POST``, ``PATCH`` and ``DELETE`` without ``Content-Type: application/vnd.api+json`` answer
+  415, bodiless ones included (checked before authentication; ``require_media_type``);
+* ``GET /organizations`` lists the one organization to any credential;
+* ``account/details`` names the caller in ``relationships.authenticated-resource``: the team
+  for a team token, the user for a user token;
+* ``as_older_release()`` turns off described tokens, ``DELETE /authentication-tokens/:id`` and
+  the two-year default of a legacy token (``expired-at: null``: never expires);
 * only owners (the admin user, or a token of the ``owners`` team) may see teams and manage
   tokens; other team tokens get 404 (403 on bulk delete, as documented), but may call
   ``GET /api/v2/account/details`` (the team's service user) and read the organization.
@@ -43,6 +50,7 @@ API = "/api/v2"
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 DEFAULT_LIFETIME_YEARS = 2
+DEFAULT_MAX_TTL_MS = 63_072_000_000     # two years: the policy when none is set
 OWNERS = "owners"
 RATE_LIMIT_DETAIL = "You have exceeded the API's rate limit."
 DESCRIPTION = "/data/attributes/description"
@@ -141,11 +149,23 @@ class TFE(Platform):
     ignore_team_name_filter = False      # some TFE releases ignore filter[names]
     send_retry_after = False             # the real service sends only X-RateLimit-Reset
     described_tokens_supported = True    # False: an older TFE, POST .../authentication-tokens 404s
+    require_media_type = True            # 415 to POST/PATCH/DELETE without the JSON:API media type
+    legacy_default_never_expires = False  # True: a legacy create without expired-at never expires
+    token_id_delete_supported = True     # False: only DELETE /teams/:id/authentication-token
     max_token_ttl: timedelta | None = None   # the organization's team token TTL policy
     advertised_rate_limit = 30           # X-RateLimit-Limit when no limiter is enforced
 
+    def as_older_release(self) -> None:
+        """Behave as TFE releases before described tokens (v202507-1 docs): no described
+        tokens, a legacy token without ``expired-at`` never expires, only the team's legacy
+        delete path."""
+        self.described_tokens_supported = False
+        self.legacy_default_never_expires = True
+        self.token_id_delete_supported = False
+
     # -- wiring ------------------------------------------------------------------------------
     def routes(self, app: Flask) -> None:
+        app.before_request(self._check_media_type)
         app.before_request(self._authenticate)
         app.register_error_handler(ApiError, self._render_api_error)
         app.register_error_handler(HTTPException, self._render_http_exception)
@@ -153,6 +173,8 @@ class TFE(Platform):
         rules: list[tuple[str, str, Callable[..., Response]]] = [
             ("/ping", "GET", self._ping),
             ("/account/details", "GET", self._account_details),
+            ("/organizations", "GET", self._list_organizations),
+            ("/organizations/<org>/token-ttl-policies", "GET", self._ttl_policies),
             ("/organizations/<org>", "GET", self._show_organization),
             ("/organizations/<org>/teams", "GET", self._list_teams),
             ("/teams/<team_id>", "GET", self._show_team),
@@ -221,6 +243,13 @@ class TFE(Platform):
 
     def _render_api_error(self, exc: ApiError) -> Response:
         return self._error_document(exc.status, exc.detail, exc.pointer)
+
+    def _check_media_type(self) -> Response | None:
+        """415 to a POST, PATCH or DELETE without the JSON:API media type, bodiless or not."""
+        if (self.require_media_type and request.method in ("POST", "PATCH", "DELETE")
+                and request.mimetype != self.content_type):
+            return self.error(415, title_of(415))
+        return None
 
     def _authenticate(self) -> Response | None:
         if request.path == API + "/ping":
@@ -387,9 +416,12 @@ class TFE(Platform):
             raise ApiError(422, "data.attributes: must be an object", "/data/attributes")
         return attributes
 
-    def _requested_expiry(self, attributes: dict, created_at: datetime) -> datetime:
+    def _requested_expiry(self, attributes: dict, created_at: datetime,
+                          legacy: bool = False) -> datetime | None:
         raw = attributes.get("expired-at")
         if raw is None:
+            if legacy and self.legacy_default_never_expires:
+                return None
             return add_years(created_at, DEFAULT_LIFETIME_YEARS)
         try:
             expiry = parse_time(raw) if isinstance(raw, str) else None
@@ -496,14 +528,39 @@ class TFE(Platform):
             team = self._teams[team_id]
             user_id, username, email, service = (team.service_user_id, f"api-{team.id}",
                                                  None, True)
+        resource = {"id": team_id, "type": "teams"} if team_id else \
+            {"id": user_id, "type": "users"}
         return self.json({"data": {"id": user_id, "type": "users", "attributes": {
-            "username": username, "email": email, "is-service-account": service}}})
+            "username": username, "email": email, "is-service-account": service},
+            "relationships": {"authenticated-resource": {"data": resource}}}})
+
+    def _list_organizations(self) -> Response:
+        """The organizations the credential sees (pytfe scripts start here): the one."""
+        return self._page([self.organization], self._organization_resource)
+
+    def _organization_resource(self, org: str) -> dict:
+        return {"id": org, "type": "organizations", "attributes": {
+            "name": org, "email": "owners@example.test",
+            "created-at": isoformat_ms(self.created_at),
+            "max-ttl-enabled": self.max_token_ttl is not None},
+            "links": {"self": f"{API}/organizations/{org}"}}
+
+    def _ttl_policies(self, org: str) -> Response:
+        """One entry per token type (pytfe ``organization_token_ttl_policies.list``)."""
+        self._require_org(org)
+        if not self.described_tokens_supported:
+            raise ApiError(404)         # older releases have no such endpoint
+        team_ms = int(self.max_token_ttl.total_seconds() * 1000) if self.max_token_ttl \
+            else DEFAULT_MAX_TTL_MS
+        return self.json({"data": [
+            {"id": f"ttl-{kind}", "type": "organization-token-ttl-policies",
+             "attributes": {"token-type": kind,
+                            "max-ttl-ms": team_ms if kind == "team" else DEFAULT_MAX_TTL_MS}}
+            for kind in ("organization", "team", "user", "audit_trails")]})
 
     def _show_organization(self, org: str) -> Response:
         self._require_org(org)
-        return self.json({"data": {"id": org, "type": "organizations", "attributes": {
-            "name": org, "email": "owners@example.test",
-            "created-at": isoformat_ms(self.created_at)}}})
+        return self.json({"data": self._organization_resource(org)})
 
     # -- views: teams ------------------------------------------------------------------------
     def _list_teams(self, org: str) -> Response:
@@ -544,7 +601,7 @@ class TFE(Platform):
     def _create_legacy(self, team_id: str) -> Response:
         team = self._managed_team(team_id)
         now = self.now()
-        expiry = self._requested_expiry(self._attributes(), now)
+        expiry = self._requested_expiry(self._attributes(), now, legacy=True)
         return self._created(self._issue(team.id, None, now, expiry, self._creator()))
 
     def _legacy_or_404(self, team_id: str) -> TeamToken:
@@ -564,6 +621,8 @@ class TFE(Platform):
         return self.json({"data": self._token_resource(self._managed_token(token_id))})
 
     def _delete_token(self, token_id: str) -> Response:
+        if not self.token_id_delete_supported:
+            raise ApiError(404)
         self._remove(self._managed_token(token_id))
         return self.empty()
 

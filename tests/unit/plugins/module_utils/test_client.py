@@ -333,3 +333,45 @@ def test_credential_works_sends_the_other_secret_and_reads_401_as_no():
     assert c.credential_works("/user/tokens/verify", other) is False
     assert [r.headers["Authorization"] for r in session.sent] == [f"Bearer {other}"] * 2
     assert other not in c.redact(f"token {other}")
+
+
+# -- issue 13: the headers the vendors' own clients send, set once per platform ---------------
+
+def spec_client(api, *expected):
+    session = Conversation(*expected)
+    spec = API[api]
+    made = ApiClient(BASE, f"Bearer {SECRET}", spec.decode_error, session=session,
+                     sleep=lambda s: None, accept=spec.accept, content_type=spec.content_type,
+                     content_type_on=spec.content_type_on)
+    return made, session
+
+
+def test_tfe_sends_its_media_type_on_every_mutating_request_even_bodiless():
+    c, session = spec_client(
+        "tfe", Expect("GET", f"{BASE}/a"), Expect("DELETE", f"{BASE}/b", status=204),
+        Expect("POST", f"{BASE}/c", status=201, body={}), Expect("PATCH", f"{BASE}/d", body={}))
+    c.get("/a")
+    c.delete("/b")
+    c.post("/c")
+    c.patch("/d", {"data": {}})
+    sent = [(r.method, r.headers.get("Content-Type"), r.headers.get("Accept"))
+            for r in session.sent]
+    jsonapi = "application/vnd.api+json"
+    assert sent == [("GET", None, jsonapi), ("DELETE", jsonapi, jsonapi),
+                    ("POST", jsonapi, jsonapi), ("PATCH", jsonapi, jsonapi)]
+    assert session.finished()
+
+
+def test_pulumi_sends_content_type_and_accept_on_every_request():
+    c, session = spec_client("pulumi", Expect("GET", f"{BASE}/a", body={}),
+                             Expect("DELETE", f"{BASE}/b", status=204))
+    c.get("/a")
+    c.delete("/b")
+    assert {(r.headers.get("Content-Type"), r.headers.get("Accept")) for r in session.sent} == \
+        {("application/json", "application/vnd.pulumi+8")}
+
+
+def test_other_platforms_send_content_type_only_with_a_body():
+    c, session = spec_client("cloudflare", Expect("DELETE", f"{BASE}/b", body={}))
+    c.delete("/b")
+    assert "Content-Type" not in session.sent[0].headers

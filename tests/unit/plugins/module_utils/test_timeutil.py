@@ -86,3 +86,30 @@ def test_due_needs_a_threshold_and_bad_choices_are_named():
         RotationPolicy("sometimes")
     with pytest.raises(InputError, match="^renew_before: "):
         RotationPolicy("due", renew_before="-3d")
+
+
+# -- issue 13: a platform time in a shape the module does not read -----------------------------
+
+GO_TIME = "2026-01-02 15:04:05.123 +0000 UTC"
+
+
+def test_a_platform_time_in_an_unread_shape_is_unknown_and_reported_by_field():
+    from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
+        forget_unreadable_times, parse_optional_timestamp, platform_time)
+    assert parse_optional_timestamp(GO_TIME) is None
+    assert platform_time(GO_TIME) == GO_TIME
+    assert platform_time("2026-01-02T15:04:05.123Z") == "2026-01-02T15:04:05Z"
+    warnings = []
+    token = {"id": "t-1", "created_at": GO_TIME, "expires_at": "2027-01-02T00:00:00Z",
+             "api_keys": [{"prefix": "ab", "created_at": GO_TIME}], "name": GO_TIME}
+    readable = forget_unreadable_times(token, warnings.append)
+    assert readable["created_at"] is None and readable["api_keys"][0]["created_at"] is None
+    assert readable["expires_at"] == "2027-01-02T00:00:00Z" and readable["name"] == GO_TIME
+    assert [w.split(" is ")[0] for w in warnings] == ["token t-1: created_at",
+                                                      "token t-1 api_keys: created_at"]
+    assert token["created_at"] == GO_TIME, "the input is not changed"
+
+
+def test_an_unread_shape_in_an_option_is_still_an_input_error():
+    with pytest.raises(InputError, match="^expires_at: "):
+        parse_timestamp(GO_TIME, "expires_at")
