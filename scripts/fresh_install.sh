@@ -33,7 +33,8 @@ token="$("$venv/bin/python" -c 'import json,sys; print(json.loads(sys.argv[1])["
 # README.md, "A first call" (implicit localhost runs the module with this virtualenv's Python):
 set +e
 PULUMI_BACKEND_URL="$url" PULUMI_ACCESS_TOKEN="$token" \
-  ansible localhost -m tokenops.tokens.pulumi_token -a "description=first-token expires_in=30d" \
+  HOME="$tmp" ansible localhost -m tokenops.tokens.pulumi_token \
+  -a "description=first-token expires_in=30d secret_dest=~/.first-pulumi-token" \
   >"$tmp/out.txt" 2>&1
 rc=$?
 set -e
@@ -41,4 +42,8 @@ cat "$tmp/out.txt"
 [ "$rc" -eq 0 ] || { echo "fresh-install: the ad hoc call failed" >&2; exit 1; }
 grep -q '"changed": true' "$tmp/out.txt" || { echo "fresh-install: nothing was created" >&2; exit 1; }
 grep -q 'pul-' "$tmp/out.txt" && { echo "fresh-install: a secret was printed" >&2; exit 1; }
+[ "$(stat -c %a "$tmp/.first-pulumi-token")" = 600 ] \
+  || { echo "fresh-install: the secret file is not mode 0600" >&2; exit 1; }
+grep -q '^pul-' "$tmp/.first-pulumi-token" \
+  || { echo "fresh-install: the secret file holds no Pulumi token" >&2; exit 1; }
 echo "fresh-install: ansible-core and requests only, installed from $(basename "$tarball"), one module called ad hoc"

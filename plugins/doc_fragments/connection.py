@@ -62,8 +62,8 @@ options:
     description:
       - Base URL of the API. When not set, E(PACT_BROKER_BASE_URL) is used. PactFlow has no public endpoint, so one of the two is required.
       - An C(https://) (or C(http://)) URL without user name, password, query or fragment.
-      - A value of the environment variable that is not an C(http://) or C(https://) URL (for example a Pulumi
-        self-managed backend such as C(s3://bucket)) is ignored with a warning.
+      - A value of the environment variable that is a URL of another scheme (for example a Pulumi
+        self-managed backend such as C(s3://bucket)) is ignored with a warning; a value with no scheme fails.
     type: str
 '''
 
@@ -78,8 +78,8 @@ options:
     description:
       - Base URL of the API. When not set, E(TFE_ADDRESS) is used. When neither is set, V(https://app.terraform.io).
       - An C(https://) (or C(http://)) URL without user name, password, query or fragment.
-      - A value of the environment variable that is not an C(http://) or C(https://) URL (for example a Pulumi
-        self-managed backend such as C(s3://bucket)) is ignored with a warning.
+      - A value of the environment variable that is a URL of another scheme (for example a Pulumi
+        self-managed backend such as C(s3://bucket)) is ignored with a warning; a value with no scheme fails.
     type: str
 '''
 
@@ -94,8 +94,8 @@ options:
     description:
       - Base URL of the API. When not set, E(CLOUDFLARE_BASE_URL) is used. When neither is set, V(https://api.cloudflare.com/client/v4).
       - An C(https://) (or C(http://)) URL without user name, password, query or fragment.
-      - A value of the environment variable that is not an C(http://) or C(https://) URL (for example a Pulumi
-        self-managed backend such as C(s3://bucket)) is ignored with a warning.
+      - A value of the environment variable that is a URL of another scheme (for example a Pulumi
+        self-managed backend such as C(s3://bucket)) is ignored with a warning; a value with no scheme fails.
     type: str
 '''
 
@@ -110,8 +110,8 @@ options:
     description:
       - Base URL of the API. When not set, E(PULUMI_BACKEND_URL) is used. When neither is set, V(https://api.pulumi.com).
       - An C(https://) (or C(http://)) URL without user name, password, query or fragment.
-      - A value of the environment variable that is not an C(http://) or C(https://) URL (for example a Pulumi
-        self-managed backend such as C(s3://bucket)) is ignored with a warning.
+      - A value of the environment variable that is a URL of another scheme (for example a Pulumi
+        self-managed backend such as C(s3://bucket)) is ignored with a warning; a value with no scheme fails.
     type: str
 '''
 
@@ -126,7 +126,7 @@ options:
     description:
       - Base URL of the API. When not set, E(CLOUDTRUTH_SERVER_URL) is used. When neither is set, V(https://api.cloudtruth.io).
       - An C(https://) (or C(http://)) URL without user name, password, query or fragment.
-      - A value of the environment variable that is not an C(http://) or C(https://) URL (for example a Pulumi
-        self-managed backend such as C(s3://bucket)) is ignored with a warning.
+      - A value of the environment variable that is a URL of another scheme (for example a Pulumi
+        self-managed backend such as C(s3://bucket)) is ignored with a warning; a value with no scheme fails.
     type: str
 '''

@@ -51,8 +51,10 @@ options:
     type: path
   secret_mode:
     description:
-      - The mode of the O(secret_dest) file, in octal.
-    type: str
+      - The mode of the O(secret_dest) file, as for M(ansible.builtin.copy)'s O(ansible.builtin.copy#module:mode)
+        a quoted octal string such as V('0640'), or a number (an unquoted V(0640) is read by YAML as
+        the number 416, which is that same mode). The owner must be able to read the file.
+    type: raw
     default: '0600'
   allow_secret_loss:
     description:

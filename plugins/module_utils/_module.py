@@ -36,19 +36,26 @@ class EnvironmentValue(str):
     variable = None
 
 
-def _is_http_url(value):
-    return value.strip().lower().startswith(('http://', 'https://'))
+def _names_another_kind_of_url(value):
+    """True for a URL of a scheme other than http(s), such as ``s3://bucket``.
+
+    A value with no scheme at all (``tfe.example.com``) is not ignored: used as ``api_url``, it
+    fails with a message naming the variable, rather than sending the credential meant for that
+    host to the vendor's public endpoint.
+    """
+    scheme, sep, dummy = value.strip().partition('://')
+    return bool(sep) and scheme.lower() not in ('http', 'https')
 
 
 def url_env_fallback(variable):
-    """The ``api_url`` fallback: the vendor's URL variable, unless it is not an http(s) URL.
+    """The ``api_url`` fallback: the vendor's URL variable, unless it names a URL of another scheme.
 
     Vendors' tools give some of these variables other meanings too (``PULUMI_BACKEND_URL`` may
     name a self-managed backend such as ``s3://bucket`` or ``file://~``), so such a value is not
     an API URL: it is ignored (``build_module`` warns), and the public endpoint is used.
     """
     value = os.environ.get(variable)
-    if not value or not _is_http_url(value):
+    if not value or _names_another_kind_of_url(value):
         raise AnsibleFallbackNotFound
     tagged = EnvironmentValue(value)
     tagged.variable = variable
@@ -59,7 +66,7 @@ def ignored_url_variable(platform):
     """The name of the platform's URL variable when it is set but ignored, else None."""
     variable = PLATFORMS[platform].url_env
     value = os.environ.get(variable)
-    return variable if value and not _is_http_url(value) else None
+    return variable if value and _names_another_kind_of_url(value) else None
 
 
 def connection_argument_spec(platform):
@@ -105,7 +112,7 @@ def build_module(platform, argument_spec, mutually_exclusive=None, **kwargs):
                              type(REQUESTS_IMPORT_ERROR), REQUESTS_IMPORT_ERROR)))
     ignored = ignored_url_variable(platform) if module.params.get('api_url') is None else None
     if ignored:
-        module.warn('%s is set but is not an http(s) URL, so it is not used for api_url (%s '
+        module.warn('%s names a URL that is not http(s), so it is not used for api_url (%s '
                     'uses it for other things too); calling %s' % (
                         ignored, PLATFORMS[platform].title,
                         PLATFORMS[platform].default_url or 'no default endpoint'))

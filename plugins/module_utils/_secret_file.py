@@ -28,20 +28,31 @@ def secret_file_argument_spec():
     """``secret_dest``, ``secret_mode`` and ``allow_secret_loss``: every managing module."""
     return dict(
         secret_dest=dict(type='path'),
-        secret_mode=dict(type='str', default='0600', no_log=False),   # a file mode
+        secret_mode=dict(type='raw', default='0600', no_log=False),   # a file mode
         allow_secret_loss=dict(type='bool', default=False),
     )
 
 
 def checked_mode(value):
-    """``secret_mode`` as a number; raises ``InputError``."""
-    text = str(value).strip()
-    try:
-        mode = int(text, 8)
-    except ValueError:
+    """``secret_mode`` as a number; raises ``InputError``.
+
+    As for ``ansible.builtin.copy``: a string is octal (``'0640'``); a number is the mode itself,
+    which is what YAML makes of an unquoted ``0640``. Reading that number's decimal digits as
+    octal would turn 0640 (416) into 0416, a file every local user can write.
+    """
+    if isinstance(value, bool):
         mode = -1
-    if not 0 <= mode <= 0o7777 or not text.isdigit():
-        raise InputError('secret_mode: %r is not an octal file mode such as 0600' % (value,))
+    elif isinstance(value, int):
+        mode = value
+    else:
+        text = str(value).strip()
+        mode = int(text, 8) if text.isdigit() and set(text) <= set('01234567') else -1
+    if not 0 <= mode <= 0o777:
+        raise InputError('secret_mode: %r is not a file mode such as \'0600\' (quote it, or give '
+                         'a number)' % (value,))
+    if not mode & 0o400:
+        raise InputError('secret_mode: %04o would leave the owner unable to read the secret'
+                         % mode)
     return mode
 
 

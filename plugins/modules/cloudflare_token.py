@@ -224,16 +224,19 @@ EXAMPLES = r'''
         permission_groups: [Cache Purge]
         resources:
           com.cloudflare.api.account.zone.*: "*"
+  register: workers_deploy    # .secret is there when the token was created in this run
 
 - name: Suspend a token without deleting it
   tokenops.tokens.cloudflare_token:
     token_id: ed17574386854bf78a67040be0a770b0
     status: disabled
+  register: suspended
 
 - name: Roll a token's secret now
   tokenops.tokens.cloudflare_token:
     name: ci-dns
     rotate: always
+    secret_dest: /etc/ci/cloudflare-token    # or register the result and pass .secret on
 
 - name: Delete a token
   tokenops.tokens.cloudflare_token:

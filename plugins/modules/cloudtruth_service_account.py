@@ -160,11 +160,13 @@ EXAMPLES = r'''
     name: ci-deployer
     owner: auth0|61949e36c0baff006a6d1aea
     role: admin
+  register: ci_deployer    # .secret is there when the account was created in this run
 
 - name: Rekey now; the previous key stops at once
   tokenops.tokens.cloudtruth_service_account:
     name: grafana-reader
     rotate: always
+    secret_dest: /etc/grafana/cloudtruth-key
 
 - name: Remove the account and its keys
   tokenops.tokens.cloudtruth_service_account:

@@ -125,6 +125,7 @@ EXAMPLES = r'''
     organization: acme
     name: platform-admin
     admin: true
+  register: platform_admin    # .secret is there when the token was created in this run
 
 - name: Rotate a team token now
   tokenops.tokens.pulumi_token:
@@ -133,6 +134,7 @@ EXAMPLES = r'''
     team: payments
     name: payments-deploy
     rotate: always
+  register: payments_deploy
 
 - name: Revoke a token by id
   tokenops.tokens.pulumi_token:

@@ -128,6 +128,7 @@ EXAMPLES = r'''
     organization: acme
     team: owners
     rotate: always
+  register: owners_token
 
 - name: Delete a token by id
   tokenops.tokens.tfe_team_token:

@@ -142,18 +142,44 @@ def render(sink, secret, token, label, provider):
 
 
 def _vault(sink):
-    """``(VaultLib, VaultSecret)`` of a vault sink's password file."""
-    from ansible.parsing.vault import VaultLib, VaultSecret
+    """``(VaultLib, VaultSecret)`` of a vault sink's password file.
+
+    Read as ansible-vault reads ``--vault-password-file``: a plain file holds the password, an
+    executable is run and prints it (a client script gets the vault id).
+    """
+    from ansible.errors import AnsibleError
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.parsing.vault import VaultLib, get_file_vault_secret
     try:
-        with open(sink['vault_password_file'], 'rb') as handle:
-            password = handle.read().strip()
-    except (IOError, OSError) as exc:
+        secret = get_file_vault_secret(filename=sink['vault_password_file'],
+                                       vault_id=sink['vault_id'], loader=DataLoader())
+        secret.load()
+    except (AnsibleError, IOError, OSError) as exc:
         raise SinkError('vault_password_file %s cannot be read: %s'
-                        % (sink['vault_password_file'], exc.strerror or exc))
-    if not password:
+                        % (sink['vault_password_file'], _first_line(exc)))
+    if not secret.bytes:
         raise SinkError('vault_password_file %s is empty' % sink['vault_password_file'])
-    secret = VaultSecret(password)
     return VaultLib([(sink['vault_id'], secret)]), secret
+
+
+def _first_line(exc):
+    text = str(getattr(exc, 'message', None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _check_task_file(path):
+    """The task file parses as a list of tasks, so that a typo is found before issuing rather
+    than by ansible-core aborting the play after the secret was issued."""
+    from ansible.errors import AnsibleError
+    from ansible.parsing.dataloader import DataLoader
+    if not os.path.isfile(path) or not os.access(path, os.R_OK):
+        raise SinkError('the task file does not exist or cannot be read')
+    try:
+        tasks = DataLoader().load_from_file(path)
+    except AnsibleError as exc:
+        raise SinkError('the task file is not valid YAML: %s' % _first_line(exc))
+    if tasks is not None and not isinstance(tasks, list):
+        raise SinkError('the task file must hold a list of tasks')
 
 
 def _check_vault(sink):
@@ -322,8 +348,7 @@ def preflight(sink):
 
 def _preflight(sink):
     if sink['type'] == 'tasks':
-        if not os.path.isfile(sink['file']) or not os.access(sink['file'], os.R_OK):
-            raise SinkError('the task file does not exist or cannot be read')
+        _check_task_file(sink['file'])
         return
     path = sink['path']
     directory = os.path.dirname(path)

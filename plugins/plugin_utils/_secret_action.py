@@ -167,7 +167,9 @@ class SecretHidingAction(ActionBase):
             result['_ansible_no_log'] = True
             names = self._register_names()
             if names:
-                display.v(NOTICE % (self._task.get_name(), names[0]))
+                # In a loop, each item's result is in <register>.results[N].
+                where = names[0] + ('.results[N]' if self._task.loop else '')
+                display.v(NOTICE % (self._task.get_name(), where))
             elif self._task.args.get('secret_dest') and not self._task.check_mode:
                 display.display(FILE_NOTICE % (self._task.get_name(),
                                                self._task.args['secret_dest']))

@@ -31,7 +31,7 @@ def test_a_backend_url_in_the_variable_is_ignored_with_a_warning(sandbox, tmp_pa
     run = pulumi_info(tmp_path / "unset", sandbox, {"PULUMI_BACKEND_URL": "s3://state-bucket"})
     result = run["listed"]
     assert result["warnings"] == [
-        "PULUMI_BACKEND_URL is set but is not an http(s) URL, so it is not used for api_url "
+        "PULUMI_BACKEND_URL names a URL that is not http(s), so it is not used for api_url "
         "(Pulumi Cloud uses it for other things too); calling https://api.pulumi.com"]
     assert "api_url" not in result.get("msg", ""), result.get("msg")
     assert "s3" not in json.dumps(result.get("msg", ""))

@@ -52,10 +52,21 @@ def test_secret_dest_is_checked_before_any_request(tmp_path):
     for params, words in [({"secret_dest": str(tmp_path)}, "is a directory"),
                           ({"secret_dest": str(tmp_path / "no" / "t")}, "does not exist"),
                           ({"secret_dest": "relative/t"}, "absolute path"),
-                          ({"secret_dest": str(tmp_path / "t"), "secret_mode": "rw"}, "octal"),
-                          ({"secret_dest": str(tmp_path / "t"), "secret_mode": "9999"}, "octal")]:
+                          ({"secret_dest": str(tmp_path / "t"), "secret_mode": "rw"}, "file mode"),
+                          ({"secret_dest": str(tmp_path / "t"), "secret_mode": "9999"}, "file mode"),
+                          ({"secret_dest": str(tmp_path / "t"), "secret_mode": "0089"}, "file mode"),
+                          ({"secret_dest": str(tmp_path / "t"), "secret_mode": True}, "file mode"),
+                          ({"secret_dest": str(tmp_path / "t"), "secret_mode": "0200"}, "unable to read")]:
         with pytest.raises(InputError, match=words):
             secret_file.preflight(params)
+
+
+def test_secret_mode_reads_a_number_as_the_mode_itself_as_copy_does():
+    # YAML reads an unquoted 0640 as the number 416: that number is the mode 0640, not 0416.
+    assert secret_file.checked_mode(416) == 0o640
+    assert secret_file.checked_mode(0o400) == 0o400
+    assert secret_file.checked_mode("0640") == 0o640
+    assert secret_file.checked_mode("640") == 0o640
 
 
 def test_secret_dest_is_written_private_whole_and_keeps_the_owner(tmp_path, monkeypatch):

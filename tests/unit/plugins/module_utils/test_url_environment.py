@@ -47,3 +47,15 @@ def test_errors_name_the_variable_or_the_option(monkeypatch):
     with pytest.raises(InputError) as error:
         checked_base_url("cloudtruth", given)
     assert str(error.value) == "api_url: must not contain a query string or fragment"
+
+
+@pytest.mark.parametrize("value", ["app.terraform.io", "tfe.example.com", "tfe.example.com/api"])
+def test_a_host_name_without_a_scheme_fails_naming_the_variable(monkeypatch, value):
+    # Ignoring it would send the credential meant for that host to the public endpoint.
+    monkeypatch.setenv("TFE_ADDRESS", value)
+    params = ArgumentSpecValidator(connection_argument_spec("tfe")).validate({}).validated_parameters
+    assert ignored_url_variable("tfe") is None
+    with pytest.raises(InputError) as error:
+        checked_base_url("tfe", params)
+    assert str(error.value).startswith("the TFE_ADDRESS environment variable (used for api_url): "
+                                       "must start with https://")

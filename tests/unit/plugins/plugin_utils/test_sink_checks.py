@@ -22,12 +22,20 @@ def checked(**sink):
     (lambda tmp: checked(type="vault_file", path=str(tmp / "v"),
                          vault_password_file=str(tmp / "nope")), "cannot be read"),
     (lambda tmp: checked(type="vault_file", path=str(tmp / "v"),
-                         vault_password_file=str(tmp / "empty")), "is empty"),
+                         vault_password_file=str(tmp / "empty")), "Invalid vault password"),
+    (lambda tmp: checked(type="vault_file", path=str(tmp / "v"),
+                         vault_password_file=str(tmp / "failing.sh")), "cannot be read"),
     (lambda tmp: checked(type="tasks", file=str(tmp / "deliver.yml")), "task file does not"),
+    (lambda tmp: checked(type="tasks", file=str(tmp / "broken.yml")), "not valid YAML"),
+    (lambda tmp: checked(type="tasks", file=str(tmp / "mapping.yml")), "list of tasks"),
 ])
 def test_a_sink_that_cannot_take_a_secret_fails_its_check(tmp_path, make, why):
     (tmp_path / "blocker").write_text("")
     (tmp_path / "empty").write_text("\n")
+    (tmp_path / "failing.sh").write_text("#!/bin/sh\nexit 3\n")
+    (tmp_path / "failing.sh").chmod(0o700)
+    (tmp_path / "broken.yml").write_text("- name: a typo\n  copy: {content: x\n")
+    (tmp_path / "mapping.yml").write_text("name: not a list\n")
     with pytest.raises(sinks.SinkError, match=why):
         sinks.preflight(make(tmp_path))
 
@@ -43,6 +51,19 @@ def test_a_vault_password_that_does_not_open_the_replaced_vault_fails(tmp_path):
     assert sinks.read_secret(sink) == SECRET
     with pytest.raises(sinks.SinkError, match="does not open the existing vault file"):
         sinks.preflight(dict(sink, vault_password_file=str(wrong)))
+
+
+def test_an_executable_vault_password_file_is_run_as_ansible_vault_runs_it(tmp_path):
+    script = tmp_path / "password.sh"
+    script.write_text("#!/bin/sh\necho from-script\n")
+    script.chmod(0o700)
+    sink = checked(type="vault_file", path=str(tmp_path / "secret.vault"),
+                   vault_password_file=str(script))
+    sinks.preflight(sink)
+    sinks.deliver_files([sink], SECRET, {"id": "t"}, "label", "pulumi")
+    plain = tmp_path / "plain"
+    plain.write_text("from-script\n")
+    assert sinks.read_secret(dict(sink, vault_password_file=str(plain))) == SECRET
 
 
 def test_the_replaced_file_keeps_owner_group_and_mode_unless_told(tmp_path):
