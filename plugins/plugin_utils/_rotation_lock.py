@@ -12,7 +12,9 @@ Two POSIX record locks on one file, ``rotate_lock_path``:
 - the **run lock** (byte 0) keeps a second run out for the whole play. Each task runs in a
   short-lived worker process, so the lock step starts a small holder process that takes it and
   keeps it until the unlock step ends it, or until the ``ansible-playbook`` process it belongs
-  to is gone (the kernel drops a lock with its holder: killed runs never leave a stale lock);
+  to is gone and, on Linux, every worker process of that run it saw is gone too (a worker of a
+  killed run may still be running a task of a task-file sink); the kernel drops a lock with its
+  holder, so killed runs never leave a stale lock;
 - the **step lock** (byte 1) is held by the worker process itself for as long as an engine step
   runs (plan, issue, finish). ansible-core 2.21 starts each worker in its own session, so a
   worker can outlive a killed run; whatever it is still doing (issuing, delivering, revoking),
@@ -63,11 +65,48 @@ os.pwrite(fd, ("%d\n" % owner).encode(), 0)
 sys.stdout.write("locked\n")
 sys.stdout.flush()
 os.close(1)
+
+
+def workers():
+    """(pid, start time) of the owner's child processes, read from /proc (Linux)."""
+    found = set()
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return found
+    for name in names:
+        if name.isdigit():
+            try:
+                with open("/proc/%s/stat" % name) as handle:
+                    data = handle.read()
+            except OSError:
+                continue
+            fields = data[data.rindex(")") + 2:].split()
+            if int(fields[1]) == owner:
+                found.add((int(name), fields[19]))
+    return found
+
+
+def alive(pid, started):
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            data = handle.read()
+    except OSError:
+        return False
+    return data[data.rindex(")") + 2:].split()[19] == started
+
+
+seen = set()
 while True:
     try:
         os.kill(owner, 0)
     except OSError:
-        sys.exit(0)
+        break
+    seen |= workers()
+    time.sleep(0.2)
+# The run is gone; a worker of it that lives on (each runs in its own session) may still be
+# delivering to a task-file sink: keep the next run out until it is done too.
+while any(alive(pid, started) for pid, started in seen):
     time.sleep(0.2)
 '''
 

@@ -281,6 +281,47 @@ def test_a_process_group_killed_while_issuing_then_a_run_at_once_leaves_one_repl
     assert_no_leak(sandbox, second)
 
 
+def test_a_run_killed_while_its_task_file_sink_runs_keeps_the_next_run_out_until_it_ends(
+        sandbox, tmp_path):
+    pulumi = sandbox["pulumi"]
+    pulumi.add_personal_token("slow-sink", created=days_ago(120))
+    sink, consumer, started, delay = (tmp_path / name for name in
+                                      ("sink", "consumer", "started", "delay"))
+    deliver = tmp_path / "deliver.yml"
+    # The user's task pushes the secret to its consumer through a slow API. Run 1 is killed
+    # (kill -9 -- -pgid) while the push is under way: its worker lives on in its own session and
+    # will write run 1's secret 8 s later. Run 2, started at once, must not revoke that secret
+    # underneath it: it waits until the worker is done, then rotates and pushes its own.
+    deliver.write_text(json.dumps([{
+        "name": "push the secret to the consumer (a slow API)",
+        "ansible.builtin.shell": 'touch %s; sleep "$(cat %s)"; printf %%s "$S" > %s'
+                                 % (started, delay, consumer),
+        "environment": {"S": "{{ rotate_secret }}"}}]))
+    delay.write_text("8")
+    tokens = [pulumi_item(sandbox, "slow-sink", [file_sink(sink),
+                                                 {"type": "tasks", "file": str(deliver)}])]
+    first = rotate(tmp_path, tokens, name="killed", popen=True)
+    deadline = time.monotonic() + 120
+    while not started.exists():
+        assert first.poll() is None, first.stdout.read()
+        assert time.monotonic() < deadline, "run 1 never reached its task-file sink"
+        time.sleep(0.05)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.communicate()
+    assert processes_running(str(tmp_path / "rotate-play.yml")), \
+        "no worker of the killed run survived: the case proves nothing"
+    delay.write_text("0")
+    second = rotate(tmp_path, tokens, name="at-once")
+    assert second.rc == 0, second.output
+    wait_until_gone(str(tmp_path / "rotate-play.yml"))
+    live = [t for t in pulumi.tokens("personal") if t["description"] == "slow-sink"]
+    assert len(live) == 1, "%d tokens have the description" % len(live)
+    assert sandbox.secrets.is_live(consumer.read_text()), \
+        "the killed run's worker left the consumer a revoked secret"
+    assert consumer.read_text() == sink.read_text() == pulumi.secret_of(live[0]["id"])
+    assert_no_leak(sandbox, second)
+
+
 # -- in place: a check that cannot conclude does not keep the new secret from the consumer ---
 
 def test_an_inconclusive_check_in_place_delivers_and_says_not_verified(sandbox, tmp_path):
