@@ -75,7 +75,7 @@ class Item:
         self.sinks = sinks
         self.connection = connection
         self.adapter = adapter
-        self.journal_key = journal_key(provider.name, connection[1], params)
+        self.journal_key = journal_key(provider.name, connection[1], params, label)
 
     @property
     def file_sinks(self):
@@ -95,11 +95,16 @@ class Item:
         return adapter
 
 
-def journal_key(provider, base_url, params):
-    """The token an item names: platform, API URL and identifying options, as one string."""
+def journal_key(provider, base_url, params, label):
+    """The token an item names: platform, API URL, identifying options and label, as one string.
+
+    The label is part of it because some tokens are named by the credential alone (PactFlow's
+    "the read-only token of whoever api_token belongs to"), which the journal must not hold and
+    which changes when the token rotates itself; the URL keeps one label on two instances apart.
+    """
     identity = ','.join('%s=%s' % (key, params[key]) for key in IDENTITY_PARAMS
                         if params.get(key) not in (None, ''))
-    return '%s %s %s' % (provider, base_url, identity)
+    return '%s %s %s label=%s' % (provider, base_url, identity, label)
 
 
 def _redact(text, values):

@@ -212,6 +212,27 @@ def test_one_label_on_two_instances_keeps_two_journal_records(sandbox, tmp_path)
 
 # -- a killed run's surviving worker ---------------------------------------------------------
 
+def test_tokens_named_by_their_credential_keep_a_journal_record_each(sandbox, tmp_path):
+    # PactFlow names a token by the credential alone (type read-only of whoever api_token is),
+    # and reports no issue date, so the journal is what makes the age known on the next run.
+    pactflow = sandbox["pactflow"]
+    tokens = []
+    for name in ("ann", "bob", "cy"):
+        user = pactflow.add_user(name)
+        tokens.append({"provider": "pactflow", "id": "pactflow-" + name,
+                       "params": {"api_url": pactflow.url, "type": "read-only",
+                                  "api_token": pactflow.token_by_type("read-write",
+                                                                      user)["value"]},
+                       "max_age": "30d", "deliver": [file_sink(tmp_path / name)]})
+    first = rotate(tmp_path, tokens, name="first")
+    assert first.rc == 0, first.output
+    assert {row["action"] for row in first.rows().values()} == {"rotated"}
+    again = rotate(tmp_path, tokens, name="again")
+    assert again.rc == 0, again.output
+    assert {label: row["action"] for label, row in again.rows().items()} == {
+        "pactflow-ann": "not due", "pactflow-bob": "not due", "pactflow-cy": "not due"}
+
+
 def wait_for_step(journal, step, proc, seconds=60):
     """Until the journal shows ``step`` (written just before the request that issues)."""
     deadline = time.monotonic() + seconds
