@@ -16,57 +16,76 @@ PLATFORMS = ("pulumi", "tfe", "cloudflare", "cloudtruth", "pactflow")
 
 def seed(sandbox, count, due_share=0.5):
     """``count`` tokens spread evenly over the five platforms, ``due_share`` of them old."""
-    per_platform = count // len(PLATFORMS)
-    due_count = int(per_platform * due_share)
     tokens = []
+    for platform in PLATFORMS:
+        tokens += seed_platform(sandbox, platform, count // len(PLATFORMS), due_share)
+    return tokens
+
+
+def seed_platform(sandbox, platform, count, due_share=0.5):
+    """``count`` tokens on one platform, ``due_share`` of them old enough to be due (90 days)."""
+    due_count = int(count * due_share)
 
     def age(index):
         return days_ago(120) if index < due_count else days_ago(10)
 
-    pulumi = sandbox["pulumi"]
-    conn = {"api_url": pulumi.url, "api_token": pulumi.admin_token}
-    for index in range(per_platform):
-        pulumi.add_personal_token("scale-%03d" % index, created=age(index))
-        tokens.append({"provider": "pulumi", "id": "pulumi-%03d" % index,
-                       "params": dict(conn, description="scale-%03d" % index)})
+    tokens = SEEDERS[platform](sandbox[platform], count, age)
+    for item in tokens:
+        item["max_age"] = "90d"
+    return tokens
 
-    tfe = sandbox["tfe"]
+
+def _pulumi(pulumi, count, age):
+    conn = {"api_url": pulumi.url, "api_token": pulumi.admin_token}
+    for index in range(count):
+        pulumi.add_personal_token("scale-%03d" % index, created=age(index))
+    return [{"provider": "pulumi", "id": "pulumi-%03d" % index,
+             "params": dict(conn, description="scale-%03d" % index)} for index in range(count)]
+
+
+def _tfe(tfe, count, age):
     conn = {"api_url": tfe.url, "api_token": tfe.admin_token, "organization": tfe.organization}
     teams = [tfe.add_team("scale-team-%02d" % number) for number in range(10)]
-    for index in range(per_platform):
+    for index in range(count):
         tfe.add_token(teams[index % 10], description="scale-%03d" % index, created_at=age(index))
-        tokens.append({"provider": "tfe", "id": "tfe-%03d" % index,
-                       "params": dict(conn, team="scale-team-%02d" % (index % 10),
-                                      description="scale-%03d" % index)})
+    return [{"provider": "tfe", "id": "tfe-%03d" % index,
+             "params": dict(conn, team="scale-team-%02d" % (index % 10),
+                            description="scale-%03d" % index)} for index in range(count)]
 
-    cloudflare = sandbox["cloudflare"]
+
+def _cloudflare(cloudflare, count, age):
     cloudflare.user_token_quota = 10000
     conn = {"api_url": cloudflare.url, "api_token": cloudflare.admin_token}
-    for index in range(per_platform):
+    for index in range(count):
         cloudflare.add_token("scale-%03d" % index, issued_on=age(index))
-        tokens.append({"provider": "cloudflare", "id": "cloudflare-%03d" % index,
-                       "params": dict(conn, name="scale-%03d" % index)})
+    return [{"provider": "cloudflare", "id": "cloudflare-%03d" % index,
+             "params": dict(conn, name="scale-%03d" % index)} for index in range(count)]
 
-    cloudtruth = sandbox["cloudtruth"]
+
+def _cloudtruth(cloudtruth, count, age):
     conn = {"api_url": cloudtruth.url, "api_token": cloudtruth.admin_token}
-    for index in range(per_platform):
+    for index in range(count):
         cloudtruth.add_service_account("scale-%03d" % index, key_created=age(index))
-        tokens.append({"provider": "cloudtruth", "id": "cloudtruth-%03d" % index,
-                       "params": dict(conn, name="scale-%03d" % index)})
+    return [{"provider": "cloudtruth", "id": "cloudtruth-%03d" % index,
+             "params": dict(conn, name="scale-%03d" % index)} for index in range(count)]
 
+
+def _pactflow(pactflow, count, age):
     # PactFlow lists only the caller's own two tokens: each item is a system account whose
     # read-write token rotates its read-only one. The age of a PactFlow token is unknown, so
     # the first run rotates them all (the report says so) and later runs count from it.
-    pactflow = sandbox["pactflow"]
-    for index in range(per_platform):
+    tokens = []
+    for index in range(count):
         account = pactflow.add_system_account("scale-%03d" % index)
         credential = pactflow.token_by_type("read-write", account)["value"]
         tokens.append({"provider": "pactflow", "id": "pactflow-%03d" % index,
                        "params": {"api_url": pactflow.url, "api_token": credential,
                                   "type": "read-only"}})
-    for item in tokens:
-        item["max_age"] = "90d"
     return tokens
+
+
+SEEDERS = {"pulumi": _pulumi, "tfe": _tfe, "cloudflare": _cloudflare,
+           "cloudtruth": _cloudtruth, "pactflow": _pactflow}
 
 
 def run_role(work, tokens, sinks):
