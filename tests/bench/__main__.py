@@ -189,14 +189,15 @@ def part3(args):
     runs = scale(sizes, args.latency, args.scale_repeats)
     big = scale([500, args.big], 0.0, args.scale_repeats) if args.big else []
     described = ("The role over %s tokens spread evenly over the five platforms, %d ms added to "
-                 "every request by the sandbox, one file sink per token; then 500 and %d tokens "
-                 "with no added latency. Each size runs once with half due, then %d time(s) "
+                 "every request by the sandbox, one file sink per token%s. Each size runs once "
+                 "with half due, then %d time(s) "
                  "finding nothing due (the median is used). Peak memory is the largest "
                  "process's resident set. The floor is measured in the same sandbox and "
                  "directory: the median wall time of an empty playbook, plus the run's requests "
                  "times the added latency divided by the %d threads the engine runs connections "
-                 "with." % (", ".join(map(str, sizes)), round(args.latency * 1000), args.big,
-                            args.scale_repeats, ENGINE_CONCURRENCY))
+                 "with." % (", ".join(map(str, sizes)), round(args.latency * 1000),
+                            "; then 500 and %d tokens with no added latency" % args.big
+                            if args.big else "", args.scale_repeats, ENGINE_CONCURRENCY))
     rows = [(r["count"], "%d ms" % round(r["latency"] * 1000), r["kind"], r["rotated"],
              "%.2f s" % r["seconds"], "%.2f s" % r["floor"], "%.2f" % (r["seconds"] / r["floor"]),
              "%.0f MiB" % r["peak"], r["requests"], r["failed"]) for r in runs + big]
@@ -219,7 +220,7 @@ def _median_run(runs, count, first):
 
 
 def _verdict(ok):
-    return "met" if ok else "**not met**"
+    return "met" if ok else "not met"
 
 
 def scale_goals(runs, big, args):
