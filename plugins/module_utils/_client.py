@@ -17,7 +17,6 @@ see ``requests`` themselves. Errors are typed (:class:`ApiError` and friends) an
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import collections
 import email.utils
 import json
 import random
