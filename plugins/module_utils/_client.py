@@ -20,6 +20,7 @@ __metaclass__ = type
 import email.utils
 import json
 import random
+import threading
 import time
 
 try:
@@ -154,6 +155,48 @@ def hinted_wait(headers, now):
     return None
 
 
+class RequestBudget:
+    """At most ``requests`` requests in any ``seconds``: the clients of one credential share one.
+
+    A platform counts a request when it arrives, which is somewhere between our send and its
+    answer; so a request holds its place in the budget from its send until ``seconds`` after its
+    answer, and no window of the platform's, fixed or sliding, sees more than ``requests`` of
+    ours however late the server reads them. A run shorter than the budget is never slowed.
+    Thread-safe; waits outside the lock.
+    """
+
+    def __init__(self, requests, seconds, clock=time.monotonic, sleep=time.sleep):
+        self.requests = int(requests)
+        self.seconds = float(seconds)
+        self._clock = clock
+        self._sleep = sleep
+        self._places = []           # [answered at, or None while in flight]
+        self._lock = threading.Lock()
+        #: seconds spent waiting for the budget, for the benchmark
+        self.waited = 0.0
+
+    def take(self):
+        """Wait until one more request fits in the budget; return its place (for ``release``)."""
+        while True:
+            with self._lock:
+                now = self._clock()
+                self._places = [p for p in self._places
+                                if p[0] is None or now - p[0] < self.seconds]
+                if len(self._places) < self.requests:
+                    place = [None]
+                    self._places.append(place)
+                    return place
+                answered = [p[0] for p in self._places if p[0] is not None]
+                wait = self.seconds - (now - min(answered)) if answered else 0.005
+                self.waited += wait
+            self._sleep(wait)
+
+    def release(self, place):
+        """The request of ``place`` was answered (or failed): its place frees ``seconds`` later."""
+        with self._lock:
+            place[0] = self._clock()
+
+
 class _HeaderAuth(AuthBase):
     """Sets the Authorization header; as an ``AuthBase`` it keeps ``~/.netrc`` from overriding it
     and ``requests`` drops it on a redirect to another host."""
@@ -192,7 +235,7 @@ class ApiClient:
     def __init__(self, base_url, auth_header, decode_error, timeout=30, validate_certs=True,
                  retry=None, accept='application/json', content_type='application/json',
                  trailing_slash=False, secrets=(), sleep=time.sleep, clock=time.time,
-                 session=None, content_type_on=()):
+                 session=None, content_type_on=(), budget=None):
         self.base_url = base_url.rstrip('/')
         self.decode_error = decode_error
         self.timeout = timeout
@@ -213,6 +256,8 @@ class ApiClient:
         #: and TFE answers 415 to a bodiless DELETE without it); a body always carries it
         self.content_type_on = frozenset(content_type_on)
         self.requests_sent = 0
+        #: the :class:`RequestBudget` of this client's credential (None: no client-side limit)
+        self.budget = budget
         #: answers that stay true for this client's run, shared by every adapter using it (the
         #: rotation role builds one adapter per token): the caller's identity, resolved teams
         self.memo = {}
@@ -336,6 +381,8 @@ class ApiClient:
         so neither the credential nor trust in an answer ever moves to another host."""
         for hop in range(MAX_REDIRECTS + 1):
             self.requests_sent += 1
+            # A check of a new secret (``auth``) spends that secret's budget, not ours.
+            place = self.budget.take() if self.budget is not None and auth is None else None
             try:
                 # verify is passed on every request: a session's False alone loses to
                 # REQUESTS_CA_BUNDLE in the environment (requests issue 3829).
@@ -345,6 +392,9 @@ class ApiClient:
                                                 allow_redirects=False)
             except requests.exceptions.RequestException as exc:
                 return None, exc
+            finally:
+                if place is not None:
+                    self.budget.release(place)
             location = response.headers.get('Location')
             if response.status_code not in REDIRECT_STATUSES or not location:
                 return response, None

@@ -169,8 +169,9 @@ def checked_connection(platform, params):
     return base_url, token
 
 
-def make_client(api, params, secrets=()):
-    """The client for one platform's ``api`` description (see ``_platforms.ApiSpec``)."""
+def make_client(api, params, secrets=(), budget=None):
+    """The client for one platform's ``api`` description (see ``_platforms.ApiSpec``);
+    ``budget``: the credential's shared ``RequestBudget`` (the rotation role's), or None."""
     base_url, token = checked_connection(api.platform, params)
     retry = RetryPolicy(max_total_wait=params.get('max_retry_wait', 120),
                         max_wait=min(60.0, params.get('max_retry_wait', 120) or 0))
@@ -179,7 +180,7 @@ def make_client(api, params, secrets=()):
                      validate_certs=params.get('validate_certs', True), retry=retry,
                      accept=api.accept, content_type=api.content_type,
                      trailing_slash=api.trailing_slash, secrets=secrets,
-                     content_type_on=api.content_type_on)
+                     content_type_on=api.content_type_on, budget=budget)
 
 
 def run(module, work):

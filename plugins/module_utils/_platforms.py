@@ -34,7 +34,7 @@ class ApiSpec:
 
     def __init__(self, platform, auth_scheme, decode_error, path_prefix='',
                  accept='application/json', content_type='application/json',
-                 trailing_slash=False, content_type_on=()):
+                 trailing_slash=False, content_type_on=(), rate_limit=(8, 1.0), concurrency=4):
         self.platform = platform
         self.auth_scheme = auth_scheme
         self.decode_error = decode_error
@@ -44,6 +44,11 @@ class ApiSpec:
         self.trailing_slash = trailing_slash
         #: methods that carry Content-Type even without a body, as the vendor's clients send it
         self.content_type_on = content_type_on
+        #: the rotation role's default request budget per credential, ``(requests, seconds)``,
+        #: set below the platform's published limit (conservative where it publishes none)
+        self.rate_limit = rate_limit
+        #: the rotation role's default number of requests in flight per credential
+        self.concurrency = concurrency
 
 
 def _tfe_error(body):
@@ -105,13 +110,25 @@ API = {
     # (go-tfe sets it on those methods unconditionally).
     'tfe': ApiSpec('tfe', 'Bearer', decode_json_error(_tfe_error), path_prefix='/api/v2',
                    accept='application/vnd.api+json', content_type='application/vnd.api+json',
-                   content_type_on=('POST', 'PATCH', 'PUT', 'DELETE')),
-    'cloudflare': ApiSpec('cloudflare', 'Bearer', decode_json_error(_cloudflare_error)),
+                   content_type_on=('POST', 'PATCH', 'PUT', 'DELETE'),
+                   # "30 requests per second" per user (HCP Terraform API docs, Rate limiting:
+                   # developer.hashicorp.com/terraform/cloud-docs/api-docs#rate-limiting)
+                   rate_limit=(25, 1.0), concurrency=8),
+    # "1,200 requests per five minutes" per user (developers.cloudflare.com/fundamentals/api/
+    # reference/limits/): the budget is cumulative, so a short run may go at full speed.
+    'cloudflare': ApiSpec('cloudflare', 'Bearer', decode_json_error(_cloudflare_error),
+                          rate_limit=(1100, 300.0), concurrency=4),
     # Pulumi documents Content-Type as required on every call; its CLI, provider and SDK send
     # it (and Accept) on GET and DELETE too.
     'pulumi': ApiSpec('pulumi', 'token', decode_json_error(_pulumi_error),
                       accept='application/vnd.pulumi+8',
-                      content_type_on=('GET', 'HEAD', 'POST', 'PATCH', 'PUT', 'DELETE')),
+                      content_type_on=('GET', 'HEAD', 'POST', 'PATCH', 'PUT', 'DELETE'),
+                      # Pulumi publishes no number, only that the service applies "generous rate
+                      # limits on various endpoints" and answers 429 (pulumi/pulumi#7963):
+                      # assume 10 requests per second per token, and stay below it.
+                      rate_limit=(8, 1.0), concurrency=4),
+    # CloudTruth publishes no number; its 429 is Django REST framework's throttle ("Request was
+    # throttled. Expected available in N seconds."): assume 10 requests per second per key.
     'cloudtruth': ApiSpec('cloudtruth', 'Api-Key', decode_json_error(_drf_error),
-                          trailing_slash=True),
+                          trailing_slash=True, rate_limit=(8, 1.0), concurrency=4),
 }

@@ -79,11 +79,11 @@ def token_metadata(resource):
     """The public, snake_case metadata of an ``authentication-tokens`` resource (no secret)."""
     attributes = resource.get('attributes') or {}
     relationships = resource.get('relationships') or {}
-    team = (relationships.get('team') or {}).get('data') or {}
+    team_id = _team_id_of(resource)
     creator = (relationships.get('created-by') or {}).get('data') or None
     return dict(
         id=resource.get('id'),
-        team_id=team.get('id'),
+        team_id=team_id,
         description=attributes.get('description'),
         legacy=attributes.get('description') is None,
         created_at=platform_time(attributes.get('created-at')),
@@ -91,6 +91,11 @@ def token_metadata(resource):
         last_used_at=platform_time(attributes.get('last-used-at')),
         created_by=dict(id=creator.get('id'), type=creator.get('type')) if creator else None,
     )
+
+
+def _team_id_of(resource):
+    team = ((resource.get('relationships') or {}).get('team') or {}).get('data') or {}
+    return team.get('id')
 
 
 def is_team_id(value):
@@ -246,8 +251,11 @@ class TfeTeamTokenAdapter(TokenAdapter):
         else:
             team_id = self._resolve_team()
             description = self.params.get('description')
-            matches = [r for r in listing if token_metadata(r)['team_id'] == team_id
-                       and (r.get('attributes') or {}).get('description') == description]
+            # Only the two fields compared are read: the rotation role calls this once per
+            # token over the organization's whole listing.
+            matches = [r for r in listing
+                       if (r.get('attributes') or {}).get('description') == description
+                       and _team_id_of(r) == team_id]
         if len(matches) > 1:
             raise TokenOpsError('%s: %d team tokens match (ids %s); give token_id to pick one'
                                 % ('description' if self.described else 'team', len(matches),

@@ -93,6 +93,15 @@ options:
     type: list
     elements: dict
     default: []
+  handoff:
+    description:
+      - V(plan) and V(issue) keep their O(rows) and O(outcomes) in O(state_dir) (C(handoff.json),
+        mode C(0600), no secret) instead of returning them, and V(finish) reads them from there
+        and returns no RV(rows).
+      - The role's setting. A result of one row per token is copied into every later task's
+        variables, which costs a few tenths of a second per task for 500 tokens.
+    type: bool
+    default: false
 notes:
   - The results of V(issue) carry new secrets for the task-file sinks when there are some; such a
     result is hidden from every callback, as with O(ignore:no_log=true).
@@ -121,7 +130,7 @@ lock_path:
   sample: /home/ops/.ansible/tokenops_tokens/rotate/rotate.lock
 rows:
   description: One report row per token (no secret).
-  returned: on plan, issue and finish
+  returned: on plan, issue and finish, unless O(handoff)
   type: list
   elements: dict
   sample:
@@ -232,7 +241,7 @@ report_md_path:
   sample: /home/ops/.ansible/tokenops_tokens/rotate/report/report.md
 outcomes:
   description: What V(issue) did for each token (the previous and new token's metadata, the sinks delivered to), for V(finish). No secret.
-  returned: on issue
+  returned: on issue, unless O(handoff)
   type: list
   elements: dict
   sample:

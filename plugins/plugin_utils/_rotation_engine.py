@@ -32,8 +32,8 @@ from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_journal 
     DELIVERED, ISSUED, ISSUING, UNVERIFIED, Journal,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_plan import (
-    _ids_matching, failure_text, group_by_connection, plan_group, run_groups, validate_items,
-    verify_secret,
+    _ids_matching, failure_text, for_each_token, group_by_connection, plan_group, run_groups,
+    validate_items, verify_secret,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_sinks import (
     SinkError, deliver_files, describe, preflight,
@@ -105,7 +105,7 @@ class Run:
         plans = self.plan()
         if self.fail_fast and any(p.error for client, group in plans for p in group):
             self.stop.set()
-        rows = run_groups(plans, lambda pair: [self._issue_one(pair[0], p) for p in pair[1]])
+        rows = run_groups(plans, lambda pair: for_each_token(pair[0], pair[1], self._issue_one))
         return self._ordered([row for group in rows for row in group])
 
     def _fail(self, row, message):

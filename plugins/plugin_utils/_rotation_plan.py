@@ -16,11 +16,14 @@ planned in its own thread.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.tokenops.tokens.plugins.module_utils._client import TokenOpsError
+from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
+    RequestBudget, TokenOpsError,
+)
 from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
     checked_connection, make_client,
 )
@@ -40,7 +43,10 @@ from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_sinks im
     SinkError, check_sink, read_secret,
 )
 
-ITEM_KEYS = ('provider', 'id', 'params', 'max_age', 'renew_before', 'force', 'deliver')
+ITEM_KEYS = ('provider', 'id', 'params', 'max_age', 'renew_before', 'force', 'deliver', 'limits')
+#: the keys of an item's ``limits``: requests in flight, and the budget of ``requests`` per
+#: ``seconds``, for the item's credential (the smallest an item of the credential gives wins)
+LIMIT_KEYS = ('concurrency', 'requests', 'seconds')
 #: module options that the item itself sets (or that make no sense in a rotation)
 ITEM_LEVEL = {'state': 'the role only rotates existing tokens',
               'rotate': 'use the item\'s max_age, renew_before and force',
@@ -65,8 +71,10 @@ def failure_text(exc):
 class Item:
     """One validated entry of ``rotate_tokens``."""
 
-    def __init__(self, index, raw, label, provider, params, policy, sinks, connection, adapter):
+    def __init__(self, index, raw, label, provider, params, policy, sinks, connection, adapter,
+                 limits=None):
         self.index = index
+        self.limits = limits or {}
         self.raw = raw
         self.label = label
         self.provider = provider
@@ -114,6 +122,15 @@ def _redact(text, values):
     return text
 
 
+def _validator(provider):
+    """One validator per platform for all its items (building one costs more than using it)."""
+    validator = getattr(provider, '_rotation_validator', None)
+    if validator is None:
+        validator = provider._rotation_validator = ArgumentSpecValidator(
+            provider.argument_spec, mutually_exclusive=provider.mutually_exclusive)
+    return validator
+
+
 def _check_params(where, provider, params):
     if not isinstance(params, dict):
         raise ValidationError('%s.params: must be a dictionary of %s module options'
@@ -122,9 +139,7 @@ def _check_params(where, provider, params):
         if key in ITEM_LEVEL:
             raise ValidationError('%s.params.%s: not allowed here; %s' % (where, key,
                                                                           ITEM_LEVEL[key]))
-    validator = ArgumentSpecValidator(provider.argument_spec,
-                                      mutually_exclusive=provider.mutually_exclusive)
-    result = validator.validate(params)
+    result = _validator(provider).validate(params)
     secrets = list(getattr(result, '_no_log_values', ())) + [params.get('api_token')]
     if result.error_messages:
         raise ValidationError('; '.join('%s.params: %s' % (where, _redact(m, secrets))
@@ -132,7 +147,7 @@ def _check_params(where, provider, params):
     return result.validated_parameters
 
 
-def validate_item(index, raw, labels, now):
+def validate_item(index, raw, labels, now, providers=None):
     """An :class:`Item`; raises ``ValidationError`` naming ``rotate_tokens[label].option``."""
     if not isinstance(raw, dict):
         raise ValidationError('rotate_tokens[%d]: must be a dictionary' % index)
@@ -152,7 +167,10 @@ def validate_item(index, raw, labels, now):
         raise ValidationError('%s.provider: must be one of %s, got %r'
                               % (where, ', '.join(PROVIDERS), raw.get('provider')))
     try:
-        provider = get_provider(raw['provider'])
+        providers = {} if providers is None else providers
+        if raw['provider'] not in providers:
+            providers[raw['provider']] = get_provider(raw['provider'])
+        provider = providers[raw['provider']]
     except ProviderUnavailable as exc:
         raise ValidationError('%s.provider: %s' % (where, exc))
     params = _check_params(where, provider, raw.get('params') or {})
@@ -186,17 +204,57 @@ def validate_item(index, raw, labels, now):
         raise ValidationError('%s.params.%s' % (where, exc))
     connection = (provider.name, base_url, token, bool(params.get('validate_certs', True)),
                   params.get('timeout'), params.get('max_retry_wait'))
-    return Item(index, raw, label, provider, params, policy, sinks, connection, adapter)
+    return Item(index, raw, label, provider, params, policy, sinks, connection, adapter,
+                _check_limits(where, raw.get('limits')))
+
+
+def _check_limits(where, limits):
+    if limits is None:
+        return {}
+    if not isinstance(limits, dict) or set(limits) - set(LIMIT_KEYS):
+        raise ValidationError('%s.limits: must be a dictionary with some of %s'
+                              % (where, ', '.join(LIMIT_KEYS)))
+    checked = {}
+    for key, value in limits.items():
+        kind = float if key == 'seconds' else int
+        try:
+            checked[key] = kind(value)
+        except (TypeError, ValueError):
+            checked[key] = 0
+        if isinstance(value, bool) or checked[key] <= 0:
+            raise ValidationError('%s.limits.%s: must be a positive number, got %r'
+                                  % (where, key, value))
+    return checked
+
+
+class Limits:
+    """How one credential's requests are spread: ``concurrency`` in flight, a shared budget.
+
+    The platform's defaults (``ApiSpec.rate_limit``, ``ApiSpec.concurrency``) stay below its
+    published rate limit; an item's ``limits`` may change them, and the strictest item of the
+    credential wins.
+    """
+
+    def __init__(self, group):
+        api = group[0].provider.api
+        requests, seconds = api.rate_limit
+        given = [item.limits for item in group if item.limits]
+        self.concurrency = min([g['concurrency'] for g in given if 'concurrency' in g]
+                               or [api.concurrency])
+        rates = [(g.get('requests', requests), g.get('seconds', seconds))
+                 for g in given if 'requests' in g or 'seconds' in g]
+        requests, seconds = min(rates or [(requests, seconds)], key=lambda r: r[0] / r[1])
+        self.budget = RequestBudget(requests, seconds)
 
 
 def validate_items(tokens, now):
     """Every item checked before any request; all problems are reported at once."""
     if not isinstance(tokens, list):
         raise ValidationError('rotate_tokens: must be a list')
-    items, errors, labels = [], [], set()
+    items, errors, labels, providers = [], [], set(), {}
     for index, raw in enumerate(tokens):
         try:
-            items.append(validate_item(index, raw, labels, now))
+            items.append(validate_item(index, raw, labels, now, providers))
         except ValidationError as exc:
             errors.append(str(exc))
     seen = {}
@@ -216,6 +274,41 @@ def group_by_connection(items):
     for item in items:
         groups.setdefault(item.connection, []).append(item)
     return list(groups.values())
+
+
+def for_each_token(client, plans, work):
+    """``work(client, planned)`` for every plan of one connection group; results in plan order.
+
+    Due tokens run up to the credential's ``concurrency`` at once, each thread on its own client
+    (a ``requests.Session`` is not shared between threads), all spending the credential's one
+    request budget and sharing the client's memo. The first due token runs alone, so that the
+    memo (the caller's identity, resolved teams) is filled once, not by every thread.
+    """
+    results = [None] * len(plans)
+    due = [index for index, planned in enumerate(plans) if planned.due and not planned.error]
+    alone = due[:1] + [index for index, planned in enumerate(plans) if index not in set(due)]
+    for index in alone:
+        results[index] = work(client, plans[index])
+    rest = due[1:]
+    concurrency = getattr(client, 'concurrency', 1)
+    if concurrency <= 1 or len(rest) <= 1:
+        for index in rest:
+            results[index] = work(client, plans[index])
+        return results
+    local = threading.local()
+
+    def run(index):
+        worker = getattr(local, 'client', None)
+        if worker is None:
+            worker = local.client = client.spawn()
+        if plans[index].adapter is not None:
+            plans[index].adapter.client = worker
+        return work(worker, plans[index])
+
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(rest))) as pool:
+        for index, result in zip(rest, pool.map(run, rest)):
+            results[index] = result
+    return results
 
 
 def run_groups(groups, work):
@@ -415,7 +508,16 @@ def decide(planned, journal, now):
 
 def plan_group(group, journal, now, on_client=None):
     """Plan every item of one connection group; returns ``(client, [Planned])``."""
-    client = make_client(group[0].provider.api, group[0].params)
+    limits = Limits(group)
+    client = make_client(group[0].provider.api, group[0].params, budget=limits.budget)
+
+    def spawn():
+        """Another client of the same credential, for another thread (``for_each_token``)."""
+        worker = make_client(group[0].provider.api, group[0].params, budget=limits.budget)
+        worker.memo = client.memo
+        return worker
+
+    client.concurrency, client.spawn = limits.concurrency, spawn
     if on_client is not None:
         on_client(client)
     listings = {}

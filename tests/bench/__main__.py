@@ -23,7 +23,7 @@ from tests.bench.cases import CASES  # noqa: E402
 from tests.bench.playbooks import (  # noqa: E402
     marker_task, requests_between_markers, run_once, timed_run,
 )
-from tests.bench.scale import rate_limited, scale  # noqa: E402
+from tests.bench.scale import ENGINE_CONCURRENCY, rate_limited, scale  # noqa: E402
 from tests.sandbox import Sandbox  # noqa: E402
 
 EXPECTED_CHANGE = {"create": True, "no-op": False, "update": True, "rotate": True,
@@ -133,6 +133,10 @@ def main():
     parser.add_argument("--sizes", default="10,100,500", help="token counts for the scale runs")
     parser.add_argument("--latency", type=float, default=0.02,
                         help="seconds the sandbox adds to every request in the scale runs")
+    parser.add_argument("--big", type=int, default=5000,
+                        help="token count of the large no-op run (0: skip it)")
+    parser.add_argument("--scale-repeats", type=int, default=3,
+                        help="no-op runs per size in the scale part (the median is used)")
     parser.add_argument("--parts", default="1,2,3,4", help="which parts to measure")
     args = parser.parse_args()
 
@@ -182,36 +186,72 @@ def part2(args):
 def part3(args):
     sizes = [int(size) for size in args.sizes.split(",")]
     print("scale %s ..." % sizes, flush=True)
-    rows, none_due = scale(sizes, args.latency)
+    runs = scale(sizes, args.latency, args.scale_repeats)
+    big = scale([500, args.big], 0.0, args.scale_repeats) if args.big else []
     described = ("The role over %s tokens spread evenly over the five platforms, %d ms added to "
-                 "every request by the sandbox, one file sink per token. Each size runs twice: "
-                 "the first run rotates what is due, the next finds nothing due. Peak memory is "
-                 "the largest process's resident set."
-                 % (", ".join(map(str, sizes)), round(args.latency * 1000)))
-    lines = ["## 3. Scale: the rotation role over many tokens", "", described, "",
-             table(["tokens", "run", "rotated", "wall time", "tokens/s", "peak memory",
-                    "requests", "failed"], rows), ""]
+                 "every request by the sandbox, one file sink per token%s. Each size runs once "
+                 "with half due, then %d time(s) "
+                 "finding nothing due (the median is used). Peak memory is the largest "
+                 "process's resident set. The floor is measured in the same sandbox and "
+                 "directory: the median wall time of an empty playbook, plus the run's requests "
+                 "times the added latency divided by the %d threads the engine runs connections "
+                 "with." % (", ".join(map(str, sizes)), round(args.latency * 1000),
+                            "; then 500 and %d tokens with no added latency" % args.big
+                            if args.big else "", args.scale_repeats, ENGINE_CONCURRENCY))
+    rows = [(r["count"], "%d ms" % round(r["latency"] * 1000), r["kind"], r["rotated"],
+             "%.2f s" % r["seconds"], "%.2f s" % r["floor"], "%.2f" % (r["seconds"] / r["floor"]),
+             "%.0f MiB" % r["peak"], r["requests"], r["failed"]) for r in runs + big]
+    for row in rows:
+        print("  " + " | ".join(str(cell) for cell in row), flush=True)
+    goals = scale_goals(runs, big, args)
+    for goal in goals:
+        print("  " + goal, flush=True)
+    return ["## 3. Scale: the rotation role over many tokens", "", described, "",
+            table(["tokens", "added latency", "run", "rotated", "wall time", "floor", "ratio",
+                   "peak memory", "requests", "failed"], rows), "", "Goals:", ""] + goals + [""]
+
+
+def _median_run(runs, count, first):
+    chosen = [r for r in runs if r["count"] == count and r["kind"].startswith("first") == first]
+    if not chosen:
+        return None
+    chosen.sort(key=lambda r: r["seconds"])
+    return chosen[len(chosen) // 2]
+
+
+def _verdict(ok):
+    return "met" if ok else "not met"
+
+
+def scale_goals(runs, big, args):
     goals = []
-    biggest = max(sizes)
-    if none_due is not None:
-        seconds = none_due[0]
-        verdict = "met" if seconds <= 20 else "missed"
-        goals.append("- %d tokens, none due, in 20 s or less: **%s** (%.1f s)"
-                     % (biggest, verdict, seconds))
-    first = [row for row in rows if row[0] == biggest and row[1].startswith("first")]
+    none_due = _median_run(runs, 500, False)
+    if none_due:
+        ratio = none_due["seconds"] / none_due["floor"]
+        goals.append("- 500 tokens, nothing due: <= 3.0 s and <= 3x the floor: **%s** (%.2f s, "
+                     "floor %.2f s, ratio %.2f; %d rotated, see the notes)"
+                     % (_verdict(none_due["seconds"] <= 3.0 and ratio <= 3.0),
+                        none_due["seconds"], none_due["floor"], ratio, none_due["rotated"]))
+    first = _median_run(runs, 500, True)
     if first:
-        seconds = float(first[0][3].split()[0])
-        verdict = "met" if seconds <= 90 else "missed"
-        goals.append("- %d due tokens rotated (with the rest listed) in 90 s or less: **%s** "
-                     "(%.1f s for %d rotations)" % (first[0][2], verdict, seconds, first[0][2]))
-    per_token = [(row[0], float(row[3].split()[0]) / row[0]) for row in rows
-                 if row[1].startswith("first")]
-    if len(per_token) > 1:
-        growth = per_token[-1][1] <= per_token[0][1] * 1.1
-        goals.append("- cost growing no faster than linearly: **%s** (seconds per token, first "
-                     "runs: %s)" % ("met" if growth else "missed", ", ".join(
-                         "%d: %.3f" % pair for pair in per_token)))
-    return lines + ["Goals:", ""] + goals + [""]
+        ratio = first["seconds"] / first["floor"]
+        goals.append("- 500 tokens, %d due (file sinks): <= 2x the floor: **%s** (%.2f s, floor "
+                     "%.2f s, ratio %.2f)" % (first["rotated"], _verdict(ratio <= 2.0),
+                                              first["seconds"], first["floor"], ratio))
+    small, large = _median_run(big, 500, False), _median_run(big, args.big, False)
+    if small and large:
+        slope = (large["seconds"] - small["seconds"]) / (args.big - 500)
+        flat = large["seconds"] / args.big <= small["seconds"] / 500 * 1.05
+        goals.append("- %d tokens, nothing due, no added latency: <= 15 s and <= 300 MiB: **%s** "
+                     "(%.2f s, %.0f MiB)" % (args.big, _verdict(large["seconds"] <= 15 and
+                                                                large["peak"] <= 300),
+                                             large["seconds"], large["peak"]))
+        goals.append("- seconds per token falling or flat from 500 to %d: **%s** (%.4f s -> "
+                     "%.4f s per token)" % (args.big, _verdict(flat), small["seconds"] / 500,
+                                            large["seconds"] / args.big))
+        goals.append("- the cost of one more token in a no-op run (slope 500 -> %d): %.2f ms"
+                     % (args.big, slope * 1000))
+    return goals
 
 
 def part4():

@@ -157,6 +157,9 @@ class Cloudflare(Platform):
     """
 
     name = "cloudflare"
+    #: "1,200 requests per five minutes" per user: developers.cloudflare.com/fundamentals/api/
+    #: reference/limits/
+    published_rate_limit = (1200, 300.0)
     base_path = "/client/v4"
     reorder_policies = True
     user_token_quota = 50

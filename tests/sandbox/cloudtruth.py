@@ -115,6 +115,9 @@ class CloudTruth(Platform):
     """
 
     name = "cloudtruth"
+    #: Assumption: CloudTruth publishes no number (its 429 is Django REST framework's throttle);
+    #: 10 requests per second per key
+    published_rate_limit = (10, 1.0)
     base_path = ""                  # clients get the host root; paths start with /api/v1/
     auth_failure_status = 401
     send_retry_after = True

@@ -238,6 +238,9 @@ class Platform:
 
     name = ""
     base_path = ""          # appended to http://host:port to form the base URL a module gets
+    #: ``(requests, seconds)`` per credential as the platform publishes it (or as we assume it
+    #: where it publishes nothing); ``enforce_published_rate_limit`` turns it on
+    published_rate_limit: tuple[int, float] = (10, 1.0)
 
     def __init__(self, sandbox: "Sandbox") -> None:
         self.sandbox = sandbox
@@ -287,6 +290,9 @@ class Platform:
 
     def enforce_rate_limit(self, limit: int, window: float) -> None:
         self.rate_limiter = RateLimiter(limit, window)
+
+    def enforce_published_rate_limit(self) -> None:
+        self.enforce_rate_limit(*self.published_rate_limit)
 
     @property
     def url(self) -> str:

@@ -126,6 +126,9 @@ class Pulumi(Platform):
     """
 
     name = "pulumi"
+    #: Assumption: Pulumi publishes no number (pulumi/pulumi#7963: "generous rate limits on
+    #: various endpoints"); 10 requests per second per token
+    published_rate_limit = (10, 1.0)
     base_path = ""                  # clients get the host root; paths start with /api/
     send_retry_after = True         # Assume: 429s may carry Retry-After (undocumented)
     null_continuation_token = False

@@ -141,6 +141,9 @@ def status_predicates(now: datetime) -> dict[str, Callable[[datetime | None], bo
 
 class TFE(Platform):
     name = "tfe"
+    #: "30 requests per second" per user: developer.hashicorp.com/terraform/cloud-docs/api-docs
+    #: (Rate limiting)
+    published_rate_limit = (30, 1.0)
     base_path = ""
     content_type = "application/vnd.api+json"
 

@@ -375,3 +375,24 @@ def test_other_platforms_send_content_type_only_with_a_body():
     c, session = spec_client("cloudflare", Expect("DELETE", f"{BASE}/b", body={}))
     c.delete("/b")
     assert "Content-Type" not in session.sent[0].headers
+
+
+def test_a_request_budget_holds_each_place_until_its_window_after_the_answer():
+    """3 requests per 10 s: the fourth waits until 10 s after the first answer, not the first
+    send, so a platform that counts requests when they arrive never sees 4 in a window."""
+    from ansible_collections.tokenops.tokens.plugins.module_utils._client import RequestBudget
+    now = [0.0]
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    budget = RequestBudget(3, 10, clock=lambda: now[0], sleep=sleep)
+    places = [budget.take() for _ in range(3)]
+    assert slept == []
+    now[0] = 2.0                       # the answers arrive 2 s after the sends
+    for place in places:
+        budget.release(place)
+    budget.take()
+    assert slept == [10.0] and now[0] == 12.0

@@ -1,0 +1,55 @@
+"""Each platform's rate limit, enforced per credential by the sandbox, against 200 rotations by
+the role (issue 18). A request-count and 429-count test, not a timing test: the role's default
+budget per credential stays below the published limit, so the platform refuses (almost) nothing.
+
+Limits (tests/sandbox/*.py ``published_rate_limit``): TFE 30 requests/s per user, Cloudflare
+1,200 per 5 minutes per user (both published); Pulumi and CloudTruth publish no number, so the
+sandbox assumes 10 requests/s per credential and the role's default stays below it.
+"""
+import pytest
+
+from tests.bench.scale import actions, run_role, seed_platform
+from tests.sandbox import Sandbox
+
+#: a handful: the role's budget is kept below the limit, so a 429 is a rare race at a window's
+#: edge (requests counted when sent, the platform counts them when they arrive)
+HANDFUL = 5
+
+
+def rotate_all(tmp_path, platform, count, limit=None, item_limits=None):
+    with Sandbox() as sandbox:
+        tokens = seed_platform(sandbox, platform, count, due_share=1.0)
+        for item in tokens:
+            if item_limits:
+                item["limits"] = item_limits
+        service = sandbox[platform]
+        if limit:
+            service.enforce_rate_limit(*limit)
+        else:
+            service.enforce_published_rate_limit()
+        sinks = tmp_path / "sinks"
+        sinks.mkdir()
+        _seconds, _peak, report = run_role(tmp_path, tokens, sinks)
+        entries = sandbox.log.select(platform)
+        live = [item["id"] for item in tokens
+                if sandbox.secrets.is_live((sinks / item["id"]).read_text())]
+        return dict(done=actions(report), refused=sum(1 for e in entries if e.status == 429),
+                    live=len(live), admitted=service.rate_limiter.admitted)
+
+
+@pytest.mark.parametrize("platform", ["tfe", "cloudflare", "pulumi", "cloudtruth"])
+def test_200_rotations_stay_within_the_platforms_rate_limit(platform, tmp_path):
+    outcome = rotate_all(tmp_path, platform, 200)
+    assert outcome["done"] == {"rotated": 200}
+    assert outcome["live"] == 200
+    assert outcome["refused"] <= HANDFUL
+
+
+def test_a_limit_the_user_sets_is_kept(tmp_path):
+    """A tighter window than the published one (100 requests per 10 s), and the items' own
+    ``limits`` below it: the run waits instead of meeting 429s."""
+    outcome = rotate_all(tmp_path, "cloudflare", 200, limit=(100, 10.0),
+                         item_limits={"requests": 90, "seconds": 10, "concurrency": 2})
+    assert outcome["done"] == {"rotated": 200}
+    assert outcome["live"] == 200
+    assert outcome["refused"] <= HANDFUL
