@@ -11,6 +11,10 @@ import pytest
 from tests.bench.scale import actions, run_role, seed_platform
 from tests.sandbox import Sandbox
 
+# Minutes of work on one line is enough: the engine and the budgets do not depend on the
+# ansible-core line.
+pytestmark = pytest.mark.wide
+
 #: a handful: the role's budget is kept below the limit, so a 429 is a rare race at a window's
 #: edge (requests counted when sent, the platform counts them when they arrive)
 HANDFUL = 5
