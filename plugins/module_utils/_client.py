@@ -41,6 +41,9 @@ except ImportError as exc:  # pragma: no cover - exercised through missing_requi
 USER_AGENT = 'tokenops.tokens (Ansible collection)'
 REDACTED = '********'
 SAFE_METHODS = frozenset(('GET', 'HEAD', 'DELETE'))
+#: what a confirmed write did, in words
+WRITE_WORDS = {'POST': 'created or issued', 'PUT': 'changed', 'PATCH': 'changed',
+               'DELETE': 'deleted'}
 
 
 #: redirects followed within the api_url's origin before giving up
@@ -213,6 +216,9 @@ class ApiClient:
         #: and TFE answers 415 to a bodiless DELETE without it); a body always carries it
         self.content_type_on = frozenset(content_type_on)
         self.requests_sent = 0
+        #: the writes the platform confirmed, in words (``changed`` and failure messages say
+        #: what was changed even when a later step failed)
+        self.changes = []
         #: answers that stay true for this client's run, shared by every adapter using it (the
         #: rotation role builds one adapter per token): the caller's identity, resolved teams
         self.memo = {}
@@ -287,8 +293,17 @@ class ApiClient:
         """Send one request (repeating it only when that is safe); return the decoded body.
 
         ``idempotent`` defaults to True for GET, HEAD and DELETE. A 404 gives None when
-        ``allow_not_found``; an empty 2xx body gives ``{}``.
+        ``allow_not_found``; an empty 2xx body gives ``{}``. A confirmed write is recorded in
+        ``changes``.
         """
+        result = self._request(method, path, params, body, idempotent, allow_not_found,
+                               credential)
+        if method in WRITE_WORDS and result is not None:
+            self.changes.append('%s (%s %s)' % (WRITE_WORDS[method], method,
+                                                urlsplit(self.url_for(path)).path))
+        return result
+
+    def _request(self, method, path, params, body, idempotent, allow_not_found, credential):
         if idempotent is None:
             idempotent = method in SAFE_METHODS
         url = self.url_for(path)

@@ -53,6 +53,12 @@ class TokenAdapter:
     #: (CloudTruth's rekey), in words, as read back from the platform; None elsewhere
     previous_fate = None
 
+    @staticmethod
+    def role_defaults(params):
+        """Options the rotation role sets for an item unless its ``params`` set them (a
+        platform's overlapping strategy where the module's default is another)."""
+        return {}
+
     def __init__(self, client, params, now=None):
         self.client = client
         self.params = params
@@ -113,7 +119,13 @@ class TokenAdapter:
         token, secret = self.issue_replacement(current)
         self.client.remember_secret(secret)     # masked in any later error text of this run
         if self.overlaps:
-            self.retire(current)
+            try:
+                self.retire(current)
+            except TokenOpsError as exc:
+                # The new secret works and is returned rather than lost with a failure.
+                self.notes.append('the new secret was issued, but revoking the previous token '
+                                  '%s failed (%s): it still works until it is deleted (state: '
+                                  'absent with its token_id)' % (current['id'], exc))
         return token, secret, current['id']
 
     def issue_replacement(self, current):
@@ -143,6 +155,9 @@ class TokenAdapter:
 
     def check_rotation(self, current):
         """Raise ``InputError`` when rotating ``current`` must not happen (self lock-out)."""
+
+    def check_delete(self, current):
+        """Raise ``InputError`` when deleting ``current`` must not happen (self lock-out)."""
 
     def readable_secret(self, current):
         """The current secret of ``current`` where the platform lets it be read again (PactFlow),
@@ -202,6 +217,7 @@ class TokenStateMachine:
     def _absent(self, current):
         if current is None:
             return self._result(False, None, None)
+        self.adapter.check_delete(current)
         if not self.check_mode:
             self.adapter.delete(current)
         return self._result(True, current, None)
@@ -224,7 +240,7 @@ class TokenStateMachine:
                 '%s. The platform did create token %s, but its answer, and with it the only copy '
                 'of the secret, was lost. Re-run with rotate: always to issue a secret you can '
                 'use, or with state: absent to remove it.' % (exc, created.get('id')),
-                orphan_id=created.get('id'))
+                orphan_id=created.get('id'), changed=True)
         return self.adapter.create()
 
     def _present(self, current, policy):
@@ -264,8 +280,12 @@ def run_token_module(platform, adapter_class, argument_spec, mutually_exclusive=
 
     def work():
         dest, mode = preflight(module.params)      # before any request
-        adapter = adapter_class(make_client(API[platform], module.params), module.params)
-        result = TokenStateMachine(module, adapter).run()
+        client = make_client(API[platform], module.params)
+        try:
+            result = TokenStateMachine(module, adapter_class(client, module.params)).run()
+        except (InputError, TokenOpsError) as exc:
+            exc.platform_changes = client.changes
+            raise
         if dest and result.get('secret') is not None and not module.check_mode:
             try:
                 written = write_secret(dest, result['secret'], mode)

@@ -150,7 +150,10 @@ def validate_item(index, raw, labels, now):
         provider = get_provider(raw['provider'])
     except ProviderUnavailable as exc:
         raise ValidationError('%s.provider: %s' % (where, exc))
-    params = _check_params(where, provider, raw.get('params') or {})
+    params = raw.get('params') or {}
+    if isinstance(params, dict):
+        params = dict(provider.adapter_class.role_defaults(params), **params)
+    params = _check_params(where, provider, params)
     force = raw.get('force', False)
     if not isinstance(force, bool):
         raise ValidationError('%s.force: must be true or false' % where)
