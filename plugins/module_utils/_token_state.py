@@ -59,6 +59,12 @@ class TokenAdapter:
         platform's overlapping strategy where the module's default is another)."""
         return {}
 
+    @property
+    def in_place(self):
+        """True when the previous secret stops working as the new one is issued (the rotation
+        report's ``in_place``): no overlap and no window."""
+        return not self.overlaps
+
     def __init__(self, client, params, now=None):
         self.client = client
         self.params = params

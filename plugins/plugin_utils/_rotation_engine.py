@@ -254,8 +254,8 @@ class Run:
                                   % failure_text(exc))
         elif outcome.get('previous_fate'):
             # A window the platform keeps (CloudTruth's rekey): it ends by itself.
-            notes.append('replaced in place: the previous secret %s (read back from the '
-                         'platform); the new one was delivered at once' % outcome['previous_fate'])
+            notes.append('rekeyed with a window: the previous secret %s (read back from the '
+                         'platform)' % outcome['previous_fate'])
         else:
             notes.append(IN_PLACE_NOTE)
         token = outcome.get('token') or {}

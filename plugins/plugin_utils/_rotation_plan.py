@@ -253,7 +253,7 @@ class Planned:
         item = self.item
         row = new_row(item.label, item.provider.name, item.provider.title)
         row['overlaps'] = item.overlaps
-        row['in_place'] = not item.overlaps
+        row['in_place'] = item.adapter.in_place
         row['notes'] = list(self.notes)
         if self.current is not None:
             issued = self.issued

@@ -2,6 +2,7 @@
 still works next to the new one; after the run only the new one works, one token of the identity
 remains, and a re-run changes nothing. The sandbox is the oracle for which secrets work."""
 import pathlib
+from datetime import datetime, timedelta, timezone
 
 from tests.functional.harness import leaked, module_task, run_playbook
 from tests.functional.test_rotate_role import assert_no_leak, rotate
@@ -52,7 +53,7 @@ def rotate_with_overlap(sandbox, tmp_path, item, consumer, old_secret):
     run = rotate(tmp_path, [item], name="apply")
     assert run.rc == 0, run.output
     row = run.rows()[item["id"]]
-    assert row["action"] == "rotated" and row["overlaps"] and not row["in_place"], row
+    assert row["action"] == "rotated" and not row["in_place"], row
     assert not any("replaced in place" in note for note in row["notes"]), row
     new = pathlib.Path(consumer).read_text()
     assert new != old_secret and sandbox.secrets.is_live(new)
@@ -75,7 +76,7 @@ def test_tfe_described_token_overlaps_its_delivery(sandbox, tmp_path):
          "team": "overlap", "description": "ci"},
         old_secret, tfe.url + "/api/v2/account/details")
     row, new = rotate_with_overlap(sandbox, tmp_path, item, consumer, old_secret)
-    assert row["previous_id"] == old_id
+    assert row["overlaps"] and row["previous_id"] == old_id
     assert not sandbox.secrets.is_live(old_secret) and tfe.token_by_id(old_id) is None
     live = {t["attributes"]["description"]: t["id"] for t in tfe.tokens(team)}
     assert live == {"ci--2": row["token_id"]}, "one live token of that identity remains"
@@ -105,7 +106,7 @@ def test_cloudflare_user_and_account_tokens_are_replaced_with_overlap(sandbox, t
             {"api_url": cloudflare.url, "api_token": cloudflare.admin_token, "name": name,
              **scope}, old_secret, verify)
         row, new = rotate_with_overlap(sandbox, tmp_path / label, item, consumer, old_secret)
-        assert row["previous_id"] == old_id and row["token_id"] != old_id
+        assert row["overlaps"] and row["previous_id"] == old_id and row["token_id"] != old_id
         assert not sandbox.secrets.is_live(old_secret) and cloudflare.token(old_id) is None
         same_name = [t for t in cloudflare.tokens(scope.get("account_id")) if t["name"] == name]
         assert [t["id"] for t in same_name] == [row["token_id"]], "one live token remains"
@@ -162,3 +163,22 @@ def test_a_failure_after_a_write_says_changed_and_what_was_changed(sandbox, tmp_
     assert token_id in rolled["msg"].split("before this failure")[1]
     assert sandbox.secrets.is_live(secret)
     assert leaked(sandbox, run.output) == []
+
+
+def test_cloudtruth_keeps_the_previous_key_through_delivery_then_it_ends(sandbox, tmp_path):
+    cloudtruth = sandbox["cloudtruth"]
+    account_id, old_secret = cloudtruth.add_service_account("overlap-ct",
+                                                            created_at=days_ago(120))
+    item, consumer = overlap_item(
+        tmp_path, "ct-window", "cloudtruth",
+        {"api_url": cloudtruth.url, "api_token": cloudtruth.admin_token, "name": "overlap-ct",
+         "keep_previous_for": "5m"},
+        old_secret, cloudtruth.url + "/api/v1/users/current/", scheme="Api-Key")
+    row, new = rotate_with_overlap(sandbox, tmp_path, item, consumer, old_secret)
+    assert "works until" in " ".join(row["notes"]), row
+    ends = sandbox.secrets.get(old_secret).revoked_at
+    assert ends is not None and ends - datetime.now(timezone.utc) <= timedelta(minutes=5)
+    # After the window (the sandbox's clock moved past it), only the new key works.
+    later = ends + timedelta(seconds=1)
+    assert not sandbox.secrets.get(old_secret).is_live(now=later)
+    assert sandbox.secrets.get(new).is_live(now=later)
