@@ -205,6 +205,8 @@ class ApiClient:
         self._clock = clock
         self._redact_values = set(s for s in secrets if s)
         self._auth_scheme = auth_header.split(' ', 1)[0] if auth_header else None
+        #: the secret requests are sent with (``use_credential`` replaces it)
+        self.credential = auth_header.split(' ', 1)[-1] if auth_header else None
         if auth_header:
             self._redact_values.add(auth_header.split(' ', 1)[-1])
         self.session = session or requests.Session()
@@ -271,6 +273,7 @@ class ApiClient:
     def use_credential(self, secret):
         """Send every later request with ``secret`` (after the caller's own was replaced)."""
         self.remember_secret(secret)
+        self.credential = secret
         self.session.auth = _HeaderAuth('%s %s' % (self._auth_scheme, secret))
 
     def credential_works(self, path, secret):

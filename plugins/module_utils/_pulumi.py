@@ -56,6 +56,7 @@ def argument_spec():
         name=dict(type='str'),
         admin=dict(type='bool', default=False),
         token_id=dict(type='str'),
+        allow_self_rotation=dict(type='bool', default=False),
     )
     return spec
 
@@ -249,6 +250,20 @@ class PulumiTokenAdapter(GenerationRotation, TokenAdapter):
             return None
         lifetime = min(expires - created, datetime.timedelta(seconds=TWO_YEARS))
         return self.now + lifetime
+
+    def caller_may_be(self, current):
+        """Organization and team tokens: ``tokenInfo`` of ``/api/user`` names the token in
+        api_token. A personal token cannot be told apart from the user's others (None)."""
+        if self.kind == 'personal':
+            return None
+        key = 'pulumi_token_info'
+        if key not in self.client.memo:
+            self.client.memo[key] = self.client.get(self.verify_path).get('tokenInfo')
+        info = self.client.memo[key]
+        if not info or info.get('organization') != self.params.get('organization') \
+                or (info.get('team') or None) != (self.params.get('team') or None):
+            return False
+        return info.get('name') == current.get('name')
 
     # -- writing --------------------------------------------------------------------------------
     def create(self, previous=None):

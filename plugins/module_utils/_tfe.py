@@ -65,6 +65,7 @@ def argument_spec():
         team=dict(type='str'),
         description=dict(type='str'),
         token_id=dict(type='str'),
+        allow_self_rotation=dict(type='bool', default=False),
     )
     return spec
 
@@ -377,6 +378,17 @@ class TfeTeamTokenAdapter(GenerationRotation, TokenAdapter):
                          'token cannot be created from an id: give team (and description) to '
                          'create one'
                          % (self.params['token_id'], NOT_VISIBLE))
+
+    def caller_may_be(self, current):
+        """``account/details`` names the team a team token acts for, not which of the team's
+        tokens it is: any token of the caller's own team may be the credential."""
+        if 'tfe_caller' not in self.client.memo:
+            body = self.client.get(self.verify_path)
+            relationships = (body.get('data') or {}).get('relationships') or {}
+            self.client.memo['tfe_caller'] = (relationships.get('authenticated-resource')
+                                              or {}).get('data') or {}
+        caller = self.client.memo['tfe_caller']
+        return caller.get('type') == 'teams' and caller.get('id') == current.get('team_id')
 
     # -- writing --------------------------------------------------------------------------------
     def _post(self, team_id, description):

@@ -132,6 +132,8 @@ class TokenAdapter:
                 self.notes.append('the new secret was issued, but revoking the previous token '
                                   '%s failed (%s): it still works until it is deleted (state: '
                                   'absent with its token_id)' % (current['id'], exc))
+                return token, secret, current['id']
+        self.follow_credential(current, secret)
         return token, secret, current['id']
 
     def issue_replacement(self, current):
@@ -159,11 +161,42 @@ class TokenAdapter:
     def expires_at(self, token):
         return parse_optional_timestamp(token.get('expires_at'))
 
+    def caller_may_be(self, current):
+        """Whether ``current`` is the credential in ``api_token``: True (it is, or the platform
+        cannot rule it out more closely, such as a token of the caller's TFE team), False (it is
+        not), None (the platform cannot tell). Adapters with their own self-rotation checks keep
+        False."""
+        return False
+
     def check_rotation(self, current):
         """Raise ``InputError`` when rotating ``current`` must not happen (self lock-out)."""
+        self._refuse_self(current, 'rotate')
 
     def check_delete(self, current):
         """Raise ``InputError`` when deleting ``current`` must not happen (self lock-out)."""
+        self._refuse_self(current, 'delete')
+
+    def _refuse_self(self, current, verb):
+        if self.caller_may_be(current) and not self.params.get('allow_self_rotation'):
+            raise InputError('%s: refusing to %s token %s: it is (or may be) the credential in '
+                             'api_token, and that would lock this play out. Call the module with '
+                             'another token as api_token, or set allow_self_rotation: true and '
+                             'use the returned secret in later tasks'
+                             % ('state' if verb == 'delete' else 'rotate', verb, current['id']))
+
+    def follow_credential(self, previous, secret):
+        """After ``previous`` stopped working: when it may have been the credential in
+        ``api_token`` and that credential no longer works, carry on with ``secret`` (later
+        requests of this client, and later tokens of the rotation role's connection group)."""
+        if self.caller_may_be(previous) is False or self.verify_path is None:
+            return False
+        if self.client.credential_works(self.verify_path, self.client.credential):
+            return False
+        self.client.use_credential(secret)
+        self.notes.append('token %s was the credential in api_token: it no longer works, and '
+                          'later requests of this run use the new secret; later tasks must use '
+                          'the returned secret' % previous['id'])
+        return True
 
     def readable_secret(self, current):
         """The current secret of ``current`` where the platform lets it be read again (PactFlow),

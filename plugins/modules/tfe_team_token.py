@@ -74,6 +74,14 @@ options:
       - Act on this C(at-...) token directly, legacy or described. It must exist for O(state=present), since a
         token cannot be created from an id.
     type: str
+  allow_self_rotation:
+    description:
+      - Allow rotating or deleting a token of the team that O(api_token) acts for (C(account/details) names
+        the team of a team token, not which of its tokens). Without it, that fails before any write.
+      - When the rotated token was O(api_token), the module says so in a warning; later tasks must use the
+        returned RV(secret). The rotation role carries on with the new secret for the group's later tokens.
+    type: bool
+    default: false
   expires_in:
     description:
       - Expiry of a newly issued token, relative to now, as a duration such as V(90d) or V(12h).
