@@ -15,9 +15,10 @@ Rotation either rolls the secret (``rotation: roll``, ``PUT .../value``): the to
 and the previous secret stops working at once; or replaces the token (``rotation: replace``, the
 rotation role's default): a new token with the same name, policies, condition, dates and status
 is created while the previous one still works, and the previous one is deleted afterwards (by
-the role only after delivery; ``_generations``); the token id changes. Cloudflare records no "secret issued at", and a roll keeps ``issued_on``;
-the age of a secret is therefore counted from ``modified_on``, which a roll moves (and so does
-every other change in place: the age is a lower bound).
+the role only after delivery; ``_generations``); the token id changes. Cloudflare records no
+"secret issued at", and a roll keeps ``issued_on``; the age of a secret is therefore counted
+from ``modified_on``, which a roll moves (and so does every other change in place: the age is a
+lower bound).
 """
 
 from __future__ import absolute_import, division, print_function
