@@ -42,6 +42,9 @@ except ImportError as exc:  # pragma: no cover - exercised through missing_requi
 USER_AGENT = 'tokenops.tokens (Ansible collection)'
 REDACTED = '********'
 SAFE_METHODS = frozenset(('GET', 'HEAD', 'DELETE'))
+#: what a confirmed write did, in words
+WRITE_WORDS = {'POST': 'created or issued', 'PUT': 'changed', 'PATCH': 'changed',
+               'DELETE': 'deleted'}
 
 
 #: redirects followed within the api_url's origin before giving up
@@ -245,6 +248,8 @@ class ApiClient:
         self._clock = clock
         self._redact_values = set(s for s in secrets if s)
         self._auth_scheme = auth_header.split(' ', 1)[0] if auth_header else None
+        #: the secret requests are sent with (``use_credential`` replaces it)
+        self.credential = auth_header.split(' ', 1)[-1] if auth_header else None
         if auth_header:
             self._redact_values.add(auth_header.split(' ', 1)[-1])
         self.session = session or requests.Session()
@@ -258,6 +263,9 @@ class ApiClient:
         self.requests_sent = 0
         #: the :class:`RequestBudget` of this client's credential (None: no client-side limit)
         self.budget = budget
+        #: the writes the platform confirmed, in words (``changed`` and failure messages say
+        #: what was changed even when a later step failed)
+        self.changes = []
         #: answers that stay true for this client's run, shared by every adapter using it (the
         #: rotation role builds one adapter per token): the caller's identity, resolved teams
         self.memo = {}
@@ -310,6 +318,7 @@ class ApiClient:
     def use_credential(self, secret):
         """Send every later request with ``secret`` (after the caller's own was replaced)."""
         self.remember_secret(secret)
+        self.credential = secret
         self.session.auth = _HeaderAuth('%s %s' % (self._auth_scheme, secret))
 
     def credential_works(self, path, secret):
@@ -332,8 +341,17 @@ class ApiClient:
         """Send one request (repeating it only when that is safe); return the decoded body.
 
         ``idempotent`` defaults to True for GET, HEAD and DELETE. A 404 gives None when
-        ``allow_not_found``; an empty 2xx body gives ``{}``.
+        ``allow_not_found``; an empty 2xx body gives ``{}``. A confirmed write is recorded in
+        ``changes``.
         """
+        result = self._request(method, path, params, body, idempotent, allow_not_found,
+                               credential)
+        if method in WRITE_WORDS and result is not None:
+            self.changes.append('%s (%s %s)' % (WRITE_WORDS[method], method,
+                                                urlsplit(self.url_for(path)).path))
+        return result
+
+    def _request(self, method, path, params, body, idempotent, allow_not_found, credential):
         if idempotent is None:
             idempotent = method in SAFE_METHODS
         url = self.url_for(path)

@@ -11,10 +11,14 @@
 Everything but the secret can change in place (a full-object PUT). Names are not unique, so a
 lookup by name reads every page (recently expired tokens included) and refuses to guess between
 two.
-Rotation rolls the secret (``PUT .../value``): the token keeps its id and the previous secret
-stops working at once. Cloudflare records no "secret issued at", and a roll keeps ``issued_on``;
-the age of a secret is therefore counted from ``modified_on``, which a roll moves (and so does
-every other change in place: the age is a lower bound).
+Rotation either rolls the secret (``rotation: roll``, ``PUT .../value``): the token keeps its id
+and the previous secret stops working at once; or replaces the token (``rotation: replace``, the
+rotation role's default): a new token with the same name, policies, condition, dates and status
+is created while the previous one still works, and the previous one is deleted afterwards (by
+the role only after delivery; ``_generations``); the token id changes. Cloudflare records no
+"secret issued at", and a roll keeps ``issued_on``; the age of a secret is therefore counted
+from ``modified_on``, which a roll moves (and so does every other change in place: the age is a
+lower bound).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -27,6 +31,9 @@ import time
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
     AmbiguousWriteError, ApiError, TokenOpsError,
+)
+from ansible_collections.tokenops.tokens.plugins.module_utils._generations import (
+    GenerationRotation,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
     management_argument_spec,
@@ -79,6 +86,7 @@ def argument_spec():
         not_before=dict(type='str'),
         status=dict(type='str', choices=['active', 'disabled']),
         allow_self_rotation=dict(type='bool', default=False),
+        rotation=dict(type='str', default='roll', choices=['roll', 'replace']),
     )
     return spec
 
@@ -237,9 +245,20 @@ def _check_resources(resources, where):
                              'keys' % (where, key))
 
 
-class CloudflareTokenAdapter(TokenAdapter):
-    rotation_effect = 'rolled in place: the previous secret stops working at once'
-    overlaps = False
+class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
+    rotation_effect = ('rotation: roll rolls the secret in place (the previous one stops working '
+                       'at once); rotation: replace creates a new token with the same name and '
+                       'settings first and deletes the previous one after it (the id changes)')
+
+    @staticmethod
+    def role_defaults(params):
+        """The rotation role replaces (overlap) unless told otherwise; by token_id it rolls, as
+        a replacement's new id would no longer match the item."""
+        return {} if params.get('token_id') else {'rotation': 'replace'}
+
+    @property
+    def overlaps(self):
+        return self.params.get('rotation') == 'replace'
 
     def __init__(self, client, params, now=None):
         super(CloudflareTokenAdapter, self).__init__(client, params, now)
@@ -269,6 +288,9 @@ class CloudflareTokenAdapter(TokenAdapter):
                                  % (NAME_MAX, len(name)))
         if not name and not token_id:
             raise InputError('name: required to find or create the token (or give token_id)')
+        if token_id and self.overlaps:
+            raise InputError('rotation: replace gives the token a new id, so token_id would no '
+                             'longer find it; identify the token by name, or use rotation: roll')
         for index, item in enumerate(params.get('policies') or []):
             where = 'policies[%d]' % index
             groups = item.get('permission_groups') or []
@@ -314,7 +336,8 @@ class CloudflareTokenAdapter(TokenAdapter):
         if token_id:
             matches = [raw for raw in listing if raw.get('id') == token_id]
         else:
-            matches = [raw for raw in listing if raw.get('name') == name]
+            matches = self._matches(listing)
+        self.matched_ids = set(raw.get('id') for raw in matches)
         if len(matches) > 1:
             raise TokenOpsError('name: %d tokens are named %r (ids %s); Cloudflare does not keep '
                                 'names unique and this module will not guess: give token_id, or '
@@ -502,12 +525,19 @@ class CloudflareTokenAdapter(TokenAdapter):
                                  'roll keeps the expiry, so every run would roll again; give '
                                  'expires_in or expires_at to move it' % (current['id'],
                                                                           isoformat(expiry)))
+        self._refuse_self(current, 'rotate', 'rotating it locks this play out. Call the module '
+                          'with another token as api_token, or set allow_self_rotation: true and '
+                          'use the returned secret in later tasks')
+
+    def check_delete(self, current):
+        self._refuse_self(current, 'state', 'deleting it locks this play out. Call the module '
+                          'with another token as api_token, or set allow_self_rotation: true')
+
+    def _refuse_self(self, current, option, why):
         if self._caller_id() == current['id'] and not self.params.get('allow_self_rotation'):
-            raise InputError('rotate: refusing to roll token %s: it is the credential in '
-                             'api_token, and rolling it locks this play out at once. Call the '
-                             'module with another token as api_token, or set '
-                             'allow_self_rotation: true and use the returned secret in later '
-                             'tasks' % current['id'])
+            raise InputError('%s: refusing to %s token %s: it is the credential in api_token, '
+                             'and %s' % (option, 'delete' if option == 'state' else 'rotate',
+                                         current['id'], why))
 
     def _caller_id(self):
         """The id of the token in ``api_token`` (one verify GET, remembered), or None."""
@@ -519,20 +549,19 @@ class CloudflareTokenAdapter(TokenAdapter):
         return self._caller
 
     # -- writing --------------------------------------------------------------------------------
-    def create(self):
-        policies = self._policies_to_create()
-        body = dict(name=self.params['name'], policies=[_request_policy(p) for p in policies])
-        condition = self._desired_condition()[1]
-        if condition:
-            body['condition'] = condition
-        if self.expiry is not None:
-            body['expires_on'] = isoformat(self.expiry)
-        if self.not_before is not None:
-            body['not_before'] = isoformat(self.not_before)
-        try:
-            answer = self.client.post(self.path, body)
-        except AmbiguousWriteError as exc:
-            return self._recover_create(exc)
+    def create(self, previous=None):
+        """A new token as the options describe, or (``previous`` given: ``rotation: replace``)
+        one with the previous token's name, policies, condition, dates and status."""
+        if previous is None:
+            try:
+                return self._post(self.planned())
+            except AmbiguousWriteError as exc:
+                return self._recover_create(exc)
+        return self._post(dict(previous, expires_at=isoformat(
+            self._expiry_after_rotation(previous))))
+
+    def _post(self, wanted):
+        answer = self.client.post(self.path, _request_body(wanted))
         result = answer.get('result') or {}
         secret = result.get('value')
         self.client.remember_secret(secret)
@@ -540,7 +569,7 @@ class CloudflareTokenAdapter(TokenAdapter):
             raise TokenOpsError('the platform created token %s but returned no value; roll it '
                                 '(rotate: always) to get a secret' % result.get('id'))
         token = token_metadata(result, self.account_id)
-        if self.params.get('status') == 'disabled':
+        if wanted.get('status') == 'disabled':
             token = self._put(dict(token, status='disabled'))
         return token, secret
 
@@ -563,30 +592,33 @@ class CloudflareTokenAdapter(TokenAdapter):
 
     def _put(self, token):
         """A full-object PUT of ``token`` (metadata shape); returns the new metadata."""
-        body = dict(name=token['name'],
-                    policies=[_request_policy(p) for p in token.get('policies') or []])
+        body = _request_body(token)
         if token.get('status') in SETTABLE_STATUSES:
             body['status'] = token['status']
-        if token.get('condition'):
-            body['condition'] = token['condition']
-        if token.get('expires_at'):
-            body['expires_on'] = token['expires_at']
-        if token.get('not_before'):
-            body['not_before'] = token['not_before']
         answer = self.client.put(self.path + (token['id'],), body, idempotent=True)
         result = answer.get('result') or {}
         return token_metadata(result, self.account_id) if result.get('id') else token
 
     def issue_replacement(self, current):
-        """Roll the secret in place (after moving the expiry where expires_in asks for it)."""
-        token = current
-        if self.params.get('expires_in') is not None \
-                and isoformat(self.expiry) != current.get('expires_at'):
-            token = self._put(dict(current, expires_at=isoformat(self.expiry)))
-        secret = self._roll(token)
-        if token['id'] == self._caller and self.params.get('allow_self_rotation'):
+        """Replace the token (``rotation: replace``), or roll its secret in place (after moving
+        the expiry where expires_in asks for it)."""
+        if self.overlaps:
+            token, secret = super(CloudflareTokenAdapter, self).issue_replacement(current)
+        else:
+            token = current
+            if self.params.get('expires_in') is not None \
+                    and isoformat(self.expiry) != current.get('expires_at'):
+                token = self._put(dict(current, expires_at=isoformat(self.expiry)))
+            secret = self._roll(token)
+            token = dict(token, modified_at=isoformat(self.now))
+        if current['id'] == self._caller and self.params.get('allow_self_rotation'):
             self.client.use_credential(secret)
-        return dict(token, modified_at=isoformat(self.now)), secret
+        return token, secret
+
+    def _matches(self, listing=None):
+        """The listed tokens of this name (``rotation: replace`` gives them all one name)."""
+        return [raw for raw in (self.list_scope() if listing is None else listing)
+                if raw.get('name') == self.params.get('name')]
 
     def _roll(self, token):
         path = self.path + (token['id'], 'value')
@@ -607,7 +639,9 @@ class CloudflareTokenAdapter(TokenAdapter):
         return secret
 
     def retire(self, previous):
-        """Nothing to do: the roll already ended the previous secret."""
+        """Delete the previous token after ``replace``; a roll already ended its secret."""
+        if self.overlaps:
+            self.delete(previous)
 
     def verify(self, secret):
         """True when ``secret`` is an active token of this kind (user or this account).
@@ -629,8 +663,21 @@ class CloudflareTokenAdapter(TokenAdapter):
             return (body.get('result') or {}).get('status', 'active') == 'active'
         return False
 
-    def delete(self, current):
-        self.client.delete(self.path + (current['id'],))
+    def _delete(self, token_id):
+        self.client.delete(self.path + (token_id,))
+
+
+def _request_body(token):
+    """A token (metadata shape) as a create or full PUT carries it, status aside."""
+    body = dict(name=token['name'],
+                policies=[_request_policy(p) for p in token.get('policies') or []])
+    if token.get('condition'):
+        body['condition'] = token['condition']
+    if token.get('expires_at'):
+        body['expires_on'] = token['expires_at']
+    if token.get('not_before'):
+        body['not_before'] = token['not_before']
+    return body
 
 
 def _request_policy(policy):

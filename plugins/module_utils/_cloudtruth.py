@@ -164,6 +164,11 @@ class CloudTruthServiceAccountAdapter(TokenAdapter):
     overlaps = False
     verify_path = CURRENT_USER
 
+    @property
+    def in_place(self):
+        """Only ``keep_previous_for: 0`` ends the previous key at the rekey."""
+        return keep_previous_seconds(self.params) is None
+
     def __init__(self, client, params, now=None):
         super(CloudTruthServiceAccountAdapter, self).__init__(client, params, now)
         self.keep_previous = None

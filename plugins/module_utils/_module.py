@@ -183,6 +183,18 @@ def make_client(api, params, secrets=(), budget=None):
                      content_type_on=api.content_type_on, budget=budget)
 
 
+def failure(exc, **details):
+    """``fail_json`` arguments for ``exc``: ``changed`` and the message tell what was changed on
+    the platform before the failure (``exc.platform_changes``, set by the caller)."""
+    done = getattr(exc, 'platform_changes', None)
+    message = str(exc)
+    if done:
+        details['changed'] = True
+        message = '%s. Changed on the platform before this failure: %s' % (
+            message.rstrip('.'), '; '.join(done))
+    return dict(details, msg=message)
+
+
 def run(module, work):
     """Run ``work()`` and exit with its result; every typed error becomes ``fail_json`` here.
 
@@ -191,9 +203,9 @@ def run(module, work):
     try:
         result = work()
     except InputError as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(**failure(exc))
     except ApiError as exc:
-        module.fail_json(msg=str(exc), status=exc.status, request_id=exc.request_id)
+        module.fail_json(**failure(exc, status=exc.status, request_id=exc.request_id))
     except TokenOpsError as exc:
-        module.fail_json(msg=str(exc), **exc.details)
+        module.fail_json(**failure(exc, **exc.details))
     module.exit_json(**seal_result(result, module.params.get('seal_key')))

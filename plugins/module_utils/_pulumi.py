@@ -20,8 +20,9 @@ __metaclass__ = type
 import datetime
 import re
 
-from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
-    AmbiguousWriteError, ApiError,
+from ansible_collections.tokenops.tokens.plugins.module_utils._client import ApiError
+from ansible_collections.tokenops.tokens.plugins.module_utils._generations import (
+    GenerationRotation, check_base, generation_name, generation_of, newest,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
     management_argument_spec,
@@ -34,9 +35,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._token_state impor
 
 TWO_YEARS = 2 * 365 * 86400
 NAME_MAX = 40
-GENERATION_SEPARATOR = '--'
 _NAME = re.compile(r'^[A-Za-z0-9_-]+$')
-_GENERATION = re.compile(r'^(?P<base>.+)--(?P<n>\d+)$')
 #: attempts at a free generation name (a 409 creates nothing, so each is safe to follow): one
 #: by one for the first few, then in growing steps, so a name with a long history of deleted
 #: generations is passed in a few requests
@@ -57,6 +56,7 @@ def argument_spec():
         name=dict(type='str'),
         admin=dict(type='bool', default=False),
         token_id=dict(type='str'),
+        allow_self_rotation=dict(type='bool', default=False),
     )
     return spec
 
@@ -75,16 +75,6 @@ def token_metadata(raw):
         expires_at=isoformat(from_epoch(raw.get('expires'))),
         last_used_at=isoformat(from_epoch(raw.get('lastUsed'))),
     )
-
-
-def generation_of(token_name, base):
-    """1 for ``base``, n for ``base--n``, None for any other name."""
-    if token_name == base:
-        return 1
-    match = _GENERATION.match(token_name or '')
-    if match and match.group('base') == base:
-        return int(match.group('n'))
-    return None
 
 
 class PulumiScope:
@@ -118,7 +108,7 @@ def scope_from_params(params):
     return PulumiScope(kind, params.get('organization'), params.get('team'))
 
 
-class PulumiTokenAdapter(TokenAdapter):
+class PulumiTokenAdapter(GenerationRotation, TokenAdapter):
     rotation_effect = ('overlapping: the new token is created first, then the previous one is '
                        'deleted, so the previous secret works until the new one exists')
     overlaps = True
@@ -155,9 +145,7 @@ class PulumiTokenAdapter(TokenAdapter):
             if not _NAME.match(name):
                 raise InputError('name: may contain only letters, digits, "-" and "_"; got %r'
                                  % name)
-            if _GENERATION.match(name):
-                raise InputError('name: must not end in "--" and digits; the module names '
-                                 'rotated generations %s--2, %s--3, ...' % (name, name))
+            check_base('name', name)
             if len(name) > NAME_MAX - 4:
                 raise InputError('name: at most %d characters, so that rotated generations '
                                  '(%s--N) fit the platform\'s %d' % (NAME_MAX - 4, name[:8],
@@ -193,9 +181,10 @@ class PulumiTokenAdapter(TokenAdapter):
             return None
         if self.kind == 'personal' and not self.params.get('token_id'):
             return self._single_live(matches)
-        newest = max(matches, key=self._generation)
-        self.leftovers = [m['id'] for m in matches if m is not newest]
-        return token_metadata(newest)
+        base = self.params.get('name') or matches[0].get('name')
+        latest, older = newest(matches, base, lambda raw: raw.get('name'))
+        self.leftovers = [m['id'] for m in older]
+        return token_metadata(latest)
 
     def _single_live(self, matches):
         live = [m for m in matches if not self._expired(m)]
@@ -211,10 +200,6 @@ class PulumiTokenAdapter(TokenAdapter):
     def _expired(self, raw):
         expires = from_epoch(raw.get('expires'))
         return expires is not None and expires <= self.now
-
-    def _generation(self, raw):
-        base = self.params.get('name') or raw.get('name') or ''
-        return generation_of(raw.get('name'), base) or 0
 
     def warnings(self, current):
         messages = []
@@ -253,8 +238,7 @@ class PulumiTokenAdapter(TokenAdapter):
         return generation_of(token.get('name'), self.params.get('name') or token.get('name')) or 1
 
     def _name_for(self, generation):
-        name = self.params.get('name')
-        return name if generation == 1 else '%s%s%d' % (name, GENERATION_SEPARATOR, generation)
+        return generation_name(self.params.get('name'), generation)
 
     def _expiry_for(self, previous):
         """Requested expiry, else the previous token's lifetime again, else none."""
@@ -266,6 +250,20 @@ class PulumiTokenAdapter(TokenAdapter):
             return None
         lifetime = min(expires - created, datetime.timedelta(seconds=TWO_YEARS))
         return self.now + lifetime
+
+    def caller_may_be(self, current):
+        """Organization and team tokens: ``tokenInfo`` of ``/api/user`` names the token in
+        api_token. A personal token cannot be told apart from the user's others (None)."""
+        if self.kind == 'personal':
+            return None
+        key = 'pulumi_token_info'
+        if key not in self.client.memo:
+            self.client.memo[key] = self.client.get(self.verify_path).get('tokenInfo')
+        info = self.client.memo[key]
+        if not info or info.get('organization') != self.params.get('organization') \
+                or (info.get('team') or None) != (self.params.get('team') or None):
+            return False
+        return info.get('name') == current.get('name')
 
     # -- writing --------------------------------------------------------------------------------
     def create(self, previous=None):
@@ -306,32 +304,6 @@ class PulumiTokenAdapter(TokenAdapter):
                      created_at=isoformat(self.now), expires_at=isoformat(expiry),
                      last_used_at=None)
         return token, secret
-
-    def issue_replacement(self, current):
-        try:
-            return self.create(previous=current)
-        except AmbiguousWriteError:
-            # The new token may exist without anyone holding its secret: remove what appeared,
-            # then issue again. The previous secret has not been touched.
-            self._remove_unanswered()
-        try:
-            return self.create(previous=current)
-        except AmbiguousWriteError:
-            # Lost again: remove this one too, so that however many answers are lost in a row,
-            # only the previous token (whose secret still works) is left for the next run.
-            self._remove_unanswered()
-            raise
-
-    def _remove_unanswered(self):
-        """Delete the tokens of this identity that appeared since ``find``: this run created
-        them (``matched_ids`` are the ones it found), and nobody holds their secrets."""
-        for orphan in self._matches():
-            if orphan['id'] not in self.matched_ids:
-                self.client.delete(self.scope.token_path(orphan['id']))
-
-    def delete(self, current):
-        for token_id in [current['id']] + self.leftovers:
-            self._delete(token_id)
 
     def _delete(self, token_id):
         """Delete one token; one that is already gone counts as deleted.

@@ -12,9 +12,10 @@ every page (some TFE releases ignore the filter). A described token is found by 
 organization's team tokens narrowed by the team's name (``q``), every page, matching team id and
 description exactly; a legacy token is read through its team's ``authentication-token`` path.
 
-Neither kind can hold two live secrets under one identity: a legacy token is regenerated in
-place, and a described token's description must stay unique in its team, so its rotation
-deletes the previous token and then creates the new one (``overlaps`` is False for both).
+A legacy token is regenerated in place (one per team). A described token's description must
+stay unique in its team, so a rotation creates its successor as the next generation of the
+description (``ci--2``, ``_generations``) while the previous one still works, and deletes the
+previous one after delivery (``overlaps``); lookups by description match every generation.
 An expiry cannot change after creation; the platform picks two years when none is sent.
 """
 
@@ -27,6 +28,9 @@ from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
     AmbiguousWriteError, ApiError, TokenOpsError,
+)
+from ansible_collections.tokenops.tokens.plugins.module_utils._generations import (
+    GenerationRotation, base_of, check_base, generation_name, generation_of, newest,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
     management_argument_spec,
@@ -61,6 +65,7 @@ def argument_spec():
         team=dict(type='str'),
         description=dict(type='str'),
         token_id=dict(type='str'),
+        allow_self_rotation=dict(type='bool', default=False),
     )
     return spec
 
@@ -136,6 +141,10 @@ def list_team_tokens(client, organization, team_name=None):
         raise
 
 
+def _description(resource):
+    return (resource.get('attributes') or {}).get('description')
+
+
 class Teams:
     """Resolves teams given by name or ``team-...`` id to ``(id, name)``, each once per client.
 
@@ -184,12 +193,10 @@ class Teams:
                        % (name, self.organization, NOT_VISIBLE), status=404)
 
 
-class TfeTeamTokenAdapter(TokenAdapter):
-    rotation_effect = ('in place: a legacy token is regenerated and its previous secret stops '
-                       'working at once; a described token is deleted (its secret stops working '
-                       'then) and created again under the same description right after')
-    #: neither kind can keep the previous secret alive next to the new one
-    overlaps = False
+class TfeTeamTokenAdapter(GenerationRotation, TokenAdapter):
+    rotation_effect = ('a legacy token is regenerated in place and its previous secret stops '
+                       'working at once; a described token is replaced by the next generation '
+                       'of its description, and the previous one is deleted after that')
     verify_path = ('account', 'details')
 
     def __init__(self, client, params, now=None):
@@ -201,6 +208,13 @@ class TfeTeamTokenAdapter(TokenAdapter):
     @property
     def described(self):
         return self.params.get('description') is not None
+
+    @property
+    def overlaps(self):
+        """Described tokens overlap; the legacy one is in place. A token given by ``token_id``
+        may be either, and the rotation role must know before it looks: it is replaced at once
+        (a described one still gets its successor before the previous one is deleted)."""
+        return self.described
 
     @property
     def organization(self):
@@ -224,6 +238,8 @@ class TfeTeamTokenAdapter(TokenAdapter):
                 raise InputError('team: required (a team name or a team-... id) unless token_id '
                                  'is given')
             check_team(params['team'])
+            if self.described:
+                check_base('description', params['description'])
             if not self.organization and (self.described or not is_team_id(params['team'])):
                 raise InputError('organization: required to find a team by name or a described '
                                  'token; set organization or TFE_ORGANIZATION')
@@ -245,22 +261,33 @@ class TfeTeamTokenAdapter(TokenAdapter):
     def list_scope(self):
         return list(list_team_tokens(self.client, self.organization))
 
-    def find_in(self, listing):
+    def _matches(self, listing=None):
+        """Raw tokens of this identity: by id, the team's legacy token, or every generation of
+        the description."""
         if self.params.get('token_id'):
-            matches = [r for r in listing if r.get('id') == self.params['token_id']]
-        else:
-            team_id = self._resolve_team()
-            description = self.params.get('description')
-            # Only the two fields compared are read: the rotation role calls this once per
-            # token over the organization's whole listing.
-            matches = [r for r in listing
-                       if (r.get('attributes') or {}).get('description') == description
-                       and _team_id_of(r) == team_id]
-        if len(matches) > 1:
-            raise TokenOpsError('%s: %d team tokens match (ids %s); give token_id to pick one'
-                                % ('description' if self.described else 'team', len(matches),
-                                   ', '.join(sorted(r.get('id') or '?' for r in matches))))
-        return token_metadata(matches[0]) if matches else None
+            return [r for r in listing if r.get('id') == self.params['token_id']]
+        team_id = self._resolve_team()
+        if listing is None:
+            listing = list_team_tokens(self.client, self.organization, self._team_name(team_id))
+        description = self.params.get('description')
+        # Only the fields compared are read: the rotation role calls this once per token over
+        # the organization's whole listing.
+        return [r for r in listing if _team_id_of(r) == team_id
+                and (generation_of(_description(r), description) is not None if self.described
+                     else _description(r) is None)]
+
+    def find_in(self, listing):
+        matches = self._matches(listing)
+        self.matched_ids = set(r.get('id') for r in matches)
+        if len(matches) > 1 and not self.described:
+            raise TokenOpsError('team: %d team tokens match (ids %s); give token_id to pick one'
+                                % (len(matches), ', '.join(sorted(r.get('id') or '?'
+                                                                  for r in matches))))
+        if not matches:
+            return None
+        latest, older = newest(matches, self.params.get('description'), _description)
+        self.leftovers = [r.get('id') for r in older]
+        return token_metadata(latest)
 
     def find(self):
         """The narrowest lookup for one module run (``find_in(list_scope())`` would read the
@@ -272,9 +299,7 @@ class TfeTeamTokenAdapter(TokenAdapter):
             return token_metadata(body['data']) if body else None
         if not self.described:
             return self._find_legacy()
-        team_id = self._resolve_team()
-        return self.find_in(list_team_tokens(self.client, self.organization,
-                                             self._team_name(team_id)))
+        return self.find_in(self._matches())
 
     def _find_legacy(self):
         team = self.params['team']
@@ -317,6 +342,10 @@ class TfeTeamTokenAdapter(TokenAdapter):
 
     def warnings(self, current):
         messages = []
+        if self.leftovers:
+            messages.append('older generations of token %s still exist (ids %s): an earlier '
+                            'rotation did not finish; they are deleted on the next rotation'
+                            % (current['description'], ', '.join(sorted(self.leftovers))))
         rotating = self._rotating_now(current)
         expires = self.expires_at(current)
         if expires is not None and expires <= self.now and not rotating:
@@ -341,13 +370,32 @@ class TfeTeamTokenAdapter(TokenAdapter):
         if current is None:
             token.update(team_id=self.team_id, description=self.params.get('description'),
                          legacy=not self.described)
+        elif not current.get('legacy'):
+            token['description'] = self._successor(current)
         return token
+
+    @staticmethod
+    def _successor(current):
+        """The next generation's description."""
+        base = base_of(current['description'])
+        return generation_name(base, generation_of(current['description'], base) + 1)
 
     def _cannot_create(self):
         raise InputError('token_id: %s was not found, or the credential may not see it (%s); a '
                          'token cannot be created from an id: give team (and description) to '
                          'create one'
                          % (self.params['token_id'], NOT_VISIBLE))
+
+    def caller_may_be(self, current):
+        """``account/details`` names the team a team token acts for, not which of the team's
+        tokens it is: any token of the caller's own team may be the credential."""
+        if 'tfe_caller' not in self.client.memo:
+            body = self.client.get(self.verify_path)
+            relationships = (body.get('data') or {}).get('relationships') or {}
+            self.client.memo['tfe_caller'] = (relationships.get('authenticated-resource')
+                                              or {}).get('data') or {}
+        caller = self.client.memo['tfe_caller']
+        return caller.get('type') == 'teams' and caller.get('id') == current.get('team_id')
 
     # -- writing --------------------------------------------------------------------------------
     def _post(self, team_id, description):
@@ -381,19 +429,34 @@ class TfeTeamTokenAdapter(TokenAdapter):
                                 % resource.get('id'))
         return token_metadata(resource), secret
 
-    def create(self):
+    def create(self, previous=None):
+        if previous is not None:
+            return self._create_successor(previous)
         if self.params.get('token_id'):
             self._cannot_create()
         return self._post(self._resolve_team(), self.params.get('description'))
 
-    def issue_replacement(self, current):
-        """Regenerate a legacy token; delete and re-create a described one.
+    def _create_successor(self, previous):
+        try:
+            return self._post(previous['team_id'], self._successor(previous))
+        except AmbiguousWriteError:
+            raise
+        except TokenOpsError as exc:
+            # For example 422: the organization's token-lifetime cap refuses the expiry.
+            raise type(exc)('the replacement of token %s could not be created: %s. Nothing was '
+                            'deleted: the previous token still works' % (previous['id'], exc),
+                            **exc.details)
 
-        Either way the previous secret stops working here (``overlaps`` is False).
-        """
+    def issue_replacement(self, current):
+        """Regenerate a legacy token (in place); create the next generation of a described one
+        (the previous one works on until ``retire``)."""
         if current.get('legacy'):
             return self._regenerate(current)
-        return self._recreate(current)
+        token, secret = super(TfeTeamTokenAdapter, self).issue_replacement(current)
+        if not self.overlaps:
+            self.client.remember_secret(secret)
+            self.retire(current)        # by token_id: replaced at once, successor first
+        return token, secret
 
     def _regenerate(self, current):
         team_id = current['team_id']
@@ -405,61 +468,21 @@ class TfeTeamTokenAdapter(TokenAdapter):
             self.client.get(('teams', team_id, 'authentication-token'), allow_not_found=True)
             return self._post(team_id, None)
 
-    def _check_lifetime_cap(self):
-        """Fail before the previous token is deleted when the organization's token-lifetime
-        policy (``token-ttl-policies``) would refuse the new token's expiry with a 422.
-
-        A server without the policy endpoint (older releases) or a credential that may not read
-        it leaves nothing to check against.
-        """
-        if self.expiry is None or not self.organization:
-            return
-        body = self.client.get(('organizations', self.organization, 'token-ttl-policies'),
-                               allow_not_found=True)
-        for policy in (body or {}).get('data') or []:
-            attributes = policy.get('attributes') or {}
-            if attributes.get('token-type') != 'team':
-                continue
-            try:
-                max_seconds = int(attributes.get('max-ttl-ms')) / 1000.0
-            except (TypeError, ValueError):
-                return
-            wanted = (self.expiry - self.now).total_seconds()
-            if wanted > max_seconds:
-                option = 'expires_in' if self.params.get('expires_in') is not None \
-                    else 'expires_at'
-                raise InputError(
-                    '%s: organization %r limits team tokens to %s seconds (its token-ttl-policies) '
-                    'and TFE would refuse the new token; nothing was deleted. Ask for a shorter '
-                    'expiry' % (option, self.organization, int(max_seconds)))
-
-    def _recreate(self, current):
-        team_id, description = current['team_id'], current['description']
-        self._check_lifetime_cap()
-        self.client.delete(('authentication-tokens', current['id']))
-        try:
-            return self._post(team_id, description)
-        except AmbiguousWriteError:
-            if not self.organization:
-                raise
-            # Look first: a token that appeared under this description since the previous one
-            # was deleted has a secret nobody received, so it is deleted before creating again.
-            listing = list_team_tokens(self.client, self.organization, self._team_name(team_id))
-            for resource in listing:
-                token = token_metadata(resource)
-                if token['team_id'] == team_id and token['description'] == description:
-                    self.client.delete(('authentication-tokens', token['id']))
-            return self._post(team_id, description)
-
     def retire(self, previous):
-        """Nothing to do: the previous secret stopped working in ``issue_replacement``."""
+        """Delete the previous generation of a described token; a legacy token was replaced in
+        place already."""
+        if not previous.get('legacy'):
+            self.delete(previous)
+
+    def _delete(self, token_id):
+        self.client.delete(('authentication-tokens', token_id))
 
     def delete(self, current):
         if current.get('legacy') and current.get('team_id'):
             # The team's own path: the only one older TFE releases have for a legacy token.
             self.client.delete(('teams', current['team_id'], 'authentication-token'))
         else:
-            self.client.delete(('authentication-tokens', current['id']))
+            super(TfeTeamTokenAdapter, self).delete(current)
 
 
 def annotate_listing(client, params, listing):

@@ -53,6 +53,18 @@ class TokenAdapter:
     #: (CloudTruth's rekey), in words, as read back from the platform; None elsewhere
     previous_fate = None
 
+    @staticmethod
+    def role_defaults(params):
+        """Options the rotation role sets for an item unless its ``params`` set them (a
+        platform's overlapping strategy where the module's default is another)."""
+        return {}
+
+    @property
+    def in_place(self):
+        """True when the previous secret stops working as the new one is issued (the rotation
+        report's ``in_place``): no overlap and no window."""
+        return not self.overlaps
+
     def __init__(self, client, params, now=None):
         self.client = client
         self.params = params
@@ -113,7 +125,15 @@ class TokenAdapter:
         token, secret = self.issue_replacement(current)
         self.client.remember_secret(secret)     # masked in any later error text of this run
         if self.overlaps:
-            self.retire(current)
+            try:
+                self.retire(current)
+            except TokenOpsError as exc:
+                # The new secret works and is returned rather than lost with a failure.
+                self.notes.append('the new secret was issued, but revoking the previous token '
+                                  '%s failed (%s): it still works until it is deleted (state: '
+                                  'absent with its token_id)' % (current['id'], exc))
+                return token, secret, current['id']
+        self.follow_credential(current, secret)
         return token, secret, current['id']
 
     def issue_replacement(self, current):
@@ -141,8 +161,42 @@ class TokenAdapter:
     def expires_at(self, token):
         return parse_optional_timestamp(token.get('expires_at'))
 
+    def caller_may_be(self, current):
+        """Whether ``current`` is the credential in ``api_token``: True (it is, or the platform
+        cannot rule it out more closely, such as a token of the caller's TFE team), False (it is
+        not), None (the platform cannot tell). Adapters with their own self-rotation checks keep
+        False."""
+        return False
+
     def check_rotation(self, current):
         """Raise ``InputError`` when rotating ``current`` must not happen (self lock-out)."""
+        self._refuse_self(current, 'rotate')
+
+    def check_delete(self, current):
+        """Raise ``InputError`` when deleting ``current`` must not happen (self lock-out)."""
+        self._refuse_self(current, 'delete')
+
+    def _refuse_self(self, current, verb):
+        if self.caller_may_be(current) and not self.params.get('allow_self_rotation'):
+            raise InputError('%s: refusing to %s token %s: it is (or may be) the credential in '
+                             'api_token, and that would lock this play out. Call the module with '
+                             'another token as api_token, or set allow_self_rotation: true and '
+                             'use the returned secret in later tasks'
+                             % ('state' if verb == 'delete' else 'rotate', verb, current['id']))
+
+    def follow_credential(self, previous, secret):
+        """After ``previous`` stopped working: when it may have been the credential in
+        ``api_token`` and that credential no longer works, carry on with ``secret`` (later
+        requests of this client, and later tokens of the rotation role's connection group)."""
+        if self.caller_may_be(previous) is False or self.verify_path is None:
+            return False
+        if self.client.credential_works(self.verify_path, self.client.credential):
+            return False
+        self.client.use_credential(secret)
+        self.notes.append('token %s was the credential in api_token: it no longer works, and '
+                          'later requests of this run use the new secret; later tasks must use '
+                          'the returned secret' % previous['id'])
+        return True
 
     def readable_secret(self, current):
         """The current secret of ``current`` where the platform lets it be read again (PactFlow),
@@ -202,6 +256,7 @@ class TokenStateMachine:
     def _absent(self, current):
         if current is None:
             return self._result(False, None, None)
+        self.adapter.check_delete(current)
         if not self.check_mode:
             self.adapter.delete(current)
         return self._result(True, current, None)
@@ -224,7 +279,7 @@ class TokenStateMachine:
                 '%s. The platform did create token %s, but its answer, and with it the only copy '
                 'of the secret, was lost. Re-run with rotate: always to issue a secret you can '
                 'use, or with state: absent to remove it.' % (exc, created.get('id')),
-                orphan_id=created.get('id'))
+                orphan_id=created.get('id'), changed=True)
         return self.adapter.create()
 
     def _present(self, current, policy):
@@ -264,8 +319,12 @@ def run_token_module(platform, adapter_class, argument_spec, mutually_exclusive=
 
     def work():
         dest, mode = preflight(module.params)      # before any request
-        adapter = adapter_class(make_client(API[platform], module.params), module.params)
-        result = TokenStateMachine(module, adapter).run()
+        client = make_client(API[platform], module.params)
+        try:
+            result = TokenStateMachine(module, adapter_class(client, module.params)).run()
+        except (InputError, TokenOpsError) as exc:
+            exc.platform_changes = client.changes
+            raise
         if dest and result.get('secret') is not None and not module.check_mode:
             try:
                 written = write_secret(dest, result['secret'], mode)

@@ -29,9 +29,12 @@ description:
     (Cloudflare may return them in another order, with fresh policy ids); IP lists are compared as
     sets of canonical CIDR ranges, and the legacy C(request.ip) key reads as C(request_ip). Options
     left out are not compared and are kept as the token has them.
-  - "Rotation rolls the secret (C(PUT .../value)): the token keeps its id, name and policies, and the
-    B(previous secret stops working at once). Deliver the new secret promptly. RV(previous_id) is the
-    token's own id."
+  - "Rotation depends on O(rotation). V(roll) (the default) rolls the secret (C(PUT .../value)): the token
+    keeps its id, name and policies, and the B(previous secret stops working at once). Deliver the new secret
+    promptly. V(replace) creates a new token with the same name, policies, condition, dates and status while the
+    previous one still works, then deletes the previous one (the rotation role uses V(replace) by default and
+    deletes the previous token only after delivery). B(The token id changes with V(replace)). RV(previous_id)
+    is the previous token's id (the token's own id after a roll)."
   - A token expired or revoked by Cloudflare's leak scanning (status "revoked (exposed)") is found
     and reported with a warning, never silently replaced by a new one.
 author:
@@ -156,11 +159,21 @@ options:
     type: str
   allow_self_rotation:
     description:
-      - Allow rolling the token that O(api_token) is. Rolling it ends O(api_token) at once, so later
-        tasks must use the returned RV(secret).
-      - Without it, rotating that token fails before anything changes.
+      - Allow rotating or deleting the token that O(api_token) is. Rotating it ends O(api_token) (at once with
+        a roll, at the end of the run with V(replace)), so later tasks must use the returned RV(secret).
+      - Without it, rotating that token or deleting it (O(state=absent)) fails before anything changes.
     type: bool
     default: false
+  rotation:
+    description:
+      - How a rotation issues the new secret. V(roll) rolls the secret in place (same token id; the previous
+        secret stops working at once). V(replace) creates a new token with the same name, policies,
+        condition, dates and status, then deletes the previous token, so both secrets work in between; the
+        token id changes.
+      - V(replace) needs O(name) (a token given by O(token_id) would not be found again under its new id).
+    type: str
+    choices: [roll, replace]
+    default: roll
 notes:
   - "Assumptions where Cloudflare documents nothing: C(PUT) replaces every mutable field, so the
     module always sends name, policies, status, condition and dates, rebuilt from the token and the
@@ -352,7 +365,9 @@ rotation_reason:
   type: str
   sample: not due
 previous_id:
-  description: Id of the token whose secret was rolled; the same as RV(token.id), since a roll keeps the token.
+  description: >-
+    Id of the token that was rotated: after a roll the same as RV(token.id), since a roll keeps the token;
+    after O(rotation=replace) the previous, deleted token's id.
   returned: when rotated
   type: str
   sample: "f6dd2cfc45ef45f393a4d3c450e9ec1e"

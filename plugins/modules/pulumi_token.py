@@ -80,6 +80,15 @@ options:
     description:
       - Act on this token id directly instead of finding the token by O(description) or O(name).
     type: str
+  allow_self_rotation:
+    description:
+      - Allow rotating or deleting the organization or team token that O(api_token) is (C(tokenInfo) of
+        C(/api/user) names it). Without it, that fails before any write.
+      - A personal token cannot be told apart from the user's others, so its rotation goes ahead; when the
+        previous token was O(api_token) (it no longer works after the rotation), a warning says so and later
+        tasks must use the returned RV(secret).
+    type: bool
+    default: false
   expires_in:
     description:
       - Expiry of a newly issued token, relative to now, as a duration such as V(90d) or V(12h).

@@ -24,11 +24,14 @@ description:
     path.
   - "Rotating a legacy token regenerates it: the previous secret stops working the moment the new one is
     issued."
-  - "Rotating a described token: a team cannot hold two tokens with one description, so the two cannot be
-    live together. The module deletes the previous token first (its secret stops working at that moment) and
-    creates the new token with the same description right after. Should the create fail, the team has no
-    token with that description until a later run creates one. The previous token's id is returned as
-    RV(previous_id)."
+  - "Rotating a described token overlaps: a team cannot hold two tokens with one description, so the new token
+    is created as the next B(generation) of the description (C(ci), then C(ci--2), C(ci--3), and so on) while
+    the previous one still works, and the previous one is deleted only after that (by the rotation role, only
+    after delivery). Lookups by O(description) match every generation of it; a description of your own must not
+    end in C(--) and digits. Should the create be refused (for example an expiry above the organization's
+    token lifetime cap, HTTP 422), nothing was deleted and the previous token keeps working. The previous
+    token's id is returned as RV(previous_id). A described token given by O(token_id) gets its successor the
+    same way, and the previous one is deleted at once."
   - The new token's expiry is returned in RV(token.expires_at).
   - An existing token's expiry cannot be changed on this platform. When O(expires_in) or O(expires_at) ask for
     a different expiry than an existing token has, the module warns and leaves the token alone, unless it
@@ -71,6 +74,14 @@ options:
       - Act on this C(at-...) token directly, legacy or described. It must exist for O(state=present), since a
         token cannot be created from an id.
     type: str
+  allow_self_rotation:
+    description:
+      - Allow rotating or deleting a token of the team that O(api_token) acts for (C(account/details) names
+        the team of a team token, not which of its tokens). Without it, that fails before any write.
+      - When the rotated token was O(api_token), the module says so in a warning; later tasks must use the
+        returned RV(secret). The rotation role carries on with the new secret for the group's later tokens.
+    type: bool
+    default: false
   expires_in:
     description:
       - Expiry of a newly issued token, relative to now, as a duration such as V(90d) or V(12h).
@@ -89,8 +100,6 @@ options:
     type: str
 notes:
   - The age O(rotate=due) measures is the token's creation time; every rotation creates a new token.
-  - Do not rotate the token the module authenticates with (O(api_token)); rotating a described token deletes it
-    before the replacement is created, which would leave the module without a credential.
   - "Assumed, as HashiCorp does not document it: a duplicate description, a past expiry or an expiry above the
     organization's maximum token lifetime are refused with HTTP 422, whose text the module shows; a create
     answers 201; token ids are C(at-) and letters or digits; a regenerated legacy token may get a new id, so the

@@ -168,6 +168,10 @@ class Run:
             self._restore(item, earlier)
             return self._fail(row, 'issuing a new secret failed: %s' % failure_text(exc))
         self.journal.record(item, step=ISSUED, token_id=token.get('id'))
+        if previous and not item.overlaps:
+            # In place, the previous secret is dead now: if it was this group's credential, the
+            # group's later tokens carry on with the new one.
+            self._follow(planned.adapter, previous, secret, row)
         row.update(token_id=token.get('id'), previous_id=previous.get('id') if previous else None,
                    age_days=0, expires_at=token.get('expires_at'), reason=planned.reason)
         ok, why, conclusive = verify_secret(planned.adapter, secret)
@@ -198,7 +202,16 @@ class Run:
                                                 file=sink['file'], secret=secret, token=token))
             row.update(action='rotated', notes=row['notes'] + ['awaiting the task-file sinks'])
             return row
-        return self._complete(client, item, planned.adapter, outcome, row)
+        return self._complete(client, item, planned.adapter, outcome, row, secret)
+
+    @staticmethod
+    def _follow(adapter, previous, secret, row):
+        try:
+            adapter.follow_credential(previous, secret)
+        except ERRORS:
+            pass        # the next request says what is wrong with the credential
+        row['notes'] = list(row.get('notes') or []) + adapter.notes
+        del adapter.notes[:]
 
     def _cleanup(self, client, planned):
         """Delete what an interrupted run left before issuing again."""
@@ -234,7 +247,7 @@ class Run:
                                'previous content; the unused new token %s was deleted'
                           % (message, token.get('id')))
 
-    def _complete(self, client, item, adapter, outcome, row):
+    def _complete(self, client, item, adapter, outcome, row, secret=None):
         """Every sink holds the new secret: revoke the previous one (overlapping platforms)."""
         self.journal.record(item, step=DELIVERED)
         previous = outcome.get('previous')
@@ -244,6 +257,10 @@ class Run:
                 if previous:
                     adapter.retire(previous)
                     notes.append('previous token %s revoked after delivery' % previous.get('id'))
+                    if secret is not None:
+                        row['notes'] = notes
+                        self._follow(adapter, previous, secret, row)
+                        notes = row['notes']
                 for token_id in outcome.get('superseded') or []:
                     item.new_adapter(client, self.now).delete(dict(previous or {}, id=token_id))
                     notes.append('superseded token %s from an interrupted run revoked' % token_id)
@@ -254,8 +271,8 @@ class Run:
                                   % failure_text(exc))
         elif outcome.get('previous_fate'):
             # A window the platform keeps (CloudTruth's rekey): it ends by itself.
-            notes.append('replaced in place: the previous secret %s (read back from the '
-                         'platform); the new one was delivered at once' % outcome['previous_fate'])
+            notes.append('rekeyed with a window: the previous secret %s (read back from the '
+                         'platform)' % outcome['previous_fate'])
         else:
             notes.append(IN_PLACE_NOTE)
         token = outcome.get('token') or {}

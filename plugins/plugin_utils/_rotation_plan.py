@@ -173,7 +173,10 @@ def validate_item(index, raw, labels, now, providers=None):
         provider = providers[raw['provider']]
     except ProviderUnavailable as exc:
         raise ValidationError('%s.provider: %s' % (where, exc))
-    params = _check_params(where, provider, raw.get('params') or {})
+    params = raw.get('params') or {}
+    if isinstance(params, dict):
+        params = dict(provider.adapter_class.role_defaults(params), **params)
+    params = _check_params(where, provider, params)
     force = raw.get('force', False)
     if not isinstance(force, bool):
         raise ValidationError('%s.force: must be true or false' % where)
@@ -348,7 +351,7 @@ class Planned:
         item = self.item
         row = new_row(item.label, item.provider.name, item.provider.title)
         row['overlaps'] = item.overlaps
-        row['in_place'] = not item.overlaps
+        row['in_place'] = item.adapter.in_place
         row['notes'] = list(self.notes)
         if self.current is not None:
             issued = self.issued

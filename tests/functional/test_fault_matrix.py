@@ -25,6 +25,7 @@ import traceback
 
 import pytest
 
+from ansible_collections.tokenops.tokens.plugins.module_utils._generations import generation_of
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_engine import (
     finish_step, issue_step,
 )
@@ -122,8 +123,9 @@ def tfe_seed(sandbox):
 def tfe_identity(sandbox):
     tfe = sandbox["tfe"]
     team_id = tfe.team_by_name("matrix")
+    # every generation of the description (matrix, matrix--2, ...) is this identity
     return [(t["id"], tfe.secret_of(t["id"])) for t in tfe.tokens(team_id)
-            if t["attributes"].get("description") == "matrix"]
+            if generation_of(t["attributes"].get("description"), "matrix") is not None]
 
 
 def cloudflare_seed(sandbox):
@@ -153,12 +155,12 @@ TARGETS = [
     Target("tfe", tfe_seed, tfe_identity, {
         "issue": ("POST", r"/authentication-tokens$"),
         "verify": ("GET", r"/account/details$"),
-        "revoke": None,          # the old token is deleted before the new one (one description)
+        "revoke": ("DELETE", r"^/api/v2/authentication-tokens/"),    # the previous generation
     }),
     Target("cloudflare", cloudflare_seed, cloudflare_identity, {
-        "issue": ("PUT", r"^/client/v4/user/tokens/[0-9a-f]+/value$"),
+        "issue": ("POST", r"^/client/v4/user/tokens$"),     # the role replaces by default
         "verify": ("GET", r"^/client/v4/user/tokens/verify$"),
-        "revoke": None,          # rolled in place: nothing is left to revoke
+        "revoke": ("DELETE", r"^/client/v4/user/tokens/[0-9a-f]+$"),
     }),
     Target("cloudtruth", cloudtruth_seed, cloudtruth_identity, {
         "issue": ("POST", r"/rekey/$"),

@@ -360,6 +360,7 @@ def test_an_inconclusive_check_in_place_delivers_and_says_not_verified(sandbox, 
         cloudflare_item(sandbox, "cf-roll", [file_sink(sinks / "cloudflare", format="json")]),
     ]
     tokens[1]["params"]["max_retry_wait"] = 0.2
+    tokens[1]["params"]["rotation"] = "roll"        # in place, as this test is about
     # The check of each new secret fails for a reason that says nothing about the secret.
     sandbox.faults.add("status", platform="tfe", method="GET", path=r"/account/details$",
                        status=404, times=None, unless_credential=tfe.admin_token)

@@ -116,7 +116,8 @@ def test_described_token_check_create_rotate_due_and_absent(sandbox, tmp_path):
     rotated = run["rotated"]
     assert rotated["changed"] and rotated["rotated"] and rotated["previous_id"] == old_id
     assert "max_age" in rotated["rotation_reason"]
-    assert rotated["token"]["description"] == "old-ci" and rotated["token"]["expires_at"]
+    # The successor is the next generation of the description; lookups see every generation.
+    assert rotated["token"]["description"] == "old-ci--2" and rotated["token"]["expires_at"]
     assert tfe.token_by_id(old_id) is None
     assert not sandbox.secrets.is_live(old_secret)
     assert http_status(tfe, old_secret) == 401, "the sandbox still accepts the old secret"
@@ -125,10 +126,10 @@ def test_described_token_check_create_rotate_due_and_absent(sandbox, tmp_path):
     assert run["left_alone"]["token"]["id"] == fresh_id
     assert not run["after_rotation"]["changed"], "a fresh rotation must not be due again"
     assert run["after_rotation"]["token"]["id"] == rotated["token"]["id"]
-    # The description stays unique: the previous token goes before the new one is created.
+    # Overlap: the successor is created before the previous token is deleted.
     assert writes(sandbox) == [("POST", "authentication-tokens"),
                                ("POST", "authentication-tokens"),
-                               ("DELETE", old_id), ("POST", "authentication-tokens")]
+                               ("POST", "authentication-tokens"), ("DELETE", old_id)]
     assert described(tfe, other) == {"ci": other_id} and sandbox.secrets.is_live(other_secret)
 
     sandbox.log.clear()
@@ -310,11 +311,11 @@ def test_rate_limit_is_waited_out_and_failed_creates_are_not_repeated_blindly(
     assert lossy["failed"] and "did create token" in lossy["msg"]
     assert lossy["orphan_id"] == described(tfe, lossy_team)["lossy"]
     assert [m for m, s in requests_for(lossy_team)].count("POST") == 1
-    # A rotation whose create POST failed: the previous token is gone already; after a look the
-    # create is made again and exactly one token holds the description.
+    # A rotation whose create POST failed: the previous token still works; after a look the
+    # create is made again, the previous token is deleted, one generation holds the description.
     rotor = run["rotor"]
     assert rotor["rotated"] and rotor["previous_id"] == rotor_id
-    assert described(tfe, rotor_team) == {"rotor": rotor["token"]["id"]}
+    assert described(tfe, rotor_team) == {"rotor--2": rotor["token"]["id"]}
     rotor_requests = requests_for(rotor_team)
     first_post = rotor_requests.index(("POST", 500))
     assert rotor_requests[first_post + 1:first_post + 3] == [("GET", 200), ("POST", 201)]
@@ -429,7 +430,7 @@ def test_adapter_interface_for_the_rotation_role(sandbox):
                 TfeTeamTokenAdapter(client, adapter_params(sandbox, team=ops))]
     for adapter in adapters:
         adapter.validate()
-    assert not TfeTeamTokenAdapter.overlaps
+    assert adapters[0].overlaps and not adapters[1].overlaps    # described / legacy
     assert adapters[0].scope_key() == adapters[1].scope_key()
 
     sandbox.log.clear()
@@ -443,10 +444,10 @@ def test_adapter_interface_for_the_rotation_role(sandbox):
         token, secret = adapter.issue_replacement(current)
         assert sandbox.secrets.is_live(old_secret) is adapter.overlaps
         assert adapter.verify(secret) is True
-        adapter.retire(current)      # nothing left to revoke: in place
+        adapter.retire(current)      # described: deletes the previous; legacy: nothing left
         assert adapter.verify(old_secret) is False
         assert token["id"] != current["id"] and sandbox.secrets.is_live(secret)
-    assert described(tfe, ci) == {"deploy": adapters[0].find()["id"]}
+    assert described(tfe, ci) == {"deploy--2": adapters[0].find()["id"]}
     assert TfeTeamTokenAdapter(client, adapter_params(sandbox, team="ci")).find() is None
 
 
@@ -473,7 +474,7 @@ def test_every_mutating_request_carries_the_media_type_the_service_requires(sand
     assert run["gone_legacy"]["changed"] and tfe.tokens(team) == []
     mutating = sandbox.log.writes("tfe")
     assert [(e.method, e.status) for e in mutating] == [
-        ("POST", 201), ("DELETE", 204), ("POST", 201), ("POST", 201), ("DELETE", 204),
+        ("POST", 201), ("POST", 201), ("DELETE", 204), ("POST", 201), ("DELETE", 204),
         ("DELETE", 204)]
     assert {e.content_type for e in mutating} == {JSONAPI}
     assert not sandbox.secrets.is_live(run["rotated"]["secret"])
@@ -504,7 +505,7 @@ def test_an_older_tfe_release_manages_the_legacy_token_and_refuses_described_cle
         f"/api/v2/teams/{team}/authentication-token"]
 
 
-def test_a_lifetime_cap_fails_the_rotation_before_the_previous_token_is_deleted(
+def test_a_lifetime_cap_refuses_the_successor_and_the_previous_token_stays(
         sandbox, tmp_path):
     tfe = sandbox["tfe"]
     tfe.max_token_ttl = timedelta(days=30)
@@ -516,6 +517,9 @@ def test_a_lifetime_cap_fails_the_rotation_before_the_previous_token_is_deleted(
                    expires_in="90d", ignore_errors=True),
     ])
     assert run["rotated"]["failed"]
-    assert "expires_in" in run["rotated"]["msg"] and "nothing was deleted" in run["rotated"]["msg"]
-    assert sandbox.log.writes("tfe") == []
+    assert run["rotated"]["status"] == 422 and not run["rotated"]["changed"]
+    assert "Expired at exceeds" in run["rotated"]["msg"]
+    assert "Nothing was deleted: the previous token still works" in run["rotated"]["msg"]
+    assert [(e.method, e.status) for e in sandbox.log.writes("tfe")] == [("POST", 422)]
+    assert http_status(tfe, secret) == 200
     assert sandbox.secrets.is_live(secret) and tfe.token_by_id(token_id) is not None
