@@ -359,6 +359,9 @@ class ApiClient:
         data = None
         headers = {}
         # A per-request AuthBase replaces the session's, so only this request carries it.
+        # A request made with the client's own credential spends its budget like any other.
+        if credential == self.credential:
+            credential = None
         auth = _HeaderAuth('%s %s' % (self._auth_scheme, credential)) if credential else None
         if body is not None:
             data = json.dumps(body)
