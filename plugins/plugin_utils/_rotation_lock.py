@@ -12,7 +12,7 @@ Two POSIX record locks on one file, ``rotate_lock_path``:
 - the **run lock** (byte 0) keeps a second run out for the whole play. Each task runs in a
   short-lived worker process, so the lock step starts a small holder process that takes it and
   keeps it until the unlock step ends it, or until the ``ansible-playbook`` process it belongs
-  to is gone and, on Linux, every worker process of that run it saw is gone too (a worker of a
+  to is gone and, on Linux, no worker process of that run still runs something (a worker of a
   killed run may still be running a task of a task-file sink); the kernel drops a lock with its
   holder, so killed runs never leave a stale lock;
 - the **step lock** (byte 1) is held by the worker process itself for as long as an engine step
@@ -67,9 +67,9 @@ sys.stdout.flush()
 os.close(1)
 
 
-def workers():
-    """(pid, start time) of the owner's child processes, read from /proc (Linux)."""
-    found = set()
+def processes():
+    """{pid: (parent pid, start time)} of every process, read from /proc (Linux; else empty)."""
+    found = {}
     try:
         names = os.listdir("/proc")
     except OSError:
@@ -82,18 +82,8 @@ def workers():
             except OSError:
                 continue
             fields = data[data.rindex(")") + 2:].split()
-            if int(fields[1]) == owner:
-                found.add((int(name), fields[19]))
+            found[int(name)] = (int(fields[1]), fields[19])
     return found
-
-
-def alive(pid, started):
-    try:
-        with open("/proc/%d/stat" % pid) as handle:
-            data = handle.read()
-    except OSError:
-        return False
-    return data[data.rindex(")") + 2:].split()[19] == started
 
 
 seen = set()
@@ -102,11 +92,19 @@ while True:
         os.kill(owner, 0)
     except OSError:
         break
-    seen |= workers()
+    seen |= set((pid, started) for pid, (parent, started) in processes().items()
+                if parent == owner)
     time.sleep(0.2)
-# The run is gone; a worker of it that lives on (each runs in its own session) may still be
-# delivering to a task-file sink: keep the next run out until it is done too.
-while any(alive(pid, started) for pid, started in seen):
+# The run is gone. A worker of it may live on (each runs in its own session) and still be running
+# a task of a task-file sink, which delivers a secret: keep the next run out while such a worker
+# runs something (a module, a connection: a child process). A worker with nothing left to run
+# may never exit (it can block on the dead run's result queue), so it is not waited for.
+while True:
+    table = processes()
+    parents = set(parent for pid, (parent, started) in table.items() if pid != os.getpid())
+    if not any(table.get(pid, (None, None))[1] == started and pid in parents
+               for pid, started in seen):
+        break
     time.sleep(0.2)
 '''
 
