@@ -291,6 +291,7 @@ def main():
         rows=dict(type='list', elements='dict', default=[]),
         outcomes=dict(type='list', elements='dict', default=[]),
         task_failures=dict(type='list', elements='dict', default=[]),
+        handoff=dict(type='bool', default=False),
     ), supports_check_mode=True)
     module.fail_json(msg='tokenops.tokens.rotation_engine runs only as the action plugin of the '
                          'tokenops.tokens.rotate role')

@@ -389,7 +389,7 @@ def test_a_request_budget_holds_each_place_until_its_window_after_the_answer():
         now[0] += seconds
 
     budget = RequestBudget(3, 10, clock=lambda: now[0], sleep=sleep)
-    places = [budget.take() for _ in range(3)]
+    places = [budget.take() for dummy in range(3)]
     assert slept == []
     now[0] = 2.0                       # the answers arrive 2 s after the sends
     for place in places:
