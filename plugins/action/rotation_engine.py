@@ -14,7 +14,10 @@ __metaclass__ = type
 
 import json
 import os
+from collections.abc import Mapping
 
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_engine as engine
@@ -32,6 +35,7 @@ from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_sinks im
 ARGUMENT_SPEC = dict(
     step=dict(type='str', required=True, choices=['lock', 'plan', 'issue', 'finish', 'unlock']),
     tokens=dict(type='list', elements='dict', default=[], no_log=True),
+    tokens_var=dict(type='str'),
     state_dir=dict(type='path'),
     lock_path=dict(type='path'),
     lock_timeout=dict(type='float', default=600),
@@ -52,6 +56,26 @@ CHANGES = ('lock', 'issue', 'finish', 'unlock')
 STEP_LOCKED = ('plan', 'issue', 'finish')
 
 
+def plain(value):
+    """``value`` as plain dicts, lists, strings and numbers, without Ansible's data tags.
+
+    Templated variables arrive tagged with where they came from; copying tagged data costs
+    about ten times as much as plain data, and the engine copies every item while validating
+    it (a 500-item list took 1.1 s to copy in the task's own argument check). A value of
+    another kind (an inline-vault string, for one) becomes its text, as a module would get it.
+    """
+    if isinstance(value, Mapping):
+        return dict((plain(key), plain(item)) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    if value is None or isinstance(value, bool):
+        return value
+    for kind in (str, int, float):
+        if isinstance(value, kind):
+            return kind(value)
+    return str(value)
+
+
 class ActionModule(ActionBase):
     """See ``plugins/modules/rotation_engine.py``."""
 
@@ -61,7 +85,7 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
-        validation, args = self.validate_argument_spec(ARGUMENT_SPEC)
+        args = self._checked_args(task_vars or {})
         step = args['step']
         missing = [name for name in NEEDS[step] if args.get(name) in (None, '')]
         if missing:
@@ -89,6 +113,54 @@ class ActionModule(ActionBase):
             result['_ansible_no_log'] = True
         return result
 
+    def _checked_args(self, task_vars):
+        """The task's options, checked, except the tokens (see ``_tokens``): the engine checks
+        every item itself and names the option, and the list is not copied once more."""
+        given = dict(self._task.args)
+        tokens = given.pop('tokens', None)
+        spec = dict((name, option) for name, option in ARGUMENT_SPEC.items() if name != 'tokens')
+        validated = ArgumentSpecValidator(spec).validate(given)
+        if validated.error_messages:
+            raise AnsibleActionFail('rotation_engine: %s' % validated.errors.msg)
+        args = validated.validated_parameters
+        name = args.get('tokens_var')
+        if name and tokens is not None:
+            raise AnsibleActionFail('rotation_engine: tokens and tokens_var are mutually '
+                                    'exclusive')
+        if name and name not in task_vars:
+            raise AnsibleActionFail('tokens_var: no variable named %s' % name)
+        args['tokens'] = task_vars[name] if name else tokens
+        return args
+
+    def _tokens(self, args, labels=None):
+        """The items as plain data, templated where they hold a template; with ``labels``, only
+        the items of those labels (V(finish) needs no others)."""
+        tokens = args['tokens']
+        if args.get('tokens_var'):
+            if isinstance(tokens, str):
+                tokens = self._templar.template(tokens)
+            if labels is not None and isinstance(tokens, list):
+                tokens = [raw for raw in tokens if not isinstance(raw, Mapping)
+                          or self._templated(raw.get('id')) in labels]
+            tokens = self._templated(tokens)
+        tokens = plain([] if tokens is None else tokens)
+        if not isinstance(tokens, list) or not all(isinstance(item, dict) for item in tokens):
+            raise ValidationError('%s: must be a list of dictionaries'
+                                  % (args.get('tokens_var') or 'tokens (rotate_tokens)'))
+        return tokens
+
+    def _templated(self, value):
+        """``value`` with every string that holds a template templated, as Ansible would have
+        templated the whole (strings without one, most of a token list, are taken as they are)."""
+        if isinstance(value, Mapping):
+            return dict((self._templated(key), self._templated(item))
+                        for key, item in value.items())
+        if isinstance(value, (list, tuple)):
+            return [self._templated(item) for item in value]
+        if isinstance(value, str) and self._templar.is_possibly_template(value):
+            return self._templar.template(value)
+        return value
+
     def _step(self, step, args):
         if step == 'lock':
             holder = lock.acquire(args['lock_path'], os.getppid(), args['lock_timeout'])
@@ -96,17 +168,18 @@ class ActionModule(ActionBase):
         if step == 'unlock':
             return dict(changed=False, released=lock.release(args['holder']))
         if step == 'plan':
-            answer = dict(changed=False, **engine.plan_step(args['tokens'], args['state_dir'],
+            answer = dict(changed=False, **engine.plan_step(self._tokens(args), args['state_dir'],
                                                             self._task.check_mode))
             return self._hand_off(args, answer)
         if step == 'issue':
-            answer = engine.issue_step(args['tokens'], args['state_dir'], args['fail_fast'])
+            answer = engine.issue_step(self._tokens(args), args['state_dir'], args['fail_fast'])
             answer['changed'] = any(r['action'] in ('rotated', 'failed') and r.get('previous_id')
                                     for r in answer['rows'])
             return self._hand_off(args, answer)
         if args['handoff']:
             args.update(_take_handoff(args['state_dir']))
-        answer = engine.finish_step(args['tokens'], args['state_dir'], args['report_dir'],
+        tokens = self._tokens(args, set(outcome.get('label') for outcome in args['outcomes']))
+        answer = engine.finish_step(tokens, args['state_dir'], args['report_dir'],
                                     args['rows'], args['outcomes'], args['task_failures'])
         answer['changed'] = any(r['action'] == 'rotated' for r in answer['rows'])
         if args['handoff']:

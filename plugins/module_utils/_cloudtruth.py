@@ -139,6 +139,11 @@ def list_accounts(client):
     return iter_next_links(client, ACCOUNTS, page_size=PAGE_SIZE)
 
 
+def listed_user_name(raw):
+    """Index key of a listed service account (``TokenAdapter.listing_index``)."""
+    return ((raw.get('user') or {}).get('name'),)
+
+
 def keep_previous_seconds(params):
     """The overlap window in seconds (one hour when not set), or None for ``0``: "the previous
     key stops at once"."""
@@ -201,6 +206,9 @@ class CloudTruthServiceAccountAdapter(TokenAdapter):
 
     def list_scope(self):
         return list(list_accounts(self.client))
+
+    def listing_index(self):
+        return listed_user_name, self.params['name']
 
     def find_in(self, listing):
         name = self.params['name']

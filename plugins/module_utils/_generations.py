@@ -46,6 +46,12 @@ def base_of(value):
     return match.group('base') if match else value
 
 
+def generation_keys(value):
+    """Every identity ``value`` may be a generation of: itself and, for ``ci--3``, ``ci``
+    (index keys for ``TokenAdapter.listing_index``)."""
+    return (value, base_of(value))
+
+
 def generation_name(base, generation):
     return base if generation == 1 else '%s%s%d' % (base, SEPARATOR, generation)
 

@@ -22,7 +22,7 @@ import re
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._client import ApiError
 from ansible_collections.tokenops.tokens.plugins.module_utils._generations import (
-    GenerationRotation, check_base, generation_name, generation_of, newest,
+    GenerationRotation, check_base, generation_keys, generation_name, generation_of, newest,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
     management_argument_spec,
@@ -31,7 +31,9 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._paging import ite
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, from_epoch, isoformat, parse_optional_timestamp, platform_time, requested_expiry,
 )
-from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import TokenAdapter
+from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import (
+    TokenAdapter, listed_id,
+)
 
 TWO_YEARS = 2 * 365 * 86400
 NAME_MAX = 40
@@ -75,6 +77,16 @@ def token_metadata(raw):
         expires_at=isoformat(from_epoch(raw.get('expires'))),
         last_used_at=isoformat(from_epoch(raw.get('lastUsed'))),
     )
+
+
+def listed_description(raw):
+    """Index key of a listed personal token (``TokenAdapter.listing_index``)."""
+    return (raw.get('description'),)
+
+
+def listed_name_generations(raw):
+    """Index keys of a listed organization or team token: its name's identities."""
+    return generation_keys(raw.get('name'))
 
 
 class PulumiScope:
@@ -173,6 +185,13 @@ class PulumiTokenAdapter(GenerationRotation, TokenAdapter):
             elif generation_of(raw.get('name'), params['name']) is not None:
                 found.append(raw)
         return found
+
+    def listing_index(self):
+        if self.params.get('token_id'):
+            return listed_id, self.params['token_id']
+        if self.kind == 'personal':
+            return listed_description, self.params['description']
+        return listed_name_generations, self.params['name']
 
     def find_in(self, listing):
         matches = self._matches(listing)

@@ -30,7 +30,8 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
     AmbiguousWriteError, ApiError, TokenOpsError,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._generations import (
-    GenerationRotation, base_of, check_base, generation_name, generation_of, newest,
+    GenerationRotation, base_of, check_base, generation_keys, generation_name, generation_of,
+    newest,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
     management_argument_spec,
@@ -40,7 +41,9 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, RotationPolicy, isoformat, parse_duration, parse_optional_timestamp, platform_time,
     requested_expiry,
 )
-from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import TokenAdapter
+from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import (
+    TokenAdapter, listed_id,
+)
 
 #: the largest page TFE serves
 PAGE_SIZE = 100
@@ -101,6 +104,16 @@ def token_metadata(resource):
 def _team_id_of(resource):
     team = ((resource.get('relationships') or {}).get('team') or {}).get('data') or {}
     return team.get('id')
+
+
+def listed_team_description(raw):
+    """Index keys of a listed team token: its team with each identity of its description
+    (``(team, None)`` for a legacy token)."""
+    description = _description(raw)
+    team_id = _team_id_of(raw)
+    if description is None:
+        return ((team_id, None),)
+    return tuple((team_id, key) for key in generation_keys(description))
 
 
 def is_team_id(value):
@@ -275,6 +288,12 @@ class TfeTeamTokenAdapter(GenerationRotation, TokenAdapter):
         return [r for r in listing if _team_id_of(r) == team_id
                 and (generation_of(_description(r), description) is not None if self.described
                      else _description(r) is None)]
+
+    def listing_index(self):
+        if self.params.get('token_id'):
+            return listed_id, self.params['token_id']
+        description = self.params.get('description') if self.described else None
+        return listed_team_description, (self._resolve_team(), description)
 
     def find_in(self, listing):
         matches = self._matches(listing)

@@ -31,6 +31,11 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
 )
 
 
+def listed_id(raw):
+    """Index keys of a listed token by id (``TokenAdapter.listing_index``)."""
+    return (raw.get('id'),)
+
+
 class TokenAdapter:
     """One platform's token kind. Subclasses override what their platform can do.
 
@@ -97,6 +102,14 @@ class TokenAdapter:
     def find_in(self, listing):
         """The metadata of this token in ``listing`` (from ``list_scope``), or None."""
         raise NotImplementedError
+
+    def listing_index(self):
+        """``(keys_of, key)``: ``find_in`` needs only the listed tokens that ``keys_of(raw)``
+        (a module-level function) files under ``key``; every token this one could match must be
+        filed under it. None: ``find_in`` needs the whole listing. The rotation role indexes a
+        scope's listing once, so that a token is looked up in time that does not grow with
+        the listing."""
+        return None
 
     def changes(self, current):
         """Differences that can be fixed in place: ``{field: desired_value}``."""

@@ -22,10 +22,11 @@ description:
   - V(plan) validates every item (before any request), lists each scope once, reads the journal of
     unfinished rotations in O(state_dir) and decides what is due. It sends only GET requests and
     writes nothing.
-  - V(issue) issues, verifies and delivers new secrets to file and vault sinks, journaling every
-    step, and revokes previous secrets of tokens that have no task-file sink.
+  - V(issue) plans as V(plan) does (the role runs V(plan) only in check mode, so a run lists each
+    scope once), then issues, verifies and delivers new secrets to file and vault sinks,
+    journaling every step, and revokes previous secrets of tokens that have no task-file sink.
   - V(finish) closes the rotations that waited for task-file sinks and writes C(report.json) and
-    C(report.md) to O(report_dir).
+    C(report.md) to O(report_dir). It checks again only the items of those rotations.
 author:
   - tokenops engineering (@tokenops)
 attributes:
@@ -56,6 +57,15 @@ options:
     type: list
     elements: dict
     default: []
+  tokens_var:
+    description:
+      - The name of the variable that holds the tokens (the role gives V(rotate_tokens)), read
+        from the task's variables instead of O(tokens); mutually exclusive with O(tokens).
+      - The role's setting. A list given as O(tokens) is templated as a whole into the task's
+        arguments and sent back with its result, which costs about half a second per task for
+        500 tokens; read from the variable, only the strings that hold a template are templated.
+    type: str
+    version_added: 1.1.0
   state_dir:
     description: Directory of the journal of unfinished rotations (C(journal.json)).
     type: path
@@ -282,6 +292,7 @@ def main():
     module = AnsibleModule(argument_spec=dict(
         step=dict(type='str', required=True, choices=['lock', 'plan', 'issue', 'finish', 'unlock']),
         tokens=dict(type='list', elements='dict', default=[], no_log=True),
+        tokens_var=dict(type='str'),
         state_dir=dict(type='path'),
         lock_path=dict(type='path'),
         lock_timeout=dict(type='float', default=600),
@@ -292,7 +303,7 @@ def main():
         outcomes=dict(type='list', elements='dict', default=[]),
         task_failures=dict(type='list', elements='dict', default=[]),
         handoff=dict(type='bool', default=False),
-    ), supports_check_mode=True)
+    ), mutually_exclusive=[('tokens', 'tokens_var')], supports_check_mode=True)
     module.fail_json(msg='tokenops.tokens.rotation_engine runs only as the action plugin of the '
                          'tokenops.tokens.rotate role')
 

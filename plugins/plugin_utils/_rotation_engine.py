@@ -69,9 +69,10 @@ def sink_problem(item):
 class Run:
     """Shared state of one step: the journal, the rows, fail-fast."""
 
-    def __init__(self, tokens, state_dir, fail_fast=False, check_mode=False, now=None):
+    def __init__(self, tokens, state_dir, fail_fast=False, check_mode=False, now=None,
+                 only=None):
         self.now = now or utcnow()
-        self.items = validate_items(tokens, self.now)
+        self.items = validate_items(tokens, self.now, only)
         self.journal = Journal(state_dir, write=not check_mode)
         self.fail_fast = fail_fast
         self.check_mode = check_mode
@@ -312,7 +313,7 @@ class Run:
 
         for row in [r for group in run_groups(list(groups.values()), finish_group) for r in group]:
             by_label[row['label']] = row
-        return self._ordered(list(by_label.values()))
+        return list(by_label.values())      # in the order of V(issue)'s rows
 
     def _finish_one(self, client, item, outcome, row, failed):
         row = dict(row)
@@ -361,28 +362,35 @@ def plan_step(tokens, state_dir, check_mode, now=None):
     run = Run(tokens, state_dir, check_mode=True, now=now)
     rows, work = run.plan_rows()
     generated = isoformat(run.now)
-    result = dict(rows=rows, work=work, summary=report.summary(rows))
-    if not run.journal.exists:
-        result['warnings'] = [NO_JOURNAL % state_dir]
+    result = dict(rows=rows, work=work, summary=report.summary(rows),
+                  **_no_journal_warning(run.journal))
     if check_mode:
         result['report_md'] = report.markdown(rows, generated, check_mode=True)
         result['report'] = report.document(rows, generated, check_mode=True)
     return result
 
 
+def _no_journal_warning(journal):
+    """Say so when the state directory holds no journal (read before the step writes one)."""
+    return {} if journal.exists else dict(warnings=[NO_JOURNAL % journal.state_dir])
+
+
 def issue_step(tokens, state_dir, fail_fast, now=None):
+    """Plan (the listings are read here, under the step lock) and issue what is due."""
     run = Run(tokens, state_dir, fail_fast=fail_fast, now=now)
+    warning = _no_journal_warning(run.journal)
     rows = run.issue()
     return dict(rows=rows, outcomes=run.outcomes, deliveries=run.deliveries,
-                failed_tokens=failed_labels(rows))
+                failed_tokens=failed_labels(rows), **warning)
 
 
 def finish_step(tokens, state_dir, report_dir, rows, outcomes, task_failures, now=None):
-    run = Run(tokens, state_dir, now=now)
+    """Close what waited for the task-file sinks and write the report. Only the items with such
+    an outcome are checked again (the issue step checked them all)."""
+    run = Run(tokens, state_dir, now=now, only=set(o['label'] for o in outcomes or []))
     rows = run.finish(rows, outcomes, task_failures)
     run.journal.create()         # the next run knows this directory outlived a run
     generated = isoformat(run.now)
-    json_path, md_path = report.write(report_dir, rows, generated)
+    json_path, md_path, text = report.write(report_dir, rows, generated)
     return dict(rows=rows, failed_tokens=failed_labels(rows), summary=report.summary(rows),
-                report_md=report.markdown(rows, generated), report_json_path=json_path,
-                report_md_path=md_path)
+                report_md=text, report_json_path=json_path, report_md_path=md_path)

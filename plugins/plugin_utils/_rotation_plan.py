@@ -250,12 +250,15 @@ class Limits:
         self.budget = RequestBudget(requests, seconds)
 
 
-def validate_items(tokens, now):
-    """Every item checked before any request; all problems are reported at once."""
+def validate_items(tokens, now, only=None):
+    """Every item checked before any request; all problems are reported at once. With ``only``
+    (a set of labels), just those items, for a step that needs no others."""
     if not isinstance(tokens, list):
         raise ValidationError('rotate_tokens: must be a list')
     items, errors, labels, providers = [], [], set(), {}
     for index, raw in enumerate(tokens):
+        if only is not None and not (isinstance(raw, dict) and raw.get('id') in only):
+            continue
         try:
             items.append(validate_item(index, raw, labels, now, providers))
         except ValidationError as exc:
@@ -408,11 +411,37 @@ def _check_again(planned, entry):
                              % why)
 
 
+class Listing:
+    """One scope's listing, with an index per key function (``TokenAdapter.listing_index``) built
+    on first use, so that looking up one token costs the same in a listing of ten or ten
+    thousand."""
+
+    def __init__(self, raws):
+        self.raws = raws
+        self._indexes = {}
+        self._lock = threading.Lock()
+
+    def candidates(self, adapter):
+        """The listed tokens ``adapter`` could match (all of them if it keeps no index)."""
+        index = adapter.listing_index()
+        if index is None:
+            return self.raws
+        keys_of, key = index
+        with self._lock:
+            table = self._indexes.get(keys_of)
+            if table is None:
+                table = self._indexes[keys_of] = {}
+                for raw in self.raws:
+                    for listed_key in set(keys_of(raw)):
+                        table.setdefault(listed_key, []).append(raw)
+        return table.get(key, [])
+
+
 def _ids_matching(item, client, listing, now):
-    """Ids of the listed tokens that match ``item``'s identity (one probe per listed token)."""
+    """Ids of the listed tokens that match ``item``'s identity (one probe per candidate)."""
     probe = item.new_adapter(client, now)
     found = []
-    for raw in listing:
+    for raw in listing.candidates(probe):
         try:
             token = probe.find_in([raw])
         except (InputError, TokenOpsError):
@@ -543,13 +572,15 @@ def plan_group(group, journal, now, on_client=None):
                     excluded = _recover(planned, entry, [current['id']] if current else [])
             else:
                 if scope not in listings:
-                    listings[scope] = adapter.list_scope()
-                listing = planned.listing = listings[scope]
+                    listings[scope] = Listing(adapter.list_scope())
+                planned.listing = listings[scope]
                 if entry is not None:
-                    matched = _ids_matching(item, client, listing, now)
+                    matched = _ids_matching(item, client, planned.listing, now)
                     excluded = _recover(planned, entry, [token_id for token_id, raw in matched])
-                    listing = [raw for token_id, raw in matched if token_id not in excluded]
-                current = adapter.find_in(listing)
+                    candidates = [raw for token_id, raw in matched if token_id not in excluded]
+                else:
+                    candidates = planned.listing.candidates(adapter)
+                current = adapter.find_in(candidates)
             current = forget_unreadable_times(current, planned.notes.append)
             planned.current = current
             if current is not None:
