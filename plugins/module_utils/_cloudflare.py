@@ -43,7 +43,9 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, is_due, isoformat, parse_duration, parse_optional_timestamp, parse_timestamp,
     platform_time, requested_expiry,
 )
-from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import TokenAdapter
+from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import (
+    TokenAdapter, listed_id,
+)
 
 NAME_MAX = 120
 PER_PAGE = 50                       # the API's largest page
@@ -117,8 +119,29 @@ def list_tokens(client, account_id=None):
     """Every token of the user or the account Cloudflare lists, all pages: active, disabled and
     recently expired ones (a long-expired token, or with ``list_self`` another creator's, is not
     listed, and is found only by its id)."""
-    return iter_result_info(client, tokens_path(account_id), {'include_expired': 'true'},
-                            per_page=PER_PAGE)
+    try:
+        for raw in iter_result_info(client, tokens_path(account_id),
+                                    {'include_expired': 'true'}, per_page=PER_PAGE):
+            yield raw
+    except ApiError as exc:
+        # An account-owned token acts only inside its account: the user's listing refuses it.
+        if exc.status in (401, 403) and not account_id \
+                and (client.credential or '').startswith('cfat_'):
+            raise with_hint(exc, 'The credential is an account-owned token (cfat_...), which '
+                                 'acts only inside its account: give account_id')
+        raise
+
+
+def with_hint(exc, hint):
+    """``exc`` (an ``ApiError``) again, with ``hint`` after its message."""
+    return type(exc)('%s. %s' % (exc, hint), status=exc.status, method=exc.method,
+                     path=exc.path, platform_message=exc.platform_message,
+                     request_id=exc.request_id)
+
+
+def listed_name(raw):
+    """Index key of a listed token (``TokenAdapter.listing_index``)."""
+    return (raw.get('name'),)
 
 
 def _timestamp(value):
@@ -330,6 +353,11 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
 
     def list_scope(self):
         return list(list_tokens(self.client, self.account_id))
+
+    def listing_index(self):
+        if self.params.get('token_id'):
+            return listed_id, self.params['token_id']
+        return listed_name, self.params.get('name')
 
     def find_in(self, listing):
         token_id, name = self.params.get('token_id'), self.params.get('name')
@@ -711,11 +739,8 @@ def caller_token(client, account_id=None):
             if exc.status == 403 or (exc.status == 401 and number < len(paths)):
                 continue
             if exc.status == 401 and not account_id:
-                raise type(exc)('%s. An account-owned token (cfat_...) is refused there as a bad '
-                                'one is: give account_id to check it on its account'
-                                % exc, status=exc.status, method=exc.method, path=exc.path,
-                                platform_message=exc.platform_message,
-                                request_id=exc.request_id)
+                raise with_hint(exc, 'An account-owned token (cfat_...) is refused there as a '
+                                     'bad one is: give account_id to check it on its account')
             raise
         result = body.get('result') or {}
         return dict(id=result.get('id'), status=result.get('status'),

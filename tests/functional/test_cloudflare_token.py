@@ -485,3 +485,25 @@ def test_a_long_expired_token_is_not_listed_and_absent_by_name_says_to_use_token
     assert not run["by_name"]["changed"] and cloudflare.token(old_id) is None
     assert run["by_id"]["changed"]
     assert "give its token_id" in " ".join(run.output.split())
+
+
+def test_an_account_owned_credential_without_account_id_is_told_to_give_it(sandbox, tmp_path):
+    """The user's token listing refuses a cfat_ credential: the managing and the info module say
+    what to do instead of passing on a bare 403, and nothing is written."""
+    cloudflare = sandbox["cloudflare"]
+    resources = {f"{ACCOUNT_SCOPE}.{cloudflare.account_id}": "*"}
+    _credential_id, credential = cloudflare.add_token(
+        "automation", account_id=cloudflare.account_id,
+        policies=[policy("Account API Tokens Write", resources=resources)])
+    without_account = {"api_url": cloudflare.url, "api_token": credential}
+    sandbox.log.clear()
+    run = clean_playbook(sandbox, tmp_path, [
+        module_task("cloudflare_token", "managed", dict(without_account, name="workers-ci"),
+                    ignore_errors=True),
+        module_task("cloudflare_token_info", "listed", without_account, ignore_errors=True),
+    ])
+    for name in ("managed", "listed"):
+        assert run[name]["failed"]
+        assert "account-owned token (cfat_...)" in run[name]["msg"], run[name]["msg"]
+        assert "give account_id" in run[name]["msg"]
+    assert {e.method for e in sandbox.log.select("cloudflare")} == {"GET"}
