@@ -23,7 +23,9 @@ from tests.bench.cases import CASES  # noqa: E402
 from tests.bench.playbooks import (  # noqa: E402
     marker_task, requests_between_markers, run_once, timed_run,
 )
-from tests.bench.scale import ENGINE_CONCURRENCY, rate_limited, scale  # noqa: E402
+from tests.bench.scale import (  # noqa: E402
+    ENGINE_CONCURRENCY, RATE_LIMITED, rate_limited, scale,
+)
 from tests.sandbox import Sandbox  # noqa: E402
 
 EXPECTED_CHANGE = {"create": True, "no-op": False, "update": True, "rotate": True,
@@ -186,59 +188,80 @@ def part2(args):
 def part3(args):
     sizes = [int(size) for size in args.sizes.split(",")]
     print("scale %s ..." % sizes, flush=True)
-    runs = scale(sizes, args.latency, args.scale_repeats)
-    big = scale([500, args.big], 0.0, args.scale_repeats) if args.big else []
-    described = ("The role over %s tokens spread evenly over the five platforms, %d ms added to "
-                 "every request by the sandbox, one file sink per token%s. Each size runs once "
-                 "with half due, then %d time(s) "
-                 "finding nothing due (the median is used). Peak memory is the largest "
-                 "process's resident set. The floor is measured in the same sandbox and "
-                 "directory: the median wall time of an empty playbook, plus the run's requests "
-                 "times the added latency divided by the %d threads the engine runs connections "
-                 "with." % (", ".join(map(str, sizes)), round(args.latency * 1000),
-                            "; then 500 and %d tokens with no added latency" % args.big
-                            if args.big else "", args.scale_repeats, ENGINE_CONCURRENCY))
+    runs = scale(sizes, args.latency, args.scale_repeats, compare=True)
+    # Nothing due in the large runs but PactFlow's tokens (their age is unknown to a new journal),
+    # so that the first run does not spend minutes within the request budgets.
+    big = scale([500, args.big], 0.0, args.scale_repeats, due_share=0.0) if args.big else []
+    described = (
+        "The role over %s tokens spread evenly over the five platforms, %d ms added to every "
+        "request by the sandbox, one file sink per token%s. The list is in the inventory "
+        "(`group_vars`); the role is called with `include_role` and `rolespec_validate: false` "
+        "(the engine checks every item itself before any request), and for comparison as "
+        "`roles:`, where ansible-core first checks the role's argument spec, and with the list "
+        "in a play's `vars_files`, which ansible-core reads again for every task. Each size runs "
+        "once with tokens due, then %d time(s) finding nothing due (the median is used). Peak "
+        "memory is the run's largest process (`wait4`). The floor is measured in the same "
+        "sandbox and directory: the median wall time of an empty playbook, plus the longer of "
+        "the run's requests times the added latency divided by the %d threads the engine runs "
+        "connections with, and the time the default request budgets allow for each credential's "
+        "requests (the budget column; the issue's floor is the latency part alone)."
+        % (", ".join(map(str, sizes)), round(args.latency * 1000),
+           "; then 500 and %d tokens with no added latency and nothing due but PactFlow's in "
+           "their first run" % args.big if args.big else "", args.scale_repeats,
+           ENGINE_CONCURRENCY))
     rows = [(r["count"], "%d ms" % round(r["latency"] * 1000), r["kind"], r["rotated"],
-             "%.2f s" % r["seconds"], "%.2f s" % r["floor"], "%.2f" % (r["seconds"] / r["floor"]),
-             "%.0f MiB" % r["peak"], r["requests"], r["failed"]) for r in runs + big]
+             "%.2f s" % r["seconds"], "%.2f s" % r["floor"], "%.2f s" % r["budget"],
+             "%.2f" % (r["seconds"] / r["floor"]), "%.0f MiB" % r["peak"] if r["peak"] else "",
+             r["requests"], r["failed"]) for r in runs + big]
     for row in rows:
         print("  " + " | ".join(str(cell) for cell in row), flush=True)
     goals = scale_goals(runs, big, args)
     for goal in goals:
         print("  " + goal, flush=True)
     return ["## 3. Scale: the rotation role over many tokens", "", described, "",
-            table(["tokens", "added latency", "run", "rotated", "wall time", "floor", "ratio",
-                   "peak memory", "requests", "failed"], rows), "", "Goals:", ""] + goals + [""]
+            table(["tokens", "added latency", "run", "rotated", "wall time", "floor",
+                   "of which budget", "ratio", "peak memory", "requests", "failed"], rows), "",
+            "Goals (medians):", ""] + goals + [""]
 
 
-def _median_run(runs, count, first):
-    chosen = [r for r in runs if r["count"] == count and r["kind"].startswith("first") == first]
-    if not chosen:
-        return None
-    chosen.sort(key=lambda r: r["seconds"])
-    return chosen[len(chosen) // 2]
+def _median_run(runs, count, kind, invocation="no-rolespec"):
+    chosen = sorted((r for r in runs if r["count"] == count and r["invocation"] == invocation
+                     and r["kind"].startswith(kind)), key=lambda r: r["seconds"])
+    return chosen[len(chosen) // 2] if chosen else None
 
 
 def _verdict(ok):
     return "met" if ok else "not met"
 
 
+def _none_due_goal(run, label):
+    ratio = run["seconds"] / run["floor"]
+    return ("- 500 tokens, nothing due, %s: <= 3.0 s and <= 3x the floor: **%s** (%.2f s, floor "
+            "%.2f s, ratio %.2f; %d rotated)"
+            % (label, _verdict(run["seconds"] <= 3.0 and ratio <= 3.0), run["seconds"],
+               run["floor"], ratio, run["rotated"]))
+
+
 def scale_goals(runs, big, args):
     goals = []
-    none_due = _median_run(runs, 500, False)
+    none_due = _median_run(runs, 500, "next run")
     if none_due:
-        ratio = none_due["seconds"] / none_due["floor"]
-        goals.append("- 500 tokens, nothing due: <= 3.0 s and <= 3x the floor: **%s** (%.2f s, "
-                     "floor %.2f s, ratio %.2f; %d rotated, see the notes)"
-                     % (_verdict(none_due["seconds"] <= 3.0 and ratio <= 3.0),
-                        none_due["seconds"], none_due["floor"], ratio, none_due["rotated"]))
-    first = _median_run(runs, 500, True)
+        goals.append(_none_due_goal(none_due, "`rolespec_validate: false`"))
+    checked = _median_run(runs, 500, "next run", "roles")
+    if checked:
+        goals.append(_none_due_goal(checked, "`roles:` (ansible-core's role argument check "
+                                             "included)"))
+    first = _median_run(runs, 500, "first")
     if first:
         ratio = first["seconds"] / first["floor"]
+        latency_floor = first["empty"] + first["requests"] * first["latency"] / ENGINE_CONCURRENCY
         goals.append("- 500 tokens, %d due (file sinks): <= 2x the floor: **%s** (%.2f s, floor "
-                     "%.2f s, ratio %.2f)" % (first["rotated"], _verdict(ratio <= 2.0),
-                                              first["seconds"], first["floor"], ratio))
-    small, large = _median_run(big, 500, False), _median_run(big, args.big, False)
+                     "%.2f s of which the request budgets %.2f s, ratio %.2f; to the latency "
+                     "floor alone, %.2f s: ratio %.2f)"
+                     % (first["rotated"], _verdict(ratio <= 2.0), first["seconds"],
+                        first["floor"], first["budget"], ratio, latency_floor,
+                        first["seconds"] / latency_floor))
+    small, large = _median_run(big, 500, "next run"), _median_run(big, args.big, "next run")
     if small and large:
         slope = (large["seconds"] - small["seconds"]) / (args.big - 500)
         flat = large["seconds"] / args.big <= small["seconds"] / 500 * 1.05
@@ -255,27 +278,37 @@ def scale_goals(runs, big, args):
 
 
 def part4():
-    print("rate limit ...", flush=True)
-    figures = rate_limited()
-    ratio = figures["seconds"] / figures["allowed"]
-    met = figures["failed"] == 0 and figures["delivered_live"] == figures["tokens"] \
-        and ratio <= 1.10
+    rows = []
+    for name in RATE_LIMITED:
+        print("rate limit %s ..." % name, flush=True)
+        figures = rate_limited(name)
+        ratio = figures["seconds"] / figures["allowed"]
+        met = (figures["failed"] == 0 and figures["delivered_live"] == figures["tokens"]
+               and figures["refused_429"] <= 5 and ratio <= 1.10)
+        enforced, budget = figures["enforced"], figures["budget"]
+        rows.append((name, "%d per %g s" % enforced, "%d per %g s" % budget,
+                     figures["tokens"], figures["rotated"], figures["failed"],
+                     figures["delivered_live"], figures["accepted"], figures["refused_429"],
+                     "%.1f s" % figures["unlimited_seconds"], "%.1f s" % figures["seconds"],
+                     "%.1f s" % figures["allowed"], "%.2f" % ratio,
+                     "met" if met else "**not met**"))
+        print("  " + " | ".join(str(cell) for cell in rows[-1]), flush=True)
     return ["## 4. Rate limits", "",
-            "%(tokens)d Cloudflare tokens rotated by the role while the sandbox enforces "
-            "Cloudflare's rate (1,200 requests per 5 minutes, 4 per second) with a short window "
-            "of %(limit)d requests per %(window).0f s, so that the budget decides the run's "
-            "length. The client waits out each 429 for the time the platform's headers give. "
-            "What the budget allows: the same run without a limit (%(unlimited_seconds).1f s) "
-            "plus the windows the admin credential's %(spent)d requests must wait for "
-            "(%(forced).0f s); each new secret's check spends that secret's own budget."
-            % figures, "",
-            table(["tokens", "rotated", "failed tokens", "sinks holding a live secret",
-                   "requests accepted", "429 answers", "wall time", "budget allows", "ratio",
-                   "goal (no failure, within 10%)"],
-                  [(figures["tokens"], figures["rotated"], figures["failed"],
-                    figures["delivered_live"], figures["accepted"], figures["refused_429"],
-                    "%.1f s" % figures["seconds"], "%.1f s" % figures["allowed"],
-                    "%.2f" % ratio, "met" if met else "**missed**")]), ""]
+            "200 tokens per platform rotated by the role while the sandbox enforces that "
+            "platform's rate limit per credential: TFE's published 30 per second, Pulumi's and "
+            "CloudTruth's assumed 10 per second (neither publishes a number), and Cloudflare's "
+            "1,200 per 5 minutes kept as its rate, 4 per second, in a window of 20 per 5 s (the "
+            "items' `limits` say so, as a user would for a limit lower than the published one), "
+            "so that the budget decides the run's length. PactFlow is left out: each of its "
+            "tokens is rotated with its own credential. The client waits out each 429 for the "
+            "time the platform's headers give. What the budget allows: the same run without a "
+            "limit plus the windows of the role's budget that the admin credential's requests "
+            "must wait for; each new secret's check spends that secret's own budget. Goal: no "
+            "failure, at most a handful (5) of 429 answers, within 10% of what the budget "
+            "allows.", "",
+            table(["platform", "enforced", "role's budget", "tokens", "rotated", "failed tokens",
+                   "sinks holding a live secret", "requests accepted", "429 answers",
+                   "without a limit", "wall time", "budget allows", "ratio", "goal"], rows), ""]
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ five services lives here.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets as _random
@@ -118,6 +119,12 @@ class LoggedRequest:
     #: the request's Content-Type and Accept headers (None when absent), never its credential
     content_type: str | None = None
     accept: str | None = None
+    #: a digest of the credential (to count requests per credential), never the credential
+    credential_digest: str | None = None
+
+
+def credential_digest(credential: str | None) -> str | None:
+    return hashlib.sha256(credential.encode()).hexdigest()[:12] if credential else None
 
 
 class RequestLog:
@@ -337,7 +344,8 @@ class _Instrumented:
         entry = LoggedRequest(platform.name, environ["REQUEST_METHOD"],
                               environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""),
                               content_type=environ.get("CONTENT_TYPE") or None,
-                              accept=environ.get("HTTP_ACCEPT") or None)
+                              accept=environ.get("HTTP_ACCEPT") or None,
+                              credential_digest=credential_digest(platform.credential(environ)))
         started = time.monotonic()
         sandbox.log.add(entry)
 
