@@ -17,7 +17,7 @@ import os
 from collections.abc import Mapping
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleValueOmittedError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_engine as engine
@@ -54,6 +54,8 @@ NEEDS = {'lock': ('lock_path',), 'plan': ('state_dir',), 'issue': ('state_dir',)
          'finish': ('state_dir', 'report_dir'), 'unlock': ('holder',)}
 CHANGES = ('lock', 'issue', 'finish', 'unlock')
 STEP_LOCKED = ('plan', 'issue', 'finish')
+#: what a template that resolved to ``omit`` leaves: its key or list element is dropped
+OMITTED = object()
 
 
 def plain(value):
@@ -137,13 +139,11 @@ class ActionModule(ActionBase):
         the items of those labels (V(finish) needs no others)."""
         tokens = args['tokens']
         if args.get('tokens_var'):
-            if isinstance(tokens, str):
-                tokens = self._templar.template(tokens)
             if labels is not None and isinstance(tokens, list):
                 tokens = [raw for raw in tokens if not isinstance(raw, Mapping)
                           or self._templated(raw.get('id')) in labels]
             tokens = self._templated(tokens)
-        tokens = plain([] if tokens is None else tokens)
+        tokens = plain([] if tokens is None or tokens is OMITTED else tokens)
         if not isinstance(tokens, list) or not all(isinstance(item, dict) for item in tokens):
             raise ValidationError('%s: must be a list of dictionaries'
                                   % (args.get('tokens_var') or 'tokens (rotate_tokens)'))
@@ -151,14 +151,20 @@ class ActionModule(ActionBase):
 
     def _templated(self, value):
         """``value`` with every string that holds a template templated, as Ansible would have
-        templated the whole (strings without one, most of a token list, are taken as they are)."""
+        templated the whole (strings without one, most of a token list, are taken as they are);
+        a key or list element whose template resolved to ``omit`` is dropped, as Ansible drops
+        it from a templated container (``OMITTED`` when ``value`` itself was omitted)."""
         if isinstance(value, Mapping):
-            return dict((self._templated(key), self._templated(item))
-                        for key, item in value.items())
+            pairs = ((self._templated(key), self._templated(item)) for key, item in value.items())
+            return dict((key, item) for key, item in pairs if item is not OMITTED)
         if isinstance(value, (list, tuple)):
-            return [self._templated(item) for item in value]
+            return [item for item in (self._templated(item) for item in value)
+                    if item is not OMITTED]
         if isinstance(value, str) and self._templar.is_possibly_template(value):
-            return self._templar.template(value)
+            try:
+                return self._templar.template(value)
+            except AnsibleValueOmittedError:
+                return OMITTED
         return value
 
     def _step(self, step, args):

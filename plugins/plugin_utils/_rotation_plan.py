@@ -270,9 +270,25 @@ def validate_items(tokens, now, only=None):
                 errors.append('rotate_tokens[%s].deliver: %s is also a sink of %s; two tokens '
                               'cannot share a file' % (item.label, sink['path'], seen[sink['path']]))
             seen[sink['path']] = item.label
+    errors += _same_token_twice(items)
     if errors:
         raise ValidationError('; '.join(errors))
     return items
+
+
+def _same_token_twice(items):
+    """Two items with one credential and one identity name one token: each run would rotate it
+    twice, and once two generations exist, every later lookup fails as ambiguous."""
+    errors, named = [], {}
+    for item in items:
+        token = (item.connection, journal_key(item.provider.name, item.connection[1],
+                                              item.params, ''))
+        if token in named:
+            errors.append('rotate_tokens[%s]: names the same token as rotate_tokens[%s] (same '
+                          'platform, URL, credential and options that find it); give one item '
+                          'all the sinks' % (item.label, named[token]))
+        named.setdefault(token, item.label)
+    return errors
 
 
 def group_by_connection(items):

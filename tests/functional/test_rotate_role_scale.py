@@ -64,13 +64,16 @@ def test_templates_in_the_list_are_templated_as_ansible_would(
     variables = {
         "team_prefix": "web",
         "pulumi_url": pulumi.url,
-        # The item holds Jinja, its credential is inline vault; the list itself may be a template.
+        # The item holds Jinja, its credential is inline vault, an option and a whole element
+        # are omitted as Ansible users do; the list itself may be a template.
         "pulumi_items": [{"provider": "pulumi", "id": "{{ team_prefix }}-deploy",
                           "params": {"api_url": "{{ pulumi_url }}",
                                      "api_token": "{{ pulumi_admin_token }}",
-                                     "description": "{{ team_prefix }}-deploy"},
+                                     "description": "{{ team_prefix }}-deploy",
+                                     "timeout": "{{ pulumi_timeout | default(omit) }}"},
                           "max_age": "90d",
-                          "deliver": [{"type": "file", "path": str(sink)}]}],
+                          "deliver": [{"type": "file", "path": str(sink)}]},
+                         "{{ with_staging | default(false) | ternary({'id': 'stg'}, omit) }}"],
     }
     if whole_list_templated:
         variables["rotate_tokens"] = "{{ pulumi_items }}"

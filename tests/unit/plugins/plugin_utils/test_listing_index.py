@@ -1,7 +1,7 @@
 """The rotation role looks a token up in its scope's listing through an index (issue 18): the
 answer must be the one a search of the whole listing gives, for every platform and every way of
 naming a token, including generations (``ci--2``), legacy TFE tokens, duplicates and a name
-that only looks like a generation."""
+that only looks like a generation. Two items may not name one token."""
 import datetime
 
 import pytest
@@ -9,7 +9,7 @@ import pytest
 from ansible_collections.tokenops.tokens.plugins.module_utils._client import TokenOpsError
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import InputError
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_plan import (
-    Listing, validate_item,
+    Listing, ValidationError, validate_item, validate_items,
 )
 
 NOW = datetime.datetime(2026, 11, 30, tzinfo=datetime.timezone.utc)
@@ -104,3 +104,18 @@ def test_an_adapter_without_an_index_gets_the_whole_listing():
                              "deliver": [{"type": "file", "path": "/tmp/x"}]}, set(), NOW)
     raws = [{"uuid": "u1", "description": "Read only token", "value": None}]
     assert Listing(raws).candidates(item.new_adapter(OfflineClient(), NOW)) is raws
+
+
+def test_two_items_that_name_one_token_are_refused_before_any_request():
+    items = [{"provider": "pulumi", "id": label, "max_age": "90d",
+              "params": dict(CONN, description="web-deploy"),
+              "deliver": [{"type": "file", "path": "/tmp/%s" % label}]} for label in ("a", "b")]
+    # Other credentials name other tokens (PactFlow's are named by the credential alone).
+    pactflow = [{"provider": "pactflow", "id": "pf-%d" % number, "force": True,
+                 "params": dict(CONN, api_token="credential-%d" % number, type="read-only"),
+                 "deliver": [{"type": "file", "path": "/tmp/pf-%d" % number}]}
+                for number in (1, 2)]
+    assert len(validate_items(items[:1] + pactflow, NOW)) == 3
+    with pytest.raises(ValidationError, match=r"rotate_tokens\[b\]: names the same token as "
+                                              r"rotate_tokens\[a\]"):
+        validate_items(items + pactflow, NOW)
