@@ -35,7 +35,7 @@ from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_sinks im
 ARGUMENT_SPEC = dict(
     step=dict(type='str', required=True, choices=['lock', 'plan', 'issue', 'finish', 'unlock']),
     tokens=dict(type='list', elements='dict', default=[], no_log=True),
-    tokens_var=dict(type='str'),
+    tokens_var=dict(type='str', no_log=False),   # a variable's name
     state_dir=dict(type='path'),
     lock_path=dict(type='path'),
     lock_timeout=dict(type='float', default=600),

@@ -120,9 +120,8 @@ def list_tokens(client, account_id=None):
     recently expired ones (a long-expired token, or with ``list_self`` another creator's, is not
     listed, and is found only by its id)."""
     try:
-        for raw in iter_result_info(client, tokens_path(account_id),
-                                    {'include_expired': 'true'}, per_page=PER_PAGE):
-            yield raw
+        yield from iter_result_info(client, tokens_path(account_id),
+                                    {'include_expired': 'true'}, per_page=PER_PAGE)
     except ApiError as exc:
         # An account-owned token acts only inside its account: the user's listing refuses it.
         if exc.status in (401, 403) and not account_id \
