@@ -9,6 +9,11 @@ V221 := .venv/ansible-2.21
 VTOOLS := .venv/tools
 PIP_FLAGS := --quiet --disable-pip-version-check
 PYTEST_FLAGS ?= -q -p no:cacheprovider
+# pytest-xdist: one worker per core (-n auto counts the cores this process may use); every worker
+# has its own sandboxes, tmp_path, HOME and TMPDIR (tests/conftest.py). loadgroup spreads tests
+# one by one, except those marked xdist_group, which stay on one worker together.
+PYTEST_WORKERS ?= auto
+PYTEST_XDIST ?= -n $(PYTEST_WORKERS) --dist loadgroup
 
 PHONY_DOCS := docs docs-check
 .PHONY: $(PHONY_DOCS) help venv test pytest pytest-2.19 pytest-2.21 sanity sanity-2.19 sanity-2.21 lint build demo sandbox bench clean
@@ -48,12 +53,12 @@ test: pytest units integration sanity lint build docs-check publish
 pytest: pytest-2.21 pytest-2.19
 
 pytest-2.21: $(V221)/.ready
-	$(V221)/bin/python -m pytest $(PYTEST_FLAGS) tests
+	$(V221)/bin/python -m pytest $(PYTEST_FLAGS) $(PYTEST_XDIST) tests
 
 # The older line runs the unit and playbook tests; SDK fidelity does not depend on ansible-core,
 # and the tests marked "wide" (more output formats of one check) run in full on 2.21 only.
 pytest-2.19: $(V219)/.ready
-	$(V219)/bin/python -m pytest $(PYTEST_FLAGS) tests --ignore=tests/fidelity -m "not wide"
+	$(V219)/bin/python -m pytest $(PYTEST_FLAGS) $(PYTEST_XDIST) tests --ignore=tests/fidelity -m "not wide"
 
 sanity: sanity-2.21 sanity-2.19
 

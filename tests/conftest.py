@@ -7,6 +7,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -17,8 +18,13 @@ UNDER_ANSIBLE_TEST = ROOT.parent.parent.name == "ansible_collections"
 
 # Tests import the collection as ansible does (ansible_collections.tokenops.tokens...), through a
 # link to this checkout, so what is tested is what is edited.
+# Under pytest-xdist this file is loaded by the controller and then by every worker at once: the
+# controller makes the link, and a worker that finds it in place leaves it alone (two concurrent
+# ``ln -sfn`` of the same link can fail).
+LINK = COLLECTIONS / "ansible_collections" / "tokenops" / "tokens"
 if not UNDER_ANSIBLE_TEST:
-    subprocess.run([str(ROOT / "scripts" / "link_collection.sh")], check=True)
+    if not (LINK.is_symlink() and LINK.resolve() == ROOT):
+        subprocess.run([str(ROOT / "scripts" / "link_collection.sh")], check=True)
     if str(COLLECTIONS) not in sys.path:
         sys.path.insert(0, str(COLLECTIONS))
     os.environ["ANSIBLE_COLLECTIONS_PATH"] = str(COLLECTIONS)
@@ -28,6 +34,29 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "wide: one more output format or variation of a check that the newest "
                    "ansible-core line runs in full; the older line runs a representative subset")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_home(tmp_path_factory):
+    """A HOME and a TMPDIR of this pytest process's own (one per xdist worker: tmp_path_factory's
+    base directory is per worker), so that nothing a test runs (ansible-playbook's ~/.ansible/tmp
+    and ~/.ansible_async, the rotate role's default state dir and its lock file, ansible-runner,
+    tempfile) shares files with another worker, with a run in another checkout, or with the
+    user's own HOME."""
+    if UNDER_ANSIBLE_TEST:
+        yield
+        return
+    patch = pytest.MonkeyPatch()
+    home = tmp_path_factory.mktemp("home")
+    temp = tmp_path_factory.mktemp("tmp")
+    patch.setenv("HOME", str(home))
+    patch.setenv("TMPDIR", str(temp))
+    patch.setattr(tempfile, "tempdir", None)   # tempfile.gettempdir() reads TMPDIR again
+    try:
+        yield
+    finally:
+        patch.undo()
+        tempfile.tempdir = None
 
 
 @pytest.fixture
