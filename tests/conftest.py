@@ -34,6 +34,9 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "wide: one more output format or variation of a check that the newest "
                    "ansible-core line runs in full; the older line runs a representative subset")
+    config.addinivalue_line(
+        "markers", "serial: counts what a platform's rate limit refuses, which another test "
+                   "busy on the same cores can shift; run alone, after the parallel pass")
 
 
 @pytest.fixture(scope="session", autouse=True)

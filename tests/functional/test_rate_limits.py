@@ -13,7 +13,7 @@ from tests.sandbox import Sandbox
 
 # Minutes of work on one line is enough: the engine and the budgets do not depend on the
 # ansible-core line.
-pytestmark = pytest.mark.wide
+pytestmark = [pytest.mark.wide, pytest.mark.serial]
 
 #: a handful: the role's budget is kept below the limit, so a 429 is a rare race at a window's
 #: edge (requests counted when sent, the platform counts them when they arrive)
