@@ -52,8 +52,12 @@ def pulumi_operations(_sandbox):
         Operation("no-op", {"description": "bench"}, 1,
                   listing + ": there is no read-one endpoint"),
         Operation("update", None, None, "Pulumi cannot change a token after it is issued"),
-        Operation("rotate", {"description": "bench", "rotate": "always"}, 3,
-                  listing + "; `POST` the new token, then `DELETE` the old one"),
+        Operation("rotate", {"description": "bench", "rotate": "always"}, 4,
+                  listing + "; `POST` the new token, then `DELETE` the old one; then `GET "
+                  "/api/user` with the module's own credential: a personal token cannot be told "
+                  "apart from the user's others, so this is the only way to learn whether the "
+                  "delete ended the credential itself (then the result says so and later "
+                  "requests use the new secret)"),
         Operation("delete", {"description": "bench", "state": "absent"}, 2,
                   listing + "; one `DELETE /api/user/tokens/{id}`"),
     ]
@@ -110,17 +114,22 @@ def tfe_operations(_sandbox):
     team = "one `GET /organizations/{org}/teams?filter[names]=bench` (the team's id)"
     tokens = ("one page of `GET /organizations/{org}/team-tokens?q=bench` (the team's tokens, "
               "up to 100)")
+    # Issue 15: deleting the token the credential acts through would lock the caller out.
+    caller = ("`GET /account/details`, the only way to learn whether the module's own "
+              "credential is a token of this team (deleting it would lock the caller out)")
     args = {"team": "bench", "description": "bench"}
     return [
         Operation("create", args, 3, "%s; %s; one `POST /teams/{id}/authentication-tokens`"
                   % (team, tokens)),
         Operation("no-op", args, 2, "%s; %s" % (team, tokens)),
         Operation("update", None, None, "TFE cannot change a token's description or expiry"),
-        Operation("rotate", dict(args, rotate="always"), 4,
-                  "%s; %s; `DELETE` the old token (descriptions are unique per team), `POST` "
-                  "the new one" % (team, tokens)),
-        Operation("delete", dict(args, state="absent"), 3,
-                  "%s; %s; one `DELETE /authentication-tokens/{id}`" % (team, tokens)),
+        Operation("rotate", dict(args, rotate="always"), 5,
+                  "%s; %s; `POST` the successor as `bench--N` (descriptions are unique per team, "
+                  "and the previous token works until it exists); %s; then `DELETE` the previous "
+                  "one" % (team, tokens, caller)),
+        Operation("delete", dict(args, state="absent"), 4,
+                  "%s; %s; %s; one `DELETE /authentication-tokens/{id}`"
+                  % (team, tokens, caller)),
     ]
 
 
@@ -143,23 +152,29 @@ def tfe_uri_jobs(conn):
         {"name": "list the team's tokens", "ansible.builtin.uri": {
             "url": org + "/team-tokens?q=bench&page%5Bsize%5D=100", "headers": headers},
          "register": "listed"},
+        # The token and its generations (bench, bench--2, ...), as the module names them.
         {"name": "pick the token", "ansible.builtin.set_fact": {
             "team_id": "{{ teams.json.data[0].id }}",
-            "found": "{{ listed.json.data | selectattr('attributes.description', 'equalto', "
-                     "'bench') | list }}"}},
+            "found": "{{ listed.json.data | selectattr('attributes.description', 'match', "
+                     "'^bench(--[0-9]+)?$') | list }}",
+            "generation": "{{ ([1] + (listed.json.data | map(attribute='attributes.description')"
+                          " | select('match', '^bench--[0-9]+$') | map('regex_replace', "
+                          "'^bench--', '') | map('int') | list)) | max }}"}},
     ]
-    create = {"name": "create", "no_log": True, "register": "created",
-              "ansible.builtin.uri": {
-                  "url": api + "/teams/{{ team_id }}/authentication-tokens",
-                  "method": "POST", "headers": headers, "body_format": "json",
-                  "status_code": [201],
-                  "body": {"data": {"type": "authentication-tokens",
-                                    "attributes": {"description": "bench"}}}}}
-    delete = {"name": "delete the old token", "ansible.builtin.uri": {
+
+    def create(description):
+        return {"name": "create", "no_log": True, "register": "created",
+                "ansible.builtin.uri": {
+                    "url": api + "/teams/{{ team_id }}/authentication-tokens",
+                    "method": "POST", "headers": headers, "body_format": "json",
+                    "status_code": [201],
+                    "body": {"data": {"type": "authentication-tokens",
+                                      "attributes": {"description": description}}}}}
+    delete = {"name": "delete the previous token", "ansible.builtin.uri": {
         "url": api + "/authentication-tokens/{{ found[0].id }}", "method": "DELETE",
         "headers": headers, "status_code": [204]}}
-    return {"no-op": find + [dict(create, when="found | length == 0")],
-            "rotation": find + [delete, create]}
+    return {"no-op": find + [dict(create("bench"), when="found | length == 0")],
+            "rotation": find + [create("bench--{{ generation | int + 1 }}"), delete]}
 
 
 case(platform="tfe", module="tfe_team_token", title="HCP Terraform team token (described)",
@@ -311,8 +326,9 @@ def cloudflare_operations(_sandbox):
                   listing + "; `GET /user/tokens/verify`, the only way to learn which token "
                   "the module's own credential is (a roll of it would lock the caller out); "
                   "one `PUT /user/tokens/{id}/value` (the roll)"),
-        Operation("delete", dict(args, state="absent"), 2,
-                  listing + "; one `DELETE /user/tokens/{id}`"),
+        Operation("delete", dict(args, state="absent"), 3,
+                  listing + "; `GET /user/tokens/verify` (deleting the module's own credential "
+                  "would lock the caller out); one `DELETE /user/tokens/{id}`"),
     ]
 
 
