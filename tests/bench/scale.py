@@ -115,7 +115,7 @@ def inventory_playbook(work, tokens):
 
 
 #: how the role is called in a scale run: ``roles:`` (ansible-core first checks the role's
-#: argument spec, about 2.4 ms per token), ``include_role`` with ``rolespec_validate: false``
+#: argument spec, about 2 ms per token), ``include_role`` with ``rolespec_validate: false``
 #: (the engine still checks every item before any request), or ``roles:`` with the list in a
 #: play's ``vars_files``
 INVOCATIONS = ("roles", "no-rolespec", "vars_files")
