@@ -29,7 +29,8 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._paging import iter_continuation
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
-    InputError, from_epoch, isoformat, parse_optional_timestamp, platform_time, requested_expiry,
+    InputError, epoch_time, expiry_as_asked, from_epoch, isoformat, parse_optional_timestamp,
+    platform_time, requested_expiry,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import (
     TokenAdapter, listed_id,
@@ -74,8 +75,8 @@ def token_metadata(raw):
         created_by=raw.get('createdBy'),
         role=raw.get('role'),
         created_at=platform_time(raw.get('created')),
-        expires_at=isoformat(from_epoch(raw.get('expires'))),
-        last_used_at=isoformat(from_epoch(raw.get('lastUsed'))),
+        expires_at=epoch_time(raw.get('expires')),
+        last_used_at=epoch_time(raw.get('lastUsed')),
     )
 
 
@@ -230,7 +231,9 @@ class PulumiTokenAdapter(GenerationRotation, TokenAdapter):
         if expires is not None and expires <= self.now:
             messages.append('token %s expired at %s; use rotate: due or always to replace it'
                             % (current['id'], current['expires_at']))
-        if self.expiry is not None and isoformat(self.expiry) != current.get('expires_at'):
+        if self.expiry is not None and not expiry_as_asked(
+                self.params, parse_optional_timestamp(current.get('created_at')),
+                parse_optional_timestamp(current.get('expires_at')), self.now):
             messages.append('expires_in/expires_at differ from the existing token\'s expiry (%s); '
                             'Pulumi cannot change an expiry, so it applies only to the next '
                             'token issued (use rotate to issue one)'
@@ -275,10 +278,8 @@ class PulumiTokenAdapter(GenerationRotation, TokenAdapter):
         api_token. A personal token cannot be told apart from the user's others (None)."""
         if self.kind == 'personal':
             return None
-        key = 'pulumi_token_info'
-        if key not in self.client.memo:
-            self.client.memo[key] = self.client.get(self.verify_path).get('tokenInfo')
-        info = self.client.memo[key]
+        info = self.ask_identity('pulumi_token_info',
+                                 lambda: self.client.get(self.verify_path).get('tokenInfo'))
         if not info or info.get('organization') != self.params.get('organization') \
                 or (info.get('team') or None) != (self.params.get('team') or None):
             return False

@@ -219,8 +219,7 @@ credential:
 '''
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._cloudflare import (
-    check_account_id, caller_token, info_argument_spec, list_tokens, secret_issued_at,
-    token_metadata,
+    check_account_id, caller_token, info_argument_spec, list_tokens, token_metadata,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._info import (
     Listing, info_argument_spec as shared_info_argument_spec,
@@ -253,7 +252,7 @@ def main():
             if params['status'] is not None and raw.get('status') != params['status']:
                 continue
             token = token_metadata(raw, account_id)
-            annotated = listing.annotate(token, issued_at=secret_issued_at(token))
+            annotated = listing.annotate(token, issued_fields=('modified_at', 'created_at'))
             if listing.keep(annotated):
                 tokens.append(annotated)
         result['tokens'] = tokens

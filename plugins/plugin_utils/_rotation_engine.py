@@ -27,6 +27,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._module import mak
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, isoformat, utcnow,
 )
+from ansible_collections.tokenops.tokens.plugins.module_utils._verification import INCONCLUSIVE
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_report as report
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_journal import (
     DELIVERED, ISSUED, ISSUING, UNVERIFIED, Journal,
@@ -175,15 +176,15 @@ class Run:
             self._follow(planned.adapter, previous, secret, row)
         row.update(token_id=token.get('id'), previous_id=previous.get('id') if previous else None,
                    age_days=0, expires_at=token.get('expires_at'), reason=planned.reason)
-        ok, why, conclusive = verify_secret(planned.adapter, secret)
-        unverified = None
-        if not ok and (conclusive or item.overlaps):
+        checked = verify_secret(planned.adapter, secret, token)
+        if checked.refused or (checked.outcome == INCONCLUSIVE and item.overlaps):
             return self._undo(client, planned, token, row, 'verification of the new secret '
-                              'failed: %s' % why, earlier)
-        if not ok:
-            # In place, the previous secret is dead for certain and the new one only could not
-            # be checked: the consumers get it, and the next run checks it again.
-            unverified = why
+                              'failed: %s' % checked.why, earlier)
+        # Not verified but delivered: in place, the previous secret is dead for certain and the
+        # new one only could not be checked (the next run checks it again); or the secret cannot
+        # be used from here by design (IP condition, disabled, not_before), which no later check
+        # from here changes, so neither strategy holds it back nor rotates it again for that.
+        unverified = None if checked.ok else checked.why
         try:
             delivered = deliver_files(item.file_sinks, secret, token, item.label,
                                       item.provider.name)
@@ -194,6 +195,7 @@ class Run:
         outcome = dict(label=item.label, provider=item.provider.name, previous=previous,
                        token=token, superseded=planned.superseded_ids, delivered=delivered,
                        earlier=earlier, unverified=unverified,
+                       unusable_here=checked.unusable_here,
                        previous_fate=planned.adapter.previous_fate)
         if item.task_sinks:
             with self._lock:
@@ -230,10 +232,10 @@ class Run:
         """After a failed verification or delivery: keep the previous secret where possible."""
         item = planned.item
         if not item.overlaps:
-            return self._fail(row, '%s. %s replaces secrets in place, so the previous secret '
-                                   'no longer works: the next run rotates again and delivers '
-                                   '(the journal keeps this rotation)'
-                              % (message, item.provider.title))
+            return self._fail(row, '%s. %s replaces secrets in place: the previous secret '
+                                   'stopped working when the new one was issued, so the next '
+                                   'run rotates again and delivers (the journal keeps this '
+                                   'rotation)' % (message, item.provider.title))
         try:
             item.new_adapter(client, self.now).delete(token)
         except ERRORS as exc:
@@ -277,7 +279,10 @@ class Run:
         else:
             notes.append(IN_PLACE_NOTE)
         token = outcome.get('token') or {}
-        if outcome.get('unverified'):
+        if outcome.get('unverified') and outcome.get('unusable_here'):
+            notes.append('delivered, not verified: %s' % outcome['unverified'])
+            self.journal.finish(item)
+        elif outcome.get('unverified'):
             notes.append('delivered, not verified: %s; the next run checks the secret again'
                          % outcome['unverified'])
             self.journal.record(item, step=UNVERIFIED, token_id=token.get('id'),

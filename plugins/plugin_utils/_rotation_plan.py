@@ -32,9 +32,11 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._registry import (
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, RotationPolicy, age_seconds, describe_seconds, isoformat,
-    forget_unreadable_times, parse_optional_timestamp,
+    forget_unreadable_times, parse_optional_timestamp, unknown_age,
 )
-from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import TokenAdapter
+from ansible_collections.tokenops.tokens.plugins.module_utils._verification import (
+    INCONCLUSIVE, Verification,
+)
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_journal import (
     DELIVERED, ISSUED, ISSUING, UNVERIFIED,
 )
@@ -360,6 +362,9 @@ class Planned:
         self.listing = None
         self.issued = None
         self.finish_entry = False
+        self.check_again = False
+        #: why the platform's time of issue of the current token cannot be right, or None
+        self.age_unknown = None
         self.notes = []
 
     @property
@@ -387,21 +392,19 @@ class Planned:
         return row
 
 
-def verify_secret(adapter, secret):
-    """``(ok, why not, conclusive)``: only the platform refusing the secret (401/403) concludes
-    that it does not work; a check that failed otherwise (404, 5xx, timeout) says nothing."""
-    if adapter.verify_path is None and type(adapter).verify is TokenAdapter.verify:
-        return False, 'this platform adapter has no way to verify a secret', False
+def verify_secret(adapter, secret, token=None):
+    """What a check of ``secret`` (newly issued for ``token``) learned: a ``Verification`` that
+    says it works, is refused, cannot be used from here by design, or that the check said
+    nothing (``TokenAdapter.check_secret``)."""
     try:
-        if adapter.verify(secret):
-            return True, None, True
-        return False, 'the platform did not accept the new secret', True
+        return adapter.check_secret(secret, token)
     except (InputError, TokenOpsError) as exc:
-        return False, 'the check failed: %s' % failure_text(exc), False
+        return Verification(INCONCLUSIVE, 'the check failed: %s' % failure_text(exc))
 
 
 def _check_again(planned, entry):
-    """An earlier run delivered an in-place secret it could not verify: check it now."""
+    """An earlier run delivered an in-place secret it could not verify: check it now (once the
+    token is found, so that what it is decides how a refusal reads)."""
     planned.entry = entry
     secret = None
     for sink in planned.item.file_sinks:
@@ -413,18 +416,23 @@ def _check_again(planned, entry):
         planned.notes.append('an earlier run delivered a secret it could not verify (%s); no file '
                              'sink holds it to check again' % entry.get('unverified'))
         return
-    ok, why, conclusive = verify_secret(planned.adapter, secret)
-    if ok:
+    checked = verify_secret(planned.adapter, secret, planned.current)
+    if checked.ok:
         planned.finish_entry = True
         planned.notes.append('the secret an earlier run delivered without verifying it was '
                              'checked now: it works')
-    elif conclusive:
+    elif checked.refused:
         planned.due = True
         planned.reason = ('the secret an earlier run delivered without verifying it is refused '
-                          'by the platform; rotating again')
+                          'by the platform (%s); rotating again' % checked.why)
+    elif checked.unusable_here:
+        # By design, not broken: rotating again would only end the consumer's secret again.
+        planned.finish_entry = True
+        planned.notes.append('the secret an earlier run delivered cannot be checked from here: '
+                             '%s; it is not rotated again for that' % checked.why)
     else:
         planned.notes.append('the secret an earlier run delivered is still not verified: %s'
-                             % why)
+                             % checked.why)
 
 
 class Listing:
@@ -474,7 +482,7 @@ def _recover(planned, journal_entry, matched):
     previous_id = journal_entry.get('previous_id')
     planned.entry = journal_entry
     if step == UNVERIFIED:
-        _check_again(planned, journal_entry)
+        planned.check_again = True      # once the token is found (plan_group)
         return set()
     if step == DELIVERED:
         planned.finish_entry = True
@@ -546,7 +554,8 @@ def decide(planned, journal, now):
         return True, ('age unknown: %s does not say when a secret was issued and this role has '
                       'no record of rotating it; rotating now starts a known age'
                       % item.provider.title)
-    due, reason = item.policy.decide(issued, expires, now)
+    due, reason = item.policy.decide(issued, expires, now,
+                                     planned.age_unknown if record is None else None)
     if not due:
         reason = not_due_reason(item.policy, issued, expires, now)
     if record is not None and reason:
@@ -569,6 +578,7 @@ def plan_group(group, journal, now, on_client=None):
     if on_client is not None:
         on_client(client)
     listings = {}
+    added = {}          # scope -> replacements this run creates there
     plans = []
     for item in group:
         planned = Planned(item)
@@ -597,8 +607,13 @@ def plan_group(group, journal, now, on_client=None):
                 else:
                     candidates = planned.listing.candidates(adapter)
                 current = adapter.find_in(candidates)
-            current = forget_unreadable_times(current, planned.notes.append)
+            planned.notes.extend(adapter.notes)     # what the lookup saw (dead namesakes)
+            del adapter.notes[:]
+            planned.age_unknown = unknown_age(current, adapter.issued_fields, now)
+            current = forget_unreadable_times(current, planned.notes.append, now)
             planned.current = current
+            if planned.check_again:
+                _check_again(planned, entry)
             if current is not None:
                 planned.issued = issued_at(planned, journal)[0]
             if current is not None and current.get('id') in excluded:
@@ -616,6 +631,13 @@ def plan_group(group, journal, now, on_client=None):
                 planned.due, planned.reason = decide(planned, journal, now)
             if planned.due:
                 adapter.check_rotation(current)
+                if planned.listing is not None:
+                    adapter.scope_size = len(planned.listing.raws)
+                # A replacement lives beside its predecessor for a while: the scope must have
+                # room for it and for the replacements of this run's earlier items.
+                adapter.check_quota(added.get(scope, 0))
+                if item.overlaps:
+                    added[scope] = added.get(scope, 0) + 1
         except (InputError, TokenOpsError) as exc:
             planned.error = failure_text(exc)
         except Exception as exc:  # pylint: disable=broad-except
