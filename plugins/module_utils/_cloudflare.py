@@ -43,7 +43,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     platform_time, requested_expiry,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import (
-    TokenAdapter, listed_id,
+    TokenAdapter, listed_id, one_live,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._verification import (
     INCONCLUSIVE, REFUSED, UNUSABLE_HERE, WORKS, Verification, ask_again, refused_now,
@@ -379,27 +379,15 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
         else:
             matches = self._matches(listing)
         self.matched_ids = set(raw.get('id') for raw in matches)
-        if len(matches) > 1 and not token_id:
-            matches = self._live_namesake(matches, name)
-        return token_metadata(matches[0], self.account_id) if matches else None
-
-    def _live_namesake(self, matches, name):
-        """The one live token among several of one name: expired, exposed and disabled
-        namesakes never hide it; two live ones (or only dead ones) are an error."""
-        live = [raw for raw in matches if not self._dead(raw)]
-        if len(live) == 1:
-            dead = sorted(raw.get('id') or '?' for raw in matches if raw is not live[0])
-            self.notes.append('token %s is the one live token named %r; %s (%s) of that name '
+        if token_id:
+            return token_metadata(matches[0], self.account_id) if matches else None
+        live, dead = one_live(matches, self._dead, 'name %r' % name)
+        if dead:
+            self.notes.append('token %s is the one live token named %r; %s of that name (%s) '
                               'cannot authenticate and were left alone'
-                              % (live[0].get('id'), name, ', '.join(dead),
-                                 ', '.join(sorted(set(str(raw.get('status')) for raw in matches
-                                                      if raw is not live[0])))))
-            return live
-        raise TokenOpsError('name: %d %stokens are named %r (ids %s); Cloudflare does not keep '
-                            'names unique and this module will not guess: give token_id, or '
-                            'delete or rename the extra one'
-                            % (len(live or matches), 'live ' if live else '', name,
-                               ', '.join(sorted(m.get('id') or '?' for m in live or matches))))
+                              % (live.get('id'), name, ', '.join(sorted(d.get('id') for d in dead)),
+                                 ', '.join(sorted(set(str(d.get('status')) for d in dead)))))
+        return token_metadata(live, self.account_id) if live else None
 
     def _dead(self, raw):
         """Expired, revoked as exposed, or disabled."""
@@ -588,14 +576,16 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
                                                                           isoformat(expiry)))
         self._refuse_self(current, 'rotate')
 
-    def check_quota(self, pending=0):
-        """``rotation: replace`` creates the successor before it deletes the predecessor: at the
-        quota that create fails, so the quota is checked before any write."""
-        if not self.overlaps or self.scope_size is None:
-            return
-        if self.scope_size + pending + 1 > self.token_quota:
-            raise InputError(quota_message(self.account_id, self.token_quota,
-                                           self.scope_size, pending))
+    def quota_message(self, pending):
+        owner = 'account' if self.account_id else 'user'
+        others = (' and %d other replacement(s) this run makes first' % pending) if pending \
+            else ''
+        return ('rotation: replace creates the new token before it deletes the previous one, '
+                'but Cloudflare allows at most %d %s API tokens (developers.cloudflare.com/'
+                'fundamentals/api/reference/limits/) and the %s already holds %d%s, so the create '
+                'would be refused; nothing was changed. Delete unused tokens (state: absent), or '
+                'rotate this one with rotation: roll, which issues a new secret under the same '
+                'token' % (self.token_quota, owner, owner, self.scope_size, others))
 
     def caller_may_be(self, current):
         return self._caller_id() == current['id']
@@ -816,18 +806,6 @@ def _rule_words(token):
     rule = (token.get('condition') or {}).get('request_ip') or {}
     parts = ['%s %s' % (key, ', '.join(rule[key])) for key in ('in', 'not_in') if rule.get(key)]
     return '(request_ip %s)' % '; '.join(parts) if parts else '(none known)'
-
-
-def quota_message(account_id, quota, listed, pending=0):
-    """Why a ``rotation: replace`` would exceed the token quota, and the ways out."""
-    owner = 'account' if account_id else 'user'
-    others = (' and %d other replacement(s) this run makes first' % pending) if pending else ''
-    return ('rotation: replace creates the new token before it deletes the previous one, but '
-            'Cloudflare allows at most %d %s API tokens (developers.cloudflare.com/fundamentals/'
-            'api/reference/limits/) and the %s already holds %d%s, so the create would be '
-            'refused; nothing was changed. Delete unused tokens (state: absent), or rotate this '
-            'one with rotation: roll, which issues a new secret under the same token'
-            % (quota, owner, owner, listed, others))
 
 
 def caller_token(client, account_id=None):

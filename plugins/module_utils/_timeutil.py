@@ -23,8 +23,8 @@ _TIMESTAMP = re.compile(
     r'(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?'
     r'\s*(Z|z|[+-]\d{2}:?\d{2})?$'
 )
-#: a date the way ISO 8601 writes one, with any number of year digits (year 99999 included)
-_DATE_LIKE = re.compile(r'^[+-]?\d{4,}-\d{2}-\d{2}')
+#: a timestamp the way ISO 8601 writes one, with any number of year digits (year 99999 too)
+_DATE_LIKE = re.compile(_TIMESTAMP.pattern.replace(r'^(\d{4})', r'^[+-]?(\d{4,})'))
 _NUMBER = re.compile(r'^[+-]?\d+(\.\d+)?$')
 #: seconds of clock skew between the controller and a platform that comparisons tolerate
 CLOCK_SKEW = 300

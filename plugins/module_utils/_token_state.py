@@ -234,14 +234,17 @@ class TokenAdapter:
         self._refuse_self(current, 'delete')
 
     def _refuse_self(self, current, verb):
-        if self.params.get('allow_self_rotation'):
-            return
         option = 'state' if verb == 'delete' else 'rotate'
+        allowed = self.params.get('allow_self_rotation')
         try:
+            # Asked even when allowed: the answer, remembered while the credential still works,
+            # tells follow_credential later whether the rotation may have ended it.
             mine = self.caller_may_be(current)
         except IdentityUnknown as exc:
+            if allowed:
+                return
             raise refusal_for_unknown_identity(option, verb, current, exc)
-        if mine:
+        if mine and not allowed:
             raise InputError('%s: refusing to %s token %s: it is (or may be) the credential in '
                              'api_token, and that would lock this play out. Call the module with '
                              'another token as api_token, or set allow_self_rotation: true and '
@@ -271,12 +274,24 @@ class TokenAdapter:
         """Raise ``InputError`` when the token this run is about to add (a replacement that lives
         beside its predecessor for a while) plus ``pending`` others the same run adds to the
         scope would exceed the platform's ``token_quota``; before any write."""
+        if self.token_quota is None or not self.overlaps or self.scope_size is None:
+            return
+        if self.scope_size + pending + 1 > self.token_quota:
+            raise InputError(self.quota_message(pending))
+
+    def quota_message(self, pending):
+        """Why a replacement would exceed ``token_quota``, and the ways out (``check_quota``)."""
+        raise NotImplementedError
 
     def follow_credential(self, previous, secret):
         """After ``previous`` stopped working: when it may have been the credential in
         ``api_token`` and that credential no longer works, carry on with ``secret`` (later
         requests of this client, and later tokens of the rotation role's connection group)."""
-        if self.caller_may_be(previous) is False or self.verify_path is None:
+        try:
+            mine = self.caller_may_be(previous)
+        except IdentityUnknown:
+            mine = None         # asked after the credential may have ended: it may be
+        if mine is False or self.verify_path is None:
             return False
         if self.credential_still_works():
             return False
@@ -304,6 +319,23 @@ class TokenAdapter:
         """The current secret of ``current`` where the platform lets it be read again (PactFlow),
         returned by a run that issues nothing; None elsewhere."""
         return None
+
+
+def one_live(matches, dead, what):
+    """``(live, others)``: the one live token among ``matches`` (raw tokens sharing a name or
+    description where the platform does not keep those unique) and the rest. Namesakes that
+    ``dead(raw)`` calls dead (expired, revoked, disabled) never hide the live one; two live
+    ones, or only dead ones, are an error naming ``what`` and their ids. One match is itself."""
+    if len(matches) <= 1:
+        return (matches[0] if matches else None), []
+    live = [raw for raw in matches if not dead(raw)]
+    if len(live) == 1:
+        return live[0], [raw for raw in matches if raw is not live[0]]
+    named = live or matches
+    raise TokenOpsError('%s: %d %stokens match (ids %s), and the platform does not keep that '
+                        'unique: this module will not guess. Give token_id, or delete or rename '
+                        'the extra one' % (what, len(named), 'live ' if live else '',
+                                           ', '.join(sorted(m.get('id') or '?' for m in named))))
 
 
 def identity_transient(exc):

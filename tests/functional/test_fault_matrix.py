@@ -69,7 +69,7 @@ INCONCLUSIVE = ("500", "timeout", "drop", "malformed")
 STEPS = ("issue", "verify", "deliver", "revoke", "identity", "lag")
 #: the faults of a step of their own (issue 22): they apply to it alone
 OWN_FAULTS = {"identity": TRANSIENT, "lag": LAG}
-CONNECTION = {"timeout": 0.3, "max_retry_wait": 0.5, "max_verify_wait": 3}
+CONNECTION = {"timeout": 0.3, "max_retry_wait": 0.5, "max_verify_wait": 2}
 
 
 class Target:
