@@ -33,7 +33,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._verification import (
     DEFAULT_VERIFY_WAIT, INCONCLUSIVE, REFUSED, WORKS, IdentityUnknown, Verification, ask_again,
-    refused_now, status_words, waited_words,
+    pauses, refused_now, status_words, waited_words,
 )
 
 
@@ -189,24 +189,23 @@ class TokenAdapter:
 
     def check_secret(self, secret, token=None):
         """What the platform says of ``secret``, newly issued for ``token``: a
-        :class:`Verification`. A refusal (401/403) is asked again for ``verify_wait`` seconds,
-        as a new secret may not be known everywhere yet; an answer that says nothing about the
-        secret (5xx, timeout, 404) is inconclusive."""
-        if self.verify_path is None:
+        :class:`Verification`. A refusal (``verify`` False: a 401/403) is asked again after each
+        of the pauses of ``verify_wait`` seconds, as a new secret may not be known everywhere
+        yet; a check that fails otherwise (5xx, timeout, 404) says nothing: inconclusive."""
+        if self.verify_path is None and type(self).verify is TokenAdapter.verify:
             return Verification(INCONCLUSIVE, 'this platform adapter has no way to verify a '
                                               'secret')
-        self.client.remember_secret(secret)
-        try:
-            ask_again(lambda: self.client.request('GET', self.verify_path, credential=secret),
-                      self.verify_wait, refused_now, self.sleep)
-        except ApiError as exc:
-            if refused_now(exc):
-                return Verification(REFUSED, 'the platform refused it: %s%s'
-                                    % (status_words(exc), waited_words(self.verify_wait)))
-            return Verification(INCONCLUSIVE, 'the check failed: %s' % exc)
-        except (InputError, TokenOpsError) as exc:
-            return Verification(INCONCLUSIVE, 'the check failed: %s' % exc)
-        return Verification(WORKS)
+        waits = pauses(self.verify_wait)
+        while True:
+            try:
+                if self.verify(secret):
+                    return Verification(WORKS)
+            except (InputError, TokenOpsError) as exc:
+                return Verification(INCONCLUSIVE, 'the check failed: %s' % exc)
+            if not waits:
+                return Verification(REFUSED, 'the platform did not accept the new secret '
+                                             '(401/403)%s' % waited_words(self.verify_wait))
+            self.sleep(waits.pop(0))
 
     def delete(self, current):
         raise NotImplementedError
@@ -460,10 +459,10 @@ class TokenStateMachine:
             token, secret, previous_id = self.adapter.rotate(token)
         except AmbiguousWriteError as exc:
             if self.adapter.overlaps:
-                fate = ('the previous secret still works, as its token was not touched')
+                fate = 'the previous secret still works, as its token was not touched'
             else:
                 fate = ('if it did, the previous secret stopped working when the new one was '
-                        'issued')
+                        'issued, as a rotation in place ends it')
             raise TokenOpsError(
                 '%s. Whether the rotation happened is unknown: %s, and the new secret is '
                 'unknown. Re-run with rotate: always to issue a secret you can use.' % (exc, fate))

@@ -34,16 +34,11 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, RotationPolicy, age_seconds, describe_seconds, isoformat,
     forget_unreadable_times, parse_optional_timestamp, unknown_age,
 )
-from ansible_collections.tokenops.tokens.plugins.module_utils._verification import (
-    INCONCLUSIVE, Verification,
-)
-from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_journal import (
-    DELIVERED, ISSUED, ISSUING, UNVERIFIED,
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_protocol import (
+    check_again, failure_text, recover,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_report import new_row
-from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_sinks import (
-    SinkError, check_sink, read_secret,
-)
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import SinkError, make_sink
 
 ITEM_KEYS = ('provider', 'id', 'params', 'max_age', 'renew_before', 'force', 'deliver', 'limits')
 #: the keys of an item's ``limits``: requests in flight, and the budget of ``requests`` per
@@ -65,11 +60,6 @@ class ValidationError(Exception):
     pass
 
 
-def failure_text(exc):
-    """The message of an error the engine reports for one token (already redacted)."""
-    return str(exc) or type(exc).__name__
-
-
 class Item:
     """One validated entry of ``rotate_tokens``."""
 
@@ -88,12 +78,14 @@ class Item:
         self.journal_key = journal_key(provider.name, connection[1], params, label)
 
     @property
-    def file_sinks(self):
-        return [s for s in self.sinks if s['type'] != 'tasks']
+    def engine_sinks(self):
+        """The sinks the engine writes (all but the task files)."""
+        return [s for s in self.sinks if not s.runs_as_task_file]
 
     @property
     def task_sinks(self):
-        return [s for s in self.sinks if s['type'] == 'tasks']
+        """The sinks the role runs as task files between the engine's steps."""
+        return [s for s in self.sinks if s.runs_as_task_file]
 
     @property
     def overlaps(self):
@@ -197,8 +189,8 @@ def validate_item(index, raw, labels, now, providers=None):
     sinks = []
     for position, sink in enumerate(deliver):
         try:
-            sinks.append(check_sink(sink, '%s.deliver[%d]' % (where, position),
-                                    provider.token_env))
+            sinks.append(make_sink(sink, '%s.deliver[%d]' % (where, position), label,
+                                   provider.name, provider.token_env))
         except SinkError as exc:
             raise ValidationError(str(exc))
     try:
@@ -267,11 +259,13 @@ def validate_items(tokens, now, only=None):
             errors.append(str(exc))
     seen = {}
     for item in items:
-        for sink in item.file_sinks:
-            if sink['path'] in seen:
+        for sink in item.sinks:
+            if sink.target is None:
+                continue
+            if sink.target in seen:
                 errors.append('rotate_tokens[%s].deliver: %s is also a sink of %s; two tokens '
-                              'cannot share a file' % (item.label, sink['path'], seen[sink['path']]))
-            seen[sink['path']] = item.label
+                              'cannot share a file' % (item.label, sink.target, seen[sink.target]))
+            seen[sink.target] = item.label
     errors += _same_token_twice(items)
     if errors:
         raise ValidationError('; '.join(errors))
@@ -392,49 +386,6 @@ class Planned:
         return row
 
 
-def verify_secret(adapter, secret, token=None):
-    """What a check of ``secret`` (newly issued for ``token``) learned: a ``Verification`` that
-    says it works, is refused, cannot be used from here by design, or that the check said
-    nothing (``TokenAdapter.check_secret``)."""
-    try:
-        return adapter.check_secret(secret, token)
-    except (InputError, TokenOpsError) as exc:
-        return Verification(INCONCLUSIVE, 'the check failed: %s' % failure_text(exc))
-
-
-def _check_again(planned, entry):
-    """An earlier run delivered an in-place secret it could not verify: check it now (once the
-    token is found, so that what it is decides how a refusal reads)."""
-    planned.entry = entry
-    secret = None
-    for sink in planned.item.file_sinks:
-        secret = read_secret(sink)
-        if secret:
-            break
-    if not secret:
-        planned.finish_entry = True
-        planned.notes.append('an earlier run delivered a secret it could not verify (%s); no file '
-                             'sink holds it to check again' % entry.get('unverified'))
-        return
-    checked = verify_secret(planned.adapter, secret, planned.current)
-    if checked.ok:
-        planned.finish_entry = True
-        planned.notes.append('the secret an earlier run delivered without verifying it was '
-                             'checked now: it works')
-    elif checked.refused:
-        planned.due = True
-        planned.reason = ('the secret an earlier run delivered without verifying it is refused '
-                          'by the platform (%s); rotating again' % checked.why)
-    elif checked.unusable_here:
-        # By design, not broken: rotating again would only end the consumer's secret again.
-        planned.finish_entry = True
-        planned.notes.append('the secret an earlier run delivered cannot be checked from here: '
-                             '%s; it is not rotated again for that' % checked.why)
-    else:
-        planned.notes.append('the secret an earlier run delivered is still not verified: %s'
-                             % checked.why)
-
-
 class Listing:
     """One scope's listing, with an index per key function (``TokenAdapter.listing_index``) built
     on first use, so that looking up one token costs the same in a listing of ten or ten
@@ -473,52 +424,6 @@ def _ids_matching(item, client, listing, now):
         if token is not None and token.get('id'):
             found.append((token['id'], raw))
     return found
-
-
-def _recover(planned, journal_entry, matched):
-    """Apply what an unfinished earlier rotation left; return ids to leave out of the listing."""
-    item = planned.item
-    step = journal_entry.get('step')
-    previous_id = journal_entry.get('previous_id')
-    planned.entry = journal_entry
-    if step == UNVERIFIED:
-        planned.check_again = True      # once the token is found (plan_group)
-        return set()
-    if step == DELIVERED:
-        planned.finish_entry = True
-        if item.overlaps and previous_id:
-            if previous_id in matched:
-                planned.retire_now_ids.append(previous_id)
-                planned.notes.append('an earlier run delivered the new secret but did not revoke '
-                                     'the previous token %s; revoking it now' % previous_id)
-            return set([previous_id])
-        return set()
-    if step not in (ISSUING, ISSUED):
-        return set()
-    if not item.overlaps:
-        planned.due = True
-        planned.reason = ('an earlier run replaced the secret in place (step %s) and did not '
-                          'deliver it everywhere; rotating again now' % step)
-        return set()
-    known = set(journal_entry.get('known_ids') or [])
-    if journal_entry.get('token_id'):
-        new_ids = set([journal_entry['token_id']]) & set(matched)
-    else:
-        new_ids = set(matched) - known - set([previous_id])
-    superseded = set(journal_entry.get('superseded') or []) & set(matched)
-    if journal_entry.get('delivered'):
-        planned.superseded_ids = sorted(new_ids | superseded)
-        note = ('an earlier run delivered replacement %s to some sinks only; it is revoked once '
-                'a new secret reached every sink' % ', '.join(sorted(new_ids)))
-    else:
-        planned.orphan_ids = sorted(new_ids)
-        planned.superseded_ids = sorted(superseded)
-        note = ('an earlier run issued replacement %s and never delivered it: it is deleted, the '
-                'previous secret still works' % (', '.join(sorted(new_ids)) or '(none found)'))
-    planned.notes.append(note)
-    planned.due = True
-    planned.reason = 'recovering an interrupted rotation (step %s); rotating again' % step
-    return new_ids | superseded
 
 
 def issued_at(planned, journal):
@@ -595,14 +500,14 @@ def plan_group(group, journal, now, on_client=None):
                 # This adapter cannot look up many tokens in one listing: one lookup per token.
                 current = adapter.find()
                 if entry is not None:
-                    excluded = _recover(planned, entry, [current['id']] if current else [])
+                    excluded = recover(planned, entry, [current['id']] if current else [])
             else:
                 if scope not in listings:
                     listings[scope] = Listing(adapter.list_scope())
                 planned.listing = listings[scope]
                 if entry is not None:
                     matched = _ids_matching(item, client, planned.listing, now)
-                    excluded = _recover(planned, entry, [token_id for token_id, raw in matched])
+                    excluded = recover(planned, entry, [token_id for token_id, raw in matched])
                     candidates = [raw for token_id, raw in matched if token_id not in excluded]
                 else:
                     candidates = planned.listing.candidates(adapter)
@@ -613,7 +518,7 @@ def plan_group(group, journal, now, on_client=None):
             current = forget_unreadable_times(current, planned.notes.append, now)
             planned.current = current
             if planned.check_again:
-                _check_again(planned, entry)
+                check_again(planned, entry)
             if current is not None:
                 planned.issued = issued_at(planned, journal)[0]
             if current is not None and current.get('id') in excluded:
