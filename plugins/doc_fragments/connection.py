@@ -44,7 +44,9 @@ options:
         take a moment to accept a secret they have just issued.
       - A lookup of who O(api_token) is, made before rotating or deleting a token that may be
         O(api_token) itself, is asked again the same way when its answer says nothing; when it still
-        says nothing, the change is refused rather than risk locking the play out.
+        says nothing, the change is refused rather than risk locking the play out. After such a
+        rotation, a refusal of O(api_token) itself is asked again the same way before later requests
+        change to the new secret.
       - V(0) asks once.
     type: float
     default: 10

@@ -381,7 +381,7 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
         self.matched_ids = set(raw.get('id') for raw in matches)
         if token_id:
             return token_metadata(matches[0], self.account_id) if matches else None
-        live, dead = one_live(matches, self._dead, 'name %r' % name)
+        live, dead = one_live(matches, self._dead, 'name', name)
         if dead:
             self.notes.append('token %s is the one live token named %r; %s of that name (%s) '
                               'cannot authenticate and were left alone'
@@ -391,7 +391,8 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
 
     def _dead(self, raw):
         """Expired, revoked as exposed, or disabled."""
-        return raw.get('status') in DEAD_STATUSES or self._expired(_timestamp(raw.get('expires_on')))
+        return (raw.get('status') in DEAD_STATUSES
+                or self._expired(_timestamp(raw.get('expires_on'))))
 
     def find(self):
         """By ``token_id``: one GET. By name: every page of the listing."""

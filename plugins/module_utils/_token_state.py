@@ -320,21 +320,23 @@ class TokenAdapter:
         return None
 
 
-def one_live(matches, dead, what):
-    """``(live, others)``: the one live token among ``matches`` (raw tokens sharing a name or
-    description where the platform does not keep those unique) and the rest. Namesakes that
-    ``dead(raw)`` calls dead (expired, revoked, disabled) never hide the live one; two live
-    ones, or only dead ones, are an error naming ``what`` and their ids. One match is itself."""
+def one_live(matches, dead, option, value):
+    """``(live, others)``: the one live token among ``matches`` (raw tokens whose ``option``, a
+    name or description the platform does not keep unique, is ``value``) and the rest.
+    Namesakes that ``dead(raw)`` calls dead (expired, revoked, disabled) never hide the live one;
+    two live ones, or only dead ones, are an error naming the option and their ids. One match is
+    itself."""
     if len(matches) <= 1:
         return (matches[0] if matches else None), []
     live = [raw for raw in matches if not dead(raw)]
     if len(live) == 1:
         return live[0], [raw for raw in matches if raw is not live[0]]
     named = live or matches
-    raise TokenOpsError('%s: %d %stokens match (ids %s), and the platform does not keep that '
-                        'unique: this module will not guess. Give token_id, or delete or rename '
-                        'the extra one' % (what, len(named), 'live ' if live else '',
-                                           ', '.join(sorted(m.get('id') or '?' for m in named))))
+    raise TokenOpsError('%s: %d %stokens have the %s %r (ids %s); the platform does not keep it '
+                        'unique and this module will not guess: give token_id, or delete or '
+                        'rename the extra one'
+                        % (option, len(named), 'live ' if live else '', option, value,
+                           ', '.join(sorted(m.get('id') or '?' for m in named))))
 
 
 def identity_transient(exc):

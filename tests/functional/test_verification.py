@@ -264,7 +264,7 @@ def test_dead_namesakes_never_block_the_live_cloudflare_token(sandbox, tmp_path)
     assert not sandbox.secrets.is_live(live_secret) and sandbox.secrets.is_live(live["secret"])
     for dead in (expired_id, exposed_id, disabled_id):
         assert dead in run.output, "the warning names the dead namesakes"
-    assert run["twins"]["failed"] and "name 'twins': 2 live tokens match" in run["twins"]["msg"]
+    assert run["twins"]["failed"] and "name: 2 live tokens have the name 'twins'" in run["twins"]["msg"]
     assert leaked(sandbox, run.output) == []
 
     # The role finds the live one too.

@@ -182,7 +182,8 @@ class Cloudflare(Platform):
     list_self_only: frozenset = frozenset()
     transient_verify_errors = 0
     verify_location_refusal = 9109
-    SWITCHES = ("transient_verify_errors", "verify_location_refusal", "reorder_policies", "user_token_quota", "account_token_quota", "send_retry_after",
+    SWITCHES = ("transient_verify_errors", "verify_location_refusal", "reorder_policies",
+                "user_token_quota", "account_token_quota", "send_retry_after",
                 "token_format", "normalise_cidrs", "verify_propagation_failures",
                 "account_token_user_verify_status", "expired_listing_window", "list_self_only",
                 "propagation_lag")
