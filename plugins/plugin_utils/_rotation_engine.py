@@ -24,6 +24,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
     AmbiguousWriteError, TokenOpsError,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._module import make_client
+from ansible_collections.tokenops.tokens.plugins.module_utils._power import issue_successor
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, isoformat, utcnow,
 )
@@ -45,9 +46,9 @@ IN_PLACE_NOTE = ('replaced in place: the previous secret stopped working when th
 
 
 def issue_secret(adapter, current):
-    """``(token, secret)`` of a replacement for ``current``."""
+    """``(token, secret)`` of a replacement for ``current`` that carries its power."""
     try:
-        return adapter.issue_replacement(current)
+        return issue_successor(adapter, current)
     except NotImplementedError:
         if adapter.overlaps:
             raise
@@ -175,6 +176,10 @@ class Run:
             self._follow(planned.adapter, previous, secret, row)
         row.update(token_id=token.get('id'), previous_id=previous.get('id') if previous else None,
                    age_days=0, expires_at=token.get('expires_at'), reason=planned.reason)
+        # What the issue found (a lifetime cut to the platform's cap, a power difference in place)
+        row['notes'] = list(row.get('notes') or []) + [n for n in planned.adapter.notes
+                                                       if n not in (row.get('notes') or [])]
+        del planned.adapter.notes[:]
         ok, why, conclusive = verify_secret(planned.adapter, secret)
         unverified = None
         if not ok and (conclusive or item.overlaps):

@@ -565,7 +565,7 @@ def test_sdk_reads_the_expiry_policy_from_the_organization_metadata(pulumi, sdk)
 def test_tokens_beyond_the_policy_get_403_on_organization_requests_only(pulumi):
     never_id, never = pulumi.add_org_token("never", admin=True)
     _long_id, long_lived = pulumi.add_org_token("long", admin=True, created=days_ago(10),
-                                               expires=in_days(355))
+                                                expires=in_days(355))
     _short_id, short = pulumi.add_org_token("short", admin=True, expires=in_days(80))
     pulumi.max_access_token_expiry_days = 90
     for secret in (never, long_lived):

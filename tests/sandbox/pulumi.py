@@ -142,9 +142,11 @@ class Pulumi(Platform):
     router sometimes does); ``default_page_size`` and ``max_page_size``;
     ``gone_team_token_delete_status`` (a team-token delete of an id that no longer exists: 400
     "the requested token is not a team token", the only error the spec lists; 404 to answer as
-    for other kinds); ``max_access_token_expiry_days``, ``expiry_policy_rule`` and
-    ``metadata_status`` (the organization's access token expiry policy, see below). Organization and team token names stay reserved after deletion: any create
-    with a name ever used answers 409 "Conflict: token name already exists".
+    for other kinds); ``max_access_token_expiry_days``, ``expiry_policy_rule``,
+    ``metadata_status`` (the organization's access token expiry policy) and
+    ``drop_role_on_create`` (a fault). Organization and team token names stay reserved after
+    deletion: any create with a name ever used answers 409 "Conflict: token name already
+    exists".
     """
 
     name = "pulumi"
