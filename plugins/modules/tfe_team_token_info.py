@@ -159,7 +159,7 @@ tokens:
 token_policy:
   description:
     - The platform's token lifetime policy for the token's scope, read in this run, and from where.
-    - A token beyond it is due under O(rotate=due), and every expiry asked for a new token is within it.
+    - A token beyond it is RV(tokens[].due), whatever O(max_age) and O(renew_before) say.
   returned: always
   type: dict
   version_added: 1.1.0
