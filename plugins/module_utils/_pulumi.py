@@ -354,8 +354,10 @@ class PulumiTokenAdapter(GenerationRotation, TokenAdapter):
         return self.client.memo[key]
 
     def check_rotation(self, current):
-        """Before any write: a rotation Pulumi forbids the credential, then self lock-out."""
+        """Before any write: a rotation Pulumi forbids the credential, an expiry beyond the
+        organization's cap, then self lock-out."""
         self._refuse_forbidden(current, 'rotate')
+        self._expiry_for(current)
         super(PulumiTokenAdapter, self).check_rotation(current)
 
     def check_delete(self, current):

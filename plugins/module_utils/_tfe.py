@@ -447,6 +447,11 @@ class TfeTeamTokenAdapter(GenerationRotation, TokenAdapter):
             return None
         return ttl_cap(self.client, self.organization)
 
+    def check_rotation(self, current):
+        """Before any write: an expiry beyond the TTL policy, then self lock-out."""
+        self._issue_expiry()
+        super(TfeTeamTokenAdapter, self).check_rotation(current)
+
     def _issue_expiry(self):
         """The expiry to send: the one asked for, or under a TTL policy the platform's two-year
         default cut to the cap (None: send none, the platform chooses)."""

@@ -330,3 +330,22 @@ def test_tfe_policy_that_cannot_be_read_is_said_not_taken_for_none(sandbox, tmp_
         assert "403" in policy["unreadable_reason"]
     assert "team token TTL policy of organization tokenops (token-ttl-policies) could not be " \
            "read" in run.output
+
+
+def test_tfe_role_refuses_an_expiry_beyond_the_cap_while_planning_even_in_place(
+        sandbox, tmp_path):
+    """A legacy token is regenerated in place: an expiry the policy refuses must stop the run
+    before the regenerate, not after the previous secret ended."""
+    tfe = sandbox["tfe"]
+    team = tfe.add_team("platform")
+    _legacy_id, legacy_secret = tfe.add_token(team, expired_at=days_ago(-20))
+    tfe.max_token_ttl = timedelta(days=30)
+    sandbox.log.clear()
+    items = [{"provider": "tfe", "id": "legacy", "force": True,
+              "params": dict(tfe_conn(tfe), team="platform", expires_in="60d"),
+              "deliver": [file_sink(tmp_path / "legacy")]}]
+    run = rotate(tmp_path, items)
+    row = run.rows()["legacy"]
+    assert row["action"] == "failed" and row["reason"] == "could not plan", row
+    assert "expires_in: " in row["error"] and "beyond the cap of 30d" in row["error"]
+    assert sandbox.log.writes("tfe") == [] and sandbox.secrets.is_live(legacy_secret)
