@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.errors import AnsibleActionFail, AnsibleValueOmittedError
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
 
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_engine as engine
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_lock as lock
@@ -54,6 +55,7 @@ NEEDS = {'lock': ('lock_path',), 'plan': ('state_dir',), 'issue': ('state_dir',)
          'finish': ('state_dir', 'report_dir'), 'unlock': ('holder',)}
 CHANGES = ('lock', 'issue', 'finish', 'unlock')
 STEP_LOCKED = ('plan', 'issue', 'finish')
+display = Display()
 #: what a template that resolved to ``omit`` leaves: its key or list element is dropped
 OMITTED = object()
 
@@ -109,6 +111,9 @@ class ActionModule(ActionBase):
         except (IOError, OSError) as exc:
             where = getattr(exc, 'filename', None) or step
             result.update(failed=True, msg='%s: %s' % (where, exc.strerror or exc))
+        for notice in result.get('notices') or []:
+            # Information, not a warning: shown at default verbosity, once per run.
+            display.display('tokenops.tokens: %s' % notice)
         if result.get('deliveries'):
             # The new secrets cross to the task-file sinks in this result only: hide it from
             # every callback, log and ansible-runner event; register still receives it.
