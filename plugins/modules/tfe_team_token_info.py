@@ -33,9 +33,9 @@ attributes:
 options:
   organization:
     description:
-      - The organization's name. When not set, E(TFE_ORGANIZATION) is used; one of the two is required.
+      - The organization's name. When not set, E(TFE_ORGANIZATION) is used; one of the two is required, and
+        the error without either names both.
     type: str
-    required: true
   team:
     description:
       - List only the tokens of this team, by name (exact, case-sensitive) or by id (C(team-) and 16 letters or
