@@ -18,6 +18,7 @@ PYTEST_XDIST ?= -n $(PYTEST_WORKERS) --dist loadgroup
 PHONY_DOCS := docs docs-check
 .PHONY: $(PHONY_DOCS) help venv test pytest pytest-2.19 pytest-2.21 sanity sanity-2.19 sanity-2.21 lint build demo sandbox bench clean
 .PHONY: publish galaxy-import docs-lint ee units integration fresh-install changelog-check release
+.PHONY: nox docsite
 
 help:
 	@echo "make demo   - start the sandbox, run the rotation playbook against it, print the report"
@@ -85,16 +86,23 @@ docs: $(VTOOLS)/.ready
 docs-check: $(VTOOLS)/.ready
 	$(VTOOLS)/bin/python scripts/render_module_docs.py --check
 
-# What Galaxy, Automation Hub and AWX users check: the import, the docs lint, the execution
-# environment's build context, an install into a virtualenv with only ansible-core and requests,
-# and the changelog a release would write.
-publish: galaxy-import docs-lint ee fresh-install changelog-check
+# What Galaxy, Automation Hub, the community and AWX users check: the import, antsibull-nox's
+# sessions (docs lint included), the execution environment's build context, an install into a
+# virtualenv with only ansible-core and requests, and the changelog a release would write.
+publish: galaxy-import nox ee fresh-install changelog-check
 
 galaxy-import: build $(VTOOLS)/.ready
 	scripts/galaxy_import.sh $(VTOOLS)
 
+# The community's collection checks that antsibull-nox.toml declares and that run offline: extra
+# checks (action groups, unwanted files, whitespace, tabs), the collection build, antsibull-docs'
+# docs lint and the licences (reuse lint). Each session keeps its virtualenv in .nox/.
+NOX_SESSIONS := extra-checks build-import-check docs-check license-check
+nox: $(VTOOLS)/.ready
+	$(VTOOLS)/bin/nox --reuse-existing-virtualenvs --sessions $(NOX_SESSIONS)
+
 docs-lint: $(VTOOLS)/.ready
-	scripts/docs_lint.sh $(VTOOLS)
+	$(VTOOLS)/bin/nox --reuse-existing-virtualenvs --sessions docs-check
 
 ee: build $(VTOOLS)/.ready
 	scripts/ee_create.sh $(VTOOLS)
