@@ -25,7 +25,8 @@ help:
 	@echo "make test   - everything that checks the project (pytest, ansible-test units/integration/sanity,"
 	@echo "              ansible-lint, build, galaxy-importer, docs lint, execution environment, changelog)"
 	@echo "make bench  - measure requests and wall times, write docs/benchmarks.md"
-	@echo "make docs   - render docs/modules from the modules' documentation"
+	@echo "make docs   - render docs/modules and the docs site's guides from their sources"
+	@echo "make docsite - build the docs site (antsibull-docs, Sphinx) into build/docsite"
 	@echo "make sandbox - serve the five fake APIs on loopback in the foreground"
 
 $(V219)/.ready: tests/requirements-2.19.txt tests/requirements-common.txt
@@ -80,16 +81,25 @@ build: $(V221)/.ready
 
 # The reference in docs/modules is rendered from the modules' and the role's own documentation
 # (ansible-doc --json, markup converted by antsibull-docs-parser).
+# The guides that docs/docsite/extra-docs.yml lists are rendered from docs/*.md to
+# docs/docsite/rst/ (pandoc), the docs site's extra docs.
 docs: $(VTOOLS)/.ready
 	$(VTOOLS)/bin/python scripts/render_module_docs.py
+	$(VTOOLS)/bin/python scripts/render_docsite.py
 
 docs-check: $(VTOOLS)/.ready
 	$(VTOOLS)/bin/python scripts/render_module_docs.py --check
+	$(VTOOLS)/bin/python scripts/render_docsite.py --check
+
+# The docs site (plugin and role pages, guides, links) as antsibull-docs and Sphinx build it,
+# offline, into build/docsite/build/html; fails on any warning of the collection's own.
+docsite: $(VTOOLS)/.ready
+	scripts/docsite.sh $(VTOOLS)
 
 # What Galaxy, Automation Hub, the community and AWX users check: the import, antsibull-nox's
 # sessions (docs lint included), the execution environment's build context, an install into a
 # virtualenv with only ansible-core and requests, and the changelog a release would write.
-publish: galaxy-import nox ee fresh-install changelog-check
+publish: galaxy-import nox ee fresh-install changelog-check docsite
 
 galaxy-import: build $(VTOOLS)/.ready
 	scripts/galaxy_import.sh $(VTOOLS)
