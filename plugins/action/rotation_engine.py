@@ -147,14 +147,19 @@ class ActionModule(ActionBase):
         tokens = args['tokens']
         if args.get('tokens_var'):
             if labels is not None and isinstance(tokens, list):
-                tokens = [raw for raw in tokens if not isinstance(raw, Mapping)
-                          or self._templated(raw.get('id')) in labels]
+                tokens = [raw for raw in tokens if self._wanted(raw, labels)]
             tokens = self._templated(tokens)
         tokens = plain([] if tokens is None or tokens is OMITTED else tokens)
         if not isinstance(tokens, list) or not all(isinstance(item, dict) for item in tokens):
             raise ValidationError('%s: must be a list of dictionaries'
                                   % (args.get('tokens_var') or 'tokens (rotate_tokens)'))
         return tokens
+
+    def _wanted(self, raw, labels):
+        """Whether V(finish) needs the item ``raw``: one of ``labels`` (or not an item)."""
+        if not isinstance(raw, Mapping):
+            return True
+        return self._templated(raw.get('id')) in labels
 
     def _templated(self, value):
         """``value`` with every string that holds a template templated, as Ansible would have

@@ -513,8 +513,9 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
             token = dict(current)
             token.update(changes or {})
             return token
-        return dict(id=None, name=self.params.get('name'), status=self.params.get('status')
-                    or 'active', account_id=self.account_id, created_at=now, modified_at=now,
+        status = self.params.get('status') or 'active'
+        return dict(id=None, name=self.params.get('name'), status=status,
+                    account_id=self.account_id, created_at=now, modified_at=now,
                     last_used_at=None, not_before=isoformat(self.not_before),
                     expires_at=isoformat(self.expiry), policies=self._policies_to_create(),
                     condition=self._desired_condition()[1])

@@ -238,9 +238,9 @@ class CloudTruthServiceAccountAdapter(TokenAdapter):
 
     def changes(self, current):
         # A server from 2021 sends no role: unknown is not a difference that needs a write.
+        unknown = ('role',) if current.get('role') is None else ()
         return dict((field, value) for field, value in self._desired().items()
-                    if current.get(field) != value
-                    and not (field == 'role' and current.get('role') is None))
+                    if current.get(field) != value and field not in unknown)
 
     def _due(self, current):
         policy = RotationPolicy.from_params(self.params)

@@ -1,7 +1,6 @@
 """What a newcomer meets first (issue 26): the sandbox's banner, and the README's first calls
 on all five platforms with only the variables of the banner's ``export`` block set."""
 import os
-import pathlib
 import re
 import queue
 import shlex

@@ -34,6 +34,3 @@ def __getattr__(name):
         raise AttributeError("module %r has no attribute %r" % (__name__, name))
     globals()[name] = value
     return value
-
-
-__all__ = ["Sandbox", "PLATFORMS"]
