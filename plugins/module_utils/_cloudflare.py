@@ -670,9 +670,8 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
     def power_of(self, token):
         """Policies (effect, permission-group ids, resources), IP condition, whether it is
         disabled, and the dates between which it works."""
-        return dict(policies=sorted('%s %s on %s' % key
-                                    for key in (_policy_key(p) for p in token.get('policies')
-                                                or [])),
+        policies = token.get('policies') or []
+        return dict(policies=sorted('%s %s on %s' % _policy_key(p) for p in policies),
                     condition=normal_condition(token.get('condition')),
                     status='disabled' if token.get('status') == 'disabled' else 'active',
                     not_before=token.get('not_before'), expires_at=token.get('expires_at'))
