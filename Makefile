@@ -27,7 +27,8 @@ help:
 	@echo "make bench  - measure requests and wall times, write docs/benchmarks.md"
 	@echo "make docs   - render docs/modules and the docs site's guides from their sources"
 	@echo "make docsite - build the docs site (antsibull-docs, Sphinx) into build/docsite"
-	@echo "make sandbox - serve the five fake APIs on loopback in the foreground"
+	@echo "make sandbox - serve the five fake APIs on loopback in the foreground (banner: names, export block)"
+	@echo "make nox    - antsibull-nox's offline sessions (extra checks, build, docs lint, reuse lint)"
 
 $(V219)/.ready: tests/requirements-2.19.txt tests/requirements-common.txt
 	rm -rf $(V219) && $(PY311) -m venv $(V219)
