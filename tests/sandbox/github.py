@@ -78,6 +78,7 @@ DOCS = "https://docs.github.com/rest"
 SECRETS_DOCS = DOCS + "/actions/secrets"
 RATE_LIMIT_DOCS = DOCS + "/overview/rate-limits-for-the-rest-api"
 ENTERPRISE_PREFIX = "/api/v3"
+PREFIX_KEY = "tokenops.api_prefix"
 DEFAULT_PER_PAGE, MAX_PER_PAGE = 30, 100
 MAX_SECRET_BYTES = 48 * 1024
 SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -196,46 +197,52 @@ class GitHub(Platform):
         env = repo + "/environments/<environment>"
         legacy_env = "/repositories/<int:repository_id>/environments/<environment>"
         org = "/orgs/<org>"
-        rules: list[tuple[str, str, Callable[..., Response]]] = [
-            ("/user", "GET", self._user),
-            ("/rate_limit", "GET", self._rate_limit),
-            (org, "GET", self._show_org),
-            (repo, "GET", self._show_repo),
-            (repo + "/environments", "GET", self._list_environments),
-            (env, "GET", self._show_environment),
-            (repo + "/actions/secrets/public-key", "GET", self._repo_key),
-            (repo + "/actions/secrets", "GET", self._repo_list),
-            (repo + "/actions/secrets/<secret>", "GET", self._repo_get),
-            (repo + "/actions/secrets/<secret>", "PUT", self._repo_put),
-            (repo + "/actions/secrets/<secret>", "DELETE", self._repo_delete),
-            (env + "/secrets/public-key", "GET", self._env_key),
-            (env + "/secrets", "GET", self._env_list),
-            (env + "/secrets/<secret>", "GET", self._env_get),
-            (env + "/secrets/<secret>", "PUT", self._env_put),
-            (env + "/secrets/<secret>", "DELETE", self._env_delete),
-            (legacy_env + "/secrets/public-key", "GET", self._legacy_env_key),
-            (legacy_env + "/secrets", "GET", self._legacy_env_list),
-            (legacy_env + "/secrets/<secret>", "GET", self._legacy_env_get),
-            (legacy_env + "/secrets/<secret>", "PUT", self._legacy_env_put),
-            (legacy_env + "/secrets/<secret>", "DELETE", self._legacy_env_delete),
-            (org + "/actions/secrets/public-key", "GET", self._org_key),
-            (org + "/actions/secrets", "GET", self._org_list),
-            (org + "/actions/secrets/<secret>", "GET", self._org_get),
-            (org + "/actions/secrets/<secret>", "PUT", self._org_put),
-            (org + "/actions/secrets/<secret>", "DELETE", self._org_delete),
-            (org + "/actions/secrets/<secret>/repositories", "GET", self._org_repos),
-            (org + "/actions/secrets/<secret>/repositories", "PUT", self._org_set_repos),
-            (org + "/actions/secrets/<secret>/repositories/<int:repository_id>", "PUT",
-             self._org_add_repo),
-            (org + "/actions/secrets/<secret>/repositories/<int:repository_id>", "DELETE",
-             self._org_remove_repo),
-        ]
-        for prefix in ("", ENTERPRISE_PREFIX):
-            for path, method, view in rules:
-                app.add_url_rule(prefix + path, endpoint=f"{prefix}{view.__name__}",
-                                 view_func=view, methods=[method])
-        for path in ("/graphql", "/api/graphql"):
-            app.add_url_rule(path, endpoint=path, view_func=self._graphql, methods=["POST"])
+        one = "/<secret>"
+        routes: dict[str, dict[str, Callable[..., Response]]] = {
+            "/user": {"GET": self._user},
+            "/rate_limit": {"GET": self._rate_limit},
+            org: {"GET": self._show_org},
+            repo: {"GET": self._show_repo},
+            repo + "/environments": {"GET": self._list_environments},
+            env: {"GET": self._show_environment},
+            repo + "/actions/secrets/public-key": {"GET": self._repo_key},
+            repo + "/actions/secrets": {"GET": self._repo_list},
+            repo + "/actions/secrets" + one: {"GET": self._repo_get, "PUT": self._repo_put,
+                                              "DELETE": self._repo_delete},
+            env + "/secrets/public-key": {"GET": self._env_key},
+            env + "/secrets": {"GET": self._env_list},
+            env + "/secrets" + one: {"GET": self._env_get, "PUT": self._env_put,
+                                     "DELETE": self._env_delete},
+            legacy_env + "/secrets/public-key": {"GET": self._legacy_env_key},
+            legacy_env + "/secrets": {"GET": self._legacy_env_list},
+            legacy_env + "/secrets" + one: {"GET": self._legacy_env_get,
+                                            "PUT": self._legacy_env_put,
+                                            "DELETE": self._legacy_env_delete},
+            org + "/actions/secrets/public-key": {"GET": self._org_key},
+            org + "/actions/secrets": {"GET": self._org_list},
+            org + "/actions/secrets" + one: {"GET": self._org_get, "PUT": self._org_put,
+                                             "DELETE": self._org_delete},
+            org + "/actions/secrets/<secret>/repositories": {"GET": self._org_repos,
+                                                             "PUT": self._org_set_repos},
+            org + "/actions/secrets/<secret>/repositories/<int:repository_id>": {
+                "PUT": self._org_add_repo, "DELETE": self._org_remove_repo},
+            "/graphql": {"POST": self._graphql},
+        }
+        # One catch-all rule and our own matching: werkzeug compiles every rule it is given,
+        # which made this stand-in the slowest part of starting a sandbox (one per test).
+        self._router = [(_pattern(path), views) for path, views in routes.items()]
+        app.add_url_rule("/<path:path>", endpoint="route", view_func=self._dispatch,
+                         methods=["GET", "PUT", "POST", "DELETE", "PATCH"])
+        app.wsgi_app = _strip_enterprise_prefix(app.wsgi_app)
+
+    def _dispatch(self, path: str) -> Response:
+        for pattern, views in self._router:
+            found = pattern.fullmatch("/" + path)
+            if found is not None and request.method in views:
+                arguments = {name: int(value) if name == "repository_id" else value
+                             for name, value in found.groupdict().items()}
+                return views[request.method](**arguments)
+        raise GitHubError(404, "Not Found")
 
     def setup(self) -> str:
         self._ids = iter(range(1_000_001, 10 ** 9))
@@ -550,7 +557,8 @@ class GitHub(Platform):
 
     # -- rendering ---------------------------------------------------------------------------
     def _api_root(self) -> str:
-        prefix = ENTERPRISE_PREFIX if request.path.startswith(ENTERPRISE_PREFIX + "/") else ""
+        """The API root the request came through: ``https://HOST`` or ``…/api/v3``."""
+        prefix = request.environ.get(PREFIX_KEY, "")
         return request.host_url.rstrip("/") + prefix
 
     def _secret_resource(self, secret: ActionsSecret, org: Organization | None = None) -> dict:
@@ -891,6 +899,28 @@ class GitHub(Platform):
             else:
                 data[alias] = {"databaseId": repo.id}
         return self.json({"data": data, **({"errors": errors} if errors else {})})
+
+
+def _pattern(path: str) -> re.Pattern:
+    """``/repos/<owner>/<int:repository_id>`` → a regular expression with named groups."""
+    return re.compile(re.sub(r"<(?:int:)?(\w+)>",
+                             lambda m: rf"(?P<{m.group(1)}>\d+)" if m.group(0).startswith("<int:")
+                             else rf"(?P<{m.group(1)}>[^/]+)", path))
+
+
+def _strip_enterprise_prefix(wsgi_app: Callable) -> Callable:
+    """Serve ``/api/v3/...`` (REST) and ``/api/graphql`` as GitHub Enterprise Server does, by
+    the same routes as github.com's ``/...`` and ``/graphql``."""
+    def app(environ: dict, start_response: Callable) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(ENTERPRISE_PREFIX + "/"):
+            environ = dict(environ, PATH_INFO=path[len(ENTERPRISE_PREFIX):],
+                           SCRIPT_NAME=environ.get("SCRIPT_NAME", "") + ENTERPRISE_PREFIX)
+            environ[PREFIX_KEY] = ENTERPRISE_PREFIX
+        elif path == "/api/graphql":
+            environ = dict(environ, PATH_INFO="/graphql")
+        return wsgi_app(environ, start_response)
+    return app
 
 
 def _positive(raw: str | None, default: int, ceiling: int | None) -> int:
