@@ -83,7 +83,8 @@ def gh(github, ca, tmp_path):
                        "GH_PROMPT_DISABLED": "1", "NO_COLOR": "1", **(env or {})}
         return subprocess.run([GH, *args], env={k: v for k, v in environment.items()
                                                 if v is not None},
-                              input=stdin, capture_output=True, text=True, timeout=60)
+                              input=stdin, capture_output=True, text=True, timeout=60,
+                              check=False)
     return run
 
 

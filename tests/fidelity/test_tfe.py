@@ -773,8 +773,8 @@ def test_variable_documents_have_the_spec_attributes_and_relationships(tfe, call
     ({"key": "TAKEN", "value": "v", "category": "env"}, "Key has already been taken",
      "/data/attributes/key"),
 ])
-def test_variable_create_validation_is_422_naming_the_attribute(tfe, call, attributes, detail,
-                                                                 pointer):
+def test_variable_create_validation_is_422_naming_the_attribute(
+        tfe, call, attributes, detail, pointer):
     ws_id = tfe.add_workspace("prod")
     tfe.add_variable("TAKEN", "old", workspace="prod")
     response = call("POST", f"/workspaces/{ws_id}/vars",

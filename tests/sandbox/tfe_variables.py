@@ -92,9 +92,8 @@ class WorkspaceVariables:
             "/organizations/<org>/workspaces/<name>": {"GET": self._show_workspace_by_name},
             "/workspaces/<ws_id>": {"GET": self._show_workspace},
             "/workspaces/<ws_id>/vars": {"GET": self._list_vars, "POST": self._create_var},
-            "/workspaces/<ws_id>/vars" + var: {"GET": self._show_var,
-                                                "PATCH": self._update_var,
-                                                "DELETE": self._delete_var},
+            "/workspaces/<ws_id>/vars" + var: {
+                "GET": self._show_var, "PATCH": self._update_var, "DELETE": self._delete_var},
             "/workspaces/<ws_id>/varsets": {"GET": self._list_workspace_varsets},
             "/organizations/<org>/varsets": {"GET": self._list_varsets,
                                              "POST": self._create_varset},
