@@ -310,11 +310,17 @@ class WorkspaceVariables:
                                "environment": "default", "locked": False,
                                "execution-mode": "remote", "description": None,
                                "permissions": {"can-read-variable": True,
-                                               "can-update-variable": True}},
+                                               "can-update-variable":
+                                                   self._may_write_variables(workspace)}},
                 "relationships": {"organization": {"data": {"id": self.organization,
                                                             "type": "organizations"}}},
                 "links": {"self": f"/api/v2/organizations/{self.organization}/workspaces/"
                                   f"{workspace.name}"}}
+
+    def _may_write_variables(self, workspace: Workspace) -> bool:
+        team = self._team()
+        return team is None or \
+            self._workspace_access.get(team, {}).get(workspace.id) == "write"
 
     def _visible_workspaces(self) -> list[Workspace]:
         team = self._team()
