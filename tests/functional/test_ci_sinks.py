@@ -3,6 +3,10 @@
 Real ansible-playbook against the sandbox: the GitHub stand-in opens what the sink sealed (its
 plaintext is the oracle), the TFE sandbox keeps the value a sensitive read hides.
 """
+import os
+import signal
+import time
+
 import pytest
 
 from tests.functional.test_rotate_role import assert_no_leak, rotate
@@ -164,3 +168,53 @@ def test_preflight_failures_come_before_any_platform_write(sandbox, tmp_path, es
     assert sandbox.secrets.is_live(old[label])
     assert len(sandbox[platform].secrets.live(platform)) >= 1
     assert_no_leak(sandbox, run)
+
+
+def test_a_run_killed_between_the_github_write_and_the_revoke_is_finished_by_the_next(
+        sandbox, tmp_path, estate):
+    items, old = estate
+    github, cloudflare = sandbox["github"], sandbox["cloudflare"]
+    item = items[0]
+    # The revoke of the previous Cloudflare token hangs (and never acts): the run is killed
+    # while it waits, after every GitHub secret was written.
+    hang = sandbox.faults.add("drop", platform="cloudflare", method="DELETE", delay=8)
+    proc = rotate(tmp_path, [item], name="killed", popen=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not sandbox.log.select("cloudflare", "DELETE"):
+            assert proc.poll() is None, proc.stdout.read()
+            assert time.monotonic() < deadline, "the run never reached the revoke"
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    written = github_values(github, "CLOUDFLARE_API_TOKEN")
+    assert len(written) == 1 and None not in written
+    new = written.pop()
+    assert sandbox.secrets.is_live(new) and sandbox.secrets.is_live(old["cf-gh"])
+
+    hang.times = 0      # the next run's revoke goes through
+    sandbox.log.clear()
+    run = rotate(tmp_path, [item], name="recovery")
+    assert run.rc == 0, run.output
+    assert sandbox.secrets.is_live(new) and not sandbox.secrets.is_live(old["cf-gh"]), \
+        "one live token: the one every secret holds"
+    assert [t["name"] for t in cloudflare.tokens()].count("cf-gh") == 1
+    assert github_values(github, "CLOUDFLARE_API_TOKEN") == {new}
+    assert not [e for e in sandbox.log.entries if e.platform == "github" and e.method == "PUT"]
+    assert_no_leak(sandbox, run)
+
+
+def test_without_pynacl_the_github_sink_fails_before_any_request(sandbox, tmp_path, estate,
+                                                                   monkeypatch):
+    items, old = estate
+    hidden = tmp_path / "no-nacl"
+    (hidden / "nacl").mkdir(parents=True)
+    (hidden / "nacl" / "__init__.py").write_text("raise ImportError('PyNaCl is not installed')\n")
+    monkeypatch.setenv("PYTHONPATH", str(hidden))
+    run = rotate(tmp_path, [items[0]])
+    assert run.rc != 0
+    assert ("rotate_tokens[cf-gh].deliver[0]: the github_secret sink needs the PyNaCl Python "
+            "library on the controller (pip install PyNaCl)") in run.output, run.output
+    assert sandbox.log.entries == [] or {e.method for e in sandbox.log.entries} == {"GET"}
+    assert sandbox.secrets.is_live(old["cf-gh"])
