@@ -218,3 +218,35 @@ def test_without_pynacl_the_github_sink_fails_before_any_request(sandbox, tmp_pa
             "library on the controller (pip install PyNaCl)") in run.output, run.output
     assert sandbox.log.entries == [] or {e.method for e in sandbox.log.entries} == {"GET"}
     assert sandbox.secrets.is_live(old["cf-gh"])
+
+
+def test_a_sink_failing_after_one_that_cannot_be_put_back_keeps_the_secret_it_holds_alive(
+        sandbox, tmp_path, estate):
+    """The workspace variable takes the new Cloudflare token, then the variable set refuses
+    it: the workspace cannot be put back, so the new token must stay alive (its consumers hold
+    it) until a later run has delivered a newer one everywhere."""
+    items, old = estate
+    tfe, cloudflare = sandbox["tfe"], sandbox["cloudflare"]
+    item = items[3]
+    refusal = sandbox.faults.add("status", platform="tfe", method="PATCH",
+                                 path="/varsets/.*/relationships/vars/", status=422,
+                                 message="refused by the test")
+    failed = rotate(tmp_path, [item], name="failed")
+    assert failed.rc != 0 and refusal.hits == 1
+    row = failed.rows()["cf-tfe"]
+    assert row["action"] == "failed" and "could not be put back" in row["error"], row
+    held = tfe.variable("CLOUDFLARE_API_TOKEN", workspace="prod")["value"]
+    assert held != old["cf-tfe"]
+    assert sandbox.secrets.is_live(held), "the workspace's consumers hold it: it stays"
+    assert sandbox.secrets.is_live(old["cf-tfe"]), "the variable set's consumers hold this one"
+    assert_no_leak(sandbox, failed)
+
+    run = rotate(tmp_path, [item], name="recovery")
+    assert run.rc == 0, run.output
+    newest = tfe_values(tfe, "CLOUDFLARE_API_TOKEN")
+    assert len(newest) == 1 and held not in newest
+    newest = newest.pop()
+    assert sandbox.secrets.is_live(newest)
+    assert not sandbox.secrets.is_live(held) and not sandbox.secrets.is_live(old["cf-tfe"])
+    assert [t["name"] for t in cloudflare.tokens()].count("cf-tfe") == 1
+    assert_no_leak(sandbox, run)
