@@ -105,8 +105,8 @@ def test_the_role_delivers_to_github_secrets_and_tfe_variables_then_writes_nothi
         assert new != old[label] and sandbox.secrets.is_live(new), label
         assert not sandbox.secrets.is_live(old[label]), (label, "the previous token is revoked")
     assert github.secret("CLOUDFLARE_API_TOKEN", organization=ORG).visibility == "selected"
-    assert github.selected_repositories("CLOUDFLARE_API_TOKEN", ORG) == [f"{ORG}/app",
-                                                                          f"{ORG}/infra"]
+    assert github.selected_repositories("CLOUDFLARE_API_TOKEN", ORG) == [
+        f"{ORG}/app", f"{ORG}/infra"]
     variable = tfe.variable("CLOUDFLARE_API_TOKEN", varset="shared")
     assert variable["sensitive"] is True and variable["description"] == "rotated by tokenops"
     assert len(tfe._varsets[tfe.varset_by_name("shared")].variables) == 2, \
@@ -205,8 +205,8 @@ def test_a_run_killed_between_the_github_write_and_the_revoke_is_finished_by_the
     assert_no_leak(sandbox, run)
 
 
-def test_without_pynacl_the_github_sink_fails_before_any_request(sandbox, tmp_path, estate,
-                                                                   monkeypatch):
+def test_without_pynacl_the_github_sink_fails_before_any_request(
+        sandbox, tmp_path, estate, monkeypatch):
     items, old = estate
     hidden = tmp_path / "no-nacl"
     (hidden / "nacl").mkdir(parents=True)

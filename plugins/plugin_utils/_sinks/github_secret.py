@@ -50,7 +50,8 @@ def _check_url(value, option):
     try:
         from urllib.parse import urlsplit
         parts = urlsplit(value.strip())
-        parts.port  # pylint: disable=pointless-statement  (raises on a bad port)
+        # reading the port raises ValueError on a bad one
+        parts.port  # pylint: disable=pointless-statement
     except (ValueError, AttributeError):
         raise SinkError('%s: not a valid URL' % option)
     if parts.scheme not in ('http', 'https') or not parts.hostname:

@@ -63,8 +63,8 @@ class TfeVariableSink(Sink):
                 raise SinkError('%s.%s: required' % (where, option))
         holder = workspace if workspace is not None else variable_set
         if not isinstance(holder, str) or not holder or '/' in holder:
-            raise SinkError('%s.%s: must be a name' % (where, 'workspace' if workspace is not None
-                                                          else 'variable_set'))
+            option = 'workspace' if workspace is not None else 'variable_set'
+            raise SinkError('%s.%s: must be a name' % (where, option))
         category = raw.get('category') or 'env'
         if category not in CATEGORIES:
             raise SinkError('%s.category: must be one of %s, got %r'
@@ -146,8 +146,8 @@ class TfeVariableSink(Sink):
         options, org = self.options, quote(self.options['organization'], safe='')
         try:
             if options['workspace'] is not None:
-                words = 'workspace %s in organization %s' % (options['workspace'],
-                                                              options['organization'])
+                words = 'workspace %s in organization %s' % (
+                    options['workspace'], options['organization'])
                 body = self.client.get('/organizations/%s/workspaces/%s'
                                        % (org, quote(options['workspace'], safe='')))
                 data = body.get('data') or {}
@@ -156,8 +156,8 @@ class TfeVariableSink(Sink):
                     raise SinkError('%s.api_token: may not write the variables of %s'
                                     % (self.where, words))
                 return '/workspaces/%s/vars' % data['id'], False
-            words = 'variable set %s in organization %s' % (options['variable_set'],
-                                                             options['organization'])
+            words = 'variable set %s in organization %s' % (
+                options['variable_set'], options['organization'])
             for varset in iter_jsonapi(self.client, '/organizations/%s/varsets' % org,
                                        params={'q': options['variable_set']}):
                 attributes = varset.get('attributes') or {}

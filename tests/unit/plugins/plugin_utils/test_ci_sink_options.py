@@ -84,8 +84,8 @@ def test_github_secret_targets_and_descriptions_never_hold_the_token():
                  api_url="https://ghe.example/api/v3/")
     assert env.describe() == ("github_secret:acme/infra environment prod DEPLOY_TOKEN on "
                               "https://ghe.example/api/v3")
-    org = github(organization="acme", visibility="selected", selected_repositories=["infra",
-                                                                                  "o/x"])
+    org = github(organization="acme", visibility="selected",
+                 selected_repositories=["infra", "o/x"])
     assert org.options["selected_repositories"] == ["acme/infra", "o/x"]
     assert org.options["visibility"] == "selected"
     assert github(organization="acme").options["visibility"] == "private"
