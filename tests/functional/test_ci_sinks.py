@@ -126,6 +126,12 @@ def test_check_mode_shows_the_sinks_and_writes_nothing(sandbox, tmp_path, estate
     assert run.rc == 0, run.output
     assert [e for e in sandbox.log.entries if e.method != "GET"] == []
     assert "4 would rotate" in run.output
+    assert ("would deliver to github_secret:tokenops/infra CLOUDFLARE_API_TOKEN on %s, "
+            "github_secret:tokenops/infra environment production CLOUDFLARE_API_TOKEN on %s, "
+            "github_secret:organization tokenops CLOUDFLARE_API_TOKEN on %s"
+            % ((sandbox["github"].url,) * 3)) in run.output, run.output
+    assert ("would deliver to tfe_variable:tokenops/workspace prod TFE_TOKEN (env) on %s"
+            % sandbox["tfe"].url) in run.output
 
 
 @pytest.mark.parametrize("breakage,option", [
