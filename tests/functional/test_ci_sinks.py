@@ -256,3 +256,22 @@ def test_a_sink_failing_after_one_that_cannot_be_put_back_keeps_the_secret_it_ho
     assert not sandbox.secrets.is_live(held) and not sandbox.secrets.is_live(old["cf-tfe"])
     assert [t["name"] for t in cloudflare.tokens()].count("cf-tfe") == 1
     assert_no_leak(sandbox, run)
+
+
+def test_a_tfe_team_token_that_writes_its_own_variable_uses_the_live_secret_at_each_step(
+        sandbox, tmp_path):
+    """The owners team's legacy token is replaced in place and is also the sink's credential:
+    the preflight reads with the previous secret (still live), the write must use the new one
+    (the previous died when it was regenerated)."""
+    tfe = sandbox["tfe"]
+    tfe.add_workspace("prod")
+    _ignored, own = tfe.add_token(tfe.owners_team_id, created_at=days_ago(120))
+    conn = {"api_url": tfe.url, "api_token": own, "organization": tfe.organization}
+    item = {"provider": "tfe", "id": "self", "max_age": "90d",
+            "params": dict(conn, team="owners", allow_self_rotation=True),
+            "deliver": [dict(conn, type="tfe_variable", workspace="prod", key="TFE_TOKEN")]}
+    run = rotate(tmp_path, [item])
+    assert run.rc == 0, run.output
+    held = tfe.variable("TFE_TOKEN", workspace="prod")["value"]
+    assert held != own and sandbox.secrets.is_live(held) and not sandbox.secrets.is_live(own)
+    assert_no_leak(sandbox, run)

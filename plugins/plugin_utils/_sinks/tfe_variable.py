@@ -94,6 +94,12 @@ class TfeVariableSink(Sink):
         self._vars_path = None
         #: ``(id, version-id, sensitive)`` of the variable with this key and category, or None
         self._existing = None
+        #: the sink's credential is the TFE token being rotated: write with the new secret
+        self._writes_as_rotated = False
+
+    def rotating(self, platform, base_url, credential):
+        self._writes_as_rotated = (platform == 'tfe' and credential == self.options['api_token']
+                                   and base_url.rstrip('/') == self.options['api_url'])
 
     @property
     def _holder_option(self):
@@ -201,8 +207,11 @@ class TfeVariableSink(Sink):
     # -- write -----------------------------------------------------------------------------
     def write(self, secret, token, record):
         """One ``PATCH`` of the variable found by key (or one ``POST`` when there is none),
-        confirmed by a new ``version-id``."""
+        confirmed by a new ``version-id``. When the sink's credential is the token being
+        rotated, the write uses the new secret (the preflight used the previous one, which an
+        in-place rotation has since replaced)."""
         self.client.remember_secret(secret)
+        credential = secret if self._writes_as_rotated else None
         if self._vars_path is None:
             self.preflight()
         options = self.options
@@ -213,12 +222,14 @@ class TfeVariableSink(Sink):
         try:
             if self._existing:
                 var_id, before = self._existing[0], self._existing[1]
-                body = self.client.patch('%s/%s' % (self._vars_path, var_id), dict(
-                    data=dict(type='vars', id=var_id, attributes=attributes)))
+                body = self.client.request('PATCH', '%s/%s' % (self._vars_path, var_id), body=dict(
+                    data=dict(type='vars', id=var_id, attributes=attributes)), idempotent=True,
+                    credential=credential)
             else:
                 before = None
-                body = self.client.post(self._vars_path, dict(
-                    data=dict(type='vars', attributes=attributes)))
+                body = self.client.request('POST', self._vars_path, body=dict(
+                    data=dict(type='vars', attributes=attributes)), idempotent=False,
+                    credential=credential)
         except TokenOpsError as exc:
             raise self._failure(exc, 'writing variable %s' % options['key'])
         data = (body or {}).get('data') or {}
