@@ -94,12 +94,13 @@ class TfeVariableSink(Sink):
         self._vars_path = None
         #: ``(id, version-id, sensitive)`` of the variable with this key and category, or None
         self._existing = None
-        #: the sink's credential is the TFE token being rotated: write with the new secret
-        self._writes_as_rotated = False
+        #: the sink authenticates as the rotation does (same instance, same credential)
+        self._shares_rotation_credential = False
 
     def rotating(self, platform, base_url, credential):
-        self._writes_as_rotated = (platform == 'tfe' and credential == self.options['api_token']
-                                   and base_url.rstrip('/') == self.options['api_url'])
+        self._shares_rotation_credential = (
+            platform == 'tfe' and credential == self.options['api_token']
+            and base_url.rstrip('/') == self.options['api_url'])
 
     @property
     def _holder_option(self):
@@ -207,11 +208,27 @@ class TfeVariableSink(Sink):
     # -- write -----------------------------------------------------------------------------
     def write(self, secret, token, record):
         """One ``PATCH`` of the variable found by key (or one ``POST`` when there is none),
-        confirmed by a new ``version-id``. When the sink's credential is the token being
-        rotated, the write uses the new secret (the preflight used the previous one, which an
-        in-place rotation has since replaced)."""
+        confirmed by a new ``version-id``. When the sink authenticates as the rotation does and
+        that credential is refused now, it was the token being rotated, replaced in place: the
+        write is made with the new secret (only ever sent to the same instance)."""
         self.client.remember_secret(secret)
-        credential = secret if self._writes_as_rotated else None
+        try:
+            body = self._send(secret, None)
+        except AuthenticationError as exc:
+            if not self._shares_rotation_credential:
+                raise self._failure(exc, 'writing variable %s' % self.options['key'])
+            body = self._send(secret, secret)
+        data = (body or {}).get('data') or {}
+        version = (data.get('attributes') or {}).get('version-id')
+        before = self._existing[1] if self._existing else None
+        if not data.get('id') or not version or version == before:
+            raise SinkError('%s: the TFE API did not confirm the write (no new version-id)'
+                            % self.describe())
+        self._existing = (data['id'], version, self.options['sensitive'])
+
+    def _send(self, secret, credential):
+        """One PATCH of the existing variable, or one POST; an authentication failure is
+        raised as it is (a 401 acted on nothing), any other as a ``SinkError``."""
         if self._vars_path is None:
             self.preflight()
         options = self.options
@@ -221,20 +238,15 @@ class TfeVariableSink(Sink):
             attributes['description'] = options['description']
         try:
             if self._existing:
-                var_id, before = self._existing[0], self._existing[1]
-                body = self.client.request('PATCH', '%s/%s' % (self._vars_path, var_id), body=dict(
-                    data=dict(type='vars', id=var_id, attributes=attributes)), idempotent=True,
+                var_id = self._existing[0]
+                return self.client.request(
+                    'PATCH', '%s/%s' % (self._vars_path, var_id), idempotent=True,
+                    body=dict(data=dict(type='vars', id=var_id, attributes=attributes)),
                     credential=credential)
-            else:
-                before = None
-                body = self.client.request('POST', self._vars_path, body=dict(
-                    data=dict(type='vars', attributes=attributes)), idempotent=False,
-                    credential=credential)
+            return self.client.request('POST', self._vars_path, body=dict(
+                data=dict(type='vars', attributes=attributes)), idempotent=False,
+                credential=credential)
+        except AuthenticationError:
+            raise
         except TokenOpsError as exc:
             raise self._failure(exc, 'writing variable %s' % options['key'])
-        data = (body or {}).get('data') or {}
-        version = (data.get('attributes') or {}).get('version-id')
-        if not data.get('id') or not version or version == before:
-            raise SinkError('%s: the TFE API did not confirm the write (no new version-id)'
-                            % self.describe())
-        self._existing = (data['id'], version, options['sensitive'])
