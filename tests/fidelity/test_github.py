@@ -199,7 +199,7 @@ def test_gh_reports_a_missing_repository_and_a_reader_without_admin_rights(githu
     missing = gh("secret", "set", "X", "--body", "v", "-R", target(github, f"{ORG}/nowhere"))
     assert missing.returncode != 0 and "HTTP 404" in missing.stderr
     github.add_user(reader := f"reader-{next(_names)}")
-    github._repos[repo.lower()].roles[reader] = "read"
+    github.set_role(repo, reader, "read")
     token = github.issue_token(reader, scopes=("repo",))
     refused = gh("secret", "set", "X", "--body", "v", "-R", target(github, repo), token=token)
     assert refused.returncode != 0
@@ -346,12 +346,12 @@ def test_a_missing_or_invisible_repository_is_404_and_a_reader_gets_403(github, 
     assert_error(call("GET", f"/repos/{repo}/actions/secrets/public-key",
                       token=stranger_token), 404, "Not Found")
     assert_error(call("GET", f"/repos/{repo}", token=stranger_token), 404, "Not Found")
-    github._repos[repo.lower()].roles[stranger] = "read"
+    github.set_role(repo, stranger, "read")
     assert call("GET", f"/repos/{repo}", token=stranger_token).json()["permissions"] == {
         "admin": False, "maintain": False, "push": False, "triage": False, "pull": True}
     assert_error(call("GET", f"/repos/{repo}/actions/secrets/public-key",
                       token=stranger_token), 403, "Must have admin rights to Repository.")
-    github._repos[repo.lower()].roles[stranger] = "write"
+    github.set_role(repo, stranger, "write")
     assert call("GET", f"/repos/{repo}/actions/secrets/public-key",
                 token=stranger_token).status_code == 200
     no_scope = github.issue_token(stranger, scopes=("read:org",))
@@ -388,7 +388,7 @@ def test_fine_grained_tokens_need_the_repository_and_the_permission(github, call
 
 def test_organization_secrets_need_an_admin_with_admin_org(github, call):
     github.add_user(member := f"member-{next(_names)}")
-    github._orgs[ORG].members.add(member)
+    github.add_member(ORG, member)
     path = f"/orgs/{ORG}/actions/secrets/public-key"
     member_token = github.issue_token(member, scopes=("repo", "admin:org"))
     assert_error(call("GET", path, token=member_token), 403,

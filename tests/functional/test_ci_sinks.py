@@ -157,7 +157,7 @@ def test_preflight_failures_come_before_any_platform_write(sandbox, tmp_path, es
     elif breakage == "reader_token":
         github.add_user("reader")
         github.add_repo("reader/own")
-        github._repos[f"{ORG}/infra"].roles["reader"] = "read"
+        github.set_role(f"{ORG}/infra", "reader", "read")
         sink["token"] = github.issue_token("reader")
     elif breakage == "unknown_workspace":
         sink["workspace"] = "nowhere"

@@ -304,6 +304,16 @@ class GitHub(Platform):
             self.add_environment(full_name, environment)
         return repo.id
 
+    def set_role(self, full_name: str, login: str, role: str) -> None:
+        """Give ``login`` a role (read … admin) on a repository."""
+        if role not in ROLES:
+            raise ValueError(f"roles are {ROLES}")
+        self._repos[_lower(full_name)].roles[_lower(login)] = role
+
+    def add_member(self, organization: str, login: str) -> None:
+        """Make ``login`` a member (not an admin) of an organization."""
+        self._orgs[_lower(organization)].members.add(_lower(login))
+
     def add_environment(self, full_name: str, name: str) -> int:
         repo = self._repos[_lower(full_name)]
         environment = Environment(id=next(self._ids), name=name, created_at=self.now())
