@@ -20,7 +20,7 @@ import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SOURCES = ["README.md", "roles/rotate/README.md"] + sorted(
-    str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))
+    str(p.relative_to(ROOT)) for p in (ROOT / "docs").rglob("*.md"))
 #: modules of collections the examples use but this project does not install
 MOCKED = ["awx.awx.credential"]
 BLOCK = re.compile(r"^(?P<indent>[ \t]*)```yaml\n(?P<body>.*?)^(?P=indent)```", re.M | re.S)

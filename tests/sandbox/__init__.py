@@ -1,4 +1,5 @@
-"""A local stand-in for the five token APIs (PactFlow, TFE, Cloudflare, Pulumi, CloudTruth).
+"""A local stand-in for the five token APIs (PactFlow, TFE, Cloudflare, Pulumi, CloudTruth),
+and for GitHub's Actions secrets (a place the role delivers to).
 
 ``Sandbox`` serves each platform on its own loopback port. Tests use it in-process through the
 ``sandbox`` pytest fixture; ``python -m tests.sandbox`` runs it in the foreground.
@@ -12,6 +13,7 @@ say how to install it instead of failing on import.
 def _platforms():
     from .cloudflare import Cloudflare
     from .cloudtruth import CloudTruth
+    from .github import GitHub
     from .pactflow import PactFlow
     from .pulumi import Pulumi
     from .tfe import TFE
@@ -22,6 +24,7 @@ def _platforms():
         "cloudflare": Cloudflare,
         "pulumi": Pulumi,
         "cloudtruth": CloudTruth,
+        "github": GitHub,
     }
 
 

@@ -1,4 +1,5 @@
-"""``python -m tests.sandbox``: serve the five APIs on loopback until interrupted.
+"""``python -m tests.sandbox``: serve the five APIs (and the GitHub stand-in) on loopback until
+interrupted.
 
 The first line on stdout is one JSON object mapping each platform to its base URL and an admin
 credential, so scripts can read it and point modules at it. A banner for people follows: the
@@ -22,8 +23,12 @@ VARIABLES = {
     "pulumi": ("PULUMI_BACKEND_URL", "PULUMI_ACCESS_TOKEN", {}),
     "cloudtruth": ("CLOUDTRUTH_SERVER_URL", "CLOUDTRUTH_API_KEY", {}),
 }
+#: the variables the delivery targets read (the github_secret sink: GITHUB_TOKEN or GH_TOKEN;
+#: its api_url has no variable, so the banner names it)
+SINK_VARIABLES = {"github": ("GITHUB_TOKEN",)}
 TITLES = {"pactflow": "PactFlow", "tfe": "HCP Terraform / Terraform Enterprise",
-          "cloudflare": "Cloudflare", "pulumi": "Pulumi Cloud", "cloudtruth": "CloudTruth"}
+          "cloudflare": "Cloudflare", "pulumi": "Pulumi Cloud", "cloudtruth": "CloudTruth",
+          "github": "GitHub (the github_secret sink's target)"}
 #: the banner's last line: scripts may wait for it
 END_LINE = "# The sandbox is ready; Ctrl-C stops it."
 
@@ -105,8 +110,18 @@ def _cloudtruth(platform):
     ]
 
 
+def _github(platform):
+    repositories = ["%s%s" % (repo.full_name, " (environments: %s)" % ", ".join(repo.environments)
+                              if repo.environments else "")
+                    for repo in platform._repos.values()]
+    return [
+        "organization: %s; repositories: %s" % (platform.organization, _names(repositories)),
+        "give api_url: %s in a github_secret sink (GITHUB_TOKEN below)" % platform.url,
+    ]
+
+
 NAMES = {"pactflow": _pactflow, "tfe": _tfe, "cloudflare": _cloudflare, "pulumi": _pulumi,
-         "cloudtruth": _cloudtruth}
+         "cloudtruth": _cloudtruth, "github": _github}
 
 
 def exports(sandbox):
@@ -117,14 +132,18 @@ def exports(sandbox):
         values[url_variable] = platform.url
         values[token_variable] = platform.admin_token
         values.update((variable, value(platform)) for variable, value in others.items())
+    for name, (token_variable,) in SINK_VARIABLES.items():
+        if name in sandbox.platforms:
+            values[token_variable] = sandbox[name].admin_token
     return values
 
 
 def banner(sandbox, demo=True):
     """The lines for people after the JSON line: names per platform, then the export block."""
-    lines = ["", "tokenops.tokens sandbox: the five platforms' APIs on loopback%s."
-             % (", with demo data (some tokens old enough to be due)" if demo else ", empty"), ""]
-    for name in VARIABLES:
+    data = ", with demo data (some tokens old enough to be due)" if demo else ", empty"
+    lines = ["", "tokenops.tokens sandbox: the five platforms' APIs and a GitHub stand-in on "
+             "loopback%s." % data, ""]
+    for name in [n for n in NAMES if n in sandbox.platforms]:
         lines.append("%s  %s" % (TITLES[name], sandbox[name].url))
         lines.extend("  " + line for line in NAMES[name](sandbox[name]))
     lines += ["", "# In another shell, for the modules (and the vendors' own tools):"]
@@ -141,9 +160,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-demo", action="store_true", help="start empty, without demo data")
     parser.add_argument("--latency", type=float, default=0.0,
                         help="seconds added to every request")
+    parser.add_argument("--tls", metavar="DIR",
+                        help="serve HTTPS with a certificate from a test CA written to DIR "
+                             "(DIR/ca.pem is what clients trust, e.g. SSL_CERT_FILE for gh)")
     args = parser.parse_args(argv)
     try:
         from . import Sandbox
+        from .tls import make_certificates
     except ImportError as exc:   # flask or werkzeug: the sandbox's own requirements
         print("python -m tests.sandbox: %s. The sandbox needs its own requirements: run "
               "`make sandbox`, which installs them, or `python -m pip install -r "
@@ -151,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
 
-    sandbox = Sandbox(demo=not args.no_demo, latency=args.latency).start()
+    tls = make_certificates(args.tls).server_pair if args.tls else False
+    sandbox = Sandbox(demo=not args.no_demo, latency=args.latency, tls=tls).start()
     print(json.dumps(sandbox.endpoints()), flush=True)
     print("\n".join(banner(sandbox, demo=not args.no_demo)), flush=True)
     stop = threading.Event()
