@@ -307,9 +307,13 @@ class TfeTeamTokenAdapter(GenerationRotation, TokenAdapter):
         description = self.params.get('description')
         # Only the fields compared are read: the rotation role calls this once per token over
         # the organization's whole listing.
-        return [r for r in listing if _team_id_of(r) == team_id
-                and (generation_of(_description(r), description) is not None if self.described
-                     else _description(r) is None)]
+        if self.described:
+            def same_token(raw):
+                return generation_of(_description(raw), description) is not None
+        else:
+            def same_token(raw):
+                return _description(raw) is None
+        return [r for r in listing if _team_id_of(r) == team_id and same_token(r)]
 
     def listing_index(self):
         if self.params.get('token_id'):

@@ -284,8 +284,8 @@ def is_due(issued_at, expires_at, now, max_age=None, renew_before=None, age_unkn
         issued_at = None
     if expires_at is not None and expires_at <= now:
         return True, 'expired at %s' % isoformat(expires_at)
-    if (renew_before is not None and expires_at is not None
-            and expires_at - now <= datetime.timedelta(seconds=renew_before)):
+    window = None if renew_before is None else datetime.timedelta(seconds=renew_before)
+    if window is not None and expires_at is not None and expires_at - now <= window:
         return True, 'expires at %s, within renew_before (%s)' % (
             isoformat(expires_at), describe_seconds(renew_before))
     if max_age is not None and issued_at is not None:

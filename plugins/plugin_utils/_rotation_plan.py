@@ -120,8 +120,12 @@ def _validator(provider):
     """One validator per platform for all its items (building one costs more than using it)."""
     validator = getattr(provider, '_rotation_validator', None)
     if validator is None:
+        # Without the options the item itself sets: an unknown option's message lists only
+        # what params accepts.
+        spec = dict((name, option) for name, option in provider.argument_spec.items()
+                    if name not in ITEM_LEVEL)
         validator = provider._rotation_validator = ArgumentSpecValidator(
-            provider.argument_spec, mutually_exclusive=provider.mutually_exclusive)
+            spec, mutually_exclusive=provider.mutually_exclusive)
     return validator
 
 
@@ -201,6 +205,8 @@ def validate_item(index, raw, labels, now, providers=None):
         raise ValidationError('%s.params.%s' % (where, exc))
     connection = (provider.name, base_url, token, bool(params.get('validate_certs', True)),
                   params.get('timeout'), params.get('max_retry_wait'))
+    for sink in sinks:
+        sink.rotating(provider.name, base_url, token)
     return Item(index, raw, label, provider, params, policy, sinks, connection, adapter,
                 _check_limits(where, raw.get('limits')))
 
@@ -474,6 +480,8 @@ def decide(planned, journal, now):
         return True, ('age unknown: %s does not say when a secret was issued and this role has '
                       'no record of rotating it; rotating now starts a known age'
                       % item.provider.title)
+    if item.policy.rotate == 'always':
+        return True, 'force: true'
     due, reason = item.policy.decide(issued, expires, now,
                                      planned.age_unknown if record is None else None)
     if not due:
