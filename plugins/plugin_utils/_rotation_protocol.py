@@ -160,12 +160,17 @@ def preflight(sinks, check_mode=False):
     could not take a new secret (the first found) or None. In ``check_mode`` a sink changes
     nothing (a store sink does not create an absent secret)."""
     states = {}
-    try:
-        for sink in sinks:
-            sink.check_mode = check_mode
+    for sink in sinks:
+        sink.check_mode = check_mode
+        try:
             states[sink.describe()] = sink.preflight()
-    except SinkError as exc:
-        return states, str(exc)
+        except SinkError as exc:
+            return states, str(exc)
+        except Exception as exc:  # pylint: disable=broad-except
+            # A bug or a library's surprise stays this token's failure; its message may quote
+            # what the store holds, so only its kind is told.
+            return states, '%s: its check failed unexpectedly (%s)' % (sink.describe(),
+                                                                        type(exc).__name__)
     return states, None
 
 
@@ -183,9 +188,10 @@ def deliver(sinks, secret, token, records=None, states=None):
     staged, committed = [], []
     try:
         for sink in sinks:
-            staged.append((sink, sink.stage(secret, token, records.get(sink.describe()))))
+            staged.append((sink, _unexpected(sink, sink.stage, secret, token,
+                                             records.get(sink.describe()))))
         for sink, write in staged:
-            write.commit()
+            _unexpected(sink, write.commit)
             committed.append(sink)
     except BaseException as exc:
         for sink, write in staged[len(committed):]:
@@ -204,6 +210,20 @@ def deliver(sinks, secret, token, records=None, states=None):
             error.holding.append(failed.describe())
         raise error
     return [sink.describe() for sink in sinks]
+
+
+def _unexpected(sink, call, *args):
+    """``call(*args)``; an exception other than SinkError (a bug, a library's surprise) becomes
+    one, as a write whose outcome is unknown (its message may quote the secret: only its kind
+    is told)."""
+    try:
+        return call(*args)
+    except SinkError:
+        raise
+    except Exception as exc:  # pylint: disable=broad-except
+        raise SinkError('%s: the write failed unexpectedly (%s)' % (sink.describe(),
+                                                                     type(exc).__name__),
+                        maybe_written=True)
 
 
 def sink_notes(sinks):

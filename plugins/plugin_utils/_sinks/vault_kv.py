@@ -77,7 +77,7 @@ class Previous:
     def __init__(self, version=0, exists=False, data=None, custom_metadata=None):
         self.version = version
         self.exists = exists
-        self.data = data
+        self.data = {} if data is None else data
         self.custom_metadata = custom_metadata or {}
         #: the version this run wrote (set by the write)
         self.written = None
@@ -346,6 +346,7 @@ class VaultKvSink(Sink):
             return None
         state = Previous(data.get('version') or 0, bool(data.get('exists')), None,
                          data.get('custom_metadata'))
+        state.data = None           # not carried: read from Vault's version history if needed
         state.written = data.get('written')
         return state
 
