@@ -297,6 +297,18 @@ class Moto:
                                                VersionStage="AWSCURRENT")["SecretString"]
         return json.loads(value)[key] if key else value
 
+    def put_current(self, name, value):
+        """Another writer's new value, made current as AWS's rotation functions do (a pending
+        version, then AWSCURRENT moved to it): moto's plain PutSecretValue after a stage move
+        leaves AWSCURRENT on two versions, which AWS never does."""
+        import uuid as _uuid  # pylint: disable=import-outside-toplevel
+        client, request = self.client(), str(_uuid.uuid4())
+        current = next(v for v, s in self.stages(name).items() if "AWSCURRENT" in s)
+        client.put_secret_value(SecretId=name, SecretString=value, ClientRequestToken=request,
+                                VersionStages=["AWSPENDING"])
+        client.update_secret_version_stage(SecretId=name, VersionStage="AWSCURRENT",
+                                           MoveToVersionId=request, RemoveFromVersionId=current)
+
     def stages(self, name):
         return self.client().describe_secret(SecretId=name).get("VersionIdsToStages") or {}
 

@@ -207,8 +207,8 @@ def test_four_platforms_deliver_to_vault_and_aws_then_a_second_run_changes_nothi
 
     # Someone puts a dead secret where Cloudflare's consumers read it: the next run reads the
     # stores back, finds it refused, and delivers a working one (the others stay untouched).
-    aws.put_secret_value(SecretId=names["cloudflare"], SecretString=json.dumps(
-        {"token": old["cloudflare"][1], "zone": "example.com"}))
+    moto.put_current(names["cloudflare"], json.dumps({"token": old["cloudflare"][1],
+                                                      "zone": "example.com"}))
     third = rotate(tmp_path, tokens, name="third")
     assert third.rc == 0, third.output
     rows = third.rows()
@@ -218,3 +218,268 @@ def test_four_platforms_deliver_to_vault_and_aws_then_a_second_run_changes_nothi
     assert {row["action"] for label, row in rows.items() if label != "cloudflare"} == {"not due"}
     assert stores.leaks(sandbox, names.values(), labels) == []
     assert_no_leak(sandbox, third)
+
+
+# -- a concurrent writer, a killed run -----------------------------------------------------------
+
+def wait_until(what, proc, seconds=90):
+    deadline = time.monotonic() + seconds
+    while not what():
+        assert proc.poll() is None, proc.stdout.read()
+        assert time.monotonic() < deadline, "the run never got there"
+        time.sleep(0.05)
+
+
+def test_a_concurrent_vault_writer_fails_the_sink_and_nothing_is_revoked(
+        sandbox, openbao, moto, tmp_path):
+    pulumi = sandbox["pulumi"]
+    old_id, old_secret = pulumi.add_personal_token("contended", created=days_ago(120))
+    stores = Stores(openbao, moto)
+    openbao.write(stores.path("app"), {"token": old_secret})
+    name = unique("contended")
+    moto.client().create_secret(Name=name, SecretString=old_secret)
+    # The AWS sink is written first, then Vault's check-and-set meets the other writer's version:
+    # the AWS secret is put back too (a token's sinks take the new secret all or none).
+    tokens = [pulumi_item(sandbox, "contended", [
+        moto.sink(name), vault_sink(openbao, stores.path("app"), stores.vault_auth(["app"]))])]
+    # The issuing request is answered slowly; meanwhile another writer updates the secret (after
+    # the preflight read its version, before the sink writes).
+    sandbox.faults.add("delay", platform="pulumi", method="POST", path=r"^/api/user/tokens$",
+                       delay=3, times=1)
+    proc = rotate(tmp_path, tokens, name="contended", popen=True)
+    try:
+        wait_until(lambda: sandbox.log.select("pulumi", "POST"), proc)
+        openbao.write(stores.path("app"), {"token": old_secret, "rotated_by": "someone else"})
+        output = proc.communicate(timeout=240)[0]
+    finally:
+        if proc.poll() is None:
+            kill_run(proc)
+    run = collect(tmp_path, tmp_path / "contended", proc.returncode, output, "")
+    row = run.rows()["contended"]
+    assert row["action"] == "failed", row
+    assert "another writer; nothing was written" in row["error"], row["error"]
+    assert "vault_kv:%s/secret/%s#token" % (openbao.url, stores.path("app")) in row["error"]
+    assert "/api/user/tokens/%s" % old_id not in [
+        e.path for e in sandbox.log.select("pulumi", "DELETE")], "the previous token was revoked"
+    assert sandbox.secrets.is_live(old_secret)
+    live = [t["id"] for t in pulumi.tokens("personal") if t["description"] == "contended"]
+    assert live == [old_id], "the unused new token was not deleted"
+    assert openbao.read(stores.path("app")) == {"token": old_secret, "rotated_by": "someone else"}
+    assert moto.current(name) == old_secret, "the AWS secret was not put back"
+    assert_no_leak(sandbox, run)
+
+    # The next run converges: the other writer's field is kept beside the new secret.
+    again = rotate(tmp_path, tokens, name="again")
+    assert again.rc == 0, again.output
+    new = openbao.read(stores.path("app"))
+    assert new["rotated_by"] == "someone else" and sandbox.secrets.is_live(new["token"])
+    assert moto.current(name) == new["token"] and not sandbox.secrets.is_live(old_secret)
+    assert stores.leaks(sandbox, [name], ["app"]) == []
+
+
+def descendants(pid):
+    """Every process below ``pid`` (ansible-core 2.21 starts each worker in its own session, so
+    a process group does not hold them all)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as handle:
+                parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_run(proc):
+    """SIGKILL the run's process group and every process it started."""
+    below = descendants(proc.pid)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    for pid in below:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return proc.communicate(timeout=60)[0]
+
+
+def test_a_run_killed_between_the_store_writes_and_the_revoke_is_finished_once(
+        sandbox, openbao, moto, tmp_path):
+    pulumi = sandbox["pulumi"]
+    old_id, old_secret = pulumi.add_personal_token("killed-stores", created=days_ago(120))
+    stores = Stores(openbao, moto)
+    openbao.write(stores.path("app"), {"token": old_secret, "owner": "ops"})
+    name = unique("killed")
+    moto.client().create_secret(Name=name, SecretString=json.dumps({"token": old_secret,
+                                                                     "region": "eu"}))
+    auth = stores.vault_auth(["app"], approle=True)
+    tokens = [pulumi_item(sandbox, "killed-stores", [
+        vault_sink(openbao, stores.path("app"), auth), moto.sink(name, key="token")])]
+    vault_before, aws_before = stores.versions("app"), len(moto.stages(name))
+    # The revoke of the previous token hangs (then is dropped unanswered): the run is killed
+    # while it waits, after both stores took the new secret.
+    sandbox.faults.add("drop", platform="pulumi", method="DELETE",
+                       path=r"^/api/user/tokens/%s$" % old_id, delay=60, times=1)
+    proc = rotate(tmp_path, tokens, name="killed", popen=True)
+    try:
+        wait_until(lambda: sandbox.log.select("pulumi", "DELETE"), proc)
+    finally:
+        output = kill_run(proc)
+    killed = collect(tmp_path, tmp_path / "killed", proc.returncode, output, "")
+    assert [e["step"] for e in killed.journal["entries"].values()] == ["delivered"]
+    new = openbao.read(stores.path("app"))["token"]
+    assert stores.versions("app") == vault_before + 1
+    assert len(moto.stages(name)) == aws_before + 1
+    assert sandbox.secrets.is_live(old_secret) and sandbox.secrets.is_live(new)
+    assert_no_leak(sandbox, killed)
+
+    run = rotate(tmp_path, tokens, name="next")
+    assert run.rc == 0, run.output
+    row = run.rows()["killed-stores"]
+    assert row["action"] == "not due" and "revoking it now" in " ".join(row["notes"]), row
+    live = [t["id"] for t in pulumi.tokens("personal") if t["description"] == "killed-stores"]
+    assert len(live) == 1 and pulumi.secret_of(live[0]) == new, "not one live token"
+    assert not sandbox.secrets.is_live(old_secret)
+    # One new version in each store: the run that finished wrote none.
+    assert stores.versions("app") == vault_before + 1
+    assert len(moto.stages(name)) == aws_before + 1, moto.stages(name)
+    assert stores.awx_vault_read("app", auth) == new == moto.current(name, "token")
+    assert openbao.read(stores.path("app"))["owner"] == "ops"
+    assert run.journal["entries"] == {}
+    assert_no_leak(sandbox, run)
+    assert stores.leaks(sandbox, [name], ["app"]) == []
+
+
+# -- the consumer check ---------------------------------------------------------------------------
+
+FAILING_CHECK = """\
+- name: The consumer reads the new secret from Vault
+  ansible.builtin.uri:
+    url: "{url}/v1/secret/data/{path}"
+    headers:
+      X-Vault-Token: "{token}"
+  register: consumer
+- name: Touch a marker (the check ran with the new secret)
+  ansible.builtin.copy:
+    content: "{{{{ (consumer.json.data.data.token == rotate_secret) | string }}}}"
+    dest: "{marker}"
+    mode: "0600"
+- name: terraform plan refuses the new credential
+  ansible.builtin.fail:
+    msg: the plan failed
+"""
+
+
+def run_with_runner(tmp_path, tokens, name):
+    """The rotation playbook through ansible-runner, as AWX runs a job; ``(status, texts)``:
+    everything the job produced (events, artifacts), for the leak oracle."""
+    import ansible_runner  # pylint: disable=import-outside-toplevel
+    import pathlib  # pylint: disable=import-outside-toplevel
+    import shutil  # pylint: disable=import-outside-toplevel
+    from tests.functional.harness import ROOT, ansible_env  # pylint: disable=import-outside-toplevel
+    private = tmp_path / ("runner-" + name)
+    shutil.copytree(ROOT / "playbooks", private / "project")
+    (private / "inventory").mkdir()
+    (private / "inventory" / "hosts").write_text("localhost ansible_connection=local\n")
+    state = tmp_path / "state"
+    envvars = {k: v for k, v in ansible_env(tmp_path / name).items() if k.startswith("ANSIBLE_")}
+    (tmp_path / name).mkdir(exist_ok=True)
+    result = ansible_runner.run(
+        private_data_dir=str(private), playbook="rotate.yml", envvars=envvars, quiet=True,
+        verbosity=2, extravars={"rotate_state_dir": str(state),
+                                "rotate_report_dir": str(tmp_path / "report"),
+                                "rotate_tokens": tokens})
+    events = json.dumps(list(result.events))
+    produced = [p for p in pathlib.Path(private).rglob("*") if p.is_file()
+                and not {"project", "inventory", "env"} & set(p.relative_to(private).parts)
+                and p.name != "command"]
+    assert any("job_events" in p.parts for p in produced), "ansible-runner wrote no job events"
+    texts = [events] + [p.read_text(errors="replace") for p in produced]
+    return result.status, collect(tmp_path, tmp_path / name, 0, "\n".join(texts), "")
+
+
+def test_a_failed_consumer_check_rolls_the_stores_back_and_keeps_the_previous_token(
+        sandbox, openbao, moto, tmp_path, monkeypatch):
+    from tests.functional.harness import ansible_env  # pylint: disable=import-outside-toplevel
+    monkeypatch.setenv("PATH", ansible_env(tmp_path)["PATH"])     # runner finds ansible-playbook
+    pulumi, tfe = sandbox["pulumi"], sandbox["tfe"]
+    old_id, old_secret = pulumi.add_personal_token("checked", created=days_ago(120))
+    team = tfe.add_team("checked-team")
+    legacy_id, legacy_secret = tfe.add_token(team, created_at=days_ago(120))
+    stores = Stores(openbao, moto)
+    for label, secret in (("overlap", old_secret), ("in-place", legacy_secret)):
+        openbao.write(stores.path(label), {"token": secret, "owner": "ops"})
+    token = stores.vault_auth(["overlap", "in-place"])
+    names = {"overlap": unique("checked"), "in-place": unique("legacy")}
+    moto.client().create_secret(Name=names["overlap"], SecretString=old_secret)
+    moto.client().create_secret(Name=names["in-place"], SecretString=legacy_secret)
+    consumer = tmp_path / "consumer.env"
+    consumer.write_text("PULUMI_ACCESS_TOKEN=%s\n" % old_secret)
+    consumer.chmod(0o640)
+    checks = {}
+    for label in ("overlap", "in-place"):
+        checks[label] = tmp_path / ("check-%s.yml" % label)
+        checks[label].write_text(FAILING_CHECK.format(
+            url=openbao.url, path=stores.path(label), token=openbao.root_token,
+            marker=tmp_path / ("checked-%s" % label)))
+    stores.credentials.append(openbao.root_token)
+    tokens = [
+        pulumi_item(sandbox, "checked", [
+            vault_sink(openbao, stores.path("overlap"), token), moto.sink(names["overlap"]),
+            {"type": "file", "path": str(consumer), "format": "env"}],
+            check_tasks=str(checks["overlap"])),
+        {"provider": "tfe", "id": "checked-legacy", "max_age": "90d",
+         "params": {"api_url": tfe.url, "api_token": tfe.admin_token,
+                    "organization": tfe.organization, "team": "checked-team"},
+         "deliver": [vault_sink(openbao, stores.path("in-place"), token),
+                     moto.sink(names["in-place"])],
+         "check_tasks": str(checks["in-place"])},
+    ]
+    status, run = run_with_runner(tmp_path, tokens, "checked")
+    assert status == "failed"           # the role fails the run, naming the failed tokens
+    rows = run.rows()
+    # The check ran with the new secret, as the consumer read it from Vault.
+    assert (tmp_path / "checked-overlap").read_text() == "True"
+    assert (tmp_path / "checked-in-place").read_text() == "True"
+
+    # Overlap: both stores and the file hold the previous secret again; the previous token works,
+    # the new one is gone; the report says rolled back.
+    row = rows["checked"]
+    assert row["action"] == "failed" and row["error"].startswith(
+        'rolled back: the check task file %s failed at the task "terraform plan refuses the new '
+        'credential". put back: ' % checks["overlap"]), row["error"]
+    assert openbao.read(stores.path("overlap")) == {"token": old_secret, "owner": "ops"}
+    assert stores.awx_vault_read("overlap", token) == old_secret
+    assert moto.current(names["overlap"]) == old_secret
+    assert consumer.read_text() == "PULUMI_ACCESS_TOKEN=%s\n" % old_secret
+    assert oct(consumer.stat().st_mode & 0o777) == "0o640"
+    assert sandbox.secrets.is_live(old_secret)
+    live = [t["id"] for t in pulumi.tokens("personal") if t["description"] == "checked"]
+    assert live == [old_id], "the new token was not deleted"
+    assert row["token_id"] == old_id
+
+    # In place: reported as failed, in the docs' words; nothing is rolled back over a dead secret.
+    row = rows["checked-legacy"]
+    assert row["action"] == "failed"
+    assert row["error"] == IN_PLACE_CHECK_FAILED % (
+        'the check task file %s failed at the task "terraform plan refuses the new credential"'
+        % checks["in-place"], row["platform"]), row["error"]
+    held = openbao.read(stores.path("in-place"))["token"]
+    assert held != legacy_secret and sandbox.secrets.is_live(held)
+    assert moto.current(names["in-place"]) == held
+    assert not sandbox.secrets.is_live(legacy_secret)
+    assert run.journal["entries"] == {}
+    assert_no_leak(sandbox, run)
+    assert leaked(sandbox, run.output, extra=stores.credentials) == [], \
+        "a secret or a store credential is in ansible-runner's events or artifacts"
+    assert stores.leaks(sandbox, names.values(), ["overlap", "in-place"]) == []

@@ -14,10 +14,11 @@ from the options or boto3's usual chain (environment, profile, instance role).
   that is not a JSON object fails here). An absent secret is created without a value (a secret
   with no version, which consumers cannot read yet), because Secrets Manager offers no other way
   to learn before issuing whether this identity may create it; check mode only says it would;
-- **write**: ``PutSecretValue`` with the ``ClientRequestToken`` from the journal record (a write
-  replayed with it creates no second version); ``AWSCURRENT`` moves to the new version and
-  ``AWSPREVIOUS`` to the one before. A secret whose ``AWSCURRENT`` moved since the preflight is not
-  written (another writer);
+- **write**, as AWS's own rotation functions do: staged as ``PutSecretValue`` of a version
+  labelled ``AWSPENDING`` only, with the ``ClientRequestToken`` from the journal record (a write
+  replayed with it creates no second version), then committed by moving ``AWSCURRENT`` to it
+  (``UpdateSecretVersionStage``, ``AWSPREVIOUS`` following to the version before). The move names
+  the version the preflight saw as current, so AWS refuses it when another writer came between;
 - **read back**: the ``AWSCURRENT`` version's value (or field);
 - **rollback**: ``AWSCURRENT`` moved back to the version it labelled before the run
   (``UpdateSecretVersionStage``), if it still labels the version this run wrote.
@@ -44,7 +45,7 @@ ENV = {
     'region': ('AWS_REGION', 'AWS_DEFAULT_REGION', 'EC2_REGION'),
     'endpoint_url': ('AWS_URL', 'EC2_URL'),
 }
-CURRENT = 'AWSCURRENT'
+CURRENT, PENDING = 'AWSCURRENT', 'AWSPENDING'
 DENIED = ('AccessDeniedException', 'AccessDenied')
 TIMEOUT = 30
 DESCRIPTION = 'API token %s (%s), delivered by the tokenops.tokens rotate role'
@@ -262,52 +263,106 @@ class AwsSecretsManagerSink(Sink):
         value[key] = secret
         return json.dumps(value)
 
-    def write(self, secret, token, record):
+    def stage(self, secret, token, record):
+        """The new version, labelled ``AWSPENDING`` only (consumers read ``AWSCURRENT``); the
+        commit moves ``AWSCURRENT`` to it, as AWS's own rotation functions do."""
         previous = self._previous
         if previous is None or not previous.exists:
             raise self._fail('written before its preflight (a bug)')
         request = (record or {}).get('client_request_token') or str(uuid.uuid4())
         about = self._call('describing the secret', 'describe_secret', SecretId=previous.arn)
         stages = about.get('VersionIdsToStages') or {}
-        if CURRENT in (stages.get(request) or []):
-            previous.written = request          # replayed: written already
-            return
         current = next((v for v, labels in stages.items() if CURRENT in labels), None)
+        if current == request:
+            return _Written(self, request)          # replayed: written already
         if current != previous.version_id:
             raise self._fail('AWSCURRENT moved after the check before issuing (from version %s '
                              'to %s): another writer; nothing was written'
                              % (previous.version_id, current))
+        if previous.version_id is None:
+            # AWS labels a secret's first version AWSCURRENT whatever it is asked: it cannot be
+            # staged, so it is written at commit.
+            return _FirstVersion(self, request, secret)
+        self._put(request, secret, [PENDING])
+        return _Staged(self, request, secret)
+
+    def _put(self, request, secret, stages=None):
+        previous = self._previous
+        put = dict(SecretId=previous.arn, SecretString=self.render(secret),
+                   ClientRequestToken=request)
+        if stages:
+            put['VersionStages'] = stages
         client = self._client()
         try:
-            answer = client.put_secret_value(SecretId=previous.arn,
-                                             SecretString=self.render(secret),
-                                             ClientRequestToken=request)
+            client.put_secret_value(**put)
         except botocore.exceptions.ClientError as exc:
-            status = (exc.response.get('ResponseMetadata') or {}).get('HTTPStatusCode') or 0
-            if status >= 500:       # an answer after the service may have acted
-                previous.written = self._settle(request, exc, secret)
-                return
             if _code(exc) in DENIED:
                 raise self._fail('this identity may not write the secret '
                                  '(secretsmanager:PutSecretValue); nothing was written', secret)
             raise self._fail('the write failed: %s; nothing was written' % _code(exc), secret)
-        except botocore.exceptions.BotoCoreError as exc:        # no answer
+        except botocore.exceptions.BotoCoreError as exc:
+            # Unanswered: consumers read AWSCURRENT, which has not moved; the version (if it was
+            # made) is only pending, and a replay with the same ClientRequestToken makes no other.
+            if not stages:
+                previous.written = self._settle(request, exc, secret)
+                return
+            raise self._fail('the write failed: %s; AWSCURRENT did not move' % type(exc).__name__,
+                             secret)
+        if not stages:
+            previous.written = request
+
+    def write(self, secret, token, record):
+        self.stage(secret, token, record).commit()
+
+    def _move_current(self, request, secret):
+        """``AWSCURRENT`` (and so ``AWSPREVIOUS``) moved to the staged version. AWS refuses the
+        move when ``AWSCURRENT`` no longer labels the version the preflight saw: another writer
+        is never overwritten."""
+        previous = self._previous
+        move = dict(SecretId=previous.arn, VersionStage=CURRENT, MoveToVersionId=request)
+        if previous.version_id:
+            move['RemoveFromVersionId'] = previous.version_id
+        client = self._client()
+        try:
+            client.update_secret_version_stage(**move)
+        except botocore.exceptions.ClientError as exc:
+            status = (exc.response.get('ResponseMetadata') or {}).get('HTTPStatusCode') or 0
+            if status < 500:
+                raise self._fail('moving AWSCURRENT to the new version failed: %s%s; consumers '
+                                 'still read the previous one' % (_code(exc), (
+                                     ' (secretsmanager:UpdateSecretVersionStage)'
+                                     if _code(exc) in DENIED else '')), secret)
             previous.written = self._settle(request, exc, secret)
-            return
-        previous.written = answer.get('VersionId') or request
+        except botocore.exceptions.BotoCoreError as exc:
+            previous.written = self._settle(request, exc, secret)
+        else:
+            previous.written = request
+        try:
+            client.update_secret_version_stage(SecretId=previous.arn, VersionStage=PENDING,
+                                               RemoveFromVersionId=request)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
+            pass        # a leftover AWSPENDING label: harmless, consumers read AWSCURRENT
+
+    def _drop_pending(self, request):
+        try:
+            self._client().update_secret_version_stage(SecretId=self._previous.arn,
+                                                       VersionStage=PENDING,
+                                                       RemoveFromVersionId=request)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
+            pass
 
     def _settle(self, request, exc, secret):
-        """After a write without an answer: whether AWSCURRENT labels the version it asked for."""
+        """After a label move without an answer: whether AWSCURRENT labels the new version."""
         try:
             about = self._call('describing the secret', 'describe_secret',
                                SecretId=self._previous.arn)
         except (botocore.exceptions.ClientError, SinkError):
-            raise self._fail('the write failed (%s) and whether AWS took it cannot be read '
-                             'back' % type(exc).__name__, secret, maybe_written=True)
+            raise self._fail('moving AWSCURRENT failed (%s) and whether AWS did it cannot be '
+                             'read back' % type(exc).__name__, secret, maybe_written=True)
         if CURRENT in ((about.get('VersionIdsToStages') or {}).get(request) or []):
             return request
-        raise self._fail('the write failed (%s); nothing was written' % type(exc).__name__,
-                         secret)
+        raise self._fail('moving AWSCURRENT failed (%s); consumers still read the previous '
+                         'version' % type(exc).__name__, secret)
 
     # -- read back, roll back -------------------------------------------------------------------
     def read_back(self):
@@ -364,3 +419,43 @@ class AwsSecretsManagerSink(Sink):
 def method_action(method):
     """The IAM action of a boto3 method name (``put_secret_value`` → ``PutSecretValue``)."""
     return ''.join(part.capitalize() for part in method.split('_'))
+
+
+class _Staged:
+    """A version written as ``AWSPENDING``: committed by moving ``AWSCURRENT`` to it, abandoned
+    by taking its label away (an unlabelled version is never read)."""
+
+    def __init__(self, sink, request, secret):
+        self.sink, self.request, self.secret = sink, request, secret
+
+    def commit(self):
+        self.sink._move_current(self.request, self.secret)
+
+    def abort(self):
+        self.sink._drop_pending(self.request)
+
+
+class _Written:
+    """A replayed write that AWS already holds as ``AWSCURRENT``."""
+
+    def __init__(self, sink, request):
+        self.sink, self.request = sink, request
+
+    def commit(self):
+        self.sink._previous.written = self.request
+
+    def abort(self):
+        pass
+
+
+class _FirstVersion:
+    """The first version of a secret (created empty by the preflight): written at commit."""
+
+    def __init__(self, sink, request, secret):
+        self.sink, self.request, self.secret = sink, request, secret
+
+    def commit(self):
+        self.sink._put(self.request, self.secret)
+
+    def abort(self):
+        pass
