@@ -483,3 +483,102 @@ def test_a_failed_consumer_check_rolls_the_stores_back_and_keeps_the_previous_to
     assert leaked(sandbox, run.output, extra=stores.credentials) == [], \
         "a secret or a store credential is in ansible-runner's events or artifacts"
     assert stores.leaks(sandbox, names.values(), ["overlap", "in-place"]) == []
+
+
+# -- broken stores fail before anything is issued -------------------------------------------------
+
+def test_broken_stores_and_bad_input_fail_before_any_platform_write(
+        sandbox, openbao, moto, tmp_path):
+    pulumi = sandbox["pulumi"]
+    stores = Stores(openbao, moto)
+    closed = __import__("tests.stores", fromlist=["free_port"]).free_port()
+    reader = openbao.policy(unique("reader"), 'path "secret/data/%s" { capabilities = ["read"] }\n'
+                                              'path "secret/metadata/%s" { capabilities = '
+                                              '["read"] }' % (stores.path("denied"),
+                                                              stores.path("denied")))
+    role_id, _secret_id = stores.vault_auth(["approle"], approle=True)
+    plain_name, absent_name = unique("plain"), unique("absent")
+    moto.client().create_secret(Name=plain_name, SecretString="not json")
+    # An identity that may read and write existing secrets, but not create one.
+    access, secret = moto.user(["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
+                                "secretsmanager:PutSecretValue",
+                                "secretsmanager:UpdateSecretVersionStage"])
+    stores.credentials += [secret, openbao.token([reader])]
+    limited = {"access_key": access, "secret_key": secret}
+    cases = {
+        "unreachable": (vault_sink(openbao, stores.path("a"), "hvs.x", ) | {
+            "url": "http://127.0.0.1:%d" % closed}, "url: http://127.0.0.1:%d cannot be reached"
+            % closed),
+        "wrong-token": (vault_sink(openbao, stores.path("a"), "hvs.not-a-token"),
+                        "token: Vault refused the token"),
+        "missing-mount": (vault_sink(openbao, stores.path("a"), openbao.root_token) | {
+            "engine_mount_point": "nomount"}, "engine_mount_point: no secrets engine is mounted "
+                                              "at nomount"),
+        "kv-version-1": (vault_sink(openbao, stores.path("a"), openbao.root_token) | {
+            "engine_mount_point": "kv1"}, "the vault_kv sink needs KV version 2"),
+        "denied-path": (vault_sink(openbao, stores.path("denied"), stores.credentials[-1]),
+                        "path: this token may not write the secret: its policies lack create on "
+                        "secret/data/%s" % stores.path("denied")),
+        "wrong-secret-id": (vault_sink(openbao, stores.path("approle"), (role_id, "bad-secret")),
+                            "role_id and secret_id: Vault refused the AppRole login"),
+        "no-create": (moto.sink(absent_name, **limited),
+                      "name: the secret does not exist, and creating it: this identity may not "
+                      "do it (secretsmanager:CreateSecret)"),
+        "not-json": (moto.sink(plain_name, key="token", **limited),
+                     "key: the secret's current value is not a JSON object"),
+    }
+    old = {label: pulumi.add_personal_token(label, created=days_ago(120))[1] for label in cases}
+    tokens = [pulumi_item(sandbox, label, [sink]) for label, (sink, why) in cases.items()]
+    sandbox.log.clear()
+    moto.enforce_iam(True)
+    try:
+        check = rotate(tmp_path, tokens, name="check", check=True)
+        run = rotate(tmp_path, tokens, name="apply")
+    finally:
+        moto.enforce_iam(False)
+    assert check.rc == 0, check.output
+    assert run.rc != 0
+    rows = run.rows()
+    for label, (sink, why) in cases.items():
+        described = "vault_kv:" if label not in ("no-create", "not-json") \
+            else "aws_secretsmanager:"
+        shown = [line for line in check.stdout.splitlines() if "| %s |" % label in line]
+        assert shown and "will fail before issuing" in check.stdout, label
+        row = rows[label]
+        assert row["action"] == "failed", (label, row)
+        assert row["error"].startswith("a sink cannot take a new secret, so none was issued"), row
+        assert described in row["error"] and why in row["error"], (label, row["error"])
+        assert sandbox.secrets.is_live(old[label])
+    plan_notes = check.stdout + check.log
+    assert "name: the secret does not exist" not in plan_notes, \
+        "check mode tried to create the absent secret"
+    assert sandbox.log.writes() == [], "a platform write before the sinks were checked"
+    with pytest.raises(Exception, match="ResourceNotFoundException"):
+        moto.client().describe_secret(SecretId=absent_name)
+    assert_no_leak(sandbox, check)
+    assert_no_leak(sandbox, run)
+    assert leaked(sandbox, run.output, check.output, extra=stores.credentials) == []
+
+
+def test_without_hvac_or_boto3_the_store_sinks_fail_with_the_missing_library_message(
+        sandbox, openbao, moto, tmp_path):
+    hidden = tmp_path / "hidden"
+    for package in ("hvac", "boto3"):
+        (hidden / package).mkdir(parents=True)
+        (hidden / package / "__init__.py").write_text(
+            "raise ImportError('%s is hidden for this test')\n" % package)
+    stores = Stores(openbao, moto)
+    tokens = []
+    for label, sink in (("no-hvac", vault_sink(openbao, stores.path("x"), openbao.root_token)),
+                        ("no-boto3", moto.sink(unique("x")))):
+        sandbox["pulumi"].add_personal_token(label, created=days_ago(120))
+        tokens.append(pulumi_item(sandbox, label, [sink]))
+    sandbox.log.clear()
+    run = rotate(tmp_path, tokens, env={"PYTHONPATH": str(hidden)})
+    rows = run.rows()
+    for label, library in (("no-hvac", "hvac"), ("no-boto3", "boto3")):
+        error = rows[label]["error"]
+        assert "none was issued" in error, error
+        assert "Failed to import the required Python library (%s)" % library in error, error
+    assert sandbox.log.writes() == []
+    assert_no_leak(sandbox, run)

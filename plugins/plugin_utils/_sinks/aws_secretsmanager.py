@@ -77,6 +77,13 @@ def _code(exc):
     return (getattr(exc, 'response', None) or {}).get('Error', {}).get('Code') or ''
 
 
+def _denied(exc):
+    """An AccessDenied answer (some stand-ins give only the status, 403)."""
+    status = ((getattr(exc, 'response', None) or {}).get('ResponseMetadata') or {}).get(
+        'HTTPStatusCode')
+    return _code(exc) in DENIED or status == 403
+
+
 class AwsSecretsManagerSink(Sink):
     """An AWS Secrets Manager secret, or a field of its JSON value."""
 
@@ -177,7 +184,7 @@ class AwsSecretsManagerSink(Sink):
                         'InvalidSignatureException', 'SignatureDoesNotMatch',
                         'ExpiredTokenException'):
                 raise self._fail('access_key: AWS refused the credentials (%s)' % code)
-            if code in DENIED:
+            if _denied(exc):
                 raise self._fail('%s: this identity may not do it (secretsmanager:%s)'
                                  % (doing, method_action(method)), secret)
             raise
@@ -189,6 +196,7 @@ class AwsSecretsManagerSink(Sink):
         """The secret is described (created empty when absent, outside check mode) and, with
         ``key``, its value is a JSON object; returns its :class:`Previous` state."""
         name = self.options['name']
+        self._client()          # the library first: without boto3, say so and nothing else
         try:
             about = self._call('describing the secret', 'describe_secret', SecretId=name)
         except botocore.exceptions.ClientError as exc:
@@ -269,6 +277,7 @@ class AwsSecretsManagerSink(Sink):
         previous = self._previous
         if previous is None or not previous.exists:
             raise self._fail('written before its preflight (a bug)')
+        self._client()
         request = (record or {}).get('client_request_token') or str(uuid.uuid4())
         about = self._call('describing the secret', 'describe_secret', SecretId=previous.arn)
         stages = about.get('VersionIdsToStages') or {}
@@ -296,7 +305,7 @@ class AwsSecretsManagerSink(Sink):
         try:
             client.put_secret_value(**put)
         except botocore.exceptions.ClientError as exc:
-            if _code(exc) in DENIED:
+            if _denied(exc):
                 raise self._fail('this identity may not write the secret '
                                  '(secretsmanager:PutSecretValue); nothing was written', secret)
             raise self._fail('the write failed: %s; nothing was written' % _code(exc), secret)
@@ -331,7 +340,7 @@ class AwsSecretsManagerSink(Sink):
                 raise self._fail('moving AWSCURRENT to the new version failed: %s%s; consumers '
                                  'still read the previous one' % (_code(exc), (
                                      ' (secretsmanager:UpdateSecretVersionStage)'
-                                     if _code(exc) in DENIED else '')), secret)
+                                     if _denied(exc) else '')), secret)
             previous.written = self._settle(request, exc, secret)
         except botocore.exceptions.BotoCoreError as exc:
             previous.written = self._settle(request, exc, secret)
@@ -366,6 +375,7 @@ class AwsSecretsManagerSink(Sink):
 
     # -- read back, roll back -------------------------------------------------------------------
     def read_back(self):
+        self._client()
         try:
             answer = self._call('reading the secret', 'get_secret_value',
                                 SecretId=self.options['name'], VersionStage=CURRENT)
@@ -402,6 +412,7 @@ class AwsSecretsManagerSink(Sink):
         if not state.version_id:
             raise self._fail('the secret had no value before this run, so there is no version '
                              'to move AWSCURRENT back to')
+        self._client()
         try:
             about = self._call('describing the secret', 'describe_secret',
                                SecretId=state.arn or self.options['name'])
