@@ -53,7 +53,7 @@ def stop_process(proc, seconds=10):
             continue
 
 
-def _wait(proc, ready, seconds=30):
+def _wait(proc, ready, seconds=60):
     """True once ``ready()`` holds; False if ``proc`` exits first or the time runs out."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -136,7 +136,7 @@ class OpenBao:
     # -- helpers for tests --------------------------------------------------------------------
     def client(self, token=None):
         import hvac  # pylint: disable=import-outside-toplevel
-        return hvac.Client(url=self.url, token=token or self.root_token, timeout=10)
+        return hvac.Client(url=self.url, token=token or self.root_token, timeout=60)
 
     def policy(self, name, hcl):
         self.client().sys.create_or_update_policy(name=name, policy=hcl)
@@ -186,7 +186,7 @@ class OpenBao:
 
     def audit_hash(self, value):
         """What the audit device writes for ``value`` (an HMAC): to find where a secret went."""
-        answer = requests.post(self.url + "/v1/sys/audit-hash/file", timeout=10,
+        answer = requests.post(self.url + "/v1/sys/audit-hash/file", timeout=60,
                                headers={"X-Vault-Token": self.root_token},
                                json={"input": value})
         answer.raise_for_status()
@@ -315,7 +315,7 @@ class Moto:
     def enforce_iam(self, on):
         """IAM checks on every request (on), or none (off: moto's default)."""
         requests.post(self.url + "/moto-api/reset-auth", data=b"0" if on else b"inf",
-                      timeout=10).raise_for_status()
+                      timeout=60).raise_for_status()
 
     def user(self, actions):
         """``(access_key, secret_key)`` of a new IAM user allowed only ``actions``."""
