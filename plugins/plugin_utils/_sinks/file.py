@@ -11,7 +11,8 @@ JSON, written by the one atomic private write (``module_utils/_secret_file.py``)
 The replaced file's owner, group and mode are kept unless the sink sets ``owner``, ``group`` or
 ``mode`` (as ``ansible.builtin.copy`` does); a new file is 0600 and the run user's. The
 preflight state is the file's previous content and attributes, kept in memory for the length
-of the step, so that :meth:`FileSink.rollback` can put it back.
+of the run (carried to the finish step in the ``ansible-playbook`` process's memory, a ``no_log``
+result, when the token has a consumer check), so that :meth:`FileSink.rollback` can put it back.
 """
 
 from __future__ import absolute_import, division, print_function
