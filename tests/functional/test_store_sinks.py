@@ -7,6 +7,10 @@ What consumers use reads the result back: hvac and AWX's HashiCorp Vault credent
 sandbox says which secrets work. Every run's output, report, journal and state directory, the
 OpenBao audit log, the secrets' Vault metadata and AWS descriptions and tags are searched for
 every secret the sandbox issued and every store credential.
+
+The sinks are controller-side Python; the older ansible-core line runs the tests that go through
+the role's tasks differently (the four platforms, the killed run, the consumer check under
+ansible-runner), the newest line all of them (``wide``).
 """
 import json
 import os
@@ -230,6 +234,7 @@ def wait_until(what, proc, seconds=90):
         time.sleep(0.05)
 
 
+@pytest.mark.wide
 def test_a_concurrent_vault_writer_fails_the_sink_and_nothing_is_revoked(
         sandbox, openbao, moto, tmp_path):
     pulumi = sandbox["pulumi"]
@@ -487,6 +492,7 @@ def test_a_failed_consumer_check_rolls_the_stores_back_and_keeps_the_previous_to
 
 # -- broken stores fail before anything is issued -------------------------------------------------
 
+@pytest.mark.wide
 def test_broken_stores_and_bad_input_fail_before_any_platform_write(
         sandbox, openbao, moto, tmp_path):
     pulumi = sandbox["pulumi"]
@@ -560,6 +566,7 @@ def test_broken_stores_and_bad_input_fail_before_any_platform_write(
     assert leaked(sandbox, run.output, check.output, extra=stores.credentials) == []
 
 
+@pytest.mark.wide
 def test_without_hvac_or_boto3_the_store_sinks_fail_with_the_missing_library_message(
         sandbox, openbao, moto, tmp_path):
     hidden = tmp_path / "hidden"
