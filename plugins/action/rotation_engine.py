@@ -192,12 +192,29 @@ class ActionModule(ActionBase):
         tokens = self._tokens(args, set(outcome.get('label') for outcome in args['outcomes']))
         answer = engine.finish_step(tokens, args['state_dir'], args['report_dir'],
                                     args['rows'], args['outcomes'], args['task_failures'],
-                                    check_failures=args['check_failures'],
+                                    check_failures=self._check_failures(args, task_vars),
                                     states=self._carried_states(args, task_vars))
         answer['changed'] = any(r['action'] == 'rotated' for r in answer['rows'])
         if args['handoff']:
             del answer['rows']
         return answer
+
+    def _check_failures(self, args, task_vars):
+        """The failed consumer checks; a failed task's name that holds the new secret it was
+        given (a templated name) is left out."""
+        issued = (task_vars or {}).get(args.get('issued_var') or '')
+        given = {}
+        if isinstance(issued, Mapping):
+            for check in plain(issued.get('checks') or []):
+                given.setdefault(check.get('label'), []).append(check.get('secret'))
+        failures = []
+        for failure in plain(args['check_failures']):
+            task = str(failure.get('task') or '')
+            if '{{' in task or any(secret and secret in task
+                                   for secret in given.get(failure.get('label'), [])):
+                task = ''
+            failures.append(dict(failure, task=task))
+        return failures
 
     def _carried_states(self, args, task_vars):
         """The preflight states V(issue) returned, read from the variable its result was
