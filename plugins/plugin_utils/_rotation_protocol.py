@@ -175,15 +175,24 @@ def preflight(sinks, check_mode=False):
     return states, None
 
 
+class PartialDelivery(SinkError):
+    """A delivery that failed after sinks that cannot be put back took the new secret, or
+    whose write may have happened (a store that acted and dropped its answer): ``stuck`` names
+    them (their consumers hold, or may hold, the new secret now)."""
+
+    def __init__(self, message, stuck):
+        super(PartialDelivery, self).__init__(message)
+        self.stuck = stuck
+
+
 def deliver(sinks, secret, token, records=None, states=None):
     """Write ``secret`` to every sink, all or none; return their descriptions.
 
     Every sink is staged first (a file sink writes its temporary file), then each is committed
     (renamed, or written where a store cannot stage). On a failure the staged ones are
     abandoned and the committed ones rolled back with their preflight ``states``; raises
-    ``SinkError`` naming the sink that failed, and any that could not be put back, with
-    ``holding``: the sinks that may hold the new secret all the same (not put back, or a write
-    whose outcome is unknown).
+    ``SinkError`` naming the sink that failed, or :class:`PartialDelivery` when some sinks may
+    hold the new secret all the same (not put back, or a write whose outcome is unknown).
     """
     records = records or {}
     staged, committed = [], []
@@ -201,15 +210,16 @@ def deliver(sinks, secret, token, records=None, states=None):
         if not isinstance(exc, SinkError):
             raise
         failed = staged[len(committed)][0] if len(committed) < len(staged) else None
-        error = exc
-        if stuck:
-            error = SinkError('%s; and %s could not be put back (%s)'
-                              % (exc, ', '.join(d for d, why in stuck),
-                                 '; '.join(why for d, why in stuck)))
-        error.holding = [d for d, why in stuck]
+        holders = [d for d, why in stuck]
         if exc.maybe_written and failed is not None:
-            error.holding.append(failed.describe())
-        raise error
+            holders.append(failed.describe())
+        message = str(exc)
+        if stuck:
+            message = '%s; and %s could not be put back (%s)' % (
+                exc, ', '.join(d for d, why in stuck), '; '.join(why for d, why in stuck))
+        if holders:
+            raise PartialDelivery(message, holders)
+        raise
     return [sink.describe() for sink in sinks]
 
 
@@ -421,31 +431,17 @@ class Rotation:
             self.journal.record(item, sink_records=records)
         try:
             self.delivered = deliver(sinks, secret, self.token, records, self.states)
+        except PartialDelivery as exc:
+            self._keep_partly_delivered('delivery failed: %s' % exc, exc.stuck)
+            return False
         except SinkError as exc:
-            if exc.holding:
-                self._keep_for(exc.holding, 'delivery failed: %s' % exc)
-            else:
-                self._undo('delivery failed: %s' % exc)
+            self._undo('delivery failed: %s' % exc)
             return False
         self.row['delivered'] = self.delivered
         self.row['notes'] = list(self.row.get('notes') or []) + sink_notes(sinks)
         if item.check is None:
             self.journal.record(item, delivered=self.delivered)
         return True
-
-    def _keep_for(self, holding, message):
-        """A failed delivery after which some sinks may hold the new secret all the same: the
-        new token stays (journaled as delivered to them, so the next run rotates again and then
-        revokes it) and the previous secret is kept."""
-        item, token = self.item, self.token
-        self.journal.record(item, delivered=list(holding))
-        if not item.overlaps:
-            return self.fail('%s. %s replaces secrets in place: the next run rotates again and '
-                             'delivers (the journal keeps this rotation)'
-                             % (message, item.provider.title))
-        return self.fail('%s. The previous secret still works and was not revoked; the new '
-                         'token %s stays, since %s may hold it: the next run rotates again and '
-                         'then revokes it' % (message, token.get('id'), ', '.join(holding)))
 
     def _follow(self, previous, secret):
         try:
@@ -467,6 +463,20 @@ class Rotation:
         else:
             self.journal.record(self.item, **dict(self.earlier,
                                                   sink_records=self.earlier.get('sink_records')))
+
+    def _keep_partly_delivered(self, message, holders):
+        """After a delivery that left the new secret in sinks that cannot be put back: their
+        consumers hold it, so it is kept alive (deleting it would break them), and so is the
+        previous one. The journal says where it went: the next run rotates again and revokes
+        it once a newer secret reached every sink (``_reissue``)."""
+        if not self.item.overlaps:
+            return self._undo(message)
+        self.journal.record(self.item, delivered=list(holders))
+        return self.fail('%s. The new token %s is kept, since %s hold%s it; the previous secret '
+                         'still works; the next run rotates again and revokes both once every '
+                         'sink holds a newer secret'
+                         % (message, self.token.get('id'), ', '.join(holders),
+                            '' if len(holders) > 1 else 's'))
 
     def _undo(self, message):
         """After a failed verification or delivery: keep the previous secret where possible."""

@@ -16,7 +16,13 @@ from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.aws_secrets
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.base import Sink, SinkError
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.file import FileSink
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.github_secret import (
+    GitHubSecretSink,
+)
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.tasks import TasksSink
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.tfe_variable import (
+    TfeVariableSink,
+)
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.vault_file import (
     VaultFileSink,
 )
@@ -24,7 +30,8 @@ from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.vault_kv im
 
 #: every sink type by its ``type``, in the order errors list them
 TYPES = dict((cls.type, cls) for cls in (FileSink, VaultFileSink, TasksSink, VaultKvSink,
-                                         AwsSecretsManagerSink))
+                                         AwsSecretsManagerSink, GitHubSecretSink,
+                                         TfeVariableSink))
 
 __all__ = ('Sink', 'SinkError', 'TYPES', 'make_sink')
 

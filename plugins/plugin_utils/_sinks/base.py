@@ -49,8 +49,6 @@ class SinkError(Exception):
     def __init__(self, message, maybe_written=False):
         super(SinkError, self).__init__(message)
         self.maybe_written = maybe_written
-        #: the sinks (descriptions) that may hold the new secret after a failed delivery
-        self.holding = []
 
 
 class Sink:
@@ -88,6 +86,13 @@ class Sink:
         """The options of ``raw`` with defaults filled in, after checks that need no request;
         raises :class:`SinkError` naming ``where.option``. ``raw`` holds only known options."""
         return dict(type=cls.type)
+
+    def rotating(self, platform, base_url, credential):
+        """Told, once the item is checked, which token this sink delivers: its ``platform``,
+        API ``base_url`` and the ``credential`` the rotation authenticates with. A sink that
+        authenticates to that same platform with that same credential (a token writing its own
+        consumer's copy) must write with the new secret: an in-place rotation kills the
+        previous one before delivery."""
 
     @property
     def target(self):
