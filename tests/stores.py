@@ -167,8 +167,8 @@ class OpenBao:
         return role_id, secret_id
 
     def write(self, path, data, mount="secret"):
-        return self.client().secrets.kv.v2.create_or_update_secret(path=path, secret=data,
-                                                                    mount_point=mount)
+        return self.client().secrets.kv.v2.create_or_update_secret(
+            path=path, secret=data, mount_point=mount)
 
     def read(self, path, mount="secret", version=None):
         """The data of the latest (or given) version, or None when there is none."""

@@ -200,21 +200,10 @@ class ActionModule(ActionBase):
         return answer
 
     def _check_failures(self, args, task_vars):
-        """The failed consumer checks; a failed task's name that holds the new secret it was
-        given (a templated name) is left out."""
+        """The failed consumer checks, with what V(issue) handed the checks (O(issued_var))."""
         issued = (task_vars or {}).get(args.get('issued_var') or '')
-        given = {}
-        if isinstance(issued, Mapping):
-            for check in plain(issued.get('checks') or []):
-                given.setdefault(check.get('label'), []).append(check.get('secret'))
-        failures = []
-        for failure in plain(args['check_failures']):
-            task = str(failure.get('task') or '')
-            if '{{' in task or any(secret and secret in task
-                                   for secret in given.get(failure.get('label'), [])):
-                task = ''
-            failures.append(dict(failure, task=task))
-        return failures
+        checks = plain(issued.get('checks') or []) if isinstance(issued, Mapping) else []
+        return engine.named_check_failures(plain(args['check_failures']), checks)
 
     def _carried_states(self, args, task_vars):
         """The preflight states V(issue) returned, read from the variable its result was

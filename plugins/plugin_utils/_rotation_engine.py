@@ -166,6 +166,23 @@ class Run:
         return rotation.after_task_files(failed, check_failure)
 
 
+def named_check_failures(failures, checks):
+    """The failed consumer checks as the role recorded them, each failed task's name left out
+    when it holds the new secret its check was given (``checks``: the issue step's) or an
+    untemplated template: ansible-core templates task names, and a name may quote the secret."""
+    given = {}
+    for check in checks or []:
+        given.setdefault(check.get('label'), []).append(check.get('secret'))
+    named = []
+    for failure in failures or []:
+        task = str(failure.get('task') or '')
+        if '{{' in task or any(secret and secret in task
+                               for secret in given.get(failure.get('label'), [])):
+            task = ''
+        named.append(dict(failure, task=task))
+    return named
+
+
 def check_failure_text(failure):
     """Why a consumer check failed, as the role recorded it (a file, maybe a task's name)."""
     text = 'the check task file %s failed' % (failure.get('file') or '?')

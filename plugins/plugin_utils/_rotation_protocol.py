@@ -170,8 +170,8 @@ def preflight(sinks, check_mode=False):
         except Exception as exc:  # pylint: disable=broad-except
             # A bug or a library's surprise stays this token's failure; its message may quote
             # what the store holds, so only its kind is told.
-            return states, '%s: its check failed unexpectedly (%s)' % (sink.describe(),
-                                                                        type(exc).__name__)
+            return states, '%s: its check failed unexpectedly (%s)' % (
+                sink.describe(), type(exc).__name__)
     return states, None
 
 
@@ -232,9 +232,8 @@ def _unexpected(sink, call, *args):
     except SinkError:
         raise
     except Exception as exc:  # pylint: disable=broad-except
-        raise SinkError('%s: the write failed unexpectedly (%s)' % (sink.describe(),
-                                                                     type(exc).__name__),
-                        maybe_written=True)
+        raise SinkError('%s: the write failed unexpectedly (%s)' % (
+            sink.describe(), type(exc).__name__), maybe_written=True)
 
 
 def sink_notes(sinks):

@@ -360,8 +360,8 @@ class VaultKvSink(Sink):
         current = self._read_previous(client)
         if current.version != state.written:
             raise self._fail('the secret changed after this run wrote version %d (now version '
-                             '%d): not put back over another writer' % (state.written,
-                                                                       current.version))
+                             '%d): not put back over another writer'
+                             % (state.written, current.version))
         with self._errors('putting back version %d' % state.version, 'path'):
             if not state.exists or not state.version:
                 client.secrets.kv.v2.delete_latest_version_of_secret(path=path,

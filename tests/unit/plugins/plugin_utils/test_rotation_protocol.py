@@ -889,3 +889,17 @@ def test_the_registry_offers_the_types_with_their_capabilities():
                                         r"tasks sink; supported: type, file"):
         make_sink(dict(type="tasks", path="/x"), "rotate_tokens[x].deliver[0]", "x", "pulumi",
                   "V")
+
+
+def test_a_failed_check_s_task_name_that_holds_the_secret_is_left_out_of_the_report():
+    from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_engine import (
+        check_failure_text, named_check_failures,
+    )
+    secret = "pul-0123456789abcdef0123456789abcdef"
+    checks = [dict(label="ci", file="/c.yml", secret=secret)]
+    failures = [dict(label="ci", file="/c.yml", task="probe with %s" % secret),
+                dict(label="ci", file="/c.yml", task="probe {{ rotate_secret }}"),
+                dict(label="ci", file="/c.yml", task="terraform plan")]
+    texts = [check_failure_text(f) for f in named_check_failures(failures, checks)]
+    assert texts == ["the check task file /c.yml failed", "the check task file /c.yml failed",
+                     'the check task file /c.yml failed at the task "terraform plan"']
