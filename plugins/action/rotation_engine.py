@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.errors import AnsibleActionFail, AnsibleValueOmittedError
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
 
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_engine as engine
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_lock as lock
@@ -58,6 +59,7 @@ NEEDS = {'lock': ('lock_path',), 'plan': ('state_dir',), 'issue': ('state_dir',)
          'finish': ('state_dir', 'report_dir'), 'unlock': ('holder',)}
 CHANGES = ('lock', 'issue', 'finish', 'unlock')
 STEP_LOCKED = ('plan', 'issue', 'finish')
+display = Display()
 #: what a template that resolved to ``omit`` leaves: its key or list element is dropped
 OMITTED = object()
 
@@ -113,6 +115,9 @@ class ActionModule(ActionBase):
         except (IOError, OSError) as exc:
             where = getattr(exc, 'filename', None) or step
             result.update(failed=True, msg='%s: %s' % (where, exc.strerror or exc))
+        for notice in result.get('notices') or []:
+            # Information, not a warning: shown at default verbosity, once per run.
+            display.display('tokenops.tokens: %s' % notice)
         if result.get('deliveries') or result.get('checks') or result.get('states'):
             # The new secrets cross to the task-file sinks and consumer checks in this result
             # only, and the preflight states (a previous secret) to the finish step: hide it from
@@ -145,14 +150,19 @@ class ActionModule(ActionBase):
         tokens = args['tokens']
         if args.get('tokens_var'):
             if labels is not None and isinstance(tokens, list):
-                tokens = [raw for raw in tokens if not isinstance(raw, Mapping)
-                          or self._templated(raw.get('id')) in labels]
+                tokens = [raw for raw in tokens if self._wanted(raw, labels)]
             tokens = self._templated(tokens)
         tokens = plain([] if tokens is None or tokens is OMITTED else tokens)
         if not isinstance(tokens, list) or not all(isinstance(item, dict) for item in tokens):
             raise ValidationError('%s: must be a list of dictionaries'
                                   % (args.get('tokens_var') or 'tokens (rotate_tokens)'))
         return tokens
+
+    def _wanted(self, raw, labels):
+        """Whether V(finish) needs the item ``raw``: one of ``labels`` (or not an item)."""
+        if not isinstance(raw, Mapping):
+            return True
+        return self._templated(raw.get('id')) in labels
 
     def _templated(self, value):
         """``value`` with every string that holds a template templated, as Ansible would have
