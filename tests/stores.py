@@ -220,9 +220,8 @@ class OpenBao:
             for where, leaf in _leaves(entry):
                 if leaf not in hashes:
                     continue
-                in_data = (path in allowed_data_paths and len(where) == 4
-                           and where[0] in ("request", "response") and where[1] == "data"
-                           and where[2] == "data")
+                in_data = (path in allowed_data_paths and len(where) == 4 and where[0] in (
+                    "request", "response") and where[1:3] == ("data", "data"))
                 if not in_data:
                     found.append("%s at %s of %s" % (hashes[leaf][:6] + "...", ".".join(
                         str(w) for w in where), path))

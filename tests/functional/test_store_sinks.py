@@ -405,9 +405,9 @@ def run_with_runner(tmp_path, tokens, name):
                                 "rotate_report_dir": str(tmp_path / "report"),
                                 "rotate_tokens": tokens})
     events = json.dumps(list(result.events))
-    produced = [p for p in pathlib.Path(private).rglob("*") if p.is_file()
-                and not {"project", "inventory", "env"} & set(p.relative_to(private).parts)
-                and p.name != "command"]
+    inputs = {"project", "inventory", "env"}
+    produced = [p for p in pathlib.Path(private).rglob("*") if p.is_file() and p.name != "command"
+                if not inputs & set(p.relative_to(private).parts)]
     assert any("job_events" in p.parts for p in produced), "ansible-runner wrote no job events"
     texts = [events] + [p.read_text(errors="replace") for p in produced]
     return result.status, collect(tmp_path, tmp_path / name, 0, "\n".join(texts), "")

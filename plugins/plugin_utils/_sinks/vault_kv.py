@@ -108,8 +108,8 @@ class VaultKvSink(Sink):
             return '%s.%s' % (where, option)
 
         checked = dict(type=cls.type)
-        checked['url'] = opt.url(opt.from_env(raw, 'url', ENV['url']), named('url') +
-                                 ' (or VAULT_ADDR)')
+        checked['url'] = opt.url(opt.from_env(raw, 'url', ENV['url']),
+                                 '%s (or VAULT_ADDR)' % named('url'))
         method = opt.from_env(raw, 'auth_method', ENV['auth_method']) or 'token'
         if method not in AUTH_METHODS:
             raise SinkError('%s: must be one of %s, got %r'
@@ -205,7 +205,7 @@ class VaultKvSink(Sink):
         """Logged in, a KV version 2 engine at ``engine_mount_point``, the token may read and
         write the secret and its metadata; returns the secret's :class:`Previous` state."""
         client = self._client()
-        mount, path = self.options['engine_mount_point'], self.options['path']
+        mount = self.options['engine_mount_point']
         with self._errors('reading the mount %s' % mount, 'engine_mount_point'):
             try:
                 found = client.adapter.get('/v1/sys/internal/ui/mounts/%s' % mount)
