@@ -12,24 +12,26 @@ step, not one per token. The logic lives in ``plugin_utils/_rotation_*.py``.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import hashlib
+import hmac
 import json
 import os
+from binascii import hexlify
 from collections.abc import Mapping
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.errors import AnsibleActionFail, AnsibleValueOmittedError
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.tokenops.tokens.plugins.module_utils import _safe_path as safe_path
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_engine as engine
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_lock as lock
+from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_report as report
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_journal import (
     JournalError,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_plan import (
     ValidationError,
-)
-from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_sinks import (
-    atomic_write, make_private_dir,
 )
 
 ARGUMENT_SPEC = dict(
@@ -46,6 +48,7 @@ ARGUMENT_SPEC = dict(
     outcomes=dict(type='list', elements='dict', default=[]),
     task_failures=dict(type='list', elements='dict', default=[]),
     handoff=dict(type='bool', default=False),
+    handoff_key=dict(type='str', no_log=True),
 )
 #: what V(plan) and V(issue) hand to V(finish) through the state directory when ``handoff``
 HANDOFF = ('rows', 'outcomes')
@@ -104,7 +107,8 @@ class ActionModule(ActionBase):
                     result.update(self._step(step, args))
             else:
                 result.update(self._step(step, args))
-        except (ValidationError, JournalError, lock.LockError) as exc:
+        except (ValidationError, JournalError, lock.LockError, safe_path.UnsafePath,
+                HandoffError) as exc:
             result.update(failed=True, msg=str(exc))
         except (IOError, OSError) as exc:
             where = getattr(exc, 'filename', None) or step
@@ -178,12 +182,14 @@ class ActionModule(ActionBase):
                                                             self._task.check_mode))
             return self._hand_off(args, answer)
         if step == 'issue':
+            if args.get('report_dir'):
+                report.check_directory(args['report_dir'])      # before any request
             answer = engine.issue_step(self._tokens(args), args['state_dir'], args['fail_fast'])
             answer['changed'] = any(r['action'] in ('rotated', 'failed') and r.get('previous_id')
                                     for r in answer['rows'])
             return self._hand_off(args, answer)
         if args['handoff']:
-            args.update(_take_handoff(args['state_dir']))
+            args.update(_take_handoff(args['state_dir'], args.get('handoff_key')))
         tokens = self._tokens(args, set(outcome.get('label') for outcome in args['outcomes']))
         answer = engine.finish_step(tokens, args['state_dir'], args['report_dir'],
                                     args['rows'], args['outcomes'], args['task_failures'])
@@ -195,20 +201,61 @@ class ActionModule(ActionBase):
     def _hand_off(self, args, answer):
         """With ``handoff``, keep the rows and outcomes in the state directory for V(finish)
         instead of in the result: a task result of one row per token would be copied into every
-        later task's variables (about 0.3 s per task for 500 tokens)."""
+        later task's variables (about 0.3 s per task for 500 tokens).
+
+        The file is bound to this run: it carries an HMAC under a key that never touches disk
+        and goes to V(finish) through the result (``handoff_key``), so a file that anyone else
+        wrote or changed is refused, and nothing is revoked on its word.
+        """
         if not args['handoff']:
             return answer
         kept = dict((key, answer.pop(key, [])) for key in HANDOFF)
         if not self._task.check_mode:
-            make_private_dir(args['state_dir'])
-            atomic_write(os.path.join(args['state_dir'], HANDOFF_FILE), json.dumps(kept), 0o600)
+            key = os.urandom(32)
+            payload = json.dumps(kept).encode('utf-8')
+            mac = hmac.new(key, payload, hashlib.sha256).hexdigest().encode('ascii')
+            dir_fd = safe_path.private_directory(args['state_dir'], 'rotate_state_dir')
+            try:
+                safe_path.write_file(dir_fd, HANDOFF_FILE, mac + b'\n' + payload,
+                                     os.path.join(args['state_dir'], HANDOFF_FILE))
+            finally:
+                os.close(dir_fd)
+            answer['handoff_key'] = hexlify(key).decode('ascii')
         return answer
 
 
-def _take_handoff(state_dir):
-    """The rows and outcomes V(issue) (or V(plan)) kept for this V(finish); read once."""
+class HandoffError(Exception):
+    pass
+
+
+def _take_handoff(state_dir, key):
+    """The rows and outcomes V(issue) (or V(plan)) kept for this V(finish); read once, and only
+    when its HMAC under ``key`` (V(issue)'s ``handoff_key``) holds."""
     path = os.path.join(state_dir, HANDOFF_FILE)
-    with open(path) as handle:
-        kept = json.load(handle)
-    os.unlink(path)
-    return dict((key, kept.get(key) or []) for key in HANDOFF)
+    if not key:
+        raise HandoffError('step finish with handoff needs handoff_key, the issue step\'s '
+                           'handoff_key; nothing was revoked')
+    dir_fd = safe_path.private_directory(state_dir, 'rotate_state_dir')
+    try:
+        data = safe_path.read_file(dir_fd, HANDOFF_FILE, path)
+        if data is None:
+            raise HandoffError('%s is missing: the issue step of this run left no hand-off; '
+                               'nothing was revoked' % path)
+        safe_path.remove_file(dir_fd, HANDOFF_FILE)
+    except safe_path.UnsafePath as exc:
+        raise HandoffError('%s; nothing was revoked' % exc)
+    finally:
+        os.close(dir_fd)
+    mac, dummy, payload = data.partition(b'\n')
+    try:
+        expected = hmac.new(bytes(bytearray.fromhex(key)), payload,
+                            hashlib.sha256).hexdigest().encode('ascii')
+    except ValueError:
+        expected = b''
+    if not expected or not hmac.compare_digest(mac, expected):
+        raise HandoffError('%s was not written by this run\'s issue step (its HMAC does not '
+                           'match this run\'s key): another process changed or replaced it. '
+                           'Nothing was revoked; the next run finishes the rotations from the '
+                           'journal' % path)
+    kept = json.loads(payload.decode('utf-8'))
+    return dict((name, kept.get(name) or []) for name in HANDOFF)

@@ -20,8 +20,9 @@ Two POSIX record locks on one file, ``rotate_lock_path``:
   worker can outlive a killed run; whatever it is still doing (issuing, delivering, revoking),
   the next run's steps wait for it, then plan from the journal it left.
 
-The file is opened without following symbolic links, must be a regular file of the run's user,
-and is refused in a directory that other users can write, unless that directory is sticky.
+The file is opened without following symbolic links, relative to a descriptor of its directory,
+and must be a regular file of the run's user; the directory must belong to the run's user (or
+root) and be writable by no one else, sticky or not (``module_utils/_safe_path.py``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -31,7 +32,6 @@ import contextlib
 import errno
 import fcntl
 import os
-import pwd
 import select
 import signal
 import stat
@@ -39,9 +39,7 @@ import subprocess
 import sys
 import time
 
-from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_sinks import (
-    make_private_dir,
-)
+from ansible_collections.tokenops.tokens.plugins.module_utils import _safe_path as safe_path
 
 RUN_BYTE, STEP_BYTE = 0, 1
 POLL = 0.1
@@ -113,38 +111,26 @@ class LockError(Exception):
     pass
 
 
-def _user(uid):
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return 'uid %d' % uid
-
-
-def _check_directory(path, directory):
-    """Refuse a directory that another user could plant or swap the lock file in."""
-    info = os.stat(directory)
-    others_write = info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) or info.st_uid not in (
-        0, os.geteuid())
-    if others_write and not info.st_mode & stat.S_ISVTX:
-        raise LockError('rotate_lock_path: %s is in %s, which other users can write; put the lock '
-                        'in a directory only this user can write (the default, under '
-                        'rotate_state_dir, is one)' % (path, directory))
+_user = safe_path.user_name
 
 
 def open_lock_file(path):
-    """A descriptor of the lock file, checked: no symbolic link, a regular file of this user."""
-    directory = os.path.dirname(path) or '.'
-    make_private_dir(directory)
-    _check_directory(path, directory)
+    """A descriptor of the lock file, checked: its directory belongs to the run's user (or root)
+    and no one else can write it, the file is no symbolic link and a regular file of this user."""
+    directory, name = os.path.split(os.path.abspath(path))
+    dir_fd = safe_path.private_directory(directory, 'rotate_lock_path')
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK,
+                     0o600, dir_fd=dir_fd)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise LockError('rotate_lock_path: %s is a symbolic link; the lock is never taken '
                             'through a link (another user may have planted it): remove it, or '
                             'point rotate_lock_path at a directory only this user can write'
                             % path)
-        raise
+        raise OSError(exc.errno, exc.strerror, path)
+    finally:
+        os.close(dir_fd)
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
         os.close(fd)
