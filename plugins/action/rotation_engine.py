@@ -24,6 +24,7 @@ from ansible.errors import AnsibleActionFail, AnsibleValueOmittedError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.tokenops.tokens.plugins.module_utils import _safe_path as safe_path
+from ansible_collections.tokenops.tokens.plugins.module_utils._text import printable
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_engine as engine
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_lock as lock
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_report as report
@@ -113,6 +114,11 @@ class ActionModule(ActionBase):
         except (IOError, OSError) as exc:
             where = getattr(exc, 'filename', None) or step
             result.update(failed=True, msg='%s: %s' % (where, exc.strerror or exc))
+        # Messages may quote what a platform sent (an error body, a token id): text only.
+        if result.get('msg'):
+            result['msg'] = printable(result['msg'])
+        if result.get('warnings'):
+            result['warnings'] = [printable(warning) for warning in result['warnings']]
         if result.get('deliveries'):
             # The new secrets cross to the task-file sinks in this result only: hide it from
             # every callback, log and ansible-runner event; register still receives it.

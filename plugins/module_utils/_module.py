@@ -22,6 +22,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import PLATFORMS
 from ansible_collections.tokenops.tokens.plugins.module_utils._seal import seal_result
+from ansible_collections.tokenops.tokens.plugins.module_utils._text import printable
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import InputError
 
 try:
@@ -106,6 +107,8 @@ def build_module(platform, argument_spec, mutually_exclusive=None, **kwargs):
         exclusive.append(['expires_in', 'expires_at'])
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
                            mutually_exclusive=exclusive, **kwargs)
+    # A warning may quote what a platform sent (a token's name, a date): text only.
+    module.warn = lambda text: AnsibleModule.warn(module, printable(text))
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib('requests'),
                          exception=''.join(traceback.format_exception_only(
@@ -192,7 +195,8 @@ def failure(exc, **details):
         details['changed'] = True
         message = '%s. Changed on the platform before this failure: %s' % (
             message.rstrip('.'), '; '.join(done))
-    return dict(details, msg=message)
+    # The message may quote what a platform sent (an error body): text only.
+    return dict(details, msg=printable(message))
 
 
 def run(module, work):

@@ -15,6 +15,7 @@ import json
 import os
 
 from ansible_collections.tokenops.tokens.plugins.module_utils import _safe_path as safe_path
+from ansible_collections.tokenops.tokens.plugins.module_utils._text import markdown as md_text
 
 COLUMNS = (('platform', 'Platform'), ('label', 'Label'), ('token_id', 'Token'),
            ('age_days', 'Age (days)'), ('expires_at', 'Expires'), ('action', 'Action'),
@@ -39,11 +40,13 @@ def summary(rows):
 
 
 def _cell(value):
+    """A table cell: every field may hold what a platform sent (an error body, a token id), so
+    each is shown as literal text (``_text.markdown``: no control character, no markup)."""
     if value is None or value == []:
         return ''
     if isinstance(value, list):
         value = ', '.join(str(v) for v in value)
-    return str(value).replace('|', '\\|').replace('\n', ' ')
+    return md_text(value)
 
 
 def markdown(rows, generated_at, check_mode=False):
@@ -67,7 +70,8 @@ def markdown(rows, generated_at, check_mode=False):
     failed = [row for row in rows if row['action'] == 'failed']
     if failed:
         lines += ['', '## Failed', '']
-        lines += ['- **%s** (%s): %s' % (row['label'], row['platform'], row.get('error') or '')
+        lines += ['- **%s** (%s): %s' % (_cell(row['label']), _cell(row['platform']),
+                                          _cell(row.get('error')))
                   for row in failed]
     return '\n'.join(lines) + '\n'
 
