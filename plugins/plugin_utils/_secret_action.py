@@ -24,6 +24,13 @@ What it does, in order, for every task:
    ``register`` still receives the whole result. A module cannot do this itself: ansible-core
    drops ``_ansible_no_log`` from module results.
 
+5. Hides a result whose ``api_token`` came from the loop item: ansible-core shows the item with
+   every result (the item label, the result's loop variable, ansible-runner events), where the
+   option's ``no_log`` does not reach. A failed result's (redacted) message is shown as a warning.
+6. Warns when ``api_token`` is given on an ad-hoc command line (``-a``): ansible-core quotes the
+   task's arguments in its own error message when the task fails (the ``Origin:`` block), and
+   other local users can read a command line.
+
 What stays the user's own act: ``debug: var=`` of a registered result, or any task that is
 given the secret without ``no_log``, prints what it is given.
 """
@@ -31,9 +38,13 @@ given the secret without ``no_log``, prints what it is given.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from collections.abc import Mapping
+
+from ansible import context
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import PLATFORMS
 from ansible_collections.tokenops.tokens.plugins.module_utils._seal import (
     SealError, carries_secret, new_key, unseal_result,
 )
@@ -48,6 +59,17 @@ FILE_NOTICE = ('tokenops.tokens hid the result of %s because it carries a secret
 LOST_NOTICE = ('tokenops.tokens hid the result of %s because it carries a secret, and this task '
                'neither registers its result nor sets secret_dest: the secret is not kept '
                'anywhere')
+LOOP_NOTICE = ('tokenops.tokens hid the result of %s (item %s) because its api_token comes from the '
+               'loop item, which ansible-core shows with every result (the item label, the '
+               'result\'s "%s", ansible-runner events) where no_log does not reach. Loop over '
+               'names and look each credential up instead, for example loop: "{{ creds | '
+               'dict2items }}" with api_token: "{{ creds[item.key] }}" and loop_control.label '
+               '(the collection README, "Secrets")')
+LOOP_FAILURE = 'The hidden result failed: %s'
+COMMAND_LINE = ('%s: api_token is given on the ad-hoc command line (-a). ansible-core quotes the '
+                'task\'s arguments, api_token among them, in its own error message when the task '
+                'fails (its "Origin:" block), and other local users can read a command line: put '
+                'the credential in the %s environment variable instead (the collection README, "Secrets")')
 WITHHELD = ('the collection withheld the secret from this failed result, so that error '
             'handlers and ansible_failed_result never see it')
 
@@ -62,6 +84,17 @@ class _Unprinted(str):
 
 #: the module options whose values are never printed, not even by ANSIBLE_DEBUG
 UNPRINTED_OPTIONS = ('api_token', 'seal_key')
+
+
+def _holds(value, text):
+    """Whether ``text`` is, or is inside, a string anywhere in ``value``."""
+    if isinstance(value, str):
+        return text in value
+    if isinstance(value, Mapping):
+        return any(_holds(key, text) or _holds(item, text) for key, item in value.items())
+    if isinstance(value, (list, tuple, set)):
+        return any(_holds(item, text) for item in value)
+    return False
 
 
 def _withhold_secrets(result):
@@ -139,6 +172,31 @@ class SecretHidingAction(ActionBase):
         except Exception:  # pylint: disable=broad-exception-caught
             return True
 
+    def _loop_variable(self, task_vars):
+        """The name of the loop variable when this task runs in a loop, else None."""
+        if self._task.loop is None and not self._task.loop_with:
+            return None
+        return (task_vars or {}).get('ansible_loop_var') or getattr(
+            self._task.loop_control, 'loop_var', None) or 'item'
+
+    def _credential_in_loop_item(self, task_vars):
+        """The loop variable's name when ``api_token`` (templated) is in the loop item."""
+        token = self._task.args.get('api_token')
+        name = self._loop_variable(task_vars)
+        if not name or not isinstance(token, str) or not token:
+            return None
+        return name if _holds((task_vars or {}).get(name), token) else None
+
+    def _credential_on_command_line(self):
+        token = self._task.args.get('api_token')
+        raw = (context.CLIARGS or {}).get('module_args')
+        return isinstance(token, str) and bool(token) and isinstance(raw, str) and token in raw
+
+    def _token_env(self):
+        """The platform's credential variable (every module's name starts with its platform)."""
+        found = PLATFORMS.get(self._module_name().split('_')[0])
+        return found.token_env if found else 'platform\'s credential'
+
     # ------------------------------------------------------------------------------------
     def run(self, tmp=None, task_vars=None):
         result = super(SecretHidingAction, self).run(tmp, task_vars)
@@ -146,6 +204,9 @@ class SecretHidingAction(ActionBase):
         if refusal:
             result.update(failed=True, msg=refusal)
             return result
+        if self._credential_on_command_line():
+            display.warning(COMMAND_LINE % ('tokenops.tokens.' + self._module_name(),
+                                            self._token_env()))
         key = new_key()
         module_args = dict(self._task.args)
         module_args['seal_key'] = key
@@ -175,6 +236,15 @@ class SecretHidingAction(ActionBase):
                                                self._task.args['secret_dest']))
             else:
                 display.display(LOST_NOTICE % self._task.get_name())
+        loop_variable = self._credential_in_loop_item(task_vars)
+        if loop_variable:
+            result['_ansible_no_log'] = True
+            position = (task_vars or {}).get('ansible_loop', {}).get('index') if isinstance(
+                (task_vars or {}).get('ansible_loop'), Mapping) else None
+            notice = LOOP_NOTICE % (self._task.get_name(), position or '?', loop_variable)
+            if result.get('failed'):
+                notice += '. ' + LOOP_FAILURE % result.get('msg')
+            display.warning(notice)
         return result
 
 
