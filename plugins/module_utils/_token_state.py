@@ -23,7 +23,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import API
 from ansible_collections.tokenops.tokens.plugins.module_utils._secret_file import (
-    preflight, secret_file_argument_spec, write_secret,
+    preflight, secret_file_argument_spec,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, RotationPolicy, age_seconds, forget_unreadable_times, is_due,
@@ -331,7 +331,7 @@ def run_token_module(platform, adapter_class, argument_spec, mutually_exclusive=
     module = build_module(platform, spec, mutually_exclusive)
 
     def work():
-        dest, mode = preflight(module.params)      # before any request
+        dest = preflight(module.params)      # before any request
         client = make_client(API[platform], module.params)
         try:
             result = TokenStateMachine(module, adapter_class(client, module.params)).run()
@@ -340,12 +340,13 @@ def run_token_module(platform, adapter_class, argument_spec, mutually_exclusive=
             raise
         if dest and result.get('secret') is not None and not module.check_mode:
             try:
-                written = write_secret(dest, result['secret'], mode)
-            except (IOError, OSError) as exc:
+                written = dest.write(result['secret'])
+            except (IOError, OSError, InputError) as exc:
+                why = exc.strerror if isinstance(exc, EnvironmentError) else str(exc)
                 raise TokenOpsError(
                     'secret_dest: %s cannot be written (%s). The secret of token %s was issued '
                     'but could not be delivered, so it is lost; re-run with rotate: always once '
-                    'the file can be written' % (dest, exc.strerror or type(exc).__name__,
+                    'the file can be written' % (dest.path, why or type(exc).__name__,
                                                  (result.get('token') or {}).get('id')))
             result['changed'] = result['changed'] or written
         return result

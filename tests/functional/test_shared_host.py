@@ -7,7 +7,9 @@ knows every secret and every request, and checks that nothing was steered.
 import json
 import os
 import stat
+import subprocess
 
+from tests.functional.harness import leaked, module_task, run_playbook
 from tests.functional.shared_host import other_user, world_dir  # noqa: F401 (fixtures)
 from tests.functional.test_rotate_role import assert_no_leak, file_sink, rotate
 from tests.functional.test_rotate_role_safety import pulumi_item
@@ -135,3 +137,53 @@ def test_a_report_directory_link_of_another_user_is_not_followed(
     assert run.rc == 0, run.output
     assert json.loads((target / "report.json").read_text())["tokens"][0]["action"] == "rotated"
     assert stat.S_IMODE(os.stat(target / "report.json").st_mode) == 0o600
+
+
+# -- modules' secret_dest ------------------------------------------------------------------------
+
+def rotate_task(pulumi, dest, **more):
+    return module_task("pulumi_token", "rotated", dict({
+        "api_url": pulumi.url, "api_token": pulumi.admin_token, "description": "dest",
+        "rotate": "always", "secret_dest": str(dest)}, **more), ignore_errors=True)
+
+
+def test_secret_dest_pre_created_by_another_user_in_a_shared_directory(
+        sandbox, tmp_path, other_user, world_dir):
+    pulumi = sandbox["pulumi"]
+    old_id, old_secret = pulumi.add_personal_token("dest", created=days_ago(120))
+    dest = os.path.join(world_dir, "token")
+    other_user.run(["sh", "-c", "umask 022; echo placeholder > %s" % dest])
+    run = run_playbook(tmp_path / "refused", [rotate_task(pulumi, dest)])
+    assert run["rotated"]["failed"]
+    assert "%s belongs to %s, in a directory that other users can write" % (
+        dest, other_user.name) in run["rotated"]["msg"]
+    assert sandbox.log.writes() == [] and sandbox.secrets.is_live(old_secret)
+    assert open(dest).read() == "placeholder\n"
+
+    # Named, the file is the named user's, and the other user cannot read it.
+    run = run_playbook(tmp_path / "named", [rotate_task(pulumi, dest, secret_owner="root")])
+    assert not run["rotated"].get("failed"), run.output
+    info = os.stat(dest)
+    assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (0, 0o600)
+    assert sandbox.secrets.is_live(open(dest).read().strip())
+    assert subprocess.run(other_user.command(["cat", dest]), capture_output=True).returncode != 0
+    assert leaked(sandbox, run.output) == []
+
+
+def test_secret_dest_through_a_directory_swapped_for_another_users_link(
+        sandbox, tmp_path, other_user, world_dir):
+    pulumi = sandbox["pulumi"]
+    old_id, old_secret = pulumi.add_personal_token("dest", created=days_ago(120))
+    consumer = os.path.join(world_dir, "consumer")
+    other_user.run(["mkdir", "-m", "0755", consumer])
+    root_only = tmp_path / "root-only"
+    root_only.mkdir(mode=0o700)
+    # The consumer swaps its directory for a link to a directory of root's.
+    other_user.run(["mv", consumer, consumer + ".old"])
+    other_user.run(["ln", "-s", str(root_only), consumer])
+    run = run_playbook(tmp_path / "swapped", [rotate_task(pulumi, os.path.join(consumer, "t"))])
+    assert run["rotated"]["failed"]
+    assert "%s is a symbolic link of user %s" % (consumer, other_user.name) \
+        in run["rotated"]["msg"]
+    assert os.listdir(root_only) == []
+    assert sandbox.log.writes() == [] and sandbox.secrets.is_live(old_secret)
