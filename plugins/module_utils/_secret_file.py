@@ -30,6 +30,7 @@ import grp
 import os
 import pwd
 import stat
+import tempfile
 
 from ansible_collections.tokenops.tokens.plugins.module_utils import _safe_path as safe_path
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import InputError
@@ -47,21 +48,33 @@ def secret_file_argument_spec():
     )
 
 
-def checked_mode(value):
-    """``secret_mode`` as a number; raises ``InputError``.
+#: the mode of a new secret file when nobody asked for one
+DEFAULT_MODE = 0o600
+
+
+def file_mode(value):
+    """A file mode as a number, or None when ``value`` is not one.
 
     As for ``ansible.builtin.copy``: a string is octal (``'0640'``); a number is the mode itself,
     which is what YAML makes of an unquoted ``0640``. Reading that number's decimal digits as
     octal would turn 0640 (416) into 0416, a file every local user can write.
     """
     if isinstance(value, bool):
-        mode = -1
-    elif isinstance(value, int):
+        return None
+    if isinstance(value, int):
         mode = value
     else:
         text = str(value).strip()
-        mode = int(text, 8) if text.isdigit() and set(text) <= set('01234567') else -1
-    if not 0 <= mode <= 0o777:
+        if not (text.isdigit() and set(text) <= set('01234567')):
+            return None
+        mode = int(text, 8)
+    return mode if 0 <= mode <= 0o777 else None
+
+
+def checked_mode(value):
+    """``secret_mode`` as a number (see :func:`file_mode`); raises ``InputError``."""
+    mode = file_mode(value)
+    if mode is None:
         raise InputError('secret_mode: %r is not a file mode such as \'0600\' (quote it, or give '
                          'a number)' % (value,))
     if not mode & 0o400:
@@ -195,3 +208,106 @@ def preflight(params):
         dest.close()
         raise
     return dest
+
+
+# -- the one atomic private write ------------------------------------------------------------
+
+class Staged:
+    """A temporary file next to its target, ready to be renamed over it."""
+
+    def __init__(self, target, temp):
+        self.target = target
+        self.temp = temp
+
+    def commit(self):
+        os.replace(self.temp, self.target)
+        _fsync_directory(os.path.dirname(self.target))
+
+    def abort(self):
+        try:
+            os.unlink(self.temp)
+        except OSError:
+            pass
+
+
+def _fsync_directory(directory):
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def stat_mode(info):
+    return info.st_mode & 0o777
+
+
+def attributes(path, mode=None, owner=None, group=None):
+    """``(mode, uid, gid)`` the file at ``path`` gets: what is asked, else what the replaced file
+    had, else 0600 and the run's user and group."""
+    try:
+        info = os.stat(path)
+        kept = (stat_mode(info), info.st_uid, info.st_gid)
+    except OSError:
+        kept = (DEFAULT_MODE, os.geteuid(), os.getegid())
+    return (kept[0] if mode is None else mode, kept[1] if owner is None else owner,
+            kept[2] if group is None else group)
+
+
+def stage(path, data, mode=None, owner=None, group=None):
+    """Write ``data`` to a new 0600 temporary file beside ``path``, give it its owner, group and
+    mode (see :func:`attributes`); return a :class:`Staged`. Raises ``IsADirectoryError`` when
+    ``path`` is a directory."""
+    if isinstance(data, str):
+        data = data.encode('utf-8')
+    directory, name = os.path.split(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, '%s is a directory' % path, path)
+    mode, uid, gid = attributes(path, mode, owner, group)
+    fd, temp = tempfile.mkstemp(prefix='.%s.' % name, suffix='.tmp', dir=directory)
+    try:
+        with os.fdopen(fd, 'wb') as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+            info = os.fstat(handle.fileno())
+            if (info.st_uid, info.st_gid) != (uid, gid):
+                os.fchown(handle.fileno(), uid, gid)
+            os.fchmod(handle.fileno(), mode)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
+    return Staged(path, temp)
+
+
+def atomic_write(path, data, mode=0o600):
+    """Replace ``path`` whole with ``data``; the file is the run user's, with ``mode``."""
+    stage(path, data, mode, os.geteuid(), os.getegid()).commit()
+
+
+def make_private_dir(path):
+    """Create ``path`` and each missing parent 0700, whatever the umask; leave existing ones."""
+    path = os.path.abspath(path)
+    missing = []
+    while not os.path.isdir(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, 0o700)
+        except FileExistsError:
+            if not os.path.isdir(directory):
+                raise
+            continue
+        os.chmod(directory, 0o700)
