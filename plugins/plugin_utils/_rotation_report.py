@@ -70,8 +70,8 @@ def markdown(rows, generated_at, check_mode=False):
     failed = [row for row in rows if row['action'] == 'failed']
     if failed:
         lines += ['', '## Failed', '']
-        lines += ['- **%s** (%s): %s' % (_cell(row['label']), _cell(row['platform']),
-                                          _cell(row.get('error')))
+        lines += ['- **%s** (%s): %s'
+                  % (_cell(row['label']), _cell(row['platform']), _cell(row.get('error')))
                   for row in failed]
     return '\n'.join(lines) + '\n'
 

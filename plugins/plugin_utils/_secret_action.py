@@ -59,8 +59,8 @@ FILE_NOTICE = ('tokenops.tokens hid the result of %s because it carries a secret
 LOST_NOTICE = ('tokenops.tokens hid the result of %s because it carries a secret, and this task '
                'neither registers its result nor sets secret_dest: the secret is not kept '
                'anywhere')
-LOOP_NOTICE = ('tokenops.tokens hid the result of %s (item %s) because its api_token comes from the '
-               'loop item, which ansible-core shows with every result (the item label, the '
+LOOP_NOTICE = ('tokenops.tokens hid the result of %s (item %s) because its api_token comes from '
+               'the loop item, which ansible-core shows with every result (the item label, the '
                'result\'s "%s", ansible-runner events) where no_log does not reach. Loop over '
                'names and look each credential up instead, for example loop: "{{ creds | '
                'dict2items }}" with api_token: "{{ creds[item.key] }}" and loop_control.label '
@@ -69,7 +69,8 @@ LOOP_FAILURE = 'The hidden result failed: %s'
 COMMAND_LINE = ('%s: api_token is given on the ad-hoc command line (-a). ansible-core quotes the '
                 'task\'s arguments, api_token among them, in its own error message when the task '
                 'fails (its "Origin:" block), and other local users can read a command line: put '
-                'the credential in the %s environment variable instead (the collection README, "Secrets")')
+                'the credential in the %s environment variable instead (the collection README, '
+                '"Secrets")')
 WITHHELD = ('the collection withheld the secret from this failed result, so that error '
             'handlers and ansible_failed_result never see it')
 

@@ -1,7 +1,8 @@
 """A second local user on the controller, and a directory everyone shares (issue 23).
 
 Tests that play another local user create one (``useradd``), run that user's steps as that user
-(``setpriv``), and remove it afterwards; they need root, and skip, saying so, without it.
+(``setpriv``), and remove it afterwards; they need root, and skip, saying so, without it. The
+fixtures ``other_user`` and ``world_dir`` (``tests/functional/conftest.py``) use these.
 """
 import os
 import pwd
@@ -50,8 +51,7 @@ def need_root():
             pytest.skip("needs %s to play a second local user" % tool)
 
 
-@pytest.fixture
-def other_user():
+def make_other_user():
     """A second local user, created for this test and removed after it."""
     need_root()
     name = "tkops%d" % os.getpid()
@@ -65,8 +65,7 @@ def other_user():
         subprocess.run(["userdel", name], capture_output=True, check=False)
 
 
-@pytest.fixture
-def world_dir():
+def make_world_dir():
     """A directory like ``/tmp`` (root's, mode 1777) that every local user can reach; the test's
     own ``tmp_path`` is private to root."""
     need_root()

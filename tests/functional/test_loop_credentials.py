@@ -8,13 +8,12 @@ so that a release that changes it is noticed (and README.md's "Secrets" updated)
 """
 import json
 import pathlib
-import shutil
 import subprocess
 
 import ansible_runner
 import yaml
 
-from tests.functional.harness import BIN, ROOT, ansible_env, leaked, run_playbook
+from tests.functional.harness import BIN, ansible_env, leaked, run_playbook
 
 BAD = "pul-" + "0" * 40           # a credential the sandbox never issued: refused with 401
 

@@ -10,7 +10,6 @@ import stat
 import subprocess
 
 from tests.functional.harness import leaked, module_task, run_playbook
-from tests.functional.shared_host import other_user, world_dir  # noqa: F401 (fixtures)
 from tests.functional.test_rotate_role import assert_no_leak, file_sink, rotate
 from tests.functional.test_rotate_role_safety import pulumi_item
 from tests.sandbox.core import days_ago
@@ -41,7 +40,8 @@ REPLACE_HANDOFF = """
 #: a task-file sink that gives the other user time to act
 WAIT_FOR = """\
 - name: Deliver, slowly
-  ansible.builtin.shell: "touch {started}; for i in $(seq 300); do [ -e {replaced} ] && exit 0; sleep 0.1; done"
+  ansible.builtin.shell: >-
+    touch {started}; for i in $(seq 300); do [ -e {replaced} ] && exit 0; sleep 0.1; done
 """
 
 
@@ -56,8 +56,8 @@ def test_a_state_directory_of_another_user_is_refused_before_any_request(
     started, replaced = (os.path.join(world_dir, name) for name in ("started", "replaced"))
     deliver = tmp_path / "deliver.yml"
     deliver.write_text(WAIT_FOR.format(started=started, replaced=replaced))
-    tokens = [pulumi_item(sandbox, "steered", [file_sink(tmp_path / "sink"),
-                                                {"type": "tasks", "file": str(deliver)}])]
+    tokens = [pulumi_item(sandbox, "steered", [
+        file_sink(tmp_path / "sink"), {"type": "tasks", "file": str(deliver)}])]
     attacker = other_user.python(REPLACE_HANDOFF, state, started, replaced, "steered",
                                  victim_id, popen=True)
     try:
@@ -185,5 +185,53 @@ def test_secret_dest_through_a_directory_swapped_for_another_users_link(
     assert run["rotated"]["failed"]
     assert "%s is a symbolic link of user %s" % (consumer, other_user.name) \
         in run["rotated"]["msg"]
+    assert os.listdir(root_only) == []
+    assert sandbox.log.writes() == [] and sandbox.secrets.is_live(old_secret)
+
+
+# -- the role's file sinks --------------------------------------------------------------------
+
+def test_a_sink_pre_created_by_another_user_in_a_shared_directory(
+        sandbox, tmp_path, other_user, world_dir):
+    pulumi = sandbox["pulumi"]
+    old_id, old_secret = pulumi.add_personal_token("shared-sink", created=days_ago(120))
+    path = os.path.join(world_dir, "consumer.env")
+    other_user.run(["sh", "-c", "umask 022; echo placeholder > %s" % path])
+    tokens = [pulumi_item(sandbox, "shared-sink", [file_sink(path, format="env")])]
+    run = rotate(tmp_path, tokens, name="refused")
+    assert run.rc != 0
+    error = run.rows()["shared-sink"]["error"]
+    assert "%s belongs to %s, in a directory that other users can write" % (
+        path, other_user.name) in error
+    assert sandbox.log.writes() == [] and sandbox.secrets.is_live(old_secret)
+    assert open(path).read() == "placeholder\n"
+
+    # With the owner named, the file is that user's, 0600 unless the sink says otherwise.
+    tokens = [pulumi_item(sandbox, "shared-sink", [file_sink(path, format="env",
+                                                             owner="root")])]
+    run = rotate(tmp_path, tokens, name="named")
+    assert run.rc == 0, run.output
+    info = os.stat(path)
+    assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (0, 0, 0o600)
+    assert subprocess.run(other_user.command(["cat", path]), capture_output=True).returncode != 0
+    assert sandbox.secrets.is_live(open(path).read().split("=", 1)[1].strip())
+    assert_no_leak(sandbox, run)
+
+
+def test_a_sink_directory_swapped_for_another_users_link_is_not_followed(
+        sandbox, tmp_path, other_user, world_dir):
+    pulumi = sandbox["pulumi"]
+    old_id, old_secret = pulumi.add_personal_token("swapped", created=days_ago(120))
+    consumer = os.path.join(world_dir, "consumer")
+    other_user.run(["mkdir", "-m", "0755", consumer])
+    root_only = tmp_path / "root-only"
+    root_only.mkdir(mode=0o700)
+    other_user.run(["mv", consumer, consumer + ".old"])
+    other_user.run(["ln", "-s", str(root_only), consumer])
+    tokens = [pulumi_item(sandbox, "swapped", [file_sink(os.path.join(consumer, "token"))])]
+    run = rotate(tmp_path, tokens)
+    assert run.rc != 0
+    assert "%s is a symbolic link of user %s" % (consumer, other_user.name) \
+        in run.rows()["swapped"]["error"]
     assert os.listdir(root_only) == []
     assert sandbox.log.writes() == [] and sandbox.secrets.is_live(old_secret)
