@@ -30,8 +30,9 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._text import print
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_engine as engine
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_lock as lock
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_report as report
+from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import isoformat, utcnow
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_journal import (
-    JournalError,
+    Journal, JournalError,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_plan import (
     ValidationError,
@@ -195,7 +196,12 @@ class ActionModule(ActionBase):
             answer = engine.issue_step(self._tokens(args), args['state_dir'], args['fail_fast'])
             answer['changed'] = any(r['action'] in ('rotated', 'failed') and r.get('previous_id')
                                     for r in answer['rows'])
-            return self._hand_off(args, answer)
+            rows = answer['rows']
+            try:
+                return self._hand_off(args, answer)
+            except EnvironmentError as exc:
+                return dict(self._no_hand_off(args, rows, exc),
+                            **dict((key, answer[key]) for key in ('warnings',) if key in answer))
         if args['handoff']:
             args.update(_take_handoff(args['state_dir'], args.get('handoff_key')))
         tokens = self._tokens(args, set(outcome.get('label') for outcome in args['outcomes']))
@@ -230,6 +236,31 @@ class ActionModule(ActionBase):
                 os.close(dir_fd)
             answer['handoff_key'] = hexlify(key).decode('ascii')
         return answer
+
+    def _no_hand_off(self, args, rows, exc):
+        """The hand-off could not be written (a full disk): write the report now, so that what
+        each token reached is known, and fail naming the file and the rotations left open."""
+        written = ''
+        if args.get('report_dir'):
+            try:
+                path = report.write(args['report_dir'], rows, isoformat(utcnow()))[1]
+                written = ' The report in %s says what each token reached.' % path
+            except (EnvironmentError, safe_path.UnsafePath):
+                written = ' The report could not be written either.'
+        try:
+            journal = Journal(args['state_dir'], write=False)
+            left = sorted('%s (%s)' % (entry.get('label'), entry.get('step'))
+                          for entry in journal.unfinished().values())
+            journal.close()
+        except (JournalError, EnvironmentError):
+            left = ['see the journal']
+        return dict(failed=True, changed=any(r['action'] == 'rotated' for r in rows),
+                    failed_tokens=engine.failed_labels(rows),
+                    msg='%s: %s. The task-file sinks do not run and nothing more is revoked; the '
+                        'rotations left open are %s: free space, then run again, and the next run '
+                        'finishes them from the journal.%s'
+                        % (getattr(exc, 'filename', None) or HANDOFF_FILE,
+                           exc.strerror or exc, ', '.join(left) or 'none', written))
 
 
 class HandoffError(Exception):

@@ -20,6 +20,7 @@ the others carry on.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import errno
 import threading
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._module import make_client
@@ -27,10 +28,11 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import i
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_report as report
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_journal import Journal
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_plan import (
-    _ids_matching, for_each_token, group_by_connection, plan_group, run_groups, validate_items,
+    _ids_matching, for_each_token, group_by_connection, plan_group, run_groups, traced,
+    validate_items,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_protocol import (
-    Rotation, preflight,
+    Rotation, preflight, unexpected_failure,
 )
 
 
@@ -52,6 +54,8 @@ class Run:
         self.stop = threading.Event()
         self.deliveries = []
         self.outcomes = []
+        #: the files a full disk kept this step from writing (ENOSPC)
+        self.full = set()
         self._lock = threading.Lock()
 
     # -- plan -------------------------------------------------------------------------------
@@ -107,12 +111,34 @@ class Run:
                                                                 self.now)]
 
         rotation = Rotation(item, client, self.journal, self.now, row)
-        row = self._stop_if_failed(rotation.start(planned, planned.adapter, known_ids))
+        try:
+            row = rotation.start(planned, planned.adapter, known_ids)
+        except Exception as exc:  # pylint: disable=broad-except
+            row = self._unexpected(rotation, exc, client)
+        row = self._stop_if_failed(row)
         if rotation.awaiting:
             with self._lock:
                 self.outcomes.append(rotation.outcome())
                 self.deliveries.extend(rotation.deliveries)
         return row
+
+    def _unexpected(self, rotation, exc, client):
+        """One token's error that no step expects fails that token, never the step."""
+        rotation.awaiting = False
+        if isinstance(exc, EnvironmentError) and exc.errno == errno.ENOSPC:
+            with self._lock:
+                self.full.add(getattr(exc, 'filename', None) or '?')
+        return rotation.fail(unexpected_failure(exc, rotation.item, client))
+
+    def full_disk_warning(self):
+        """After ENOSPC: the files that could not be written and the rotations left open."""
+        if not self.full:
+            return []
+        left = sorted('%s (%s)' % (entry.get('label'), entry.get('step'))
+                      for entry in self.journal.unfinished().values())
+        return ['No space left on device writing %s: the rotations left open are %s. Free '
+                'space there, then run again: the next run finishes them from the journal'
+                % (', '.join(sorted(self.full)), ', '.join(left) or 'none')]
 
     def _stop_if_failed(self, row):
         if row['action'] == 'failed' and self.fail_fast:
@@ -133,7 +159,7 @@ class Run:
             groups.setdefault(item.connection, []).append((item, outcome))
 
         def finish_group(pairs):
-            client = make_client(pairs[0][0].provider.api, pairs[0][0].params)
+            client = traced(make_client(pairs[0][0].provider.api, pairs[0][0].params))
             return [self._finish_one(client, item, outcome, by_label[item.label],
                                      failures.get(item.label))
                     for item, outcome in pairs]
@@ -143,8 +169,11 @@ class Run:
         return list(by_label.values())      # in the order of V(issue)'s rows
 
     def _finish_one(self, client, item, outcome, row, failed):
-        rotation = Rotation(item, client, self.journal, self.now, dict(row)).resume(outcome)
-        return rotation.after_task_files(failed)
+        rotation = Rotation(item, client, self.journal, self.now, dict(row))
+        try:
+            return rotation.resume(outcome).after_task_files(failed)
+        except Exception as exc:  # pylint: disable=broad-except
+            return self._unexpected(rotation, exc, client)
 
 
 def failed_labels(rows):
@@ -178,10 +207,11 @@ def _no_journal_warning(journal):
 def issue_step(tokens, state_dir, fail_fast, now=None):
     """Plan (the listings are read here, under the step lock) and issue what is due."""
     run = Run(tokens, state_dir, fail_fast=fail_fast, now=now)
-    warning = _no_journal_warning(run.journal)
+    warnings = _no_journal_warning(run.journal).get('warnings', [])
     rows = run.issue()
+    warnings += run.full_disk_warning()
     return dict(rows=rows, outcomes=run.outcomes, deliveries=run.deliveries,
-                failed_tokens=failed_labels(rows), **warning)
+                failed_tokens=failed_labels(rows), **(dict(warnings=warnings) if warnings else {}))
 
 
 def finish_step(tokens, state_dir, report_dir, rows, outcomes, task_failures, now=None):
@@ -189,8 +219,16 @@ def finish_step(tokens, state_dir, report_dir, rows, outcomes, task_failures, no
     an outcome are checked again (the issue step checked them all)."""
     run = Run(tokens, state_dir, now=now, only=set(o['label'] for o in outcomes or []))
     rows = run.finish(rows, outcomes, task_failures)
-    run.journal.create()         # the next run knows this directory outlived a run
+    try:
+        run.journal.create()         # the next run knows this directory outlived a run
+    except EnvironmentError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        run.full.add(exc.filename or run.journal.path)
     generated = isoformat(run.now)
     json_path, md_path, text = report.write(report_dir, rows, generated)
-    return dict(rows=rows, failed_tokens=failed_labels(rows), summary=report.summary(rows),
-                report_md=text, report_json_path=json_path, report_md_path=md_path)
+    result = dict(rows=rows, failed_tokens=failed_labels(rows), summary=report.summary(rows),
+                  report_md=text, report_json_path=json_path, report_md_path=md_path)
+    if run.full:
+        result['warnings'] = run.full_disk_warning()
+    return result

@@ -19,6 +19,11 @@ __metaclass__ = type
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+try:
+    from urllib.parse import urlsplit
+except ImportError:  # pragma: no cover
+    from urlparse import urlsplit  # type: ignore
+
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
@@ -35,7 +40,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     forget_unreadable_times, parse_optional_timestamp,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_protocol import (
-    failure_text, recover,
+    failure_text, recover, unexpected_failure,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_report import new_row
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import SinkError, make_sink
@@ -464,14 +469,33 @@ def decide(planned, journal, now):
     return due, reason
 
 
+def traced(client):
+    """``client``, remembering the request it sent last (``last_request``: method and path), so
+    that an error no step expects can say which answer it followed."""
+    send = client.request
+
+    def request(method, path, *args, **kwargs):
+        try:
+            shown = urlsplit(client.url_for(path)).path
+        except Exception:  # pylint: disable=broad-except
+            shown = str(path)
+        client.last_request = (method, shown)
+        return send(method, path, *args, **kwargs)
+
+    client.last_request = None
+    client.request = request
+    return client
+
+
 def plan_group(group, journal, now, on_client=None):
     """Plan every item of one connection group; returns ``(client, [Planned])``."""
     limits = Limits(group)
-    client = make_client(group[0].provider.api, group[0].params, budget=limits.budget)
+    client = traced(make_client(group[0].provider.api, group[0].params, budget=limits.budget))
 
     def spawn():
         """Another client of the same credential, for another thread (``for_each_token``)."""
-        worker = make_client(group[0].provider.api, group[0].params, budget=limits.budget)
+        worker = traced(make_client(group[0].provider.api, group[0].params,
+                                    budget=limits.budget))
         worker.memo = client.memo
         return worker
 
@@ -529,5 +553,5 @@ def plan_group(group, journal, now, on_client=None):
         except (InputError, TokenOpsError) as exc:
             planned.error = failure_text(exc)
         except Exception as exc:  # pylint: disable=broad-except
-            planned.error = '%s: %s' % (type(exc).__name__, failure_text(exc))
+            planned.error = unexpected_failure(exc, item, client)
     return client, plans

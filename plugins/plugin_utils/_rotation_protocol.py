@@ -116,6 +116,22 @@ def failure_text(exc):
     return str(exc) or type(exc).__name__
 
 
+def unexpected_failure(exc, item, client):
+    """The message for an error that no step of the protocol expects (an answer of a shape the
+    adapter cannot read, a date out of range, a full disk): it fails this token only, and names
+    the platform, the request it followed and, for an ``OSError``, the file."""
+    request = getattr(client, 'last_request', None)
+    after = ' after %s %s' % request if request else ''
+    if isinstance(exc, EnvironmentError) and getattr(exc, 'filename', None):
+        what = '%s: %s' % (exc.strerror or type(exc).__name__, exc.filename)
+    else:
+        what = '%s: %s' % (type(exc).__name__, str(exc) or 'no message')
+    text = ('%s: an unexpected error%s: %s. This token failed alone; what its rotation reached is '
+            'in the journal, and the next run carries on from there'
+            % (item.provider.title, after, what))
+    return client.redact(text) if client is not None else text
+
+
 def verify_secret(adapter, secret):
     """``(ok, why not, conclusive)``: only the platform refusing the secret (401/403) concludes
     that it does not work; a check that failed otherwise (404, 5xx, timeout) says nothing.
@@ -324,6 +340,7 @@ class Rotation:
             self.fail('issuing a new secret failed: %s' % failure_text(exc))
             return None
         self.token = token
+        self.client.remember_secret(secret)     # masked in any later message of this run
         self._to(ISSUED, token_id=token.get('id'))
         if previous and not item.overlaps:
             # In place, the previous secret is dead now: if it was this group's credential, the
