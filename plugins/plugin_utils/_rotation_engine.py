@@ -170,10 +170,34 @@ class Run:
 
     def _finish_one(self, client, item, outcome, row, failed):
         rotation = Rotation(item, client, self.journal, self.now, dict(row))
+        mismatch = not_recorded(self.journal.get(item), outcome)
+        if mismatch:
+            return rotation.fail('the hand-off from the issue step does not match what this run '
+                                 'recorded in the journal (%s): nothing was revoked, and the next '
+                                 'run finishes the rotation from the journal' % mismatch)
         try:
             return rotation.resume(outcome).after_task_files(failed)
         except Exception as exc:  # pylint: disable=broad-except
             return self._unexpected(rotation, exc, client)
+
+
+def not_recorded(entry, outcome):
+    """Why ``outcome`` (what the hand-off says the issue step did for a token) is not what the
+    issue step recorded in the journal, or None. The finish step revokes only the predecessor and
+    the abandoned successors that this run recorded: the hand-off alone never names a token to
+    revoke."""
+    if not entry:
+        return 'no rotation of this token is open in the journal'
+    named = dict(previous=(outcome.get('previous') or {}).get('id'),
+                 new=(outcome.get('token') or {}).get('id'))
+    recorded = dict(previous=entry.get('previous_id'), new=entry.get('token_id'))
+    for what in ('previous', 'new'):
+        if named[what] != recorded[what]:
+            return 'it names %s token %s, the journal %s' % (what, named[what], recorded[what])
+    extra = set(outcome.get('superseded') or []) - set(entry.get('superseded') or [])
+    if extra:
+        return 'it names superseded tokens %s that the journal does not' % ', '.join(sorted(extra))
+    return None
 
 
 def failed_labels(rows):

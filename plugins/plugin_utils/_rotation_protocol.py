@@ -589,10 +589,22 @@ def recover(planned, entry, matched):
 
 
 def _retire(planned, entry, matched):
-    """Every sink held the new secret: only the previous token is left to revoke."""
+    """Every sink held the new secret: only the previous token is left to revoke.
+
+    Only when the platform lists the new token the entry names: an entry whose successor is not
+    there (another run's journal, an edited file) would have the previous token revoked with
+    nothing to replace it, so it is reported and not acted on.
+    """
     previous_id = entry.get('previous_id')
     planned.finish_entry = True
     if planned.item.overlaps and previous_id:
+        new_id = entry.get('token_id')
+        if new_id and new_id not in matched:
+            planned.notes.append('the journal says new token %s replaced token %s, but %s does not '
+                                 'list it: the entry was not acted on (closed), and token %s is '
+                                 'kept' % (new_id, previous_id, planned.item.provider.title,
+                                           previous_id))
+            return set()
         if previous_id in matched:
             planned.retire_now_ids.append(previous_id)
             planned.notes.append('an earlier run delivered the new secret but did not revoke '
