@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import os
+import threading
 from binascii import hexlify
 from collections.abc import Mapping
 
@@ -65,6 +66,25 @@ STEP_LOCKED = ('plan', 'issue', 'finish')
 OMITTED = object()
 
 
+#: the default of the connection option ``timeout`` (module_utils/_module.py)
+DEFAULT_TIMEOUT = 30.0
+
+
+def cancel_grace(tokens):
+    """Seconds a step goes on after its run is gone (cancelled): the tokens under way finish
+    their requests, each bounded by the largest ``timeout`` of the items (twice, for the request
+    and its answer); then the worker ends (``_rotation_lock.cancel_watch``)."""
+    timeouts = []
+    for item in tokens if isinstance(tokens, list) else []:
+        params = item.get('params') if isinstance(item, Mapping) else None
+        value = params.get('timeout') if isinstance(params, Mapping) else None
+        try:
+            timeouts.append(float(value))
+        except (TypeError, ValueError):
+            timeouts.append(DEFAULT_TIMEOUT)
+    return 2 * max(timeouts or [DEFAULT_TIMEOUT]) + 5
+
+
 def plain(value):
     """``value`` as plain dicts, lists, strings and numbers, without Ansible's data tags.
 
@@ -94,6 +114,7 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
+        self._cancelled = threading.Event()
         args = self._checked_args(task_vars or {})
         step = args['step']
         missing = [name for name in NEEDS[step] if args.get(name) in (None, '')]
@@ -106,9 +127,11 @@ class ActionModule(ActionBase):
         try:
             if step in STEP_LOCKED and args.get('lock_path') and not self._task.check_mode:
                 # The worker holds the lock itself while it may issue, deliver or revoke, so a
-                # killed run's surviving worker keeps the next run waiting (_rotation_lock.py).
+                # killed run's surviving worker keeps the next run waiting (_rotation_lock.py);
+                # once its run is gone it starts no further token and ends within a grace.
                 with lock.step_lock(args['lock_path'], args['lock_timeout']):
-                    result.update(self._step(step, args))
+                    with lock.cancel_watch(cancel_grace(args['tokens']), self._cancelled.set):
+                        result.update(self._step(step, args))
             else:
                 result.update(self._step(step, args))
         except (ValidationError, JournalError, lock.LockError, safe_path.UnsafePath,
@@ -193,7 +216,8 @@ class ActionModule(ActionBase):
         if step == 'issue':
             if args.get('report_dir'):
                 report.check_directory(args['report_dir'])      # before any request
-            answer = engine.issue_step(self._tokens(args), args['state_dir'], args['fail_fast'])
+            answer = engine.issue_step(self._tokens(args), args['state_dir'], args['fail_fast'],
+                                       cancelled=self._cancelled)
             answer['changed'] = any(r['action'] in ('rotated', 'failed') and r.get('previous_id')
                                     for r in answer['rows'])
             rows = answer['rows']

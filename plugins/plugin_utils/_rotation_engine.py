@@ -45,8 +45,10 @@ class Run:
     """Shared state of one step: the journal, the rows, fail-fast."""
 
     def __init__(self, tokens, state_dir, fail_fast=False, check_mode=False, now=None,
-                 only=None):
+                 only=None, cancelled=None):
         self.now = now or utcnow()
+        #: set when the run that started this step is gone: no further token is started
+        self.cancelled = cancelled or threading.Event()
         self.items = validate_items(tokens, self.now, only)
         self.journal = Journal(state_dir, write=not check_mode)
         self.fail_fast = fail_fast
@@ -98,6 +100,9 @@ class Run:
         if planned.error:
             return self._fail(row, planned.error)
         if not (planned.due or planned.retire_now_ids or planned.finish_entry):
+            return row
+        if self.cancelled.is_set():
+            row.update(action='skipped', reason='not attempted: the run was cancelled')
             return row
         if self.stop.is_set():
             row.update(action='skipped', reason='not attempted: rotate_fail_fast stopped the run '
@@ -228,9 +233,10 @@ def _no_journal_warning(journal):
     return {} if journal.exists else dict(warnings=[NO_JOURNAL % journal.state_dir])
 
 
-def issue_step(tokens, state_dir, fail_fast, now=None):
-    """Plan (the listings are read here, under the step lock) and issue what is due."""
-    run = Run(tokens, state_dir, fail_fast=fail_fast, now=now)
+def issue_step(tokens, state_dir, fail_fast, now=None, cancelled=None):
+    """Plan (the listings are read here, under the step lock) and issue what is due; once
+    ``cancelled`` is set, no further token is started."""
+    run = Run(tokens, state_dir, fail_fast=fail_fast, now=now, cancelled=cancelled)
     warnings = _no_journal_warning(run.journal).get('warnings', [])
     rows = run.issue()
     warnings += run.full_disk_warning()

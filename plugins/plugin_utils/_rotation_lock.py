@@ -37,12 +37,17 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 
 from ansible_collections.tokenops.tokens.plugins.module_utils import _safe_path as safe_path
 
 RUN_BYTE, STEP_BYTE = 0, 1
 POLL = 0.1
+#: how often a step checks whether the run that started it is still there
+CANCEL_POLL = 0.5
+#: the exit status of a worker that ended itself after its run was cancelled
+CANCELLED_EXIT = 75
 
 HOLDER = r'''
 import fcntl, os, sys, time
@@ -213,3 +218,34 @@ def step_lock(path, timeout):
         yield
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def cancel_watch(grace, on_cancel):
+    """While the block runs, watch the run that started this process (its parent).
+
+    ansible-core 2.21 runs each worker in its own session, so cancelling a run as AWX does
+    (SIGKILL to the run's process group) leaves the worker of an engine step running, holding
+    the step lock. When the parent is gone, ``on_cancel()`` is called (the engine then starts no
+    further token, and finishes the ones under way); if the block has not ended ``grace``
+    seconds later (a request that hangs), this process ends: the kernel drops the step lock
+    with it, and the journal, written before every act, lets the next run finish what was left.
+    """
+    parent = os.getppid()
+    done = threading.Event()
+
+    def watch():
+        while not done.wait(CANCEL_POLL):
+            if os.getppid() != parent:
+                on_cancel()
+                if not done.wait(grace):
+                    os._exit(CANCELLED_EXIT)
+                return
+
+    watcher = threading.Thread(target=watch, name='tokenops-cancel-watch')
+    watcher.daemon = True
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
