@@ -15,6 +15,8 @@ and builds check mode, diff and the result that PRODUCT.md promises (``changed``
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import time
+
 from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
     AmbiguousWriteError, TokenOpsError,
 )
@@ -323,6 +325,33 @@ class TokenStateMachine:
                             previous_id=previous_id, rotation_reason=reason)
 
 
+#: pauses before asking again whether a refused new secret works (a platform may take a moment
+#: to accept a secret it has just issued)
+RECHECK_PAUSES = (0.5, 1.0, 2.0)
+
+
+def still_works(adapter, result, written):
+    """Raise ``TokenOpsError`` when the platform refuses the secret this run issued: another run
+    (a second playbook or job over the same token) replaced it since. A check that cannot
+    conclude (no way to check, 5xx, timeout) says nothing and lets it pass."""
+    secret = result['secret']
+    if adapter.verify_path is None and type(adapter).verify is TokenAdapter.verify:
+        return
+    for pause in (0,) + RECHECK_PAUSES:
+        time.sleep(pause)
+        try:
+            if adapter.verify(secret):
+                return
+        except (InputError, TokenOpsError):
+            return
+    raise TokenOpsError(
+        'the secret this run issued for token %s no longer works: another run (a second playbook '
+        'or job over the same token, or a rotation elsewhere) replaced it after this one issued '
+        'it; %s. The token\'s current secret is the other run\'s: use that one, or run again to '
+        'issue one for this task' % ((result.get('token') or {}).get('id'), written),
+        changed=True)
+
+
 def run_token_module(platform, adapter_class, argument_spec, mutually_exclusive=None):
     """The whole ``main()`` of a managing module: options, client, adapter, state machine, and
     the ``secret_dest`` file."""
@@ -333,8 +362,12 @@ def run_token_module(platform, adapter_class, argument_spec, mutually_exclusive=
     def work():
         dest = preflight(module.params)      # before any request
         client = make_client(API[platform], module.params)
+        adapter = adapter_class(client, module.params)
         try:
-            result = TokenStateMachine(module, adapter_class(client, module.params)).run()
+            result = TokenStateMachine(module, adapter).run()
+            if result.get('rotated') and result.get('secret') is not None:
+                still_works(adapter, result, 'secret_dest was not written (it keeps what it held)'
+                            if dest else 'the secret is not returned')
         except (InputError, TokenOpsError) as exc:
             exc.platform_changes = client.changes
             raise
@@ -349,6 +382,12 @@ def run_token_module(platform, adapter_class, argument_spec, mutually_exclusive=
                     'the file can be written' % (dest.path, why or type(exc).__name__,
                                                  (result.get('token') or {}).get('id')))
             result['changed'] = result['changed'] or written
+            if result.get('rotated') and written:
+                try:
+                    still_works(adapter, result, 'secret_dest holds it')
+                except TokenOpsError as exc:
+                    exc.platform_changes = client.changes
+                    raise
         return result
 
     run(module, work)

@@ -73,7 +73,8 @@ class Run:
             if why:
                 p.notes.append('will fail before issuing: %s' % why)
         rows = self._ordered([p.row(self.now, self.check_mode) for p in planned])
-        work = any(p.due or p.retire_now_ids or p.finish_entry for p in planned if not p.error)
+        work = any(p.due or p.retire_now_ids or p.finish_entry or p.redeliver
+                   for p in planned if not p.error)
         return rows, work
 
     def _ordered(self, rows):
@@ -99,7 +100,7 @@ class Run:
         item = planned.item
         if planned.error:
             return self._fail(row, planned.error)
-        if not (planned.due or planned.retire_now_ids or planned.finish_entry):
+        if not (planned.due or planned.retire_now_ids or planned.finish_entry or planned.redeliver):
             return row
         if self.cancelled.is_set():
             row.update(action='skipped', reason='not attempted: the run was cancelled')

@@ -23,9 +23,12 @@ a secret was issued.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import hashlib
 import json
 import os
 import threading
+
+from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import isoformat, utcnow
 
 from ansible_collections.tokenops.tokens.plugins.module_utils import _safe_path as safe_path
 
@@ -35,6 +38,13 @@ FILE = 'journal.json'
 
 class JournalError(Exception):
     pass
+
+
+def fingerprint(secret):
+    """A one-way digest of a secret: whether a sink still holds what this run delivered can be
+    told later without keeping the secret (API secrets are long and random, so the digest tells
+    nothing of them)."""
+    return hashlib.sha256(('tokenops.tokens:%s' % secret).encode('utf-8')).hexdigest()[:32]
 
 
 def legacy_key(item):
@@ -147,11 +157,26 @@ class Journal:
         """
         return self._find(self.rotated, item)
 
-    def remember_rotation(self, item, token_id, rotated_at):
+    def remember_rotation(self, item, token_id, rotated_at, secret_digest=None):
+        """This run rotated the token: ``token_id``, when, and the :func:`fingerprint` of the
+        secret it delivered (how a later run tells its own delivery from another run's)."""
         with self._lock:
             self.rotated.pop(legacy_key(item), None)
             self.rotated[item.journal_key] = dict(label=item.label, token_id=token_id,
-                                                  rotated_at=rotated_at)
+                                                  rotated_at=rotated_at,
+                                                  fingerprint=secret_digest,
+                                                  delivered_at=isoformat(utcnow()))
+            self._save()
+
+    def adopt(self, item, token_id, secret_digest):
+        """The sinks hold another run's working secret of ``token_id``: remember it as what this
+        run's sinks hold (when this run last rotated the token stays as it was)."""
+        with self._lock:
+            record = self._find(self.rotated, item)
+            if record is None:
+                return
+            record.update(token_id=token_id, fingerprint=secret_digest,
+                          delivered_at=isoformat(utcnow()))
             self._save()
 
     def _save(self):

@@ -42,6 +42,9 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_protocol import (
     failure_text, recover, unexpected_failure,
 )
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_reconcile import (
+    Reconciler, live_matches,
+)
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_report import new_row
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import SinkError, make_sink
 
@@ -362,6 +365,9 @@ class Planned:
         self.issued = None
         self.finish_entry = False
         self.notes = []
+        #: the current secret, read from the platform, to deliver again without rotating
+        #: (another run rotated the token and this run's sinks hold a dead secret)
+        self.redeliver = None
 
     @property
     def label(self):
@@ -510,6 +516,7 @@ def plan_group(group, journal, now, on_client=None):
         try:
             adapter = planned.adapter = item.new_adapter(client, now)
             entry = journal.get(item)
+            reconciler = None
             try:
                 scope = adapter.scope_key()
             except NotImplementedError:
@@ -525,11 +532,19 @@ def plan_group(group, journal, now, on_client=None):
                     listings[scope] = Listing(adapter.list_scope())
                 planned.listing = listings[scope]
                 if entry is not None:
-                    matched = _ids_matching(item, client, planned.listing, now)
-                    excluded = recover(planned, entry, [token_id for token_id, raw in matched])
-                    candidates = [raw for token_id, raw in matched if token_id not in excluded]
+                    matched = [(token_id, raw, None) for token_id, raw
+                               in _ids_matching(item, client, planned.listing, now)]
+                    excluded = recover(planned, entry, [token_id for token_id, r, t in matched])
+                    matched = [m for m in matched if m[0] not in excluded]
+                    candidates = [raw for token_id, raw, token in matched]
                 else:
-                    candidates = planned.listing.candidates(adapter)
+                    matched = live_matches(item, client, planned.listing, now)
+                    reconciler = Reconciler(planned, journal, now)
+                    excluded = reconciler.narrow(matched)
+                    candidates = [raw for token_id, raw, token in matched
+                                  if token_id not in excluded]
+                    if not matched:
+                        candidates = planned.listing.candidates(adapter)
                 current = adapter.find_in(candidates)
             current = forget_unreadable_times(current, planned.notes.append)
             planned.current = current
@@ -548,6 +563,8 @@ def plan_group(group, journal, now, on_client=None):
                 continue
             if not planned.due:
                 planned.due, planned.reason = decide(planned, journal, now)
+            if reconciler is not None:
+                reconciler.after_lookup(current)
             if planned.due:
                 adapter.check_rotation(current)
         except (InputError, TokenOpsError) as exc:

@@ -38,6 +38,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, isoformat,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import TokenAdapter
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_journal import fingerprint
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import SinkError
 
 ISSUING = 'issuing'
@@ -248,6 +249,8 @@ class Rotation:
         self.delivered = []
         self.unverified = None
         self.previous_fate = None
+        #: the fingerprint of the new secret (``_rotation_journal.fingerprint``), never the secret
+        self.secret_digest = None
         #: preflight states by sink description (in memory only: they may hold a secret)
         self.states = {}
         #: what the role runs for each task-file sink (holds the secret)
@@ -288,6 +291,8 @@ class Rotation:
                              % failure_text(exc))
         if not planned.due:
             self.journal.finish(item)
+            if planned.redeliver:
+                return self._deliver_again(planned)
             return row
         secret = self._issue(planned, known_ids())
         if secret is None or not self._verify(secret):
@@ -302,6 +307,26 @@ class Rotation:
             row.update(action='rotated', notes=row['notes'] + [AWAITING])
             return row
         return self.complete(secret)
+
+    def _deliver_again(self, planned):
+        """The current secret, read from the platform, to the sinks the engine writes (another
+        run rotated the token; this run's sinks held a dead secret). Nothing changes on the
+        platform; task-file sinks are not run again."""
+        item, row = self.item, self.row
+        self.states, why = preflight(item.engine_sinks)
+        if why:
+            return self.fail('the current secret could not be delivered again: %s' % why)
+        try:
+            self.delivered = deliver(item.engine_sinks, planned.redeliver, planned.current,
+                                     states=self.states)
+        except SinkError as exc:
+            return self.fail('the current secret could not be delivered again: %s' % exc)
+        row.update(action='delivered again', delivered=self.delivered)
+        self.journal.adopt(item, planned.current.get('id'), fingerprint(planned.redeliver))
+        if item.task_sinks:
+            row['notes'] = row['notes'] + ['the task-file sinks were not run again: their '
+                                           'consumers may hold the dead secret']
+        return row
 
     def _clean_up(self, planned):
         """Delete what an interrupted run left before issuing again."""
@@ -340,6 +365,7 @@ class Rotation:
             self.fail('issuing a new secret failed: %s' % failure_text(exc))
             return None
         self.token = token
+        self.secret_digest = fingerprint(secret)
         self.client.remember_secret(secret)     # masked in any later message of this run
         self._to(ISSUED, token_id=token.get('id'))
         if previous and not item.overlaps:
@@ -428,7 +454,7 @@ class Rotation:
         return dict(label=self.item.label, provider=self.item.provider.name,
                     previous=self.previous, token=self.token, superseded=self.superseded,
                     delivered=self.delivered, earlier=self.earlier, unverified=self.unverified,
-                    previous_fate=self.previous_fate)
+                    previous_fate=self.previous_fate, secret_digest=self.secret_digest)
 
     def resume(self, outcome):
         """Carry on in the finish step from what :meth:`outcome` gave the issue step."""
@@ -439,6 +465,7 @@ class Rotation:
         self.earlier = outcome.get('earlier')
         self.unverified = outcome.get('unverified')
         self.previous_fate = outcome.get('previous_fate')
+        self.secret_digest = outcome.get('secret_digest')
         self.step = UNVERIFIED if self.unverified else VERIFIED
         self.adapter = self.item.new_adapter(self.client, self.now)
         return self
@@ -525,7 +552,8 @@ class Rotation:
         # Remembered always: a platform may say when a secret was issued in a shape the module
         # cannot read (then the role counts the age from here), not only say nothing.
         if token.get('id'):
-            self.journal.remember_rotation(item, token['id'], isoformat(self.now))
+            self.journal.remember_rotation(item, token['id'], isoformat(self.now),
+                                           self.secret_digest)
         row.update(action='rotated', notes=notes)
         return row
 
