@@ -169,8 +169,8 @@ class Reconciler:
         if ok:
             if changed and not self.duplicates:
                 planned.notes.append('%s changed this token since this run last rotated it (%s); '
-                                     'the secret in %s works' % (ANOTHER_RUN, '; '.join(changed),
-                                                                self.sink))
+                                     'the secret in %s works'
+                                     % (ANOTHER_RUN, '; '.join(changed), self.sink))
             if record:
                 self.journal.adopt(self.item, current.get('id'), self.digest)
             return

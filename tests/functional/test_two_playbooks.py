@@ -1,8 +1,8 @@
 """Two playbooks running a module on one token at once (issue 23, item 6, the modules alone).
 
 Run A regenerates the PactFlow token in place; the platform acts at once, but its answer reaches
-A only after run B's regeneration. Meanwhile run B regenerates it again (A's secret dies) and writes its own secret
-to the shared secret_dest. Then A's answer arrives. Today A wrote its dead secret over B's working
+A only after run B's regeneration. Meanwhile run B regenerates it again (A's secret dies) and
+writes its own secret to the shared secret_dest. Then A's answer arrives. Today A wrote its dead secret over B's working
 one and both ended rc 0. A module now checks, before it writes secret_dest or returns, that the
 secret it issued still works, and fails clearly when another run replaced it.
 """
