@@ -46,8 +46,8 @@ options:
         before the secret is written. A file it replaces keeps its owner and group, unless the
         directory is one that other users can write (group or world writable, sticky or not, or
         another user's own directory).
-      - In a directory that other users can write, a file that another user owns is never inherited:
-        whoever created it could read the secret. The module refuses such a file (before any
+      - In a directory that other users can write, a file that another user owns is never inherited,
+        since whoever created it could read the secret. The module refuses such a file (before any
         request) unless O(secret_owner) says whose the new file is. This is stricter than
         M(ansible.builtin.copy), which keeps a replaced file's owner, because the content is a
         secret.
