@@ -331,9 +331,11 @@ RECHECK_PAUSES = (0.5, 1.0, 2.0)
 
 
 def still_works(adapter, result, written):
-    """Raise ``TokenOpsError`` when the platform refuses the secret this run issued: another run
-    (a second playbook or job over the same token) replaced it since. A check that cannot
-    conclude (no way to check, 5xx, timeout) says nothing and lets it pass."""
+    """Raise ``TokenOpsError`` when another run (a second playbook or job over the same token)
+    replaced the secret this run issued: the platform refuses it, and shows the token changed
+    since (another token in its place, another readable value, a later issue date). A refusal
+    while the token is as this run left it (an IP condition, a start date ahead, a platform still
+    catching up) is not this check's business; nor is a check that cannot conclude."""
     secret = result['secret']
     if adapter.verify_path is None and type(adapter).verify is TokenAdapter.verify:
         return
@@ -344,12 +346,29 @@ def still_works(adapter, result, written):
                 return
         except (InputError, TokenOpsError):
             return
+    mine = result.get('token') or {}
+    try:
+        listed = adapter.find()
+    except (InputError, TokenOpsError):
+        return
+    if not _changed_since(adapter, mine, listed, secret):
+        return
     raise TokenOpsError(
         'the secret this run issued for token %s no longer works: another run (a second playbook '
         'or job over the same token, or a rotation elsewhere) replaced it after this one issued '
         'it; %s. The token\'s current secret is the other run\'s: use that one, or run again to '
-        'issue one for this task' % ((result.get('token') or {}).get('id'), written),
-        changed=True)
+        'issue one for this task' % (mine.get('id'), written), changed=True)
+
+
+def _changed_since(adapter, mine, listed, secret):
+    """Whether the platform shows the token changed since this run issued ``secret``."""
+    if listed is None or listed.get('id') != mine.get('id'):
+        return True
+    readable = adapter.readable_secret(listed)
+    if readable is not None and readable != secret:
+        return True
+    now, then = adapter.secret_issued_at(listed), adapter.secret_issued_at(mine)
+    return now is not None and then is not None and now > then
 
 
 def run_token_module(platform, adapter_class, argument_spec, mutually_exclusive=None):
