@@ -458,9 +458,24 @@ def not_due_reason(policy, issued, expires, now):
     return 'not due: %s' % '; '.join(parts) if parts else 'not due'
 
 
+def lifetime_breach(planned):
+    """Why the current token is beyond its platform's lifetime cap, or None; a cap that could
+    not be read is noted on the row."""
+    cap = planned.adapter.lifetime_cap()
+    if cap is None:
+        return None
+    if cap.unreadable:
+        planned.notes.append(cap.unreadable_warning())
+    return cap.breach(parse_optional_timestamp(planned.current.get('created_at')),
+                      planned.adapter.expires_at(planned.current))
+
+
 def decide(planned, journal, now):
-    """(due, reason) for the current token under the item's policy."""
+    """(due, reason) for the current token under the item's policy and its platform's cap."""
     item = planned.item
+    breach = lifetime_breach(planned)
+    if breach:
+        return True, breach
     issued, record = issued_at(planned, journal)
     expires = planned.adapter.expires_at(planned.current)
     if issued is None and expires is None and item.policy.rotate == 'due':

@@ -34,6 +34,7 @@ __metaclass__ = type
 from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
     AmbiguousWriteError, TokenOpsError,
 )
+from ansible_collections.tokenops.tokens.plugins.module_utils._power import issue_successor
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, isoformat,
 )
@@ -151,9 +152,9 @@ def verify_secret(adapter, secret):
 
 
 def issue_secret(adapter, current):
-    """``(token, secret)`` of a replacement for ``current``."""
+    """``(token, secret)`` of a replacement for ``current`` that carries its power (``_power``)."""
     try:
-        return adapter.issue_replacement(current)
+        return issue_successor(adapter, current)
     except NotImplementedError:
         if adapter.overlaps:
             raise
@@ -374,6 +375,10 @@ class Rotation:
             self._follow(previous, secret)
         row.update(token_id=token.get('id'), previous_id=previous.get('id') if previous else None,
                    age_days=0, expires_at=token.get('expires_at'), reason=planned.reason)
+        # What the issue found (a lifetime cut to the platform's cap, a power difference in place)
+        row['notes'] = list(row.get('notes') or []) + [n for n in self.adapter.notes
+                                                       if n not in (row.get('notes') or [])]
+        del self.adapter.notes[:]
         return secret
 
     def _verify(self, secret):

@@ -688,3 +688,58 @@ def test_a_pytfe_script_starts_by_listing_organizations(tfe, client):
     assert created.token
     client.team_tokens.delete_by_id(created.id)
     assert tfe.tokens(team_id) == []
+
+
+# -- token TTL policies ----------------------------------------------------------------------
+# pytfe 1.5.0 organization_token_ttl_policies / go-tfe OrganizationTokenTTLPolicies; the
+# provider's tfe_org_max_token_ttl_policy (terraform-provider-tfe #1996) reads an empty list as
+# "disabled" and documents: "Existing tokens that exceed newly configured limits will stop
+# working and return an unauthorized error".
+
+def test_pytfe_lists_no_policy_until_the_organization_sets_one(tfe, client):
+    assert list(client.organization_token_ttl_policies.list(ORG)) == []
+    tfe.max_token_ttl = timedelta(days=30)
+    policies = {p.token_type.value: p.max_ttl_ms
+                for p in client.organization_token_ttl_policies.list(ORG)}
+    assert policies["team"] == 30 * 86400 * 1000 and set(policies) == {
+        "organization", "team", "user", "audit_trails"}
+
+
+def test_team_tokens_beyond_the_policy_answer_401(tfe, call):
+    team = tfe.add_team("ci")
+    _old_id, old = tfe.add_token(team, "old", created_at=days_ago(10))          # 2 years
+    _never_id, never = tfe.add_token(team, "never", expired_at=None)
+    _short_id, short = tfe.add_token(team, "short", expired_at=days_ago(-20))
+    tfe.max_token_ttl = timedelta(days=30)
+    for secret in (old, never):
+        response = call("GET", "/account/details", token=secret)
+        assert (response.status_code, response.json()) == (401, UNAUTHORIZED)
+        pytfe = TFEClient(TFEConfig(address=tfe.url, token=secret, max_retries=0))
+        with pytest.raises(AuthError):
+            list(pytfe.organizations.list())
+    assert works(call, short)
+    tfe.max_token_ttl = None
+    assert works(call, old)                 # the policy refuses it; it was never revoked
+
+
+@pytest.mark.parametrize("capped_default, status", [("refuse", 422), ("cap", 201)])
+def test_create_without_expiry_under_a_cap(tfe, call, capped_default, status):
+    """No source says what a create without expired-at does under a cap shorter than the
+    two-year default; both readings are switches (see the sandbox's docstring)."""
+    team = tfe.add_team("ci")
+    tfe.max_token_ttl, tfe.capped_default = timedelta(days=30), capped_default
+    response = call("POST", f"/teams/{team}/authentication-tokens", json=described_body())
+    assert response.status_code == status
+    if status == 201:
+        attributes = response.json()["data"]["attributes"]
+        lifetime = parse_time(attributes["expired-at"]) - parse_time(attributes["created-at"])
+        assert lifetime == timedelta(days=30) and works(call, attributes["token"])
+    else:
+        assert response.json()["errors"][0]["source"] == {"pointer": "/data/attributes/expired-at"}
+        assert tfe.tokens() == []
+
+
+def test_ttl_policies_status_switch(tfe, client):
+    tfe.ttl_policies_status = 404
+    with pytest.raises(NotFound):
+        list(client.organization_token_ttl_policies.list(ORG))
