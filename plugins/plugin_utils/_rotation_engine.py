@@ -66,12 +66,17 @@ class Run:
         groups = group_by_connection(self.items)
         return run_groups(groups, lambda group: plan_group(group, self.journal, self.now))
 
-    def plan_rows(self):
+    def plan_rows(self, show_deliveries=False):
+        """The plan's rows; ``show_deliveries`` (check mode): a due token's row says where its
+        new secret would be written."""
         planned = [p for client, plans in self.plan() for p in plans]
         for p in planned:
             why = p.due and not p.error and sink_problem(p.item)
             if why:
                 p.notes.append('will fail before issuing: %s' % why)
+            elif p.due and not p.error and show_deliveries:
+                p.notes.append('would deliver to %s'
+                               % ', '.join(sink.describe() for sink in p.item.sinks))
         rows = self._ordered([p.row(self.now, self.check_mode) for p in planned])
         work = any(p.due or p.retire_now_ids or p.finish_entry or p.redeliver
                    for p in planned if not p.error)
@@ -219,7 +224,7 @@ NO_JOURNAL = ('rotate_state_dir %s holds no journal: either no rotation run has 
 
 def plan_step(tokens, state_dir, check_mode, now=None):
     run = Run(tokens, state_dir, check_mode=True, now=now)
-    rows, work = run.plan_rows()
+    rows, work = run.plan_rows(show_deliveries=check_mode)
     generated = isoformat(run.now)
     result = dict(rows=rows, work=work, summary=report.summary(rows),
                   **_no_journal_warning(run.journal))

@@ -209,6 +209,8 @@ def validate_item(index, raw, labels, now, providers=None):
         raise ValidationError('%s.params.%s' % (where, exc))
     connection = (provider.name, base_url, token, bool(params.get('validate_certs', True)),
                   params.get('timeout'), params.get('max_retry_wait'))
+    for sink in sinks:
+        sink.rotating(provider.name, base_url, token)
     return Item(index, raw, label, provider, params, policy, sinks, connection, adapter,
                 _check_limits(where, raw.get('limits')))
 

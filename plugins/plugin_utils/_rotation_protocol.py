@@ -175,6 +175,15 @@ def preflight(sinks):
     return states, None
 
 
+class PartialDelivery(SinkError):
+    """A delivery that failed after sinks that cannot be put back took the new secret:
+    ``stuck`` names them (their consumers hold the new secret now)."""
+
+    def __init__(self, message, stuck):
+        super(PartialDelivery, self).__init__(message)
+        self.stuck = stuck
+
+
 def deliver(sinks, secret, token, records=None, states=None):
     """Write ``secret`` to every sink, all or none; return their descriptions.
 
@@ -196,9 +205,10 @@ def deliver(sinks, secret, token, records=None, states=None):
             write.abort()
         stuck = _roll_back(committed, states or {})[1]
         if stuck and isinstance(exc, SinkError):
-            raise SinkError('%s; and %s could not be put back (%s)'
-                            % (exc, ', '.join(d for d, why in stuck),
-                               '; '.join(why for d, why in stuck)))
+            raise PartialDelivery('%s; and %s could not be put back (%s)'
+                                  % (exc, ', '.join(d for d, why in stuck),
+                                     '; '.join(why for d, why in stuck)),
+                                  [d for d, why in stuck])
         raise
     return [sink.describe() for sink in sinks]
 
@@ -407,6 +417,9 @@ class Rotation:
             self.journal.record(item, sink_records=records)
         try:
             self.delivered = deliver(sinks, secret, self.token, records, self.states)
+        except PartialDelivery as exc:
+            self._keep_partly_delivered('delivery failed: %s' % exc, exc.stuck)
+            return False
         except SinkError as exc:
             self._undo('delivery failed: %s' % exc)
             return False
@@ -429,6 +442,20 @@ class Rotation:
             self.journal.finish(self.item)
         else:
             self.journal.record(self.item, **self.earlier)
+
+    def _keep_partly_delivered(self, message, holders):
+        """After a delivery that left the new secret in sinks that cannot be put back: their
+        consumers hold it, so it is kept alive (deleting it would break them), and so is the
+        previous one. The journal says where it went: the next run rotates again and revokes
+        it once a newer secret reached every sink (``_reissue``)."""
+        if not self.item.overlaps:
+            return self._undo(message)
+        self.journal.record(self.item, delivered=list(holders))
+        return self.fail('%s. The new token %s is kept, since %s hold%s it; the previous secret '
+                         'still works; the next run rotates again and revokes both once every '
+                         'sink holds a newer secret'
+                         % (message, self.token.get('id'), ', '.join(holders),
+                            '' if len(holders) > 1 else 's'))
 
     def _undo(self, message):
         """After a failed verification or delivery: keep the previous secret where possible."""

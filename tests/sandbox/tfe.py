@@ -1,4 +1,5 @@
-"""HCP Terraform / Terraform Enterprise: team tokens (described and legacy), teams, ping.
+"""HCP Terraform / Terraform Enterprise: team tokens (described and legacy), teams, ping; and,
+from ``tfe_variables.py``, workspaces, workspace variables and variable sets.
 
 Follows ``api/tfe.md``. One organization (``organization``, default ``tokenops``) holds an
 ``owners`` team; the admin credential is an owner's user token. The base URL is the host root
@@ -55,6 +56,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from .core import Platform, days_ago, isoformat_ms, parse_time, random_token
+from .tfe_variables import WorkspaceVariables
 
 ALNUM = string.ascii_letters + string.digits
 API = "/api/v2"
@@ -150,13 +152,15 @@ def status_predicates(now: datetime) -> dict[str, Callable[[datetime | None], bo
     }
 
 
-class TFE(Platform):
+class TFE(WorkspaceVariables, Platform):
     name = "tfe"
     #: "30 requests per second" per user: developer.hashicorp.com/terraform/cloud-docs/api-docs
     #: (Rate limiting)
     published_rate_limit = (30, 1.0)
     base_path = ""
     content_type = "application/vnd.api+json"
+
+    ApiError = ApiError     # for the WorkspaceVariables mixin
 
     # Switches: tests flip them on the instance.
     organization = "tokenops"
@@ -206,10 +210,12 @@ class TFE(Platform):
         for path, method, view in rules:
             app.add_url_rule(API + path, endpoint=view.__name__, view_func=view,
                              methods=[method])
+        self._variable_routes(app, API)
 
     def setup(self) -> str:
         self._teams: dict[str, Team] = {}
         self._tokens: dict[str, TeamToken] = {}
+        self._variable_setup()
         self.created_at = self.now()
         self.admin_user_id = new_id("user")
         self.owners_team_id = self.add_team(OWNERS)

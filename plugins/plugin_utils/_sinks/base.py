@@ -66,6 +66,13 @@ class Sink:
         raises :class:`SinkError` naming ``where.option``. ``raw`` holds only known options."""
         return dict(type=cls.type)
 
+    def rotating(self, platform, base_url, credential):
+        """Told, once the item is checked, which token this sink delivers: its ``platform``,
+        API ``base_url`` and the ``credential`` the rotation authenticates with. A sink that
+        authenticates to that same platform with that same credential (a token writing its own
+        consumer's copy) must write with the new secret: an in-place rotation kills the
+        previous one before delivery."""
+
     @property
     def target(self):
         """What two tokens must never share (a file path, a secret's name), or None."""

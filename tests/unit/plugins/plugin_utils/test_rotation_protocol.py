@@ -501,6 +501,33 @@ def test_delivery_failing_on_the_second_of_three_sinks_leaves_every_sink_as_it_w
     world.assert_no_leak()
 
 
+class WriteOnceSink(MemorySink):
+    """A store that keeps no earlier version (a GitHub secret, a TFE variable)."""
+
+    can_read_back = False
+    can_roll_back = False
+
+
+def test_a_failure_after_a_sink_that_cannot_be_put_back_keeps_the_secret_it_holds(tmp_path):
+    held, failing = WriteOnceSink("held"), MemorySink("failing")
+    world = World(tmp_path, sinks=[held, failing], overlaps=True)
+    failing.fail_write = "denied"
+    row = world.run()
+    assert row["action"] == "failed"
+    assert "memory:held could not be put back" in row["error"]
+    assert "is kept, since memory:held holds it" in row["error"]
+    new_id = world.rotations[0].token["id"]
+    assert held.current == world.platform.tokens[new_id]["secret"]
+    assert sorted(world.platform.live_tokens()) == sorted([world.previous_id, new_id]), \
+        "the new token stays alive for the consumers of the sink that holds it"
+    entry = list(world.journal["entries"].values())[0]
+    assert entry["delivered"] == ["memory:held"]
+    failing.fail_write = None
+    assert world.run()["action"] == "rotated"
+    assert new_id not in world.platform.live_tokens()
+    world.assert_converged()
+
+
 def test_a_sink_that_fails_its_preflight_stops_the_token_before_anything_is_issued(tmp_path):
     world = World(tmp_path, sinks=[MemorySink("a"), make_sink(
         dict(type="file", path=str(tmp_path / "missing" / "f")), "rotate_tokens[ci].deliver[1]",
@@ -675,13 +702,15 @@ def test_in_place_a_failed_check_rolls_nothing_back(tmp_path):
     assert set(world.consumers().values()) == {new}
 
 
-def test_the_registry_offers_the_three_types_with_their_capabilities():
+def test_the_registry_offers_the_types_with_their_capabilities():
     flags = dict((kind, (cls.can_read_back, cls.can_roll_back, cls.runs_as_task_file))
                  for kind, cls in TYPES.items())
     assert flags == {"file": (True, True, False), "vault_file": (True, True, False),
-                     "tasks": (False, False, True)}
+                     "tasks": (False, False, True), "github_secret": (False, False, False),
+                     "tfe_variable": (False, False, False)}
     with pytest.raises(SinkError, match=r"rotate_tokens\[x\]\.deliver\[2\]\.type: must be one "
-                                        r"of file, vault_file, tasks, got 'ftp'"):
+                                        r"of file, vault_file, tasks, github_secret, "
+                                        r"tfe_variable, got 'ftp'"):
         make_sink(dict(type="ftp"), "rotate_tokens[x].deliver[2]", "x", "pulumi", "V")
     with pytest.raises(SinkError, match=r"deliver\[0\]: unsupported option\(s\) path for a "
                                         r"tasks sink; supported: type, file"):
