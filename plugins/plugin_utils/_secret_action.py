@@ -59,7 +59,7 @@ FILE_NOTICE = ('tokenops.tokens hid the result of %s because it carries a secret
 LOST_NOTICE = ('tokenops.tokens hid the result of %s because it carries a secret, and this task '
                'neither registers its result nor sets secret_dest: the secret is not kept '
                'anywhere')
-LOOP_NOTICE = ('tokenops.tokens hid the result of %s (item %s) because its api_token comes from '
+LOOP_NOTICE = ('tokenops.tokens hid the result of %s%s because its api_token comes from '
                'the loop item, which ansible-core shows with every result (the item label, the '
                'result\'s "%s", ansible-runner events) where no_log does not reach. Loop over '
                'names and look each credential up instead, for example loop: "{{ creds | '
@@ -240,9 +240,10 @@ class SecretHidingAction(ActionBase):
         loop_variable = self._credential_in_loop_item(task_vars)
         if loop_variable:
             result['_ansible_no_log'] = True
-            position = (task_vars or {}).get('ansible_loop', {}).get('index') if isinstance(
-                (task_vars or {}).get('ansible_loop'), Mapping) else None
-            notice = LOOP_NOTICE % (self._task.get_name(), position or '?', loop_variable)
+            loop = (task_vars or {}).get('ansible_loop')
+            position = loop.get('index') if isinstance(loop, Mapping) else None
+            notice = LOOP_NOTICE % (self._task.get_name(),
+                                    ' (item %s)' % position if position else '', loop_variable)
             if result.get('failed'):
                 notice += '. ' + LOOP_FAILURE % result.get('msg')
             display.warning(notice)
