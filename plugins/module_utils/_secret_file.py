@@ -41,8 +41,8 @@ def secret_file_argument_spec():
     return dict(
         secret_dest=dict(type='path'),
         secret_mode=dict(type='raw', default='0600', no_log=False),   # a file mode
-        secret_owner=dict(type='str'),
-        secret_group=dict(type='str'),
+        secret_owner=dict(type='str', no_log=False),     # a user's name
+        secret_group=dict(type='str', no_log=False),     # a group's name
         allow_secret_loss=dict(type='bool', default=False),
     )
 
