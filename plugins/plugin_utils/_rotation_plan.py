@@ -43,7 +43,7 @@ from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_protocol
     failure_text, recover, unexpected_failure,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_reconcile import (
-    Reconciler, live_matches,
+    Reconciler, identity_tokens,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_report import new_row
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import SinkError, make_sink
@@ -549,19 +549,15 @@ def plan_group(group, journal, now, on_client=None):
                     listings[scope] = Listing(adapter.list_scope())
                 planned.listing = listings[scope]
                 if entry is not None:
-                    matched = [(token_id, raw, None) for token_id, raw
-                               in _ids_matching(item, client, planned.listing, now)]
-                    excluded = recover(planned, entry, [token_id for token_id, r, t in matched])
-                    matched = [m for m in matched if m[0] not in excluded]
-                    candidates = [raw for token_id, raw, token in matched]
+                    matched = _ids_matching(item, client, planned.listing, now)
+                    excluded = recover(planned, entry, [token_id for token_id, raw in matched])
+                    candidates = [raw for token_id, raw in matched if token_id not in excluded]
                 else:
-                    matched = live_matches(item, client, planned.listing, now)
+                    matched = identity_tokens(item, client, planned.listing, now)
                     reconciler = Reconciler(planned, journal, now)
-                    excluded = reconciler.narrow(matched)
-                    candidates = [raw for token_id, raw, token in matched
+                    excluded = reconciler.narrow([m for m in matched if m[3]])
+                    candidates = [raw for token_id, raw, token, live in matched
                                   if token_id not in excluded]
-                    if not matched:
-                        candidates = planned.listing.candidates(adapter)
                 current = adapter.find_in(candidates)
             current = forget_unreadable_times(current, planned.notes.append)
             planned.current = current

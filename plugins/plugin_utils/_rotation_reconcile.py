@@ -62,8 +62,9 @@ def held_secret(item):
     return None, None
 
 
-def live_matches(item, client, listing, now):
-    """``[(id, raw, token)]`` of the listed tokens of ``item``'s identity that have not expired."""
+def identity_tokens(item, client, listing, now):
+    """``[(id, raw, token, live)]`` of the listed tokens of ``item``'s identity (``live``: not
+    expired); one probe of the adapter per candidate, no request."""
     probe = item.new_adapter(client, now)
     found = []
     for raw in listing.candidates(probe):
@@ -74,8 +75,7 @@ def live_matches(item, client, listing, now):
         if token is None or not token.get('id'):
             continue
         expires = probe.expires_at(token)
-        if expires is None or expires > now:
-            found.append((token['id'], raw, token))
+        found.append((token['id'], raw, token, expires is None or expires > now))
     return found
 
 
@@ -99,12 +99,13 @@ class Reconciler:
         return self._checked
 
     def narrow(self, matches):
-        """Before the lookup: with more than one token of the identity, the ids to leave out of
-        the listing (this run's abandoned successor deleted; tokens it never made set aside)."""
+        """Before the lookup: with more than one live token of the identity (``matches`` from
+        :func:`identity_tokens`), the ids to leave out of the listing (this run's abandoned
+        successor deleted; tokens it never made set aside)."""
         if len(matches) < 2 or not self.held:
             return set()
         self.duplicates = True
-        ids = [token_id for token_id, raw, token in matches]
+        ids = [token_id for token_id, raw, token, live in matches]
         own = self.record.get('token_id')
         ok, why, conclusive = self._works()
         notes = self.planned.notes
@@ -130,7 +131,7 @@ class Reconciler:
             return set()
         dated = sorted(((parse_optional_timestamp(token.get('created_at')) is not None,
                          token.get('created_at') or '', token_id)
-                        for token_id, raw, token in matches if token_id in ids))
+                        for token_id, raw, token, live in matches if token_id in ids))
         newest = dated[-1][2]
         others = sorted(token_id for token_id in ids if token_id != newest)
         self.planned.notes.append('%s: more than one token of this identity exists; %s is taken '
