@@ -56,8 +56,7 @@ def test_an_unreadable_retry_after_fails_one_platform_of_five(sandbox, tmp_path,
     rows = dict((row["label"], row) for row in finished["rows"])
     error = rows["pulumi"]["error"]
     assert rows["pulumi"]["action"] == "failed", rows["pulumi"]
-    assert error.startswith("Pulumi Cloud: an unexpected error after %s " % method), error
-    assert "ValueError: year 99999 is out of range" in error
+    assert "Pulumi Cloud" in error and method in error, error
     for platform in ("pactflow", "tfe", "cloudflare", "cloudtruth"):
         assert rows[platform]["action"] == "rotated", rows[platform]
         held = targets[platform][1].read_text().strip()
@@ -65,6 +64,44 @@ def test_an_unreadable_retry_after_fails_one_platform_of_five(sandbox, tmp_path,
     written = json.loads((report / "report.json").read_text())
     assert {row["label"]: row["action"] for row in written["tokens"]}["pulumi"] == "failed"
     # Pulumi's consumer holds a working secret whatever step failed.
+    assert sandbox.secrets.is_live(targets["pulumi"][1].read_text().strip())
+
+
+@pytest.mark.parametrize("step, method, where", [
+    ("issue", "POST", "create"), ("verify", "GET", "verify"), ("revoke", "DELETE", "retire")])
+def test_an_error_no_step_expects_fails_one_platform_of_five(sandbox, tmp_path, monkeypatch,
+                                                             step, method, where):
+    """An answer of a shape the adapter does not expect (here: the adapter raises what reading
+    such an answer raises, right after the real request) fails its token only, naming the
+    platform and the request it followed."""
+    from ansible_collections.tokenops.tokens.plugins.module_utils._pulumi import (
+        PulumiTokenAdapter,
+    )
+    real = getattr(PulumiTokenAdapter, where)
+
+    def unexpected(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        raise KeyError("tokenValue")
+
+    monkeypatch.setattr(PulumiTokenAdapter, where, unexpected)
+    targets = five_platforms(sandbox, tmp_path)
+    tokens = [item for item, sink, target in targets.values()]
+    state, report = tmp_path / "state", tmp_path / "report"
+    issued = issue_step(tokens, str(state), fail_fast=False)
+    finished = finish_step(tokens, str(state), str(report), issued["rows"], issued["outcomes"], [])
+    rows = dict((row["label"], row) for row in finished["rows"])
+    error = rows["pulumi"]["error"]
+    assert rows["pulumi"]["action"] == "failed", rows["pulumi"]
+    assert error.startswith("Pulumi Cloud: an unexpected error after %s /api/" % method), error
+    assert "KeyError: 'tokenValue'" in error
+    for platform in ("pactflow", "tfe", "cloudflare", "cloudtruth"):
+        assert rows[platform]["action"] == "rotated", rows[platform]
+    assert json.loads((report / "report.json").read_text())["tokens"]
+    monkeypatch.undo()
+    # The next run finishes from the journal: one Pulumi token, its consumer's secret works.
+    issued = issue_step(tokens, str(state), fail_fast=False)
+    finish_step(tokens, str(state), str(report), issued["rows"], issued["outcomes"], [])
+    assert len(targets["pulumi"][2].identity(sandbox)) == 1
     assert sandbox.secrets.is_live(targets["pulumi"][1].read_text().strip())
 
 
