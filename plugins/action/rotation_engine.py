@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.errors import AnsibleActionFail, AnsibleValueOmittedError
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
 
 from ansible_collections.tokenops.tokens.plugins.module_utils import _safe_path as safe_path
 from ansible_collections.tokenops.tokens.plugins.module_utils._text import printable
@@ -62,6 +63,7 @@ NEEDS = {'lock': ('lock_path',), 'plan': ('state_dir',), 'issue': ('state_dir',)
          'finish': ('state_dir', 'report_dir'), 'unlock': ('holder',)}
 CHANGES = ('lock', 'issue', 'finish', 'unlock')
 STEP_LOCKED = ('plan', 'issue', 'finish')
+display = Display()
 #: what a template that resolved to ``omit`` leaves: its key or list element is dropped
 OMITTED = object()
 
@@ -145,6 +147,9 @@ class ActionModule(ActionBase):
             result['msg'] = printable(result['msg'])
         if result.get('warnings'):
             result['warnings'] = [printable(warning) for warning in result['warnings']]
+        for notice in result.get('notices') or []:
+            # Information, not a warning: shown at default verbosity, once per run.
+            display.display('tokenops.tokens: %s' % printable(notice))
         if result.get('deliveries'):
             # The new secrets cross to the task-file sinks in this result only: hide it from
             # every callback, log and ansible-runner event; register still receives it.
@@ -176,14 +181,19 @@ class ActionModule(ActionBase):
         tokens = args['tokens']
         if args.get('tokens_var'):
             if labels is not None and isinstance(tokens, list):
-                tokens = [raw for raw in tokens if not isinstance(raw, Mapping)
-                          or self._templated(raw.get('id')) in labels]
+                tokens = [raw for raw in tokens if self._wanted(raw, labels)]
             tokens = self._templated(tokens)
         tokens = plain([] if tokens is None or tokens is OMITTED else tokens)
         if not isinstance(tokens, list) or not all(isinstance(item, dict) for item in tokens):
             raise ValidationError('%s: must be a list of dictionaries'
                                   % (args.get('tokens_var') or 'tokens (rotate_tokens)'))
         return tokens
+
+    def _wanted(self, raw, labels):
+        """Whether V(finish) needs the item ``raw``: one of ``labels`` (or not an item)."""
+        if not isinstance(raw, Mapping):
+            return True
+        return self._templated(raw.get('id')) in labels
 
     def _templated(self, value):
         """``value`` with every string that holds a template templated, as Ansible would have
@@ -225,7 +235,8 @@ class ActionModule(ActionBase):
                 return self._hand_off(args, answer)
             except EnvironmentError as exc:
                 return dict(self._no_hand_off(args, rows, exc),
-                            **dict((key, answer[key]) for key in ('warnings',) if key in answer))
+                            **dict((key, answer[key]) for key in ('warnings', 'notices')
+                                   if key in answer))
         if args['handoff']:
             args.update(_take_handoff(args['state_dir'], args.get('handoff_key')))
         tokens = self._tokens(args, set(outcome.get('label') for outcome in args['outcomes']))

@@ -304,6 +304,15 @@ failed_tokens:
   type: list
   elements: str
   sample: []
+notices:
+  description:
+    - Information the step also prints at default verbosity, for example that O(state_dir) holds no journal
+      yet (a first run there).
+  returned: on plan and issue, when there is something to say
+  type: list
+  elements: str
+  version_added: 1.1.0
+  sample: ["rotate_state_dir /var/lib/token-rotation holds no journal yet, so this is taken as the first rotation run here; ..."]
 '''
 
 from ansible.module_utils.basic import AnsibleModule

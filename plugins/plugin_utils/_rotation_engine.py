@@ -215,11 +215,12 @@ def failed_labels(rows):
     return [row['label'] for row in rows if row['action'] == 'failed']
 
 
-NO_JOURNAL = ('rotate_state_dir %s holds no journal: either no rotation run has finished here '
-              'yet, or the directory does not outlive a run (AWX and other container-based '
-              'runners start every job in a fresh file system). Without a journal, a run cannot '
-              'finish a rotation that an earlier run left half done, and PactFlow ages are counted '
-              'from scratch: keep rotate_state_dir on persistent storage (docs/awx.md)')
+NO_JOURNAL = ('rotate_state_dir %s holds no journal yet, so this is taken as the first rotation '
+              'run here; the journal starts with this run. If the directory does not outlive a run '
+              '(AWX and other container-based runners start every job in a fresh file system), '
+              'keep it on persistent storage (docs/awx.md): without a journal, a run cannot finish '
+              'a rotation that an earlier run left half done, and PactFlow ages are counted from '
+              'scratch')
 
 
 def plan_step(tokens, state_dir, check_mode, now=None):
@@ -227,27 +228,29 @@ def plan_step(tokens, state_dir, check_mode, now=None):
     rows, work = run.plan_rows(show_deliveries=check_mode)
     generated = isoformat(run.now)
     result = dict(rows=rows, work=work, summary=report.summary(rows),
-                  **_no_journal_warning(run.journal))
+                  **_no_journal_notice(run.journal))
     if check_mode:
         result['report_md'] = report.markdown(rows, generated, check_mode=True)
         result['report'] = report.document(rows, generated, check_mode=True)
     return result
 
 
-def _no_journal_warning(journal):
-    """Say so when the state directory holds no journal (read before the step writes one)."""
-    return {} if journal.exists else dict(warnings=[NO_JOURNAL % journal.state_dir])
+def _no_journal_notice(journal):
+    """Say so, as information, when the state directory holds no journal (read before the step
+    writes one): a first run is no fault. The action plugin prints ``notices``."""
+    return {} if journal.exists else dict(notices=[NO_JOURNAL % journal.state_dir])
 
 
 def issue_step(tokens, state_dir, fail_fast, now=None, cancelled=None):
     """Plan (the listings are read here, under the step lock) and issue what is due; once
     ``cancelled`` is set, no further token is started."""
     run = Run(tokens, state_dir, fail_fast=fail_fast, now=now, cancelled=cancelled)
-    warnings = _no_journal_warning(run.journal).get('warnings', [])
+    notice = _no_journal_notice(run.journal)
     rows = run.issue()
-    warnings += run.full_disk_warning()
+    warnings = run.full_disk_warning()
     return dict(rows=rows, outcomes=run.outcomes, deliveries=run.deliveries,
-                failed_tokens=failed_labels(rows), **(dict(warnings=warnings) if warnings else {}))
+                failed_tokens=failed_labels(rows), **dict(notice, **(
+                    dict(warnings=warnings) if warnings else {})))
 
 
 def finish_step(tokens, state_dir, report_dir, rows, outcomes, task_failures, now=None):

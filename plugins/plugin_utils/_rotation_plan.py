@@ -128,8 +128,12 @@ def _validator(provider):
     """One validator per platform for all its items (building one costs more than using it)."""
     validator = getattr(provider, '_rotation_validator', None)
     if validator is None:
+        # Without the options the item itself sets: an unknown option's message lists only
+        # what params accepts.
+        spec = dict((name, option) for name, option in provider.argument_spec.items()
+                    if name not in ITEM_LEVEL)
         validator = provider._rotation_validator = ArgumentSpecValidator(
-            provider.argument_spec, mutually_exclusive=provider.mutually_exclusive)
+            spec, mutually_exclusive=provider.mutually_exclusive)
     return validator
 
 
@@ -484,6 +488,8 @@ def decide(planned, journal, now):
         return True, ('age unknown: %s does not say when a secret was issued and this role has '
                       'no record of rotating it; rotating now starts a known age'
                       % item.provider.title)
+    if item.policy.rotate == 'always':
+        return True, 'force: true'
     due, reason = item.policy.decide(issued, expires, now)
     if not due:
         reason = not_due_reason(item.policy, issued, expires, now)

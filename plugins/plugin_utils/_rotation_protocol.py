@@ -568,8 +568,8 @@ class Rotation:
                                  'failed: %s; the next run revokes it' % failure_text(exc))
         elif self.previous_fate:
             # A window the platform keeps (CloudTruth's rekey): it ends by itself.
-            notes.append('rekeyed with a window: the previous secret %s (read back from the '
-                         'platform)' % self.previous_fate)
+            notes.append('rekeyed with a window: %s (read back from the platform)'
+                         % self.previous_fate)
         else:
             notes.append(IN_PLACE_NOTE)
         token = self.token or {}
