@@ -53,6 +53,8 @@ ARGUMENT_SPEC = dict(
     rows=dict(type='list', elements='dict', default=[]),
     outcomes=dict(type='list', elements='dict', default=[]),
     task_failures=dict(type='list', elements='dict', default=[]),
+    check_failures=dict(type='list', elements='dict', default=[]),
+    issued_var=dict(type='str', no_log=False),   # a variable's name
     handoff=dict(type='bool', default=False),
     handoff_key=dict(type='str', no_log=True),
 )
@@ -133,9 +135,9 @@ class ActionModule(ActionBase):
                 # once its run is gone it starts no further token and ends within a grace.
                 with lock.step_lock(args['lock_path'], args['lock_timeout']):
                     with lock.cancel_watch(cancel_grace(args['tokens']), self._cancelled.set):
-                        result.update(self._step(step, args))
+                        result.update(self._step(step, args, task_vars))
             else:
-                result.update(self._step(step, args))
+                result.update(self._step(step, args, task_vars))
         except (ValidationError, JournalError, lock.LockError, safe_path.UnsafePath,
                 HandoffError) as exc:
             result.update(failed=True, msg=str(exc))
@@ -150,8 +152,9 @@ class ActionModule(ActionBase):
         for notice in result.get('notices') or []:
             # Information, not a warning: shown at default verbosity, once per run.
             display.display('tokenops.tokens: %s' % printable(notice))
-        if result.get('deliveries'):
-            # The new secrets cross to the task-file sinks in this result only: hide it from
+        if result.get('deliveries') or result.get('checks') or result.get('states'):
+            # The new secrets cross to the task-file sinks and consumer checks in this result
+            # only, and the preflight states (a previous secret) to the finish step: hide it from
             # every callback, log and ansible-runner event; register still receives it.
             result['_ansible_no_log'] = True
         return result
@@ -213,7 +216,7 @@ class ActionModule(ActionBase):
                 return OMITTED
         return value
 
-    def _step(self, step, args):
+    def _step(self, step, args, task_vars=None):
         if step == 'lock':
             holder = lock.acquire(args['lock_path'], os.getppid(), args['lock_timeout'])
             return dict(changed=False, holder=holder, lock_path=args['lock_path'])
@@ -241,11 +244,32 @@ class ActionModule(ActionBase):
             args.update(_take_handoff(args['state_dir'], args.get('handoff_key')))
         tokens = self._tokens(args, set(outcome.get('label') for outcome in args['outcomes']))
         answer = engine.finish_step(tokens, args['state_dir'], args['report_dir'],
-                                    args['rows'], args['outcomes'], args['task_failures'])
+                                    args['rows'], args['outcomes'], args['task_failures'],
+                                    check_failures=self._check_failures(args, task_vars),
+                                    states=self._carried_states(args, task_vars))
         answer['changed'] = any(r['action'] == 'rotated' for r in answer['rows'])
         if args['handoff']:
             del answer['rows']
         return answer
+
+    def _check_failures(self, args, task_vars):
+        """The failed consumer checks, with what V(issue) handed the checks (O(issued_var))."""
+        issued = (task_vars or {}).get(args.get('issued_var') or '')
+        checks = plain(issued.get('checks') or []) if isinstance(issued, Mapping) else []
+        return engine.named_check_failures(plain(args['check_failures']), checks)
+
+    def _carried_states(self, args, task_vars):
+        """The preflight states V(issue) returned, read from the variable its result was
+        registered as (O(issued_var)): they may hold a previous secret, so they are never an
+        argument of this task, nor written to disk."""
+        name = args.get('issued_var')
+        if not name:
+            return {}
+        issued = (task_vars or {}).get(name)
+        if not isinstance(issued, Mapping):
+            return {}
+        states = plain(issued.get('states') or {})
+        return states if isinstance(states, dict) else {}
 
     def _hand_off(self, args, answer):
         """With ``handoff``, keep the rows and outcomes in the state directory for V(finish)

@@ -36,9 +36,9 @@ from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_protocol
 )
 
 
-def sink_problem(item):
+def sink_problem(item, check_mode=True):
     """Why a sink of ``item`` could not take a new secret (the first found), or None."""
-    return preflight(item.sinks)[1]
+    return preflight(item.checked_before_issuing, check_mode)[1]
 
 
 class Run:
@@ -55,6 +55,9 @@ class Run:
         self.check_mode = check_mode
         self.stop = threading.Event()
         self.deliveries = []
+        self.checks = []
+        #: the preflight states the finish step needs for a rollback, by label (no_log only)
+        self.states = {}
         self.outcomes = []
         #: the files a full disk kept this step from writing (ENOSPC)
         self.full = set()
@@ -131,6 +134,10 @@ class Run:
             with self._lock:
                 self.outcomes.append(rotation.outcome())
                 self.deliveries.extend(rotation.deliveries)
+                self.checks.extend(rotation.checks)
+                carried = rotation.carried_states()
+                if carried and item.check is not None:
+                    self.states[item.label] = carried
         return row
 
     def _unexpected(self, rotation, exc, client):
@@ -157,12 +164,17 @@ class Run:
         return row
 
     # -- finish -----------------------------------------------------------------------------
-    def finish(self, rows, outcomes, task_failures):
-        """Close the rotations that waited for task-file sinks; return the final rows."""
+    def finish(self, rows, outcomes, task_failures, check_failures=None, states=None):
+        """Close the rotations that waited for task-file sinks and consumer checks; return the
+        final rows. ``states``: the preflight states the issue step carried, by label."""
         by_label = dict((row['label'], dict(row)) for row in rows)
         failures = {}
         for failure in task_failures or []:
             failures.setdefault(failure.get('label'), []).append(failure)
+        checks = {}
+        for failure in check_failures or []:
+            checks.setdefault(failure.get('label'), check_failure_text(failure))
+        states = states or {}
         items = dict((item.label, item) for item in self.items)
         work = [(items[o['label']], o) for o in outcomes or [] if o['label'] in items]
         groups = {}
@@ -172,14 +184,15 @@ class Run:
         def finish_group(pairs):
             client = traced(make_client(pairs[0][0].provider.api, pairs[0][0].params))
             return [self._finish_one(client, item, outcome, by_label[item.label],
-                                     failures.get(item.label))
+                                     failures.get(item.label), checks.get(item.label),
+                                     states.get(item.label))
                     for item, outcome in pairs]
 
         for row in [r for group in run_groups(list(groups.values()), finish_group) for r in group]:
             by_label[row['label']] = row
         return list(by_label.values())      # in the order of V(issue)'s rows
 
-    def _finish_one(self, client, item, outcome, row, failed):
+    def _finish_one(self, client, item, outcome, row, failed, check_failure, states):
         rotation = Rotation(item, client, self.journal, self.now, dict(row))
         mismatch = not_recorded(self.journal.get(item), outcome)
         if mismatch:
@@ -187,7 +200,7 @@ class Run:
                                  'recorded in the journal (%s): nothing was revoked, and the next '
                                  'run finishes the rotation from the journal' % mismatch)
         try:
-            return rotation.resume(outcome).after_task_files(failed)
+            return rotation.resume(outcome, states).after_task_files(failed, check_failure)
         except Exception as exc:  # pylint: disable=broad-except
             return self._unexpected(rotation, exc, client)
 
@@ -209,6 +222,31 @@ def not_recorded(entry, outcome):
     if extra:
         return 'it names superseded tokens %s that the journal does not' % ', '.join(sorted(extra))
     return None
+
+
+def named_check_failures(failures, checks):
+    """The failed consumer checks as the role recorded them, each failed task's name left out
+    when it holds the new secret its check was given (``checks``: the issue step's) or an
+    untemplated template: ansible-core templates task names, and a name may quote the secret."""
+    given = {}
+    for check in checks or []:
+        given.setdefault(check.get('label'), []).append(check.get('secret'))
+    named = []
+    for failure in failures or []:
+        task = str(failure.get('task') or '')
+        if '{{' in task or any(secret and secret in task
+                               for secret in given.get(failure.get('label'), [])):
+            task = ''
+        named.append(dict(failure, task=task))
+    return named
+
+
+def check_failure_text(failure):
+    """Why a consumer check failed, as the role recorded it (a file, maybe a task's name)."""
+    text = 'the check task file %s failed' % (failure.get('file') or '?')
+    if failure.get('task'):
+        text += ' at the task "%s"' % failure['task']
+    return text
 
 
 def failed_labels(rows):
@@ -248,16 +286,17 @@ def issue_step(tokens, state_dir, fail_fast, now=None, cancelled=None):
     notice = _no_journal_notice(run.journal)
     rows = run.issue()
     warnings = run.full_disk_warning()
-    return dict(rows=rows, outcomes=run.outcomes, deliveries=run.deliveries,
-                failed_tokens=failed_labels(rows), **dict(notice, **(
+    return dict(rows=rows, outcomes=run.outcomes, deliveries=run.deliveries, checks=run.checks,
+                states=run.states, failed_tokens=failed_labels(rows), **dict(notice, **(
                     dict(warnings=warnings) if warnings else {})))
 
 
-def finish_step(tokens, state_dir, report_dir, rows, outcomes, task_failures, now=None):
-    """Close what waited for the task-file sinks and write the report. Only the items with such
-    an outcome are checked again (the issue step checked them all)."""
+def finish_step(tokens, state_dir, report_dir, rows, outcomes, task_failures, now=None,
+                check_failures=None, states=None):
+    """Close what waited for the task-file sinks and consumer checks, and write the report.
+    Only the items with such an outcome are checked again (the issue step checked them all)."""
     run = Run(tokens, state_dir, now=now, only=set(o['label'] for o in outcomes or []))
-    rows = run.finish(rows, outcomes, task_failures)
+    rows = run.finish(rows, outcomes, task_failures, check_failures, states)
     try:
         run.journal.create()         # the next run knows this directory outlived a run
     except EnvironmentError as exc:

@@ -40,15 +40,19 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     forget_unreadable_times, parse_optional_timestamp,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_protocol import (
-    failure_text, recover, unexpected_failure,
+    confirm_consumers, failure_text, recover, unexpected_failure,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_reconcile import (
     Reconciler, identity_tokens,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_report import new_row
-from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import SinkError, make_sink
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import (
+    TYPES, SinkError, make_sink,
+)
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.tasks import CheckTasks
 
-ITEM_KEYS = ('provider', 'id', 'params', 'max_age', 'renew_before', 'force', 'deliver', 'limits')
+ITEM_KEYS = ('provider', 'id', 'params', 'max_age', 'renew_before', 'force', 'deliver', 'limits',
+             'check_tasks')
 #: the keys of an item's ``limits``: requests in flight, and the budget of ``requests`` per
 #: ``seconds``, for the item's credential (the smallest an item of the credential gives wins)
 LIMIT_KEYS = ('concurrency', 'requests', 'seconds')
@@ -72,8 +76,10 @@ class Item:
     """One validated entry of ``rotate_tokens``."""
 
     def __init__(self, index, raw, label, provider, params, policy, sinks, connection, adapter,
-                 limits=None):
+                 limits=None, check=None):
         self.index = index
+        #: the consumer check (``check_tasks``), a :class:`CheckTasks`, or None
+        self.check = check
         self.limits = limits or {}
         self.raw = raw
         self.label = label
@@ -89,6 +95,11 @@ class Item:
     def engine_sinks(self):
         """The sinks the engine writes (all but the task files)."""
         return [s for s in self.sinks if not s.runs_as_task_file]
+
+    @property
+    def checked_before_issuing(self):
+        """The sinks, and the consumer check's task file: each must pass its preflight."""
+        return self.sinks + ([self.check] if self.check is not None else [])
 
     @property
     def task_sinks(self):
@@ -196,13 +207,20 @@ def validate_item(index, raw, labels, now, providers=None):
         raise ValidationError('%s.%s' % (where, exc))
     deliver = raw.get('deliver')
     if not isinstance(deliver, list) or not deliver:
-        raise ValidationError('%s.deliver: required, a list of at least one sink (file, '
-                              'vault_file or tasks); a rotated secret must go somewhere' % where)
+        raise ValidationError('%s.deliver: required, a list of at least one sink (%s); a '
+                              'rotated secret must go somewhere' % (where, ', '.join(TYPES)))
     sinks = []
     for position, sink in enumerate(deliver):
         try:
             sinks.append(make_sink(sink, '%s.deliver[%d]' % (where, position), label,
                                    provider.name, provider.token_env))
+        except SinkError as exc:
+            raise ValidationError(str(exc))
+    check = None
+    if raw.get('check_tasks') is not None:
+        try:
+            check = CheckTasks.for_item(raw['check_tasks'], '%s.check_tasks' % where, label,
+                                        provider.name)
         except SinkError as exc:
             raise ValidationError(str(exc))
     try:
@@ -216,7 +234,7 @@ def validate_item(index, raw, labels, now, providers=None):
     for sink in sinks:
         sink.rotating(provider.name, base_url, token)
     return Item(index, raw, label, provider, params, policy, sinks, connection, adapter,
-                _check_limits(where, raw.get('limits')))
+                _check_limits(where, raw.get('limits')), check)
 
 
 def _check_limits(where, limits):
@@ -278,7 +296,8 @@ def validate_items(tokens, now, only=None):
                 continue
             if sink.target in seen:
                 errors.append('rotate_tokens[%s].deliver: %s is also a sink of %s; two tokens '
-                              'cannot share a file' % (item.label, sink.target, seen[sink.target]))
+                              'cannot share a file or a stored secret'
+                              % (item.label, sink.target, seen[sink.target]))
             seen[sink.target] = item.label
     errors += _same_token_twice(items)
     if errors:
@@ -584,6 +603,8 @@ def plan_group(group, journal, now, on_client=None):
                 planned.due, planned.reason = decide(planned, journal, now)
             if reconciler is not None:
                 reconciler.after_lookup(current)
+            if not planned.due and entry is None:
+                confirm_consumers(planned)
             if planned.due:
                 adapter.check_rotation(current)
         except (InputError, TokenOpsError) as exc:

@@ -45,6 +45,7 @@ from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_journal 
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_protocol import (
     verify_secret,
 )
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import SinkError
 
 #: a token issued this long after this run last delivered it was issued by someone else (the
 #: platform's clock and the controller's may differ by a few minutes)
@@ -53,12 +54,16 @@ ANOTHER_RUN = 'another run over this token (one with another state directory?)'
 
 
 def held_secret(item):
-    """What the first sink that can be read back holds, and its description; (None, None)."""
+    """What the first sink that can be read back holds, and that sink; (None, None). A store
+    that cannot be read now is passed over (the sink's own checks say why, when it matters)."""
     for sink in item.sinks:
         if sink.can_read_back:
-            secret = sink.read_back()
+            try:
+                secret = sink.read_back()
+            except SinkError:
+                continue
             if secret:
-                return secret, sink.describe()
+                return secret, sink
     return None, None
 
 
@@ -88,7 +93,8 @@ class Reconciler:
         self.journal = journal
         self.now = now
         self.record = journal.last_rotation(planned.item) or {}
-        self.held, self.sink = held_secret(planned.item)
+        self.held, self.holder = held_secret(planned.item)
+        self.sink = self.holder.describe() if self.holder is not None else None
         self.digest = fingerprint(self.held) if self.held else None
         self._checked = None
 
@@ -180,6 +186,8 @@ class Reconciler:
                                  'still works could not be told: %s'
                                  % (ANOTHER_RUN, '; '.join(changed), self.sink, why))
             return
+        if getattr(self.holder, 'confirms_each_run', False):
+            return      # confirm_consumers (the protocol) rotates it, saying why
         if readable:
             planned.redeliver = readable
             planned.notes.append('%s rotated this token (%s) and the secret in %s no longer '

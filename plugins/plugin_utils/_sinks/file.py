@@ -21,12 +21,14 @@ group and mode are never taken from what was there (0600 unless ``mode`` says ot
 stricter than ``ansible.builtin.copy`` because the content is a secret.
 
 The preflight state is the file's previous content and attributes, kept in memory for the length
-of the step, so that :meth:`FileSink.rollback` can put it back.
+of the run (carried to the finish step in the ``ansible-playbook`` process's memory, a ``no_log``
+result, when the token has a consumer check), so that :meth:`FileSink.rollback` can put it back.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import base64
 import errno
 import grp
 import json
@@ -98,9 +100,11 @@ class Previous:
 
     __slots__ = ('exists', 'data', 'mode', 'uid', 'gid')
 
-    def __init__(self, dir_fd, name, where):
+    def __init__(self, dir_fd=None, name=None, where=None):
         self.exists, self.data = False, None
         self.mode = self.uid = self.gid = None
+        if dir_fd is None:
+            return
         info = safe_path.file_info(dir_fd, name)
         if info is None:
             return
@@ -115,6 +119,22 @@ class Previous:
 
     def __repr__(self):
         return '<Previous exists=%r>' % self.exists
+
+    def export(self):
+        """As JSON-able data (the content base64-encoded): for the role's ``no_log`` result."""
+        return dict(exists=self.exists, mode=self.mode, uid=self.uid, gid=self.gid,
+                    data=None if self.data is None else base64.b64encode(self.data).decode())
+
+    @classmethod
+    def load(cls, data):
+        previous = cls()
+        data = data or {}
+        previous.exists = bool(data.get('exists'))
+        previous.mode, previous.uid, previous.gid = data.get('mode'), data.get('uid'), \
+            data.get('gid')
+        if data.get('data') is not None:
+            previous.data = base64.b64decode(data['data'])
+        return previous
 
 
 class FileSink(Sink):
@@ -287,6 +307,12 @@ class FileSink(Sink):
         except (AnsibleError, AttributeError, OSError, SinkError, ValueError,
                 safe_path.UnsafePath):
             return None
+
+    def export_state(self, state):
+        return state.export() if isinstance(state, Previous) else None
+
+    def import_state(self, data):
+        return Previous.load(data) if data is not None else None
 
     def rollback(self, state):
         """Put back the content, owner, group and mode the file had before the run (or remove
