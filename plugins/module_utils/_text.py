@@ -24,8 +24,11 @@ import re
 _CONTROL = re.compile(u'[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e'
                       u'\u2060-\u2064\u2066-\u2069\ufeff]')
 _BREAK = re.compile(u'[\t\n\r\u2028\u2029]+')
-#: what CommonMark and GitHub read as inline markup, escaped with a backslash
-_MARKUP = re.compile(r'([\\`*_\[\]|~])')
+#: what CommonMark and GitHub read as inline markup, escaped with a backslash: code spans,
+#: emphasis, table cells, strike-through; an underscore only where it can open or close emphasis
+#: (inside a word, as in ``rotate_tokens``, it cannot); a link or image only by its ``](`` and
+#: ``![`` (without a line break, a bracket alone links nothing)
+_MARKUP = re.compile(r'([\\`*|~])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|\]\(|!\[')
 _HTML = (('&', '&amp;'), ('<', '&lt;'), ('>', '&gt;'))
 
 
@@ -43,4 +46,13 @@ def markdown(text):
     text = printable(text)
     for char, entity in _HTML:
         text = text.replace(char, entity)
-    return _MARKUP.sub(r'\\\1', text)
+    return _MARKUP.sub(_escape, text)
+
+
+def _escape(match):
+    found = match.group(0)
+    if found == '](':
+        return ']\\('
+    if found == '![':
+        return '!\\['
+    return '\\' + found

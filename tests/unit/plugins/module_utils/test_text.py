@@ -17,6 +17,11 @@ def test_printable(raw, shown):
 
 
 def test_markdown_is_literal_text_on_one_line():
-    shown = markdown("<b>x</b> & [a](b) **c** `d` | e \\ ~f~ _g_\n# h")
-    assert shown == ("&lt;b&gt;x&lt;/b&gt; &amp; \\[a\\](b) \\*\\*c\\*\\* \\`d\\` \\| e \\\\ "
-                     "\\~f\\~ \\_g\\_ # h")
+    shown = markdown("<b>x</b> & [a](b) ![i](j) **c** `d` | e \\ ~f~ _g_\n# h")
+    assert shown == ("&lt;b&gt;x&lt;/b&gt; &amp; [a]\\(b) !\\[i]\\(j) \\*\\*c\\*\\* \\`d\\` \\| e "
+                     "\\\\ \\~f\\~ \\_g\\_ # h")
+
+
+def test_markdown_leaves_identifiers_readable():
+    assert markdown("rotate_tokens[cf-gh].deliver[0].token") == \
+        "rotate_tokens[cf-gh].deliver[0].token"
