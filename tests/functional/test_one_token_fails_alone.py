@@ -191,3 +191,24 @@ def test_a_full_state_directory_mid_issue_names_the_file_and_the_rotations_left_
     live = [t for t in pulumi.tokens("personal") if t["description"] == "full"]
     assert len(live) == 1
     assert json.loads(journal.read_text())["entries"] == {}
+
+
+def test_a_credential_with_a_zero_width_space_names_api_token_in_the_role(sandbox, tmp_path):
+    """The role path of issue 23's zero-width space (the client check itself is the HTTP
+    client's): the run fails naming the item and api_token, never the value, and sends nothing
+    with it. Runs once the client refuses unsendable credentials (module_utils/_transport.py)."""
+    pytest.importorskip("ansible_collections.tokenops.tokens.plugins.module_utils._transport")
+    pulumi = sandbox["pulumi"]
+    old_id, old_secret = pulumi.add_personal_token("zwsp", created=days_ago(120))
+    bad = pulumi.admin_token[:8] + "\u200b" + pulumi.admin_token[8:]
+    tokens = [{"provider": "pulumi", "id": "zwsp",
+               "params": {"api_url": pulumi.url, "api_token": bad, "description": "zwsp"},
+               "max_age": "90d", "deliver": [file_sink(tmp_path / "sink")]}]
+    run = rotate(tmp_path, tokens)
+    assert run.rc != 0
+    assert "rotate_tokens[zwsp].params.api_token" in run.output, run.output
+    assert "latin-1" not in run.output and "codec" not in run.output
+    assert bad not in run.output and pulumi.admin_token not in run.output
+    assert sandbox.log.select("pulumi") == []
+    assert sandbox.secrets.is_live(old_secret)
+    assert_no_leak(sandbox, run)
