@@ -590,8 +590,7 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
     def _post(self, wanted):
         answer = self.client.post(self.path, _request_body(wanted))
         result = answer.get('result') or {}
-        secret = result.get('value')
-        self.client.remember_secret(secret)
+        secret = self.client.remember_secret(result.get('value'))
         if not secret:
             raise TokenOpsError('the platform created token %s but returned no value; roll it '
                                 '(rotate: always) to get a secret' % result.get('id'))
@@ -662,8 +661,7 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
         if not isinstance(secret, str) or not secret:
             raise TokenOpsError('the roll of token %s returned no secret; the previous secret '
                                 'may no longer work: roll again (rotate: always)' % token['id'])
-        self.client.remember_secret(secret)
-        return secret
+        return self.client.remember_secret(secret)
 
     def retire(self, previous):
         """Delete the previous token after ``replace``; a roll already ended its secret."""
@@ -676,7 +674,7 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
         Right after a roll Cloudflare may answer 401/403 code 10000 for a moment, so those are
         asked again after short pauses; code 1000 (invalid token) and other refusals are final.
         """
-        self.client.remember_secret(secret)
+        secret = self.client.remember_secret(secret)
         for pause in VERIFY_PAUSES + (None,):
             try:
                 body = self.client.request('GET', self.verify_path, credential=secret)

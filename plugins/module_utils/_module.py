@@ -22,6 +22,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import PLATFORMS
 from ansible_collections.tokenops.tokens.plugins.module_utils._seal import seal_result
+from ansible_collections.tokenops.tokens.plugins.module_utils._transport import unsendable_character
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import InputError
 
 try:
@@ -160,8 +161,13 @@ def checked_connection(platform, params):
     if not token:
         raise InputError('api_token: no credential given; set api_token or the %s environment '
                          'variable' % info.token_env)
-    if any(c.isspace() for c in token):
-        raise InputError('api_token: must not contain white space')
+    problem = unsendable_character(token)
+    if problem:
+        # Named by kind and position, never shown: an HTTP header cannot carry it, and the
+        # HTTP stack's own error would quote the whole header, credential included.
+        raise InputError('api_token: holds %s, which an HTTP header cannot carry (the value is '
+                         'not shown); credentials are visible ASCII: look for a pasted line '
+                         'break, space or invisible character' % problem)
     if params.get('timeout') is not None and params['timeout'] <= 0:
         raise InputError('timeout: must be a positive number of seconds')
     if params.get('max_retry_wait') is not None and params['max_retry_wait'] < 0:
@@ -177,6 +183,7 @@ def make_client(api, params, secrets=(), budget=None):
                         max_wait=min(60.0, params.get('max_retry_wait', 120) or 0))
     return ApiClient(base_url + api.path_prefix, '%s %s' % (api.auth_scheme, token),
                      api.decode_error, timeout=params.get('timeout') or 30,
+                     platform=PLATFORMS[api.platform].title,
                      validate_certs=params.get('validate_certs', True), retry=retry,
                      accept=api.accept, content_type=api.content_type,
                      trailing_slash=api.trailing_slash, secrets=secrets,
