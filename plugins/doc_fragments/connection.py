@@ -25,10 +25,19 @@ options:
         one byte at a time is cut off when the time is up; no single read may wait longer either.
       - A read or delete that timed out is sent once more (not again after that); a request that may
         create or replace a secret never is, since the platform may have acted.
-      - Every answer's body is read up to 16 MiB (after decompression); a larger one fails with an
-        error naming that limit, and so does JSON nested deeper than 64 levels.
+      - Every answer's body is read up to O(max_body_mib) (after decompression); a larger one fails
+        with an error naming that limit, and so does JSON nested deeper than 64 levels.
     type: float
     default: 30
+  max_body_mib:
+    description:
+      - The most MiB of an answer's body (after decompression) the module reads. A larger answer,
+        declared or streamed (a body that never ends included), fails with an error naming this
+        limit, instead of using the controller's memory; the platforms' answers about tokens are a
+        few KiB.
+    type: int
+    default: 16
+    version_added: 1.1.0
   max_retry_wait:
     description:
       - The most seconds one request may spend, after its first attempt, on repeating it (the

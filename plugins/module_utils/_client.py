@@ -567,9 +567,9 @@ class ApiClient:
         if failure.kind == 'too_large':
             size = ' (it declared %s)' % describe_size(failure.size) if failure.size else ''
             message = self.named(
-                '%s %s: the answer\'s body is larger than %s%s, the most the collection reads '
-                'from any answer; it was not read' % (method, path, describe_size(self.max_body),
-                                                      size))
+                '%s %s: the answer\'s body is larger than %s%s, the most this client reads '
+                '(max_body_mib); it was not read' % (method, path, describe_size(self.max_body),
+                                                     size))
             if not idempotent:
                 return AmbiguousWriteError(message + '; the platform may or may not have acted',
                                            **details)

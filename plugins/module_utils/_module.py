@@ -22,7 +22,9 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import PLATFORMS
 from ansible_collections.tokenops.tokens.plugins.module_utils._seal import seal_result
-from ansible_collections.tokenops.tokens.plugins.module_utils._transport import unsendable_character
+from ansible_collections.tokenops.tokens.plugins.module_utils._transport import (
+    MAX_BODY_BYTES, unsendable_character,
+)
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import InputError
 
 try:
@@ -71,7 +73,8 @@ def ignored_url_variable(platform):
 
 
 def connection_argument_spec(platform):
-    """``api_token``, ``api_url``, ``validate_certs``, ``timeout``, ``max_retry_wait``."""
+    """``api_token``, ``api_url``, ``validate_certs``, ``timeout``, ``max_retry_wait``,
+    ``max_body_mib``."""
     info = PLATFORMS[platform]
     return dict(
         api_token=dict(type='str', no_log=True, fallback=(env_fallback, [info.token_env])),
@@ -79,6 +82,7 @@ def connection_argument_spec(platform):
         validate_certs=dict(type='bool', default=True),
         timeout=dict(type='float', default=30),
         max_retry_wait=dict(type='float', default=120),
+        max_body_mib=dict(type='int', default=MAX_BODY_BYTES // (1024 * 1024)),
     )
 
 
@@ -172,6 +176,8 @@ def checked_connection(platform, params):
         raise InputError('timeout: must be a positive number of seconds')
     if params.get('max_retry_wait') is not None and params['max_retry_wait'] < 0:
         raise InputError('max_retry_wait: cannot be negative')
+    if params.get('max_body_mib') is not None and params['max_body_mib'] < 1:
+        raise InputError('max_body_mib: must be at least 1 (MiB)')
     return base_url, token
 
 
@@ -187,7 +193,8 @@ def make_client(api, params, secrets=(), budget=None):
                      validate_certs=params.get('validate_certs', True), retry=retry,
                      accept=api.accept, content_type=api.content_type,
                      trailing_slash=api.trailing_slash, secrets=secrets,
-                     content_type_on=api.content_type_on, budget=budget)
+                     content_type_on=api.content_type_on, budget=budget,
+                     max_body=(params.get('max_body_mib') or MAX_BODY_BYTES >> 20) << 20)
 
 
 def failure(exc, **details):

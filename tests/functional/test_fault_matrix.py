@@ -18,6 +18,11 @@ secret; after the failing run:
   malformed answer) still leaves the consumer holding a secret that works;
 - "lost x2" and "lost x3": that many create answers lost in a row, then a clean run.
 
+Issues 22 and 23 add the listing as a step, and the wire faults of hostile servers: one 500
+(the failing run itself must succeed where the request is safe to repeat), a trickled answer
+(the request's deadline ends it), an oversized body, deeply nested JSON, and a Retry-After in
+the year 99999 (ignored; the run backs off and succeeds).
+
 The matrix is printed with a verdict in every cell; any failing cell fails the test.
 """
 import pathlib
@@ -38,7 +43,7 @@ FAULTS = {
     "500": dict(action="status", status=500, message="injected server error", times=None),
     "429 x3": dict(action="status", status=429, message="rate limited", times=3,
                    headers={"Retry-After": "0"}),
-    "timeout": dict(action="delay", delay=0.6, times=None),
+    "timeout": dict(action="delay", delay=1.5, times=None),
     "drop": dict(action="drop", times=None),
     "lost response": dict(action="lost_response", times=None),
     "malformed": dict(action="malformed", times=None),
@@ -46,13 +51,34 @@ FAULTS = {
     "lost x2": dict(action="lost_response", times=2),
     "lost x3": dict(action="lost_response", times=3),
 }
+#: the wire faults of hostile servers (issues 22, 23), and the steps each is tried on
+WIRE_FAULTS = {
+    "500 once": dict(action="status", status=500, message="injected server error", times=1),
+    "trickle": dict(action="trickle", where="body", interval=0.5, size=64, times=None),
+    "oversize": dict(action="huge_body", where="declared", size=32 << 20, times=None),
+    "deep JSON": dict(action="deep_json", times=None),
+    "Retry-After 99999": dict(action="status", status=429, message="rate limited", times=1,
+                              headers={"Retry-After": "Fri, 31 Dec 99999 23:59:59 GMT"}),
+}
+WIRE_STEPS = {"500 once": ("list", "verify", "revoke"),
+              "trickle": ("list", "issue", "verify", "revoke"),
+              "oversize": ("list", "issue"), "deep JSON": ("list", "issue"),
+              "Retry-After 99999": ("list", "issue")}
+#: the faults of the first matrix also tried on the listing
+LIST_FAULTS = ("500", "drop")
+#: faults the failing run itself gets over (on the steps whose requests may be repeated)
+HEALED = {"500 once": ("list", "verify", "revoke"),
+          "Retry-After 99999": ("list", "issue", "verify", "revoke")}
 SINK_FAULT = "sink fails"
 VAULT_FAULT = "vault sink check"
 SINK_FAULTS = (SINK_FAULT, VAULT_FAULT)
 LOST_IN_A_ROW = ("lost x2", "lost x3")
 INCONCLUSIVE = ("500", "timeout", "drop", "malformed")
 STEPS = ("issue", "verify", "deliver", "revoke")
-CONNECTION = {"timeout": 0.3, "max_retry_wait": 0.5}
+WIRE_MATRIX_STEPS = ("list", "issue", "verify", "revoke")
+# A request's deadline covers connecting, the headers and the body: 1 s keeps a loaded
+# machine's answers within it; the "timeout" fault answers after 1.5 s.
+CONNECTION = {"timeout": 1.0, "max_retry_wait": 2.0}
 
 
 class Target:
@@ -143,26 +169,31 @@ def cloudflare_identity(sandbox):
 
 TARGETS = [
     Target("pulumi", pulumi_seed, pulumi_identity, {
+        "list": ("GET", r"^/api/user/tokens$"),
         "issue": ("POST", r"^/api/user/tokens$"),
         "verify": ("GET", r"^/api/user$"),
         "revoke": ("DELETE", r"^/api/user/tokens/"),
     }),
     Target("pactflow", pactflow_seed, pactflow_identity, {
+        "list": ("GET", r"^/settings/tokens$"),
         "issue": ("POST", r"/regenerate$"),
         "verify": ("GET", r"^/settings/tokens$"),
         "revoke": None,          # regenerated in place: nothing is left to revoke
     }),
     Target("tfe", tfe_seed, tfe_identity, {
+        "list": ("GET", r"/team-tokens$"),
         "issue": ("POST", r"/authentication-tokens$"),
         "verify": ("GET", r"/account/details$"),
         "revoke": ("DELETE", r"^/api/v2/authentication-tokens/"),    # the previous generation
     }),
     Target("cloudflare", cloudflare_seed, cloudflare_identity, {
+        "list": ("GET", r"^/client/v4/user/tokens$"),
         "issue": ("POST", r"^/client/v4/user/tokens$"),     # the role replaces by default
         "verify": ("GET", r"^/client/v4/user/tokens/verify$"),
         "revoke": ("DELETE", r"^/client/v4/user/tokens/[0-9a-f]+$"),
     }),
     Target("cloudtruth", cloudtruth_seed, cloudtruth_identity, {
+        "list": ("GET", r"^/api/v1/serviceaccounts/$"),
         "issue": ("POST", r"/rekey/$"),
         "verify": ("GET", r"^/api/v1/users/current/$"),
         "revoke": None,          # rekeyed in place: nothing is left to revoke
@@ -178,6 +209,12 @@ def rotation(tokens, work):
 
 
 def applicable(target, step, fault):
+    if target.requests.get(step, "") is None:
+        return False
+    if step == "list":
+        return fault in LIST_FAULTS or fault in WIRE_FAULTS
+    if fault in WIRE_FAULTS:
+        return step in WIRE_STEPS[fault]
     if fault in SINK_FAULTS:
         return step == "deliver"
     if fault in LOST_IN_A_ROW:
@@ -185,8 +222,14 @@ def applicable(target, step, fault):
     return step != "deliver" and target.requests[step] is not None
 
 
-def failing_run_check(target, sandbox, fault, step, sink, previous):
+def failing_run_check(target, sandbox, fault, step, sink, previous, failing=None):
     """What the failing run must leave (issue 16); None when it did."""
+    if step in HEALED.get(fault, ()):
+        actions = [(row["action"], row.get("error")) for row in (failing or {}).get("rows", [])]
+        if [action for action, error in actions] != ["rotated"]:
+            return "a fault the run should get over failed it: %s" % actions
+        if not sandbox.secrets.is_live(sink.read_text().strip()):
+            return "a fault the run got over left the consumer with a dead secret"
     if fault in SINK_FAULTS:
         if sandbox.log.writes():
             return "a sink failed its check, yet the failing run sent %s" % [
@@ -226,7 +269,7 @@ def cell(target, step, fault, tmp_path):
             first_tokens = [broken]
         else:
             method, path = target.requests[step]
-            options = dict(FAULTS[fault])
+            options = dict(FAULTS.get(fault) or WIRE_FAULTS[fault])
             if step == "verify":
                 # Only the check of the new secret: the listing uses the admin credential.
                 options["unless_credential"] = item["params"]["api_token"]
@@ -235,7 +278,7 @@ def cell(target, step, fault, tmp_path):
             first_tokens = [dict(item, deliver=[{"type": "file", "path": str(sink)}])]
         tokens = [dict(item, deliver=[{"type": "file", "path": str(sink)}])]
 
-        rotation(first_tokens, tmp_path)          # the failing run: its report may say failed
+        failing = rotation(first_tokens, tmp_path)    # its report may say failed
         if fault not in SINK_FAULTS and injected.hits == 0:
             return "the fault never hit a request: the cell proves nothing"
         while fault in LOST_IN_A_ROW and 0 < injected.hits < injected.times:
@@ -243,7 +286,7 @@ def cell(target, step, fault, tmp_path):
             rotation(first_tokens, tmp_path)      # the next run loses the next answers
             if injected.hits == hits:
                 break       # nothing left to create (PactFlow re-reads a lost secret at once)
-        why = failing_run_check(target, sandbox, fault, step, sink, previous)
+        why = failing_run_check(target, sandbox, fault, step, sink, previous, failing)
         if why is not None:
             return why
         sandbox.faults.clear()
@@ -275,10 +318,20 @@ def cell(target, step, fault, tmp_path):
 
 
 def test_fault_matrix(tmp_path_factory, capsys):
+    run_matrix(STEPS, list(FAULTS) + list(SINK_FAULTS), tmp_path_factory, capsys)
+
+
+def test_wire_fault_matrix(tmp_path_factory, capsys):
+    """Issues 22 and 23: the listing as a step, and hostile servers' answers."""
+    run_matrix(WIRE_MATRIX_STEPS, list(LIST_FAULTS) + list(WIRE_FAULTS), tmp_path_factory,
+               capsys)
+
+
+def run_matrix(steps, columns, tmp_path_factory, capsys):
+    """Run every applicable cell of ``steps`` x ``columns`` on every target; print the table."""
     verdicts, failures = {}, []
-    columns = list(FAULTS) + list(SINK_FAULTS)
     for target in TARGETS:
-        for step in STEPS:
+        for step in steps:
             for fault in columns:
                 if not applicable(target, step, fault):
                     verdicts[target.platform, step, fault] = "n/a"
@@ -295,7 +348,7 @@ def test_fault_matrix(tmp_path_factory, capsys):
     lines = ["| platform | step | " + " | ".join(columns) + " |",
              "|---|---|" + "---|" * len(columns)]
     for target in TARGETS:
-        for step in STEPS:
+        for step in steps:
             lines.append("| %s | %s | %s |" % (target.platform, step, " | ".join(
                 verdicts[target.platform, step, fault] for fault in columns)))
     cells = sum(1 for v in verdicts.values() if v != "n/a")
