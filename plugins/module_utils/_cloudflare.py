@@ -663,6 +663,32 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
                                 'may no longer work: roll again (rotate: always)' % token['id'])
         return self.client.remember_secret(secret)
 
+    # -- power (``_power``) -----------------------------------------------------------------------
+    def power_of(self, token):
+        """Policies (effect, permission-group ids, resources), IP condition, whether it is
+        disabled, and the dates between which it works."""
+        return dict(policies=sorted('%s %s on %s' % key
+                                    for key in (_policy_key(p) for p in token.get('policies')
+                                                or [])),
+                    condition=normal_condition(token.get('condition')),
+                    status='disabled' if token.get('status') == 'disabled' else 'active',
+                    not_before=token.get('not_before'), expires_at=token.get('expires_at'))
+
+    def successor_power(self, current):
+        """A replacement keeps everything but the expiry expires_in/expires_at move; a roll
+        keeps the token itself (nothing to compare)."""
+        if not self.overlaps:
+            return None
+        return self.power_of(dict(current, expires_at=isoformat(
+            self._expiry_after_rotation(current))))
+
+    def read_back(self, token):
+        if not self.overlaps:
+            return None
+        body = self.client.get(self.path + (token['id'],), allow_not_found=True)
+        result = (body or {}).get('result')
+        return token_metadata(result, self.account_id) if result else {}
+
     def retire(self, previous):
         """Delete the previous token after ``replace``; a roll already ended its secret."""
         if self.overlaps:

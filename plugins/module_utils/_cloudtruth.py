@@ -410,6 +410,14 @@ class CloudTruthServiceAccountAdapter(TokenAdapter):
             token = account_metadata(answer)
         return token, secret
 
+    def power_of(self, token):
+        """What a service account's keys may do is its role in the organization."""
+        return dict(role=token.get('role'))
+
+    def read_back(self, token):
+        """The account as read after the rekey (``issue_replacement`` reads it)."""
+        return token
+
     def _previous_key_fate(self, current, body=None):
         """What became of the previous key(s), from the account read back after the rekey, in
         words; what was asked for when the server lists no keys."""

@@ -17,6 +17,12 @@ stay unique in its team, so a rotation creates its successor as the next generat
 description (``ci--2``, ``_generations``) while the previous one still works, and deletes the
 previous one after delivery (``overlaps``); lookups by description match every generation.
 An expiry cannot change after creation; the platform picks two years when none is sent.
+
+A successor is created for its predecessor's team and read back to prove it (``_power``). An
+organization's token-TTL policy (``GET /organizations/{org}/token-ttl-policies``, the ``team``
+entry; an empty list when the organization enforces none) caps team token lifetime: a token
+beyond it answers 401 (terraform-provider-tfe #1996), and every expiry the module asks for stays
+within it (``_lifetime``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -33,6 +39,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._generations impor
     GenerationRotation, base_of, check_base, generation_keys, generation_name, generation_of,
     newest,
 )
+from ansible_collections.tokenops.tokens.plugins.module_utils._lifetime import read_cap
 from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
     management_argument_spec,
 )
@@ -99,6 +106,22 @@ def token_metadata(resource):
         last_used_at=platform_time(attributes.get('last-used-at')),
         created_by=dict(id=creator.get('id'), type=creator.get('type')) if creator else None,
     )
+
+
+def ttl_cap(client, organization):
+    """The organization's ``LifetimeCap`` for team tokens: the ``team`` entry of its token-TTL
+    policies (``max-ttl-ms``); none when it lists no policy (pytfe / go-tfe
+    ``OrganizationTokenTTLPolicies.List``; the provider reads an empty list as "disabled")."""
+    def read():
+        body = client.get(('organizations', organization, 'token-ttl-policies'))
+        for entry in body.get('data') or [] if isinstance(body, dict) else []:
+            attributes = (entry or {}).get('attributes') or {}
+            limit = attributes.get('max-ttl-ms')
+            if attributes.get('token-type') == 'team' and isinstance(limit, int) and limit > 0:
+                return limit // 1000
+        return None
+    return read_cap(client, ('tfe', organization), 'the team token TTL policy of organization '
+                    '%s (token-ttl-policies)' % organization, read)
 
 
 def _team_id_of(resource):
@@ -382,7 +405,7 @@ class TfeTeamTokenAdapter(GenerationRotation, TokenAdapter):
     def planned(self, current=None, changes=None):
         if current is None and self.params.get('token_id'):
             self._cannot_create()
-        expiry = self.expiry or add_years(self.now, DEFAULT_LIFETIME_YEARS)
+        expiry = self._issue_expiry() or add_years(self.now, DEFAULT_LIFETIME_YEARS)
         token = dict(current or {})
         token.update(id=None, created_at=isoformat(self.now), last_used_at=None,
                      expires_at=isoformat(expiry), created_by=None)
@@ -416,12 +439,54 @@ class TfeTeamTokenAdapter(GenerationRotation, TokenAdapter):
         caller = self.client.memo['tfe_caller']
         return caller.get('type') == 'teams' and caller.get('id') == current.get('team_id')
 
+    # -- policies and power ---------------------------------------------------------------------
+    def lifetime_cap(self):
+        """The organization's team token TTL policy (not known for a token given by token_id
+        without organization)."""
+        if not self.organization or self.client is None:
+            return None
+        return ttl_cap(self.client, self.organization)
+
+    def check_rotation(self, current):
+        """Before any write: an expiry beyond the TTL policy, then self lock-out."""
+        self._issue_expiry()
+        super(TfeTeamTokenAdapter, self).check_rotation(current)
+
+    def _issue_expiry(self):
+        """The expiry to send: the one asked for, or under a TTL policy the platform's two-year
+        default cut to the cap (None: send none, the platform chooses)."""
+        cap = self.lifetime_cap()
+        option = 'expires_at' if self.params.get('expires_at') is not None else 'expires_in'
+        if self.expiry is not None:
+            return cap.requested(self.now, self.expiry, option) if cap else self.expiry
+        if cap is None or cap.limit is None:
+            return None
+        expiry, warning = cap.computed(self.now, add_years(self.now, DEFAULT_LIFETIME_YEARS),
+                                       'no expires_in or expires_at was given, and TFE\'s '
+                                       'default lifetime')
+        if warning and warning not in self.notes:
+            self.notes.append(warning)
+        return expiry
+
+    def power_of(self, token):
+        """What a team token may do is its team's: the team is what a successor keeps."""
+        return dict(team_id=token.get('team_id'))
+
+    def read_back(self, token):
+        """A described successor read again by id; a regenerated legacy token as the answer to
+        its create showed it (its team's own path made it)."""
+        if token.get('legacy'):
+            return token
+        body = self.client.get(('authentication-tokens', token['id']), allow_not_found=True)
+        return token_metadata(body['data']) if body and body.get('data') else {}
+
     # -- writing --------------------------------------------------------------------------------
     def _post(self, team_id, description):
         """Create a token (the legacy endpoint regenerates); ``(token, secret)``."""
         attributes = {}
-        if self.expiry is not None:
-            attributes['expired-at'] = isoformat(self.expiry)
+        expiry = self._issue_expiry()
+        if expiry is not None:
+            attributes['expired-at'] = isoformat(expiry)
         if description is None:
             path, kind = ('teams', team_id, 'authentication-token'), 'authentication-token'
         else:
@@ -509,6 +574,7 @@ def annotate_listing(client, params, listing):
     if params.get('team'):
         check_team(params['team'])
         team_id, team_name = Teams(client, params['organization']).resolve(params['team'])
+    listing.cap = ttl_cap(client, params['organization'])
     tokens = []
     for resource in list_team_tokens(client, params['organization'], team_name):
         token = token_metadata(resource)

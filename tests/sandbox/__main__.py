@@ -10,6 +10,7 @@ import sys
 import threading
 
 from . import Sandbox
+from .tls import make_certificates
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,9 +18,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-demo", action="store_true", help="start empty, without demo data")
     parser.add_argument("--latency", type=float, default=0.0,
                         help="seconds added to every request")
+    parser.add_argument("--tls", metavar="DIR",
+                        help="serve HTTPS with a certificate from a test CA written to DIR "
+                             "(DIR/ca.pem is what clients trust, e.g. SSL_CERT_FILE for gh)")
     args = parser.parse_args(argv)
 
-    sandbox = Sandbox(demo=not args.no_demo, latency=args.latency).start()
+    tls = make_certificates(args.tls).server_pair if args.tls else False
+    sandbox = Sandbox(demo=not args.no_demo, latency=args.latency, tls=tls).start()
     print(json.dumps(sandbox.endpoints()), flush=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
