@@ -275,14 +275,15 @@ class ApiClient:
     ``auth_header`` is the full Authorization value (``Bearer x``, ``token x``, ``Api-Key x``).
     ``decode_error(status, body_text)`` returns ``(message, request_id)`` for an error response.
     ``content_type_on`` names the methods sent with ``Content-Type`` even when bodiless.
-    ``platform`` is the platform's name for messages; ``max_body`` the largest body read.
+    ``platform`` is the platform's name for messages; ``max_body`` the largest body read;
+    ``credential_option`` the option a refused credential is named by.
     """
 
     def __init__(self, base_url, auth_header, decode_error, timeout=30, validate_certs=True,
                  retry=None, accept='application/json', content_type='application/json',
                  trailing_slash=False, secrets=(), sleep=time.sleep, clock=time.time,
                  session=None, content_type_on=(), budget=None, platform=None,
-                 max_body=MAX_BODY_BYTES):
+                 max_body=MAX_BODY_BYTES, credential_option='api_token'):
         self.base_url = base_url.rstrip('/')
         self.decode_error = decode_error
         self.timeout = timeout
@@ -298,7 +299,7 @@ class ApiClient:
         self.credential = auth_header.split(' ', 1)[-1] if auth_header else None
         if auth_header:
             self._redact_values.add(auth_header.split(' ', 1)[-1])
-            self._check_sendable(self.credential, 'api_token')
+            self._check_sendable(self.credential, credential_option)
         if session is None:
             session = requests.Session()
             adapter = DeadlineAdapter()
