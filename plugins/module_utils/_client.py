@@ -532,7 +532,7 @@ class ApiClient:
                     # REQUESTS_CA_BUNDLE in the environment (requests issue 3829).
                     response = self.session.request(
                         method, url, params=params, data=data, headers=headers, auth=auth,
-                        timeout=(max(deadline.remaining(), 0.001), self.timeout),
+                        timeout=self._timeouts(deadline),
                         verify=self.session.verify, allow_redirects=False, stream=True)
                     if auth is None:
                         self.budget.learn(read_hints(response.headers, self._clock()))
@@ -555,6 +555,12 @@ class ApiClient:
         finally:
             if place is not None:
                 self.budget.release(place)
+
+    def _timeouts(self, deadline):
+        """``requests``' (connect, read) timeouts: the connect within what is left of the
+        deadline, each read within ``timeout`` (the deadline bounds their sum)."""
+        left = deadline.remaining()
+        return (None if left is None else max(left, 0.001), self.timeout)
 
     def _transport_error(self, method, path, failure, idempotent):
         details = dict(method=method, path=path, platform=self.platform)

@@ -52,28 +52,37 @@ class Deadline:
     def __init__(self, seconds, clock=time.monotonic):
         self._clock = clock
         self.seconds = seconds
+        if seconds is None:             # no deadline: only requests' own per-read timeout
+            seconds = float('inf')
         self._at = clock() + seconds
         self._lock = threading.Lock()
         self._connection = None
         self._socket = None
         self._over = False
         self.passed = False
-        self._timer = threading.Timer(max(0.0, seconds), self._fire)
-        self._timer.daemon = True
+        self._timer = None
+        if seconds != float('inf'):
+            self._timer = threading.Timer(max(0.0, seconds), self._fire)
+            self._timer.daemon = True
 
     def __enter__(self):
         _current.deadline = self
-        self._timer.start()
+        if self._timer is not None:
+            self._timer.start()
         return self
 
     def __exit__(self, *exc):
         with self._lock:
             self._over = True
-        self._timer.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
         if getattr(_current, 'deadline', None) is self:
             _current.deadline = None
 
     def remaining(self):
+        """Seconds left (None without a deadline)."""
+        if self.seconds is None:
+            return None
         return max(0.0, self._at - self._clock())
 
     def expired(self):

@@ -374,3 +374,8 @@ def test_the_deadline_never_touches_a_connection_after_its_attempt():
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_client_without_a_timeout_has_no_deadline_but_still_answers():
+    c, session, sleeps = client(Expect("GET", f"{BASE}/r", body={"ok": 1}), timeout=None)
+    assert c.get("/r") == {"ok": 1}
