@@ -35,6 +35,8 @@ import time
 #: the longest wait a header may ask for and still be taken at its word (a day); longer is
 #: read as infinite, so the client gives up instead of sleeping
 LONGEST_HINT = 86400.0
+#: the longest rate-limit window followed; a longer one (a daily quota) does not pace a run
+LONGEST_WINDOW = 3600.0
 #: X-RateLimit-Reset values above these are Unix times in seconds, or in milliseconds
 _UNIX_SECONDS, _UNIX_MILLISECONDS = 1e9, 1e11
 
@@ -177,8 +179,11 @@ def read_hints(headers, now):
         window = _number(params.get('w'))
         if quota:
             limits.append((quota, window if window else None))
+    # A run lasts minutes: a daily quota does not pace it, the policy of the shortest windows
+    # does. Of the policies within an hour (a limit without a window counts per second), the
+    # lowest rate wins.
+    limits = [lw for lw in limits if (lw[1] or 1.0) <= LONGEST_WINDOW]
     if limits:
-        # the lowest rate; a limit without a window is compared per the default second
         hints.limit, hints.window = min(limits, key=lambda lw: lw[0] / (lw[1] or 1.0))
         hints.limit = max(1, int(hints.limit))
     known = [r for r in remainders if r[0] is not None]
@@ -270,7 +275,7 @@ class RequestBudget:
         with self._lock:
             now = self._clock()
             if hints.limit:
-                window = min(hints.window or self.seconds, 3600.0)
+                window = hints.window or self.seconds
                 if self.requests is None or hints.limit / window < self.requests / self.seconds:
                     self.requests, self.seconds = hints.limit, window
             if hints.remaining is not None:

@@ -64,7 +64,8 @@ def test_a_reset_in_the_past_is_no_wait():
     ({"X-RateLimit-Limit": "30"}, 30, None),                              # TFE (per second)
     ({"RateLimit-Limit": "100", "RateLimit-Policy": "100;w=60"}, 100, 60.0),
     ({"RateLimit": "limit=10, remaining=3, reset=4"}, 10, None),
-    ({"Ratelimit-Policy": '"burst";q=100;w=60, "daily";q=1000;w=86400'}, 1000, 86400.0),
+    ({"Ratelimit-Policy": '"burst";q=100;w=60, "daily";q=1000;w=86400'}, 100, 60.0),
+    ({"Ratelimit-Policy": '"daily";q=1000;w=86400'}, None, None),
     ({"Ratelimit-Policy": '"burst";q=10;w=1, "minute";q=100;w=60'}, 100, 60.0),
     ({"X-RateLimit-Limit": "-3"}, None, None),
     ({"X-RateLimit-Limit": "nan"}, None, None),
