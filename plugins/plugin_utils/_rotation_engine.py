@@ -27,7 +27,8 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import i
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_report as report
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_journal import Journal
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_plan import (
-    _ids_matching, for_each_token, group_by_connection, plan_group, run_groups, validate_items,
+    Limits, _ids_matching, for_each_token, group_by_connection, plan_group, run_groups,
+    validate_items,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_protocol import (
     Rotation, preflight,
@@ -138,7 +139,10 @@ class Run:
             groups.setdefault(item.connection, []).append((item, outcome))
 
         def finish_group(pairs):
-            client = make_client(pairs[0][0].provider.api, pairs[0][0].params)
+            # the credential's request budget, as in the issue step: the revocations of many
+            # tokens would otherwise go at full speed into the platform's rate limit
+            budget = Limits([item for item, outcome in pairs]).budget
+            client = make_client(pairs[0][0].provider.api, pairs[0][0].params, budget=budget)
             return [self._finish_one(client, item, outcome, by_label[item.label],
                                      failures.get(item.label))
                     for item, outcome in pairs]

@@ -84,3 +84,33 @@ def test_every_rate_limit_header_style_keeps_the_429s_few(tmp_path, style, monke
     assert outcome["done"] == {"rotated": 20}
     assert outcome["live"] == 20
     assert outcome["refused"] <= 2 * HANDFUL
+
+
+def test_the_revocations_after_task_file_sinks_keep_the_items_limits(tmp_path):
+    """The finish step revokes what the task-file sinks replaced; it spends the credential's
+    budget as the issue step does, so the items' ``limits`` hold there too. Pulumi states no
+    limit in its answers (style "none"): only the budget keeps the run below it."""
+    from tests.functional.test_rotate_role import rotate
+    from tests.functional.test_rotate_role_recovery import DELIVER
+    from tests.sandbox import core
+    with Sandbox() as sandbox:
+        pulumi = sandbox["pulumi"]
+        consumers = tmp_path / "consumers"
+        consumers.mkdir()
+        tasks_file = tmp_path / "deliver.yml"
+        tasks_file.write_text(DELIVER.format(directory=consumers))
+        items = []
+        for index in range(6):
+            pulumi.add_personal_token("finish-%d" % index, created=core.days_ago(120))
+            items.append({"provider": "pulumi", "id": "finish-%d" % index,
+                          "params": {"api_url": pulumi.url, "api_token": pulumi.admin_token,
+                                     "description": "finish-%d" % index},
+                          "max_age": "90d", "limits": {"requests": 2, "seconds": 1},
+                          "deliver": [{"type": "tasks", "file": str(tasks_file)}]})
+        pulumi.enforce_rate_limit(2, 1.0)
+        pulumi.rate_limit_style = "none"
+        run = rotate(tmp_path, items)
+        assert run.rc == 0, run.output
+        deletes = [e for e in sandbox.log.select("pulumi", "DELETE")]
+        assert len([e for e in deletes if e.status == 204]) == 6
+        assert [e.status for e in deletes if e.status == 429] == []
