@@ -117,8 +117,7 @@ def iter_jsonapi(client, path, params=None, page_size=100):
             pagination = (body.get('meta') or {}).get('pagination') or {}
             items = body.get('data') or []
             fresh = state.page(items, _number(pagination.get('total-count')))
-            for item in fresh:
-                yield item
+            yield from fresh
             next_page = _number(pagination.get('next-page'))
             if not next_page or next_page <= page or (items and not fresh):
                 return
@@ -140,8 +139,7 @@ def iter_result_info(client, path, params=None, per_page=50):
             items = body.get('result') or []
             total = _number(info.get('total_count'))
             fresh = state.page(items, total)
-            for item in fresh:
-                yield item
+            yield from fresh
             total_pages = _number(info.get('total_pages'))
             if not items or not fresh:
                 return
@@ -164,8 +162,7 @@ def iter_continuation(client, path, params=None, key='tokens', max_results=1000)
             body = client.get(path, params=query)
             items = body.get(key) or []
             fresh = state.page(items)
-            for item in fresh:
-                yield item
+            yield from fresh
             next_token = body.get('continuationToken')
             if not next_token or next_token == token or (items and not fresh):
                 return
@@ -184,8 +181,7 @@ def iter_next_links(client, path, params=None, page_size=100):
         for dummy in range(MAX_PAGES):
             items = body.get('results') or []
             fresh = state.page(items, _number(body.get('count')))
-            for item in fresh:
-                yield item
+            yield from fresh
             next_url = body.get('next')
             if not next_url or (items and not fresh):
                 return
