@@ -59,12 +59,15 @@ def test_a_limit_the_user_sets_is_kept(tmp_path):
     assert outcome["refused"] <= HANDFUL
 
 
-def test_a_tfe_credential_shared_at_5_per_second_meets_a_handful_of_429s(tmp_path):
+def test_a_tfe_credential_shared_at_5_per_second_meets_a_handful_of_429s(tmp_path, capsys):
     """Issue 22: others spend the credential's budget, so the platform allows this run 5
     requests per second where the role's default budget is 25. Before the budget followed the
     platform, 30 due tokens met 86 answers 429 for 95 successes; the 429's X-RateLimit-Limit
     now replaces the budget, and the first 429 stops every thread of the credential."""
     outcome = rotate_all(tmp_path, "tfe", 30, limit=(5, 1.0))
+    with capsys.disabled():
+        print("\nrate limit [tfe, 5 per second, shared]: %d answers 429 for %d accepted"
+              % (outcome["refused"], sum(outcome["admitted"].values())))
     assert outcome["done"] == {"rotated": 30}
     assert outcome["live"] == 30
     assert outcome["refused"] <= HANDFUL
@@ -73,7 +76,7 @@ def test_a_tfe_credential_shared_at_5_per_second_meets_a_handful_of_429s(tmp_pat
 @pytest.mark.parametrize("style", ["x-ratelimit-seconds", "x-ratelimit-epoch", "ietf-fields",
                                    "ietf-dictionary", "ietf-structured", "retry-after-seconds",
                                    "retry-after-date", "none"])
-def test_every_rate_limit_header_style_keeps_the_429s_few(tmp_path, style, monkeypatch):
+def test_every_rate_limit_header_style_keeps_the_429s_few(tmp_path, style, monkeypatch, capsys):
     """Pulumi at 3 requests per second (a lower limit than the role's default of 8), its
     answers in each header style the platforms and gateways use: styles that state a limit or a
     remainder pace the run before any 429; the others still stop every thread at the first 429
@@ -81,6 +84,9 @@ def test_every_rate_limit_header_style_keeps_the_429s_few(tmp_path, style, monke
     from tests.sandbox import core
     monkeypatch.setattr(core.Platform, "rate_limit_style", style)
     outcome = rotate_all(tmp_path, "pulumi", 20, limit=(3, 1.0))
+    with capsys.disabled():
+        print("\nrate limit [pulumi, 3 per second, %s]: %d answers 429 for %d accepted"
+              % (style, outcome["refused"], sum(outcome["admitted"].values())))
     assert outcome["done"] == {"rotated": 20}
     assert outcome["live"] == 20
     assert outcome["refused"] <= 2 * HANDFUL
