@@ -510,8 +510,8 @@ class ApiClient:
         """Whether one more attempt fits: the attempts, the wait before this one, and no wait
         longer than ``max_wait``; all of it within ``max_total_wait`` of the first send."""
         spent = max(time.monotonic() - started, waited)
-        return (attempt < self.retry.max_attempts and wait <= self.retry.max_wait
-                and spent + wait <= self.retry.max_total_wait)
+        return all((attempt < self.retry.max_attempts, wait <= self.retry.max_wait,
+                    spent + wait <= self.retry.max_total_wait))
 
     def _send(self, method, url, params, data, headers, auth=None):
         """One attempt: ``(response with its body read, None)`` or ``(None, _Failure)``.

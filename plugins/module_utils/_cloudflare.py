@@ -513,8 +513,9 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
             token = dict(current)
             token.update(changes or {})
             return token
-        return dict(id=None, name=self.params.get('name'), status=self.params.get('status')
-                    or 'active', account_id=self.account_id, created_at=now, modified_at=now,
+        status = self.params.get('status') or 'active'
+        return dict(id=None, name=self.params.get('name'), status=status,
+                    account_id=self.account_id, created_at=now, modified_at=now,
                     last_used_at=None, not_before=isoformat(self.not_before),
                     expires_at=isoformat(self.expiry), policies=self._policies_to_create(),
                     condition=self._desired_condition()[1])
@@ -667,9 +668,8 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
     def power_of(self, token):
         """Policies (effect, permission-group ids, resources), IP condition, whether it is
         disabled, and the dates between which it works."""
-        return dict(policies=sorted('%s %s on %s' % key
-                                    for key in (_policy_key(p) for p in token.get('policies')
-                                                or [])),
+        policies = token.get('policies') or []
+        return dict(policies=sorted('%s %s on %s' % _policy_key(p) for p in policies),
                     condition=normal_condition(token.get('condition')),
                     status='disabled' if token.get('status') == 'disabled' else 'active',
                     not_before=token.get('not_before'), expires_at=token.get('expires_at'))

@@ -291,8 +291,8 @@ class RequestBudget:
         with self._lock:
             now = self._clock()
             self._paused_until = max(self._paused_until, now + min(seconds, self.longest_wait))
-            if limit_stated or (self._shrunk_at is not None
-                                and now - self._shrunk_at < self.seconds):
+            shrunk_lately = self._shrunk_at is not None and now - self._shrunk_at < self.seconds
+            if limit_stated or shrunk_lately:
                 return
             in_window = len(self._places)
             if not in_window:

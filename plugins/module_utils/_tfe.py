@@ -308,9 +308,13 @@ class TfeTeamTokenAdapter(GenerationRotation, TokenAdapter):
         description = self.params.get('description')
         # Only the fields compared are read: the rotation role calls this once per token over
         # the organization's whole listing.
-        return [r for r in listing if _team_id_of(r) == team_id
-                and (generation_of(_description(r), description) is not None if self.described
-                     else _description(r) is None)]
+        if self.described:
+            def same_token(raw):
+                return generation_of(_description(raw), description) is not None
+        else:
+            def same_token(raw):
+                return _description(raw) is None
+        return [r for r in listing if _team_id_of(r) == team_id and same_token(r)]
 
     def listing_index(self):
         if self.params.get('token_id'):
@@ -434,8 +438,8 @@ class TfeTeamTokenAdapter(GenerationRotation, TokenAdapter):
         if 'tfe_caller' not in self.client.memo:
             body = self.client.get(self.verify_path)
             relationships = (body.get('data') or {}).get('relationships') or {}
-            self.client.memo['tfe_caller'] = (relationships.get('authenticated-resource')
-                                              or {}).get('data') or {}
+            resource = relationships.get('authenticated-resource') or {}
+            self.client.memo['tfe_caller'] = resource.get('data') or {}
         caller = self.client.memo['tfe_caller']
         return caller.get('type') == 'teams' and caller.get('id') == current.get('team_id')
 

@@ -51,12 +51,7 @@ extends_documentation_fragment:
   - tokenops.tokens.rotation
   - tokenops.tokens.rotation.EXPIRY
   - tokenops.tokens.attributes
-attributes:
-  action_group:
-    description: Use C(group/tokenops.tokens.pulumi) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - tokenops.tokens.pulumi
+  - tokenops.tokens.attributes.actiongroup_pulumi
 options:
   kind:
     description:

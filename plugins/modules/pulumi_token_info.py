@@ -27,12 +27,7 @@ extends_documentation_fragment:
   - tokenops.tokens.connection.PULUMI
   - tokenops.tokens.info
   - tokenops.tokens.attributes.INFO_MODULE
-attributes:
-  action_group:
-    description: Use C(group/tokenops.tokens.pulumi) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - tokenops.tokens.pulumi
+  - tokenops.tokens.attributes.actiongroup_pulumi
 options:
   kind:
     description:

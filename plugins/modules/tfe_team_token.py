@@ -55,12 +55,7 @@ extends_documentation_fragment:
   - tokenops.tokens.rotation
   - tokenops.tokens.rotation.EXPIRY
   - tokenops.tokens.attributes
-attributes:
-  action_group:
-    description: Use C(group/tokenops.tokens.tfe) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - tokenops.tokens.tfe
+  - tokenops.tokens.attributes.actiongroup_tfe
 options:
   organization:
     description:

@@ -27,18 +27,13 @@ extends_documentation_fragment:
   - tokenops.tokens.connection.TFE
   - tokenops.tokens.info
   - tokenops.tokens.attributes.INFO_MODULE
-attributes:
-  action_group:
-    description: Use C(group/tokenops.tokens.tfe) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - tokenops.tokens.tfe
+  - tokenops.tokens.attributes.actiongroup_tfe
 options:
   organization:
     description:
-      - The organization's name. When not set, E(TFE_ORGANIZATION) is used; one of the two is required.
+      - The organization's name. When not set, E(TFE_ORGANIZATION) is used; one of the two is required, and
+        the error without either names both.
     type: str
-    required: true
   team:
     description:
       - List only the tokens of this team, by name (exact, case-sensitive) or by id (C(team-) and 16 letters or
