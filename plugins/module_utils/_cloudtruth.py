@@ -343,8 +343,8 @@ class CloudTruthServiceAccountAdapter(TokenAdapter):
         return self.client.url_for(USERS + (user_id,))
 
     def _key_from(self, answer, what, advice):
-        secret = answer.get('apikey') if isinstance(answer, dict) else None
-        self.client.remember_secret(secret)
+        secret = self.client.remember_secret(
+            answer.get('apikey') if isinstance(answer, dict) else None)
         if not secret:
             raise TokenOpsError('%s: the server did not return the new key (its answer has no '
                                 'apikey), so there is no key to hand on; %s' % (what, advice))
@@ -401,8 +401,8 @@ class CloudTruthServiceAccountAdapter(TokenAdapter):
             if self._rekey_happened(current, exc):
                 raise
             answer = self.client.post(path, {'expire_at': expire_at})
-        secret = answer.get('apikey') if isinstance(answer, dict) else None
-        self.client.remember_secret(secret)
+        secret = self.client.remember_secret(
+            answer.get('apikey') if isinstance(answer, dict) else None)
         body = self.client.get(ACCOUNTS + (current['id'],), allow_not_found=True)
         fate = self.previous_fate = self._previous_key_fate(current, body)
         if not secret:

@@ -97,7 +97,8 @@ def list_tokens(client):
         raise ApiError('GET /settings/tokens answered without a token list (_embedded.items)')
     items = [item for item in items if isinstance(item, dict)]
     for item in items:
-        client.remember_secret(item.get('value'))
+        if item.get('value'):
+            item['value'] = client.remember_secret(item['value'])
     return items
 
 
@@ -241,8 +242,8 @@ class PactFlowTokenAdapter(TokenAdapter):
         except AmbiguousWriteError as exc:
             secret = self._value_after_lost_answer(current, previous, mine, exc)
         else:
-            secret = answer.get('value') if isinstance(answer, dict) else None
-            self.client.remember_secret(secret)
+            secret = self.client.remember_secret(
+                answer.get('value') if isinstance(answer, dict) else None)
             if not secret:
                 secret = self._listed_new_value(current, previous, mine)
         if mine is None:
@@ -285,8 +286,8 @@ class PactFlowTokenAdapter(TokenAdapter):
         if listed != previous:
             return listed
         answer = self._regenerate(current['id'])
-        secret = answer.get('value') if isinstance(answer, dict) else None
-        self.client.remember_secret(secret)
+        secret = self.client.remember_secret(
+            answer.get('value') if isinstance(answer, dict) else None)
         return secret or self._listed_new_value(current, previous, mine)
 
     def _listed_new_value(self, current, previous, mine):

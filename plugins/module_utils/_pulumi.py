@@ -441,8 +441,7 @@ class PulumiTokenAdapter(GenerationRotation, TokenAdapter):
 
     def _post(self, body, expiry):
         answer = self.client.post(self.scope.path, body)
-        secret = answer.get('tokenValue')
-        self.client.remember_secret(secret)
+        secret = self.client.remember_secret(answer.get('tokenValue'))
         if not secret:
             raise ApiError('the platform created token %s but returned no tokenValue'
                            % answer.get('id'))

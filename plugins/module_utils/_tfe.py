@@ -501,8 +501,7 @@ class TfeTeamTokenAdapter(GenerationRotation, TokenAdapter):
                            'tokens%s (TFE answers 404 for each)' % (exc, team_id, hint), status=404,
                            method=exc.method, path=exc.path, request_id=exc.request_id)
         resource = body.get('data') or {}
-        secret = (resource.get('attributes') or {}).get('token')
-        self.client.remember_secret(secret)
+        secret = self.client.remember_secret((resource.get('attributes') or {}).get('token'))
         if not secret:
             raise TokenOpsError('TFE created token %s but returned no secret'
                                 % resource.get('id'))

@@ -28,7 +28,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import i
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_report as report
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_journal import Journal
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_plan import (
-    _ids_matching, for_each_token, group_by_connection, plan_group, run_groups, traced,
+    Limits, _ids_matching, for_each_token, group_by_connection, plan_group, run_groups, traced,
     validate_items,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_protocol import (
@@ -182,7 +182,11 @@ class Run:
             groups.setdefault(item.connection, []).append((item, outcome))
 
         def finish_group(pairs):
-            client = traced(make_client(pairs[0][0].provider.api, pairs[0][0].params))
+            # the credential's request budget, as in the issue step: the revocations of many
+            # tokens would otherwise go at full speed into the platform's rate limit
+            budget = Limits([item for item, outcome in pairs]).budget
+            client = traced(make_client(pairs[0][0].provider.api, pairs[0][0].params,
+                                        budget=budget))
             return [self._finish_one(client, item, outcome, by_label[item.label],
                                      failures.get(item.label), checks.get(item.label),
                                      states.get(item.label))

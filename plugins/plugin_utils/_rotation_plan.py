@@ -230,7 +230,7 @@ def validate_item(index, raw, labels, now, providers=None):
     except InputError as exc:
         raise ValidationError('%s.params.%s' % (where, exc))
     connection = (provider.name, base_url, token, bool(params.get('validate_certs', True)),
-                  params.get('timeout'), params.get('max_retry_wait'))
+                  params.get('timeout'), params.get('max_retry_wait'), params.get('max_body_mib'))
     for sink in sinks:
         sink.rotating(provider.name, base_url, token)
     return Item(index, raw, label, provider, params, policy, sinks, connection, adapter,

@@ -29,6 +29,12 @@ transient answer is asked again) and must not take the caller's credential for d
 - "lag": every secret issued by the run is refused for a second while it propagates ("lag 1s",
   the sandbox's propagation_lag switch).
 
+Issues 22 and 23 add a second matrix (``test_wire_fault_matrix``): the listing as a step, and the
+wire faults of hostile servers: one 500 (the failing run itself must succeed where the request
+is safe to repeat), a trickled answer (the request's deadline ends it), an oversized body,
+deeply nested JSON, and a Retry-After in the year 99999 (ignored, never a crash: the run backs
+off and succeeds on every step).
+
 Issue 24 adds a column per fault of the secret-store sinks (real OpenBao and moto servers,
 ``tests/stores.py``), at the deliver step; their clean runs deliver to a file, a ``vault_kv``
 and an ``aws_secretsmanager`` sink, and every one of them must hold the working secret:
@@ -61,18 +67,32 @@ FAULTS = {
     "500": dict(action="status", status=500, message="injected server error", times=None),
     "429 x3": dict(action="status", status=429, message="rate limited", times=3,
                    headers={"Retry-After": "0"}),
-    "timeout": dict(action="delay", delay=0.6, times=None),
+    "timeout": dict(action="delay", delay=1.5, times=None),
     "drop": dict(action="drop", times=None),
     "lost response": dict(action="lost_response", times=None),
     "malformed": dict(action="malformed", times=None),
     "401": dict(action="status", status=401, message="unauthorized", times=None),
-    # Issue 23: an answer the client cannot read (a Retry-After no clock reaches) fails its
-    # token only; the others carry on and the report is written.
-    "retry-after 99999": dict(action="status", status=429, times=None,
-                              headers={"Retry-After": "Fri, 31 Dec 99999 23:59:59 GMT"}),
     "lost x2": dict(action="lost_response", times=2),
     "lost x3": dict(action="lost_response", times=3),
 }
+#: the wire faults of hostile servers (issues 22, 23), and the steps each is tried on
+WIRE_FAULTS = {
+    "500 once": dict(action="status", status=500, message="injected server error", times=1),
+    "trickle": dict(action="trickle", where="body", interval=0.5, size=64, times=None),
+    "oversize": dict(action="huge_body", where="declared", size=32 << 20, times=None),
+    "deep JSON": dict(action="deep_json", times=None),
+    "Retry-After 99999": dict(action="status", status=429, message="rate limited", times=1,
+                              headers={"Retry-After": "Fri, 31 Dec 99999 23:59:59 GMT"}),
+}
+WIRE_STEPS = {"500 once": ("list", "verify", "revoke"),
+              "trickle": ("list", "issue", "verify", "revoke"),
+              "oversize": ("list", "issue"), "deep JSON": ("list", "issue"),
+              "Retry-After 99999": ("list", "issue", "verify", "revoke")}
+#: the faults of the first matrix also tried on the listing
+LIST_FAULTS = ("500", "drop")
+#: faults the failing run itself gets over (on the steps whose requests may be repeated)
+HEALED = {"500 once": ("list", "verify", "revoke"),
+          "Retry-After 99999": ("list", "issue", "verify", "revoke")}
 TRANSIENT = "transient x1"
 LAG = "lag 1s"
 LAG_SECONDS = 1.0
@@ -87,7 +107,10 @@ INCONCLUSIVE = ("500", "timeout", "drop", "malformed")
 STEPS = ("issue", "verify", "deliver", "revoke", "identity", "lag")
 #: the faults of a step of their own (issue 22): they apply to it alone
 OWN_FAULTS = {"identity": TRANSIENT, "lag": LAG}
-CONNECTION = {"timeout": 0.3, "max_retry_wait": 0.5, "max_verify_wait": 2}
+WIRE_MATRIX_STEPS = ("list", "issue", "verify", "revoke")
+# A request's deadline covers connecting, the headers and the body: 1 s keeps a loaded
+# machine's answers within it; the "timeout" fault answers after 1.5 s.
+CONNECTION = {"timeout": 1.0, "max_retry_wait": 2.0, "max_verify_wait": 2}
 
 
 class Target:
@@ -180,6 +203,7 @@ def cloudflare_identity(sandbox):
 
 TARGETS = [
     Target("pulumi", pulumi_seed, pulumi_identity, {
+        "list": ("GET", r"^/api/user/tokens$"),
         "issue": ("POST", r"^/api/user/tokens$"),
         "verify": ("GET", r"^/api/user$"),
         "revoke": ("DELETE", r"^/api/user/tokens/"),
@@ -188,24 +212,28 @@ TARGETS = [
         "identity": ("GET", r"^/api/user$"),
     }),
     Target("pactflow", pactflow_seed, pactflow_identity, {
+        "list": ("GET", r"^/settings/tokens$"),
         "issue": ("POST", r"/regenerate$"),
         "verify": ("GET", r"^/settings/tokens$"),
         "revoke": None,          # regenerated in place: nothing is left to revoke
         "identity": None,        # told by the listed values, no lookup of its own
     }),
     Target("tfe", tfe_seed, tfe_identity, {
+        "list": ("GET", r"/team-tokens$"),
         "issue": ("POST", r"/authentication-tokens$"),
         "verify": ("GET", r"/account/details$"),
         "revoke": ("DELETE", r"^/api/v2/authentication-tokens/"),    # the previous generation
         "identity": ("GET", r"/account/details$"),     # is it a token of the caller's team?
     }),
     Target("cloudflare", cloudflare_seed, cloudflare_identity, {
+        "list": ("GET", r"^/client/v4/user/tokens$"),
         "issue": ("POST", r"^/client/v4/user/tokens$"),     # the role replaces by default
         "verify": ("GET", r"^/client/v4/user/tokens/verify$"),
         "revoke": ("DELETE", r"^/client/v4/user/tokens/[0-9a-f]+$"),
         "identity": ("GET", r"^/client/v4/user/tokens/verify$"),   # 403 code 10000 (switch)
     }),
     Target("cloudtruth", cloudtruth_seed, cloudtruth_identity, {
+        "list": ("GET", r"^/api/v1/serviceaccounts/$"),
         "issue": ("POST", r"/rekey/$"),
         "verify": ("GET", r"^/api/v1/users/current/$"),
         "revoke": None,          # rekeyed in place: nothing is left to revoke
@@ -222,6 +250,12 @@ def rotation(tokens, work):
 
 
 def applicable(target, step, fault):
+    if target.requests.get(step, "") is None:
+        return False
+    if step == "list":
+        return fault in LIST_FAULTS or fault in WIRE_FAULTS
+    if fault in WIRE_FAULTS:
+        return step in WIRE_STEPS[fault]
     if step in OWN_FAULTS or fault in OWN_FAULTS.values():
         return OWN_FAULTS.get(step) == fault and (step == "lag" or target.requests[step])
     if fault in SINK_FAULTS or fault == STORE_WRITE_FAULT:
@@ -233,6 +267,12 @@ def applicable(target, step, fault):
 
 def failing_run_check(target, sandbox, fault, step, sink, previous, failing, item):
     """What the failing run must leave (issue 16); None when it did."""
+    if step in HEALED.get(fault, ()):
+        actions = [(row["action"], row.get("error")) for row in (failing or {}).get("rows", [])]
+        if [action for action, error in actions] != ["rotated"]:
+            return "a fault the run should get over failed it: %s" % actions
+        if not sandbox.secrets.is_live(sink.read_text().strip()):
+            return "a fault the run got over left the consumer with a dead secret"
     if fault in SINK_FAULTS:
         if sandbox.log.writes():
             return "a sink failed its check, yet the failing run sent %s" % [
@@ -346,7 +386,7 @@ def cell(target, step, fault, tmp_path, openbao=None, moto=None):
                                                 stores.broken(fault, tmp_path)])]
         else:
             method, path = target.requests[step]
-            options = dict(FAULTS[fault])
+            options = dict(FAULTS.get(fault) or WIRE_FAULTS[fault])
             if step == "verify":
                 # Only the check of the new secret: the listing uses the admin credential.
                 options["unless_credential"] = item["params"]["api_token"]
@@ -443,11 +483,21 @@ def refused_while_propagating(sandbox, target, item):
 
 
 def test_fault_matrix(tmp_path_factory, capsys, openbao, moto):
+    run_matrix(STEPS, list(FAULTS) + [SINK_FAULT, VAULT_FAULT] + list(STORE_FAULTS)
+               + list(OWN_FAULTS.values()), tmp_path_factory, capsys, openbao, moto)
+
+
+def test_wire_fault_matrix(tmp_path_factory, capsys):
+    """Issues 22 and 23: the listing as a step, and hostile servers' answers."""
+    run_matrix(WIRE_MATRIX_STEPS, list(LIST_FAULTS) + list(WIRE_FAULTS), tmp_path_factory,
+               capsys)
+
+
+def run_matrix(steps, columns, tmp_path_factory, capsys, openbao=None, moto=None):
+    """Run every applicable cell of ``steps`` x ``columns`` on every target; print the table."""
     verdicts, failures = {}, []
-    columns = (list(FAULTS) + [SINK_FAULT, VAULT_FAULT] + list(STORE_FAULTS)
-               + list(OWN_FAULTS.values()))
     for target in TARGETS:
-        for step in STEPS:
+        for step in steps:
             for fault in columns:
                 if not applicable(target, step, fault):
                     verdicts[target.platform, step, fault] = "n/a"
@@ -464,7 +514,7 @@ def test_fault_matrix(tmp_path_factory, capsys, openbao, moto):
     lines = ["| platform | step | " + " | ".join(columns) + " |",
              "|---|---|" + "---|" * len(columns)]
     for target in TARGETS:
-        for step in STEPS:
+        for step in steps:
             lines.append("| %s | %s | %s |" % (target.platform, step, " | ".join(
                 verdicts[target.platform, step, fault] for fault in columns)))
     cells = sum(1 for v in verdicts.values() if v != "n/a")

@@ -194,7 +194,8 @@ class GitHubSecretSink(Sink):
                                      decode_json_error(_github_error),
                                      timeout=options['timeout'],
                                      validate_certs=options['validate_certs'],
-                                     accept='application/vnd.github+json')
+                                     accept='application/vnd.github+json',
+                                     platform='GitHub', credential_option='%s.token' % self.where)
             self._client.session.headers['X-GitHub-Api-Version'] = API_VERSION
         return self._client
 

@@ -27,7 +27,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
     ApiClient, AuthenticationError, TokenOpsError,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._paging import iter_jsonapi
-from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import API
+from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import API, PLATFORMS
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.base import Sink, SinkError
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.github_secret import (
     _check_url,
@@ -130,7 +130,9 @@ class TfeVariableSink(Sink):
                                      timeout=options['timeout'],
                                      validate_certs=options['validate_certs'],
                                      accept=spec.accept, content_type=spec.content_type,
-                                     content_type_on=spec.content_type_on)
+                                     content_type_on=spec.content_type_on,
+                                     platform=PLATFORMS['tfe'].title,
+                                     credential_option='%s.api_token' % self.where)
         return self._client
 
     def _failure(self, exc, what, subject=None):
