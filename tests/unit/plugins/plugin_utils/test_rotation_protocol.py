@@ -8,6 +8,7 @@ import datetime
 import json
 import pathlib
 import re
+import types
 
 import pytest
 
@@ -514,8 +515,10 @@ def test_delivery_failing_on_the_second_of_three_sinks_leaves_every_sink_as_it_w
     second.fail_write = "denied"
     row = world.run()
     assert row["action"] == "failed"
-    assert row["error"].startswith("delivery failed: memory:b: denied. The previous secret "
-                                   "still works and every sink keeps its previous content")
+    assert row["error"] == (
+        "delivery failed: memory:b: denied; put back: file:%s. The previous secret still works "
+        "and every sink holds it; the unused new token %s was deleted"
+        % (consumer, world.rotations[0].token["id"]))
     assert world.rotations[0].path == [ISSUING, ISSUED, VERIFIED, UNDONE]
     assert consumer.read_text() == "FAKE_TOKEN=before\n", "the first sink was not put back"
     assert oct(consumer.stat().st_mode & 0o777) == oct(0o640)
@@ -542,9 +545,12 @@ def test_a_failure_after_a_sink_that_cannot_be_put_back_keeps_the_secret_it_hold
     failing.fail_write = "denied"
     row = world.run()
     assert row["action"] == "failed"
-    assert "memory:held could not be put back" in row["error"]
-    assert "is kept, since memory:held holds it" in row["error"]
     new_id = world.rotations[0].token["id"]
+    assert row["error"] == (
+        "delivery failed: memory:failing: denied; memory:held holds the new secret (not put back: "
+        "this store keeps no earlier version). The new token %s is kept for it, and the previous "
+        "secret still works for every other sink: the next run rotates again and revokes both "
+        "once every sink holds a newer secret" % new_id)
     assert held.current == world.platform.tokens[new_id]["secret"]
     assert sorted(world.platform.live_tokens()) == sorted([world.previous_id, new_id]), \
         "the new token stays alive for the consumers of the sink that holds it"
@@ -553,6 +559,87 @@ def test_a_failure_after_a_sink_that_cannot_be_put_back_keeps_the_secret_it_hold
     failing.fail_write = None
     assert world.run()["action"] == "rotated"
     assert new_id not in world.platform.live_tokens()
+    world.assert_converged()
+
+
+class StageFails(MemorySink):
+    """A store whose staging meets a bug (a library's surprise): nothing was written."""
+
+    def stage(self, secret, token, record):
+        raise RuntimeError("a surprise quoting %s" % secret)
+
+
+class RollbackFails(MemorySink):
+    """A store whose rollback meets a bug."""
+
+    def rollback(self, state):
+        raise KeyError("versions")
+
+
+#: per failure: the sinks of the token, the failing one last but one or last
+DELIVERY_FAILURES = {
+    "refused after a rollbackable sink": lambda: [MemorySink("a"), _failing(MemorySink("b"))],
+    "refused after a write-once sink": lambda: [WriteOnceSink("once"), _failing(MemorySink("b"))],
+    "answer lost": lambda: [MemorySink("a"), _losing(MemorySink("b")), MemorySink("c")],
+    "write-once answer lost": lambda: [_losing(WriteOnceSink("once")), MemorySink("b")],
+    "stage fails on the second": lambda: [MemorySink("a"), StageFails("b"), MemorySink("c")],
+    "rollback fails": lambda: [RollbackFails("a"), _failing(MemorySink("b"))],
+    "first of two refused": lambda: [_failing(MemorySink("a")), MemorySink("b")],
+}
+
+
+def _failing(sink):
+    sink.fail_write = "denied"
+    return sink
+
+
+def _losing(sink):
+    sink.lose_answer = True
+    return sink
+
+
+@pytest.mark.parametrize("overlaps", [True, False], ids=["overlap", "in-place"])
+@pytest.mark.parametrize("case", list(DELIVERY_FAILURES))
+def test_a_failed_delivery_says_truly_where_the_new_secret_went(tmp_path, case, overlaps):
+    """Whatever failed, the message names every sink that holds (or may hold) the new secret,
+    never says every sink holds the previous one while one does not, and the new token lives
+    exactly as long as a sink may hold it. In place nothing is put back over the dead previous
+    secret, and a failed sink does not keep the others from the new one."""
+    sinks = DELIVERY_FAILURES[case]()
+    world = World(tmp_path, sinks=sinks, overlaps=overlaps)
+    row = world.run()
+    error = row["error"]
+    assert row["action"] == "failed", row
+    new = world.rotations[0].token
+    new_secret = [s for s in world.platform.issued if s != world.previous_secret][0]
+    held = dict((sink.describe(), sink.current) for sink in sinks)
+    with_new = [d for d, secret in held.items() if secret == new_secret]
+    for described in with_new:
+        assert ("%s holds the new secret" % described in error
+                or "%s may hold it" % described in error
+                or re.search(r"%s( and [^;]+)? hold the new secret" % re.escape(described),
+                             error)), (described, error)
+    if with_new:
+        assert "every sink holds it" not in error and "no sink" not in error, error
+    assert new_secret not in error, "the secret is in the message"
+    if overlaps:
+        assert world.platform.tokens.get(new["id"]) is not None or not with_new, \
+            "the new token was deleted although a sink holds it"
+        assert world.previous_secret in world.platform.live
+        if not with_new:
+            assert "unused new token %s was deleted" % new["id"] in error, error
+            assert set(held.values()) == {world.previous_secret}
+    else:
+        written = [s.describe() for s in sinks
+                   if not (s.fail_write or isinstance(s, StageFails))]
+        assert set(written) <= set(with_new), "a written sink was put back over a dead secret"
+        assert "replaces secrets in place, so the previous secret no longer works" in error
+    # The next run converges whatever the failure left.
+    for sink in sinks:
+        sink.fail_write, sink.lose_answer = None, False
+        if isinstance(sink, StageFails):
+            sink.stage = types.MethodType(MemorySink.stage, sink)
+    assert world.run()["action"] == "rotated"
     world.assert_converged()
 
 
@@ -802,8 +889,12 @@ def test_a_store_that_acted_and_lost_its_answer_keeps_the_new_token(tmp_path):
     world = World(tmp_path)
     world.sinks[1].lose_answer = True
     row = world.run()
-    assert row["action"] == "failed" and "is kept, since memory:b holds it" in row["error"], row
     new_id = world.rotations[0].token["id"]
+    assert row["action"] == "failed" and row["error"] == (
+        "delivery failed: memory:b: no answer; memory:b may hold it (whether the write happened "
+        "is unknown); put back: memory:a. The new token %s is kept for it, and the previous "
+        "secret still works for every other sink: the next run rotates again and revokes both "
+        "once every sink holds a newer secret" % new_id), row
     assert world.platform.live_tokens() == sorted([world.previous_id, new_id]), \
         "the new token was deleted although memory:b may hold it"
     entry = list(world.journal["entries"].values())[0]
