@@ -287,10 +287,13 @@ def validate_items(tokens, now, only=None):
             if sink.target is None:
                 continue
             if sink.target in seen:
-                errors.append('rotate_tokens[%s].deliver: %s is also a sink of %s; two tokens '
-                              'cannot share a file or a stored secret'
-                              % (item.label, sink.target, seen[sink.target]))
-            seen[sink.target] = item.label
+                label, where = seen[sink.target]
+                errors.append('%s: writes %s, as %s does; %s' % (
+                    sink.where, sink.target, where,
+                    'two sinks of one token cannot write one file or stored secret'
+                    if label == item.label else 'two tokens cannot share a file or a stored '
+                                                'secret'))
+            seen.setdefault(sink.target, (item.label, sink.where))
     errors += _same_token_twice(items)
     if errors:
         raise ValidationError('; '.join(errors))

@@ -158,7 +158,10 @@ class VaultKvSink(Sink):
 
     @property
     def target(self):
-        return 'vault_kv:%s/%s' % (self.options['url'], self.secret_path)
+        """The secret, wherever its fields: two tokens at one path would each make the other's
+        check-and-set fail. A namespace is a path prefix to Vault (``ns1`` with the mount
+        ``secret`` is the mount ``ns1/secret``), so ``secret_path`` compares as Vault sees it."""
+        return 'vault_kv:%s/%s' % (opt.same_place(self.options['url']), self.secret_path)
 
     def describe(self):
         return 'vault_kv:%s/%s#%s' % (self.options['url'], self.secret_path, self.options['key'])

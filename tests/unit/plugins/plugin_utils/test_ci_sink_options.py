@@ -49,6 +49,16 @@ def tfe(**raw):
     ({"repository": "a/b", "api_url": "https://u:p@x"}, WHERE + ".api_url: must not contain"),
     ({"repository": "a/b", "token": "has space"}, WHERE + ".token: must not contain white"),
     ({"repository": "a/b", "unknown": 1}, WHERE + ": unsupported option(s) unknown"),
+    ({"repository": "../.."}, WHERE + ".repository: must be owner/name"),
+    ({"repository": "a/b", "environment": ".."}, WHERE + ".environment: must be an environment"),
+    ({"organization": "a", "visibility": "selected", "selected_repositories": ["../x"]},
+     WHERE + ".selected_repositories: a list"),
+    ({"organization": "a", "visibility": "selected", "selected_repositories": [""]},
+     WHERE + ".selected_repositories: a list"),
+    ({"repository": "a/b", "timeout": "soon"}, WHERE + ".timeout: expected a number of seconds"),
+    ({"repository": "a/b", "timeout": 0}, WHERE + ".timeout: expected a number of seconds"),
+    ({"repository": "a/b", "validate_certs": "maybe"}, WHERE + ".validate_certs: expected true"),
+    ({"repository": "a/b", "max_retry_wait": -1}, WHERE + ".max_retry_wait: expected a number"),
 ])
 def test_github_secret_refuses_bad_options_naming_them(raw, message):
     with pytest.raises(SinkError) as failed:
@@ -105,7 +115,14 @@ def test_github_secret_targets_and_descriptions_never_hold_the_token():
     ({"workspace": "w", "hcl": 1}, WHERE + ".hcl: must be true or false"),
     ({"workspace": "w", "api_token": None}, WHERE + ".api_token: no credential given"),
     ({"workspace": "w", "api_url": "app.terraform.io"}, WHERE + ".api_url: must be"),
+    ({"workspace": ".."}, WHERE + ".workspace: must be a name"),
+    ({"variable_set": "."}, WHERE + ".variable_set: must be a name"),
+    ({"workspace": "w", "organization": ".."}, WHERE + ".organization: must be a name"),
+    ({"workspace": "w", "timeout": "soon"}, WHERE + ".timeout: expected a number of seconds"),
+    ({"workspace": "w", "validate_certs": "maybe"}, WHERE + ".validate_certs: expected true"),
+    ({"workspace": "w", "max_retry_wait": "x"}, WHERE + ".max_retry_wait: expected a number"),
 ])
+
 def test_tfe_variable_refuses_bad_options_naming_them(raw, message):
     with pytest.raises(SinkError) as failed:
         tfe(**raw)
@@ -125,3 +142,13 @@ def test_tfe_variable_defaults_and_environment_fallbacks(monkeypatch):
     assert described == ("tfe_variable:acme/variable set shared TFE_TOKEN (env) on "
                          "https://tfe.example")
     assert "atlasv1" not in described
+
+
+def test_the_ci_sinks_connection_options_default_as_the_modules_do():
+    for checked in (github(repository="a/b").options, tfe(workspace="w").options):
+        assert (checked["validate_certs"], checked["timeout"], checked["max_retry_wait"]) == (
+            True, 30, 120.0)
+    checked = github(repository="a/b", validate_certs="no", timeout="5",
+                     max_retry_wait=0).options
+    assert (checked["validate_certs"], checked["timeout"], checked["max_retry_wait"]) == (
+        False, 5.0, 0.0)
