@@ -213,3 +213,160 @@ def test_a_consumer_check_whose_message_quotes_the_secret_through_a_variable_pri
     assert issued, "no new secret was issued: the oracle would prove nothing"
     assert oracle(sandbox, run.stdout + run.stderr, tmp_path, "role: check_tasks fails quoting "
                   "the secret through a variable (xfail: ansible-core prints it)", capsys) == []
+
+
+# -- kill -9 at each point of a sink write -------------------------------------------------------
+
+#: Run in a child process: the engine's two steps over the item, with the process killed
+#: (SIGKILL: no except clause, no finally, no rollback) at ``point``.
+KILLED_RUN = textwrap.dedent('''
+    import json, os, signal, sys
+    sys.path.insert(0, sys.argv[1])
+    args = json.loads(open(sys.argv[2]).read())
+    from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_engine as engine
+    from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import (
+        aws_secretsmanager, github_secret, tfe_variable, vault_kv)
+
+    def die(*ignored, **more):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def before(cls, name):
+        setattr(cls, name, die)
+
+    def after(cls, name):
+        original = getattr(cls, name)
+        def call(self, *a, **k):
+            original(self, *a, **k)
+            die()
+        setattr(cls, name, call)
+
+    point = args["point"]
+    if point == "vault: before the write":
+        import hvac.api.secrets_engines.kv_v2 as kv
+        before(kv.KvV2, "create_or_update_secret")
+    elif point == "vault: after the write, before custom_metadata":
+        before(vault_kv.VaultKvSink, "_record_metadata")
+    elif point == "aws: after the pending version, before AWSCURRENT moves":
+        before(aws_secretsmanager.AwsSecretsManagerSink, "_move_current")
+    elif point == "aws: after AWSCURRENT moved, before AWSPENDING is dropped":
+        client = aws_secretsmanager.AwsSecretsManagerSink._client
+        def hooked(self):
+            made = client(self)
+            def pending_dropped(params, **more):
+                if params.get("VersionStage") == "AWSPENDING" and "MoveToVersionId" not in params:
+                    die()
+            made.meta.events.register(
+                "before-parameter-build.secrets-manager.UpdateSecretVersionStage",
+                pending_dropped)
+            return made
+        aws_secretsmanager.AwsSecretsManagerSink._client = hooked
+    elif point == "github: after the PUT, before its confirmation":
+        before(github_secret.GitHubSecretSink, "_landed")
+    elif point == "tfe: after the POST, before its confirmation":
+        after(tfe_variable.TfeVariableSink, "_send")
+    else:
+        raise SystemExit("unknown point %r" % point)
+    issued = engine.issue_step(args["tokens"], args["state"], fail_fast=False)
+    engine.finish_step(args["tokens"], args["state"], args["report"], issued["rows"],
+                       issued["outcomes"], [])
+    raise SystemExit(3)         # the point was never reached
+''')
+
+KILL_POINTS = [
+    ("pulumi", "vault: before the write"),
+    ("pulumi", "vault: after the write, before custom_metadata"),
+    ("pulumi", "aws: after the pending version, before AWSCURRENT moves"),
+    ("pulumi", "aws: after AWSCURRENT moved, before AWSPENDING is dropped"),
+    ("pulumi", "github: after the PUT, before its confirmation"),
+    ("pulumi", "tfe: after the POST, before its confirmation"),
+    ("pactflow", "aws: after the pending version, before AWSCURRENT moves"),
+    ("pactflow", "tfe: after the POST, before its confirmation"),
+]
+
+
+class FourSinks:
+    """One token delivering to a Vault path, an AWS secret (a JSON field), a GitHub repository
+    secret and a TFE workspace variable (absent: created by the first write), each holding the
+    token's current secret but the last."""
+
+    def __init__(self, sandbox, openbao, moto, platform, tmp_path):
+        self.sandbox, self.openbao, self.moto = sandbox, openbao, moto
+        sandbox["github"].add_repo(REPOSITORY)
+        sandbox["tfe"].add_workspace(WORKSPACE)
+        self.path, self.name = unique("killed/sinks"), unique("killed-sinks")
+        if platform == "pulumi":
+            pulumi = sandbox["pulumi"]
+            self.old = pulumi.add_personal_token("killed", created=days_ago(120))[1]
+            self.item = pulumi_item(sandbox, "killed", [])
+            self.live = lambda: [pulumi.secret_of(t["id"]) for t in pulumi.tokens("personal")
+                                 if t["description"] == "killed"]
+        else:
+            pactflow = sandbox["pactflow"]
+            self.old = pactflow.token_by_type("read-only")["value"]
+            self.item = {"provider": "pactflow", "id": "killed", "max_age": "30d",
+                         "deliver": [],
+                         "params": {"api_url": pactflow.url, "api_token": pactflow.admin_token,
+                                    "type": "read-only", **FAST}}
+            self.live = lambda: [pactflow.token_by_type("read-only")["value"]]
+        openbao.write(self.path, {"token": self.old, "owner": "ops"})
+        moto.client().create_secret(Name=self.name, SecretString=json.dumps(
+            {"token": self.old, "zone": "example.com"}))
+        sandbox["github"].put_secret(KEY, self.old, repository=REPOSITORY)
+        self.item["deliver"] = [
+            {"type": "vault_kv", "url": openbao.url,
+             "token": openbao.token([openbao.writer_policy([self.path])]), "path": self.path},
+            moto.sink(self.name, key="token"), github_sink(sandbox), tfe_sink(sandbox)]
+
+    def held(self):
+        return {"vault": (self.openbao.read(self.path) or {}).get("token"),
+                "aws": self.moto.current(self.name, "token"),
+                "github": ci_held(self.sandbox, "github"),
+                "tfe": ci_held(self.sandbox, "tfe")}
+
+
+@pytest.mark.parametrize("platform,point", KILL_POINTS,
+                         ids=["%s, %s" % pair for pair in KILL_POINTS])
+def test_a_run_killed_at_each_point_of_a_sink_write_is_finished_by_the_next(
+        sandbox, openbao, moto, tmp_path, platform, point):
+    """SIGKILL of the run at a point inside one sink's write (the sinks before it written, the
+    journal holding each sink's record), then a new run: one live token, every store holds it
+    (its other fields kept), one TFE variable of the key, no AWSPENDING label left, the journal
+    closed; the run after writes nothing."""
+    sinks = FourSinks(sandbox, openbao, moto, platform, tmp_path)
+    state, report = tmp_path / "state", tmp_path / "report"
+    arguments = tmp_path / "killed.json"
+    arguments.write_text(json.dumps({"tokens": [sinks.item], "state": str(state),
+                                     "report": str(report), "point": point}))
+    arguments.chmod(0o600)
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED_RUN)
+    collections = pathlib.Path(__file__).resolve().parents[2] / "build" / "collections"
+    child = subprocess.run([sys.executable, str(script), str(collections), str(arguments)],
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert child.returncode == -signal.SIGKILL, (child.returncode, child.stderr[-2000:])
+    journal = json.loads((state / "journal.json").read_text())
+    assert list(journal["entries"].values())[0]["sink_records"], "no sink record was journaled"
+    assert leaked(sandbox, child.stdout, child.stderr, json.dumps(journal)) == []
+
+    run = rotation([sinks.item], tmp_path)
+    row = run["rows"][0]
+    assert row["action"] == "rotated", row
+    live = sinks.live()
+    assert len(live) == 1 and sandbox.secrets.is_live(live[0]), "not one live token"
+    assert set(sinks.held().values()) == {live[0]}, sinks.held()
+    assert openbao.read(sinks.path)["owner"] == "ops"
+    assert json.loads(moto.client().get_secret_value(SecretId=sinks.name)["SecretString"])[
+        "zone"] == "example.com"
+    stages = moto.stages(sinks.name)
+    assert [v for v, s in stages.items() if "AWSCURRENT" in s] and not [
+        v for v, s in stages.items() if "AWSPENDING" in s], stages
+    assert len([1 for s in stages.values() if "AWSCURRENT" in s]) == 1, stages
+    variables = sandbox["tfe"]._workspaces[sandbox["tfe"].workspace_by_name(WORKSPACE)].variables
+    assert [v.key for v in variables.values()] == [KEY], "a second variable of the key"
+    custom = openbao.metadata(sinks.path)["custom_metadata"]
+    assert custom.get("tokenops_token_id") == row["token_id"]
+    assert json.loads((state / "journal.json").read_text())["entries"] == {}
+    sandbox.log.clear()
+    again = rotation([sinks.item], tmp_path)["rows"][0]
+    assert again["action"] == "not due", again
+    assert sandbox.log.writes() == []
