@@ -370,3 +370,105 @@ def test_a_run_killed_at_each_point_of_a_sink_write_is_finished_by_the_next(
     again = rotation([sinks.item], tmp_path)["rows"][0]
     assert again["action"] == "not due", again
     assert sandbox.log.writes() == []
+
+
+# -- Vault: credentials, policies, mounts, namespaces ----------------------------------------------
+
+def test_vault_checks_tell_what_is_wrong_before_anything_is_issued(sandbox, openbao, tmp_path):
+    """A token with only the default policy (or a deny) is told apart from a missing mount
+    (Vault answers both alike to such a token), a KV version 1 mount and a wrong AppRole
+    secret_id are refused; each names the option, nothing is issued, no credential shows."""
+    base = unique("checks")
+    paths = {label: "%s/%s" % (base, label) for label in (
+        "default-only", "deny", "missing-mount", "kv-version-1", "wrong-secret-id")}
+    role_id, _secret_id = openbao.approle([openbao.writer_policy([paths["wrong-secret-id"]])])
+    wrong_secret_id = "0f0f0f0f-dead-beef-0f0f-0f0f0f0f0f0f"
+    cases = {
+        "default-only": ({"token": openbao.token(["default"])},
+                         "path: this token's policies grant nothing on secret/data/%s"
+                         % paths["default-only"]),
+        "deny": ({"token": openbao.token([openbao.policy(
+            unique("deny"), 'path "secret/*" { capabilities = ["deny"] }')])},
+            "path: this token's policies grant nothing on secret/data/%s" % paths["deny"]),
+        "missing-mount": ({"token": openbao.root_token, "engine_mount_point": "nowhere"},
+                          "engine_mount_point: no secrets engine is mounted at nowhere"),
+        "kv-version-1": ({"token": openbao.root_token, "engine_mount_point": "kv1"},
+                         "the vault_kv sink needs KV version 2"),
+        "wrong-secret-id": ({"auth_method": "approle", "role_id": role_id,
+                             "secret_id": wrong_secret_id},
+                            "role_id and secret_id: Vault refused the AppRole login"),
+    }
+    items = []
+    for label, (auth, _why) in cases.items():
+        sandbox["pulumi"].add_personal_token(label, created=days_ago(120))
+        items.append(pulumi_item(sandbox, label, [dict(
+            {"type": "vault_kv", "url": openbao.url, "path": paths[label]}, **auth)]))
+    sandbox.log.clear()
+    rows = {row["label"]: row for row in rotation(items, tmp_path)["rows"]}
+    for label, (auth, why) in cases.items():
+        error = rows[label]["error"]
+        assert error.startswith("a sink cannot take a new secret, so none was issued"), error
+        assert why in error, (label, error)
+        for credential in list(auth.values()) + [openbao.root_token]:
+            assert len(credential) < 8 or credential not in error, (label, error)
+    assert sandbox.log.writes() == []
+
+
+def test_a_vault_namespace_is_sent_as_a_header_not_a_path(sandbox, openbao, tmp_path):
+    """OpenBao has namespaces (as Vault Enterprise): the sink's ``namespace`` goes in the
+    X-Vault-Namespace header (hvac's ``namespace``), so the secret lands in the namespace's own
+    ``secret`` mount and nowhere in the root namespace's."""
+    import hvac  # pylint: disable=import-outside-toplevel
+    namespace, path = unique("team"), unique("ns/app")
+    openbao.client().adapter.post("/v1/sys/namespaces/%s" % namespace)
+    inside = hvac.Client(url=openbao.url, token=openbao.root_token, namespace=namespace)
+    inside.sys.enable_secrets_engine("kv", path="secret", options={"version": "2"})
+    old = sandbox["pulumi"].add_personal_token("ns", created=days_ago(120))[1]
+    inside.secrets.kv.v2.create_or_update_secret(path=path, secret={"token": old, "team": "a"},
+                                                 mount_point="secret")
+    item = pulumi_item(sandbox, "ns", [{"type": "vault_kv", "url": openbao.url,
+                                        "token": openbao.root_token, "namespace": namespace,
+                                        "path": path}])
+    row = rotation([item], tmp_path)["rows"][0]
+    assert row["action"] == "rotated", row
+    assert row["delivered"] == ["vault_kv:%s/%s/secret/%s#token" % (openbao.url, namespace,
+                                                                    path)]
+    held = inside.secrets.kv.v2.read_secret_version(
+        path=path, mount_point="secret", raise_on_deleted_version=True)["data"]["data"]
+    assert held["team"] == "a" and sandbox.secrets.is_live(held["token"])
+    assert openbao.read(path) is None, "written in the root namespace"
+    writes = [e["request"] for e in openbao.audit_entries()
+              if e.get("type") == "request" and (e.get("request") or {}).get("operation") in
+              ("create", "update") and path in (e.get("request") or {}).get("path", "")]
+    assert writes, "no write of the secret in the audit log"
+    for request in writes:
+        assert not request["path"].startswith(namespace), request["path"]
+        assert (request.get("namespace") or {}).get("path") == namespace + "/", request
+
+
+# -- AWS: what the secret held -------------------------------------------------------------------
+
+def test_aws_key_edge_cases(sandbox, moto, tmp_path):
+    """With ``key``: an empty value takes the field as its first; a JSON value that is not an
+    object, or text, is refused before issuing. Any secret holding a binary value is refused
+    (a token would replace it under its consumers)."""
+    aws = moto.client()
+    names = {label: unique(label) for label in ("empty", "array", "text", "binary")}
+    aws.create_secret(Name=names["empty"], SecretString=" ")
+    aws.create_secret(Name=names["array"], SecretString='["token"]')
+    aws.create_secret(Name=names["text"], SecretString="not json")
+    aws.create_secret(Name=names["binary"], SecretBinary=b"\x00\x01")
+    items = []
+    for label, name in names.items():
+        sandbox["pulumi"].add_personal_token(label, created=days_ago(120))
+        more = {} if label == "binary" else {"key": "token"}
+        items.append(pulumi_item(sandbox, label, [moto.sink(name, **more)]))
+    rows = {row["label"]: row for row in rotation(items, tmp_path)["rows"]}
+    assert rows["empty"]["action"] == "rotated", rows["empty"]
+    assert sandbox.secrets.is_live(moto.current(names["empty"], "token"))
+    for label in ("array", "text"):
+        assert "key: the secret's current value is not a JSON object" in rows[label]["error"]
+    assert "name: the secret holds a binary value (SecretBinary)" in rows["binary"]["error"]
+    assert aws.get_secret_value(SecretId=names["binary"])["SecretBinary"] == b"\x00\x01"
+    for label in ("array", "text", "binary"):
+        assert "none was issued" in rows[label]["error"]

@@ -258,9 +258,14 @@ class AwsSecretsManagerSink(Sink):
         except botocore.exceptions.ClientError as exc:
             raise self._fail('reading the secret\'s value failed: %s' % _code(exc))
         value = answer.get('SecretString')
+        if value is None and answer.get('SecretBinary') is not None:
+            raise self._fail('name: the secret holds a binary value (SecretBinary), which a '
+                             'token (a SecretString) would replace under its consumers; give '
+                             'a secret of its own')
         if key:
             try:
-                parsed = json.loads(value) if value is not None else None
+                # An empty value holds no field: the token's field is its first.
+                parsed = json.loads(value) if (value or '').strip() else {}
             except ValueError:
                 parsed = None
             if not isinstance(parsed, dict):
