@@ -106,6 +106,12 @@ ERRORS = (InputError, TokenOpsError)
 IN_PLACE_CHECK_FAILED = ('the consumer check failed: %s. %s replaces secrets in place: the '
                          'previous secret no longer works, so nothing was rolled back; the '
                          'consumers hold the new secret')
+#: the same where the platform keeps the previous secret for a window of its own (CloudTruth's
+#: rekey): what became of it, read back, and why nothing goes back to it
+WINDOW_CHECK_FAILED = ('the consumer check failed: %s. %s rekeys in place: %s (read back from the '
+                       'platform); nothing was rolled back to a secret that ends by itself, '
+                       'since the new one cannot be revoked alone; the consumers hold the new '
+                       'secret')
 IN_PLACE_NOTE = ('replaced in place: the previous secret stopped working when the new one was '
                  'issued, so it was delivered at once')
 AWAITING = 'awaiting the task-file sinks'
@@ -412,7 +418,6 @@ class Rotation:
             return row
         if not self._deliver(secret):
             return row
-        self.previous_fate = adapter.previous_fate
         if item.check is not None:
             self._to(CHECKING, delivered=self.delivered)
             self.checks = [item.check.delivery(secret, self.token, item.index)]
@@ -462,6 +467,8 @@ class Rotation:
             self.fail('issuing a new secret failed: %s' % failure_text(exc))
             return None
         self.token = token
+        # What became of the previous secret, as the platform says (CloudTruth's window)
+        self.previous_fate = self.adapter.previous_fate
         self._to(ISSUED, token_id=token.get('id'))
         if previous and not item.overlaps:
             # In place, the previous secret is dead now: if it was this group's credential, the
@@ -556,9 +563,11 @@ class Rotation:
         (``written``: a sink was written, then put back)."""
         item, row, planned = self.item, self.row, self.planned
         if not item.overlaps:
-            return self.fail('%s. %s replaces secrets in place, so the previous secret no longer '
-                             'works: the next run rotates again and delivers (the journal keeps '
-                             'this rotation)' % (message, item.provider.title))
+            fate = ('rekeys in place: %s (read back from the platform)' % self.previous_fate
+                    if self.previous_fate else
+                    'replaces secrets in place, so the previous secret no longer works')
+            return self.fail('%s. %s %s: the next run rotates again and delivers (the journal '
+                             'keeps this rotation)' % (message, item.provider.title, fate))
         sinks = 'every sink holds it' if written else 'no sink was written'
         token = self.token
         try:
@@ -725,6 +734,9 @@ class Rotation:
             self.journal.finish(item)
             if token.get('id'):
                 self.journal.remember_rotation(item, token['id'], isoformat(self.now))
+            if self.previous_fate:
+                return self.fail(WINDOW_CHECK_FAILED % (why, item.provider.title,
+                                                        self.previous_fate))
             return self.fail(IN_PLACE_CHECK_FAILED % (why, item.provider.title))
         sinks = [s for s in item.sinks if s.describe() in set(self.delivered)]
         restored, stuck = _roll_back(sinks, self.states)

@@ -472,3 +472,50 @@ def test_aws_key_edge_cases(sandbox, moto, tmp_path):
     assert aws.get_secret_value(SecretId=names["binary"])["SecretBinary"] == b"\x00\x01"
     for label in ("array", "text", "binary"):
         assert "none was issued" in rows[label]["error"]
+
+
+# -- a failed consumer check, per kind of platform ------------------------------------------------
+
+def checked_rotation(tokens, work, failed_labels):
+    """The role's steps with the consumer check of ``failed_labels`` failing (the role records
+    what check.yml's rescue records: the file and the failed task's name)."""
+    from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_engine import (  # pylint: disable=import-outside-toplevel
+        finish_step, issue_step,
+    )
+    state, report = str(work / "state"), str(work / "report")
+    issued = issue_step(tokens, state, fail_fast=False)
+    assert {c["label"] for c in issued["checks"]} >= set(failed_labels), issued["rows"]
+    failures = [{"label": label, "file": "/srv/checks/plan.yml", "task": "terraform plan"}
+                for label in failed_labels]
+    return finish_step(tokens, state, report, issued["rows"], issued["outcomes"], [],
+                       check_failures=failures, states=issued["states"])
+
+
+def test_a_failed_check_after_a_cloudtruth_rekey_with_a_window_says_what_became_of_the_key(
+        sandbox, openbao, tmp_path):
+    """CloudTruth keeps the previous key for a window of its own and cannot revoke the new key
+    without its account: nothing is rolled back, and the report says so truly (the previous key
+    still works until the window ends), not that it stopped working."""
+    cloudtruth = sandbox["cloudtruth"]
+    cloudtruth.add_service_account("windowed", created_at=days_ago(120))
+    path = unique("window/app")
+    check = tmp_path / "plan.yml"
+    check.write_text("- name: terraform plan\n  ansible.builtin.debug: {msg: hidden}\n")
+    item = {"provider": "cloudtruth", "id": "windowed", "max_age": "90d",
+            "check_tasks": str(check),
+            "params": {"api_url": cloudtruth.url, "api_token": cloudtruth.admin_token,
+                       "name": "windowed", "keep_previous_for": "1h", **FAST},
+            "deliver": [{"type": "vault_kv", "url": openbao.url, "token": openbao.root_token,
+                         "path": path}]}
+    previous = [k.value for a in cloudtruth.accounts() if a.user and a.user.name == "windowed"
+                for k in a.usable_keys(cloudtruth.now())]
+    row = checked_rotation([item], tmp_path, ["windowed"])["rows"][0]
+    assert row["action"] == "failed", row
+    assert row["error"].startswith(
+        'the consumer check failed: the check task file /srv/checks/plan.yml failed at the task '
+        '"terraform plan". CloudTruth rekeys in place: the previous key (public prefix '), row
+    assert "works until" in row["error"] and "no longer works" not in row["error"], row["error"]
+    assert "nothing was rolled back" in row["error"]
+    held = openbao.read(path)["token"]
+    assert sandbox.secrets.is_live(held) and held not in previous
+    assert previous and all(sandbox.secrets.is_live(key) for key in previous)
