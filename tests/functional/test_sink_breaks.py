@@ -519,3 +519,51 @@ def test_a_failed_check_after_a_cloudtruth_rekey_with_a_window_says_what_became_
     held = openbao.read(path)["token"]
     assert sandbox.secrets.is_live(held) and held not in previous
     assert previous and all(sandbox.secrets.is_live(key) for key in previous)
+
+
+# -- CI targets: what GitHub and TFE consumers really read ---------------------------------------
+
+def test_a_variable_set_whose_workspace_has_its_own_variable_of_the_key_says_so(ci, tmp_path):
+    """TFE's precedence: a workspace's own variable wins over a (non-priority) variable set's,
+    so that workspace's runs keep their own value however often the set is written. The
+    rotation delivers to the set and says which workspace shadows it."""
+    sandbox = ci
+    tfe = sandbox["tfe"]
+    tfe.add_workspace("web")
+    tfe.add_varset("shared", workspaces=[WORKSPACE, "web"])
+    tfe.add_variable(KEY, "its own value", workspace=WORKSPACE)
+    sandbox["pulumi"].add_personal_token("shared", created=days_ago(120))
+    item = pulumi_item(sandbox, "shared", [tfe_sink(sandbox, workspace=None,
+                                                    variable_set="shared")])
+    item["deliver"][0].pop("workspace")
+    row = rotation([item], tmp_path)["rows"][0]
+    assert row["action"] == "rotated", row
+    assert sandbox.secrets.is_live(tfe.variable(KEY, varset="shared")["value"])
+    notes = " ".join(row["notes"])
+    assert ("workspace %s has a variable %s (env) of its own, which wins over the variable "
+            "set's (it is not a priority set)" % (tfe.workspace_by_name(WORKSPACE), KEY)) in notes
+    assert tfe.workspace_by_name("web") not in notes
+
+
+def test_an_organization_secret_for_repositories_that_do_not_exist_fails_before_issuing(
+        ci, tmp_path):
+    sandbox = ci
+    github = sandbox["github"]
+    github.add_user("someone")
+    github.add_repo("someone/elsewhere", private=False)
+    sandbox["pulumi"].add_personal_token("org", created=days_ago(120))
+    cases = {"missing": ["app", "nowhere"], "other-owner": ["someone/elsewhere"]}
+    rows = {}
+    for label, selected in cases.items():
+        sandbox["pulumi"].add_personal_token(label, created=days_ago(120))
+        item = pulumi_item(sandbox, label, [github_sink(
+            sandbox, repository=None, organization="tokenops", visibility="selected",
+            selected_repositories=selected, key="ORG_%s" % label.replace("-", "_").upper())])
+        item["deliver"][0].pop("repository")
+        sandbox.log.clear()
+        rows[label] = rotation([item], tmp_path / label)["rows"][0]
+        assert sandbox.log.writes() == [], label
+    assert ("deliver[0].selected_repositories: repository tokenops/nowhere not found, or not "
+            "visible to the token") in rows["missing"]["error"]
+    assert ("deliver[0].selected_repositories: someone/elsewhere is not a repository of the "
+            "organization tokenops") in rows["other-owner"]["error"]

@@ -272,6 +272,12 @@ class GitHubSecretSink(Sink):
                 if not body or not body.get('id'):
                     raise SinkError('%s.selected_repositories: repository %s not found, or not '
                                     'visible to the token' % (self.where, name))
+                owner = str((body.get('owner') or {}).get('login') or name.split('/')[0])
+                if owner.lower() != self.options['organization'].lower():
+                    # An organization secret is for the organization's own repositories.
+                    raise SinkError('%s.selected_repositories: %s is not a repository of the '
+                                    'organization %s' % (self.where, name,
+                                                         self.options['organization']))
                 ids.append(int(body['id']))
             self._repository_ids = ids
         return self._repository_ids

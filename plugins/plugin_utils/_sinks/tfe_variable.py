@@ -36,6 +36,8 @@ from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.github_secr
 
 DEFAULT_API_URL = 'https://app.terraform.io'
 CATEGORIES = ('env', 'terraform')
+#: how many of a variable set's workspaces the check for their own variable of the key reads
+SHADOW_CHECKS = 20
 
 
 def _flag(raw, name, where, default):
@@ -99,6 +101,8 @@ class TfeVariableSink(Sink):
         self._existing = None
         #: the sink authenticates as the rotation does (same instance, same credential)
         self._shares_rotation_credential = False
+        #: the variable set's document, once found (``variable_set`` only)
+        self._varset = None
 
     def rotating(self, platform, base_url, credential):
         self._shares_rotation_credential = (
@@ -179,6 +183,7 @@ class TfeVariableSink(Sink):
                 if attributes.get('name') == options['variable_set']:
                     if (attributes.get('permissions') or {}).get('can-update') is False:
                         raise SinkError('%s.api_token: may not update %s' % (self.where, words))
+                    self._varset = varset
                     return '/varsets/%s/relationships/vars' % varset['id'], True
         except TokenOpsError as exc:
             raise self._failure(exc, 'reading the %s' % words, words)
@@ -221,7 +226,38 @@ class TfeVariableSink(Sink):
         if self._existing and self._existing[2] and not self.options['sensitive']:
             raise SinkError('%s.sensitive: the variable is sensitive, and TFE cannot make a '
                             'sensitive variable non-sensitive' % self.where)
+        if self._varset is not None:
+            self._note_shadowing_workspaces()
         return dict(exists=self._existing is not None)
+
+    def _note_shadowing_workspaces(self):
+        """A workspace's own variable of the same key and category wins over a variable set's,
+        unless the set is a priority set (TFE's variable precedence): its runs would keep reading
+        their own value. Said in the report's notes (the set's other workspaces do read the new
+        secret); at most :data:`SHADOW_CHECKS` workspaces are looked at."""
+        attributes = self._varset.get('attributes') or {}
+        if attributes.get('priority') or attributes.get('global'):
+            return
+        related = ((self._varset.get('relationships') or {}).get('workspaces') or {}).get(
+            'data') or []
+        shadowed = []
+        for workspace in related[:SHADOW_CHECKS]:
+            try:
+                own = self.client.get('/workspaces/%s/vars' % quote(str(workspace.get('id')),
+                                                                    safe='')).get('data') or []
+            except (TokenOpsError, AttributeError):
+                continue
+            if self._find_variable(own) is not None:
+                shadowed.append(str(workspace.get('id')))
+        if shadowed:
+            self.notes.append(
+                '%s: workspace%s %s ha%s a variable %s (%s) of %s own, which wins over the '
+                'variable set\'s (it is not a priority set): %s runs keep reading %s own value'
+                % (self.describe(), 's' if len(shadowed) > 1 else '', ', '.join(shadowed),
+                   've' if len(shadowed) > 1 else 's', self.options['key'],
+                   self.options['category'], 'their' if len(shadowed) > 1 else 'its',
+                   'their' if len(shadowed) > 1 else 'its',
+                   'their' if len(shadowed) > 1 else 'its'))
 
     # -- write -----------------------------------------------------------------------------
     def write(self, secret, token, record):
