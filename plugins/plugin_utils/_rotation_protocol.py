@@ -550,7 +550,7 @@ class Rotation:
         message = '; '.join(['delivery failed: %s' % failure]
                             + delivery_fate(failure, item.overlaps))
         if not item.overlaps or not failure.reached:
-            return self._undo(message, written=bool(failure.reached or failure.restored))
+            return self._undo(message)
         self.journal.record(item, delivered=failure.reached)
         return self.fail('%s. The new token %s is kept for %s, and the previous secret still '
                          'works for every other sink: the next run rotates again and revokes '
@@ -558,9 +558,9 @@ class Rotation:
                          % (message, self.token.get('id'),
                             'it' if len(failure.reached) == 1 else 'them'))
 
-    def _undo(self, message, written=False):
-        """After a failed verification or delivery: keep the previous secret where possible
-        (``written``: a sink was written, then put back)."""
+    def _undo(self, message):
+        """After a failed verification, or a delivery that left the new secret in no sink: keep
+        the previous secret where possible."""
         item, row, planned = self.item, self.row, self.planned
         if not item.overlaps:
             fate = ('rekeys in place: %s (read back from the platform)' % self.previous_fate
@@ -568,20 +568,19 @@ class Rotation:
                     'replaces secrets in place, so the previous secret no longer works')
             return self.fail('%s. %s %s: the next run rotates again and delivers (the journal '
                              'keeps this rotation)' % (message, item.provider.title, fate))
-        sinks = 'every sink holds it' if written else 'no sink was written'
         token = self.token
         try:
             item.new_adapter(self.client, self.now).delete(token)
         except ERRORS as exc:
-            return self.fail('%s. The previous secret still works and %s; deleting the unused new '
-                             'token %s failed (%s): the next run deletes it'
-                             % (message, sinks, token.get('id'), failure_text(exc)))
+            return self.fail('%s. The previous secret still works and every sink holds it; '
+                             'deleting the unused new token %s failed (%s): the next run deletes '
+                             'it' % (message, token.get('id'), failure_text(exc)))
         self._close_undone()
         before = planned.row(self.now)
         row.update(token_id=planned.current.get('id') if planned.current else None,
                    previous_id=None, age_days=before['age_days'], expires_at=before['expires_at'])
-        return self.fail('%s. The previous secret still works and %s; the unused new token %s '
-                         'was deleted' % (message, sinks, token.get('id')))
+        return self.fail('%s. The previous secret still works and every sink holds it; the unused '
+                         'new token %s was deleted' % (message, token.get('id')))
 
     # -- between the steps ----------------------------------------------------------------------
     def outcome(self):
@@ -749,9 +748,18 @@ class Rotation:
             parts.append('not rolled back: %s' % '; '.join('%s (%s)' % pair for pair in stuck))
         previous_id = (self.previous or {}).get('id')
         if kept:
-            parts.append('the previous token %s still works; the new token %s stays, since %s '
-                         'holds it: the next run rotates again and then revokes it'
-                         % (previous_id, token.get('id'), ', '.join(kept)))
+            # A sink whose rollback was tried and failed may hold another writer's value now.
+            tried = [d for d in kept if d in self.states and
+                     not next(s for s in sinks if s.describe() == d).runs_as_task_file]
+            holders = [d for d in kept if d not in tried]
+            said = []
+            if holders:
+                said.append('%s hold%s it' % (_listed(holders), '' if len(holders) > 1 else 's'))
+            if tried:
+                said.append('%s may hold it' % _listed(tried))
+            parts.append('the previous token %s still works; the new token %s stays, since %s: '
+                         'the next run rotates again and then revokes it'
+                         % (previous_id, token.get('id'), ' and '.join(said)))
             return self.fail('. '.join(parts))
         try:
             item.new_adapter(self.client, self.now).delete(token)

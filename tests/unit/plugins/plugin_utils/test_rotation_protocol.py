@@ -820,6 +820,24 @@ def test_a_failed_consumer_check_rolls_back_what_can_be_and_says_what_cannot(tmp
     world.assert_converged()
 
 
+def test_a_rollback_says_which_sinks_hold_the_new_secret_and_which_may(tmp_path):
+    """After a failed check: a store that keeps no earlier version holds the new secret; one
+    whose rollback failed (another writer came, the store broke) may hold it, or another value."""
+    once, broken, good = WriteOnceSink("once"), RollbackFails("broken"), MemorySink("good")
+    world = World(tmp_path, sinks=[once, broken, good], check=True)
+    for sink in (broken, good):
+        sink.versions[0]["secret"] = world.previous_secret
+    row = world.run(check_failure="terraform plan failed")
+    new_id = world.rotations[0].token["id"]
+    assert row["error"] == (
+        "rolled back: terraform plan failed. put back: memory:good. not rolled back: memory:once "
+        "(this store keeps no earlier version); memory:broken (putting it back failed "
+        "unexpectedly (KeyError)). the previous token %s still works; the new token %s stays, "
+        "since memory:once holds it and memory:broken may hold it: the next run rotates again "
+        "and then revokes it" % (world.previous_id, new_id)), row["error"]
+    assert sorted(world.platform.live_tokens()) == sorted([world.previous_id, new_id])
+
+
 def test_a_rollback_where_every_sink_is_put_back_deletes_the_new_token(tmp_path):
     world = World(tmp_path, sinks=[MemorySink("a"), MemorySink("b")], check=True)
     row = world.run(check_failure="health probe failed")
