@@ -547,8 +547,9 @@ class Rotation:
         so is the previous one: the journal says where it went, and the next run rotates again
         and revokes both once a newer secret reached every sink (``_reissue``)."""
         item = self.item
-        message = '; '.join(['delivery failed: %s' % failure]
-                            + delivery_fate(failure, item.overlaps))
+        parts = ['delivery failed: %s' % failure]
+        parts.extend(delivery_fate(failure, item.overlaps))
+        message = '; '.join(parts)
         if not item.overlaps or not failure.reached:
             return self._undo(message)
         self.journal.record(item, delivered=failure.reached)
@@ -749,8 +750,8 @@ class Rotation:
         previous_id = (self.previous or {}).get('id')
         if kept:
             # A sink whose rollback was tried and failed may hold another writer's value now.
-            tried = [d for d in kept if d in self.states and
-                     not next(s for s in sinks if s.describe() == d).runs_as_task_file]
+            task_files = set(s.describe() for s in sinks if s.runs_as_task_file)
+            tried = [d for d in kept if d in self.states and d not in task_files]
             holders = [d for d in kept if d not in tried]
             said = []
             if holders:

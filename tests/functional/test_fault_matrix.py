@@ -89,8 +89,9 @@ CI_CHECK_FAULTS = ("github check", "tfe check")
 CI_WRITE_FAULTS = ("github lost answer", "tfe lost answer")
 CI_FAULTS = CI_CHECK_FAULTS + CI_WRITE_FAULTS
 #: the platforms a column runs on (the others: every platform)
-ONLY = {VAULT_CHANGED: ("pulumi", "pactflow"), "github check": ("pulumi",), "tfe check": ("pulumi",),
-        "github lost answer": ("pulumi", "pactflow"), "tfe lost answer": ("pulumi", "pactflow")}
+ONLY = {VAULT_CHANGED: ("pulumi", "pactflow"), "github check": ("pulumi",),
+        "tfe check": ("pulumi",), "github lost answer": ("pulumi", "pactflow"),
+        "tfe lost answer": ("pulumi", "pactflow")}
 SINK_FAULTS = (SINK_FAULT, VAULT_FAULT) + STORE_CHECK_FAULTS + CI_CHECK_FAULTS
 LOST_IN_A_ROW = ("lost x2", "lost x3")
 INCONCLUSIVE = ("500", "timeout", "drop", "malformed")

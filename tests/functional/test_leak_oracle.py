@@ -24,6 +24,8 @@ import ansible_runner
 import pytest
 import yaml
 
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import make_sink
+
 from tests.functional.harness import ansible_env, leaked, lift_credentials, run_playbook
 from tests.sandbox.core import days_ago
 from tests.stores import unique
@@ -422,9 +424,6 @@ def test_check_mode_and_diff_of_the_sinks_show_no_secret(sandbox, openbao, moto,
 
 def describe(raw):
     """How the report names a sink (``Sink.describe``), from its options."""
-    from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import (  # pylint: disable=import-outside-toplevel
-        make_sink,
-    )
     return make_sink(raw, "x", "x", "x", "X").describe()
 
 

@@ -6,7 +6,6 @@ a second; the cases that need the role's own tasks (check mode, check_tasks) run
 ``ansible-playbook``.
 """
 import json
-import os
 import pathlib
 import signal
 import subprocess
@@ -16,6 +15,9 @@ import textwrap
 import pytest
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._client import TransportError
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_engine import (
+    finish_step, issue_step,
+)
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import SinkError
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.github_secret import (
     GitHubSecretSink,
@@ -479,9 +481,6 @@ def test_aws_key_edge_cases(sandbox, moto, tmp_path):
 def checked_rotation(tokens, work, failed_labels):
     """The role's steps with the consumer check of ``failed_labels`` failing (the role records
     what check.yml's rescue records: the file and the failed task's name)."""
-    from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_engine import (  # pylint: disable=import-outside-toplevel
-        finish_step, issue_step,
-    )
     state, report = str(work / "state"), str(work / "report")
     issued = issue_step(tokens, state, fail_fast=False)
     assert {c["label"] for c in issued["checks"]} >= set(failed_labels), issued["rows"]

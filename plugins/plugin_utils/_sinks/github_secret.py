@@ -76,6 +76,12 @@ def connection_options(raw, where):
                                               where + '.max_retry_wait'))
 
 
+def _repository_name(name):
+    """``name`` or ``owner/name``, each part a GitHub name (never ``.`` or ``..``)."""
+    parts = name.split('/') if isinstance(name, str) else []
+    return 1 <= len(parts) <= 2 and all(_PART.match(part) for part in parts)
+
+
 def _sealed_box_class():
     try:
         from nacl.public import PublicKey, SealedBox
@@ -141,8 +147,7 @@ class GitHubSecretSink(Sink):
                 raise SinkError('%s.selected_repositories: needs visibility: selected' % where)
             if visibility == 'selected':
                 if not isinstance(selected, list) or not selected or not all(
-                        isinstance(n, str) and 1 <= len(n.split('/')) <= 2
-                        and all(_PART.match(p) for p in n.split('/')) for n in selected):
+                        _repository_name(n) for n in selected):
                     raise SinkError('%s.selected_repositories: a list of repository names (name '
                                     'or owner/name) is required with visibility: selected'
                                     % where)

@@ -122,7 +122,6 @@ def test_github_secret_targets_and_descriptions_never_hold_the_token():
     ({"workspace": "w", "validate_certs": "maybe"}, WHERE + ".validate_certs: expected true"),
     ({"workspace": "w", "max_retry_wait": "x"}, WHERE + ".max_retry_wait: expected a number"),
 ])
-
 def test_tfe_variable_refuses_bad_options_naming_them(raw, message):
     with pytest.raises(SinkError) as failed:
         tfe(**raw)
