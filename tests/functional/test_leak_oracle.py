@@ -411,6 +411,8 @@ def test_check_mode_and_diff_of_the_sinks_show_no_secret(sandbox, openbao, moto,
     for item in sinks.tokens:
         assert "would deliver to %s" % ", ".join(
             describe(sink) for sink in item["deliver"]) in run.output, item["id"]
+    assert ("aws_secretsmanager:%s: the secret does not exist; a real run creates it, empty, "
+            "before issuing" % sinks.names["in-place"]) in run.output
     assert sandbox.log.writes() == [], "check mode wrote to a platform, GitHub or TFE"
     assert {label: openbao.metadata(path)["current_version"]
             for label, path in sinks.paths.items() if label in versions} == versions

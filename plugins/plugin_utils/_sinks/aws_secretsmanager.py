@@ -230,6 +230,9 @@ class AwsSecretsManagerSink(Sink):
     def _create_empty(self):
         previous = Previous(value={} if self.options.get('key') else None)
         if self.check_mode:
+            self.notes.append('%s: the secret does not exist; a real run creates it, empty, '
+                              'before issuing (this identity needs secretsmanager:CreateSecret)'
+                              % self.describe())
             return previous
         try:
             answer = self._call('name: the secret does not exist, and creating it',

@@ -106,8 +106,8 @@ class TfeVariableSink(Sink):
 
     def rotating(self, platform, base_url, credential):
         self._shares_rotation_credential = (
-            platform == 'tfe' and credential == self.options['api_token']
-            and base_url.rstrip('/') == self.options['api_url'])
+            platform == 'tfe' and credential == self.options['api_token'] and (
+                opt.same_place(base_url) == opt.same_place(self.options['api_url'])))
 
     @property
     def _holder_option(self):

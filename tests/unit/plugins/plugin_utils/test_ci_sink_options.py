@@ -151,3 +151,20 @@ def test_the_ci_sinks_connection_options_default_as_the_modules_do():
                      max_retry_wait=0).options
     assert (checked["validate_certs"], checked["timeout"], checked["max_retry_wait"]) == (
         False, 5.0, 0.0)
+
+
+def test_a_tfe_variable_written_with_the_rotated_credential_knows_it_however_the_url_is_spelled():
+    """The sink writes with the new secret (in place, the previous one is dead) only when it
+    authenticates as the rotation does: the same credential at the same instance, whatever the
+    URL's case, default port or trailing slash."""
+    for rotation_url in ("https://app.terraform.io", "https://APP.Terraform.io/",
+                         "https://app.terraform.io:443"):
+        sink = tfe(workspace="w", api_url="https://app.terraform.io")
+        sink.rotating("tfe", rotation_url, "x.atlasv1.y")
+        assert sink._shares_rotation_credential, rotation_url
+    for platform, url, credential in (("tfe", "https://tfe.example", "x.atlasv1.y"),
+                                      ("tfe", "https://app.terraform.io", "other"),
+                                      ("pulumi", "https://app.terraform.io", "x.atlasv1.y")):
+        sink = tfe(workspace="w", api_url="https://app.terraform.io")
+        sink.rotating(platform, url, credential)
+        assert not sink._shares_rotation_credential, (platform, url)
