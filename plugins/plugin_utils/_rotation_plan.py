@@ -35,7 +35,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     forget_unreadable_times, parse_optional_timestamp,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_protocol import (
-    confirm_consumers, failure_text, recover,
+    added_sinks, confirm_consumers, failure_text, recover,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_report import new_row
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import (
@@ -569,6 +569,8 @@ def plan_group(group, journal, now, on_client=None):
                 continue
             if not planned.due:
                 planned.due, planned.reason = decide(planned, journal, now)
+            if not planned.due and entry is None:
+                added_sinks(planned, journal)
             if not planned.due and entry is None:
                 confirm_consumers(planned)
             if planned.due:

@@ -717,7 +717,8 @@ class Rotation:
         # Remembered always: a platform may say when a secret was issued in a shape the module
         # cannot read (then the role counts the age from here), not only say nothing.
         if token.get('id'):
-            self.journal.remember_rotation(item, token['id'], isoformat(self.now))
+            self.journal.remember_rotation(item, token['id'], isoformat(self.now),
+                                           sinks=[sink.describe() for sink in item.sinks])
         row.update(action='rotated', notes=notes)
         return row
 
@@ -733,7 +734,8 @@ class Rotation:
             self._to(DONE)
             self.journal.finish(item)
             if token.get('id'):
-                self.journal.remember_rotation(item, token['id'], isoformat(self.now))
+                self.journal.remember_rotation(item, token['id'], isoformat(self.now),
+                                               sinks=[sink.describe() for sink in item.sinks])
             if self.previous_fate:
                 return self.fail(WINDOW_CHECK_FAILED % (why, item.provider.title,
                                                         self.previous_fate))
@@ -871,6 +873,24 @@ def check_again(planned, entry):
     else:
         planned.notes.append('the secret an earlier run delivered is still not verified: %s'
                              % why)
+
+
+def added_sinks(planned, journal):
+    """A token that is not due: a sink added to its item since this role last rotated it (into
+    the sinks the journal remembers) makes it due, so that the new sink gets a working secret
+    (the platforms never give a secret out twice: delivering is rotating). Nothing is said of a
+    token whose last rotation the journal does not remember with its sinks."""
+    record = journal.last_rotation(planned.item)
+    if not record or not isinstance(record.get('sinks'), list) or \
+            record.get('token_id') != (planned.current or {}).get('id'):
+        return
+    added = [sink.describe() for sink in planned.item.sinks
+             if sink.describe() not in record['sinks']]
+    if added:
+        planned.due = True
+        planned.reason = ('%s %s added since the last rotation; rotating to deliver a working '
+                          'secret there' % (', '.join(added), 'was' if len(added) == 1
+                                            else 'were'))
 
 
 def confirm_consumers(planned):

@@ -16,7 +16,7 @@ import pytest
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._client import TransportError
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_engine import (
-    finish_step, issue_step,
+    finish_step, issue_step, plan_step,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import SinkError
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.github_secret import (
@@ -566,3 +566,29 @@ def test_an_organization_secret_for_repositories_that_do_not_exist_fails_before_
             "visible to the token") in rows["missing"]["error"]
     assert ("deliver[0].selected_repositories: someone/elsewhere is not a repository of the "
             "organization tokenops") in rows["other-owner"]["error"]
+
+
+# -- a sink added to a token that is not due -------------------------------------------------------
+
+def test_a_sink_added_to_a_token_that_is_not_due_gets_a_working_secret(ci, tmp_path):
+    """A GitHub secret and a file added to the item of a fresh token: the next run rotates (a
+    platform never gives a secret out twice) and every sink, old and new, holds the live secret;
+    the plan in check mode says why."""
+    sandbox = ci
+    sandbox["pulumi"].add_personal_token("grown", created=days_ago(120))
+    first = tmp_path / "first"
+    item = pulumi_item(sandbox, "grown", [{"type": "file", "path": str(first)}])
+    assert rotation([item], tmp_path)["rows"][0]["action"] == "rotated"
+    item["deliver"] += [{"type": "file", "path": str(tmp_path / "second")},
+                        github_sink(sandbox)]
+    plan = plan_step([item], str(tmp_path / "state"), check_mode=True)["rows"][0]
+    assert plan["action"] == "would rotate", plan
+    assert plan["reason"].startswith("file:%s, github_secret:%s %s on %s were added since the "
+                                     "last rotation" % (tmp_path / "second", REPOSITORY, KEY,
+                                                        sandbox["github"].url)), plan["reason"]
+    row = rotation([item], tmp_path)["rows"][0]
+    assert row["action"] == "rotated", row
+    live = first.read_text().strip()
+    assert sandbox.secrets.is_live(live)
+    assert (tmp_path / "second").read_text().strip() == live == ci_held(sandbox, "github")
+    assert rotation([item], tmp_path)["rows"][0]["action"] == "not due"

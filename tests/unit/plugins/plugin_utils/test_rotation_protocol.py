@@ -966,6 +966,32 @@ def test_a_not_due_token_whose_store_holds_a_dead_secret_is_delivered_again(tmp_
     world.assert_converged()
 
 
+def test_a_sink_added_to_a_token_that_is_not_due_gets_a_working_secret(tmp_path):
+    """A sink added to the item after the token's last rotation (a GitHub secret, a file: most
+    cannot be read back) would otherwise wait for the next due rotation, holding nothing: the
+    journal remembers where the last rotation delivered, and a sink not among them makes the
+    token due. A journal that remembers no sinks (an older one) changes nothing."""
+    world = World(tmp_path, sinks=[MemorySink("a")])
+    assert world.run()["action"] == "rotated"
+    assert world.run()["action"] == "not due"
+    added = WriteOnceSink("added")
+    world.sinks.append(added)
+    row = world.run()
+    assert row["action"] == "rotated", row
+    assert row["reason"] == ("memory:added was added since the last rotation; rotating to "
+                             "deliver a working secret there")
+    assert added.current == world.sinks[0].current
+    world.assert_converged()
+    # An older journal's record, without the sinks: nothing to compare with, nothing done.
+    journal = pathlib.Path(world.state_dir) / "journal.json"
+    data = json.loads(journal.read_text())
+    for record in data["rotated"].values():
+        record.pop("sinks")
+    journal.write_text(json.dumps(data))
+    world.sinks.append(WriteOnceSink("later"))
+    assert world.run()["action"] == "not due"
+
+
 def test_a_store_that_cannot_be_read_back_changes_nothing(tmp_path):
     world = World(tmp_path, sinks=[ConfirmedSink("a")])
     world.run()
