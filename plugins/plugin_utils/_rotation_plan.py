@@ -32,10 +32,10 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._registry import (
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, RotationPolicy, age_seconds, describe_seconds, isoformat,
-    forget_unreadable_times, parse_optional_timestamp,
+    forget_unreadable_times, parse_optional_timestamp, unknown_age,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_protocol import (
-    added_sinks, confirm_consumers, failure_text, recover,
+    added_sinks, check_again, confirm_consumers, failure_text, recover,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_report import new_row
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import (
@@ -384,6 +384,9 @@ class Planned:
         self.listing = None
         self.issued = None
         self.finish_entry = False
+        self.check_again = False
+        #: why the platform's time of issue of the current token cannot be right, or None
+        self.age_unknown = None
         self.notes = []
 
     @property
@@ -501,7 +504,8 @@ def decide(planned, journal, now):
                       % item.provider.title)
     if item.policy.rotate == 'always':
         return True, 'force: true'
-    due, reason = item.policy.decide(issued, expires, now)
+    due, reason = item.policy.decide(issued, expires, now,
+                                     planned.age_unknown if record is None else None)
     if not due:
         reason = not_due_reason(item.policy, issued, expires, now)
     if record is not None and reason:
@@ -524,6 +528,7 @@ def plan_group(group, journal, now, on_client=None):
     if on_client is not None:
         on_client(client)
     listings = {}
+    added = {}          # scope -> replacements this run creates there
     plans = []
     for item in group:
         planned = Planned(item)
@@ -552,8 +557,13 @@ def plan_group(group, journal, now, on_client=None):
                 else:
                     candidates = planned.listing.candidates(adapter)
                 current = adapter.find_in(candidates)
-            current = forget_unreadable_times(current, planned.notes.append)
+            planned.notes.extend(adapter.notes)     # what the lookup saw (dead namesakes)
+            del adapter.notes[:]
+            planned.age_unknown = unknown_age(current, adapter.issued_fields, now)
+            current = forget_unreadable_times(current, planned.notes.append, now)
             planned.current = current
+            if planned.check_again:
+                check_again(planned, entry)
             if current is not None:
                 planned.issued = issued_at(planned, journal)[0]
             if current is not None and current.get('id') in excluded:
@@ -575,6 +585,13 @@ def plan_group(group, journal, now, on_client=None):
                 confirm_consumers(planned)
             if planned.due:
                 adapter.check_rotation(current)
+                if planned.listing is not None:
+                    adapter.scope_size = len(planned.listing.raws)
+                # A replacement lives beside its predecessor for a while: the scope must have
+                # room for it and for the replacements of this run's earlier items.
+                adapter.check_quota(added.get(scope, 0))
+                if item.overlaps:
+                    added[scope] = added.get(scope, 0) + 1
         except (InputError, TokenOpsError) as exc:
             planned.error = failure_text(exc)
         except Exception as exc:  # pylint: disable=broad-except

@@ -12,8 +12,9 @@ next run does with a journal entry an interrupted run left at each step.
 
     issuing → issued → verified ──→ delivered ──→ checked → done
                   ↘ unverified ↗ ↘             ↗
-                                  checking ───→ rolled_back   (an item with check_tasks)
-    issuing, issued, verified, checking → undone  (overlapping platforms: the new token deleted)
+                  ↘ unusable_here ↗ checking ───→ rolled_back   (an item with check_tasks)
+    issuing, issued, verified, unusable_here, checking → undone  (overlapping platforms: the
+                                                                   new token deleted)
 
 :data:`STEPS` is the table; :class:`Rotation` walks it for one token (the engine,
 ``_rotation_engine.py``, runs many at once and keeps the rows); :func:`recover` reads a journal
@@ -23,7 +24,8 @@ A step is *journaled* when reaching it rewrites the journal entry (before the wo
 step, so a killed run leaves the entry at the last step it reached); ``recovery`` says what the
 next run does with an entry left there. ``done`` and ``undone`` close the entry (``undone``
 puts back the entry of an earlier run, if there was one); a rotation that ends ``done`` without
-a conclusive verification keeps an ``unverified`` entry instead.
+a conclusive verification keeps an ``unverified`` entry instead (not one that cannot be used
+from the controller by design, which no later check from there changes).
 
 A failure that is neither undone nor rolled back leaves the entry at its step: the next run
 recovers from there.
@@ -39,13 +41,16 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._power import issu
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, isoformat,
 )
-from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import TokenAdapter
+from ansible_collections.tokenops.tokens.plugins.module_utils._verification import (
+    INCONCLUSIVE, Verification,
+)
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import SinkError
 
 ISSUING = 'issuing'
 ISSUED = 'issued'
 VERIFIED = 'verified'
 UNVERIFIED = 'unverified'
+UNUSABLE_HERE = 'unusable_here'
 DELIVERED = 'delivered'
 CHECKING = 'checking'
 CHECKED = 'checked'
@@ -75,13 +80,17 @@ STEPS = dict((step.name, step) for step in (
     Step(ISSUING, (ISSUED, UNDONE), True, REISSUE,
          'the request that issues a secret is about to be sent: the platform may act even if no '
          'answer comes back'),
-    Step(ISSUED, (VERIFIED, UNVERIFIED, UNDONE), True, REISSUE,
+    Step(ISSUED, (VERIFIED, UNVERIFIED, UNUSABLE_HERE, UNDONE), True, REISSUE,
          'the new token\'s id is known; its secret has not reached every sink'),
     Step(VERIFIED, (DELIVERED, CHECKING, UNDONE), False, REISSUE,
          'the platform accepted the new secret (the journal still says issued)'),
     Step(UNVERIFIED, (DELIVERED, CHECKING), False, CHECK_AGAIN,
          'in place, the check of the new secret could not conclude; it is delivered anyway (the '
          'previous secret is dead). Journaled when the rotation is done, for the next run'),
+    Step(UNUSABLE_HERE, (DELIVERED, CHECKING, UNDONE), False, REISSUE,
+         'the new secret cannot be used from the controller by design (an IP condition that '
+         'excludes it, a disabled token, a not_before ahead): it is delivered on every strategy '
+         'and not checked again from here (the journal still says issued)'),
     Step(DELIVERED, (CHECKED,), True, RETIRE,
          'every sink holds the new secret, and no consumer check was asked for'),
     Step(CHECKING, (CHECKED, ROLLED_BACK, UNDONE, DONE), True, REISSUE,
@@ -104,8 +113,8 @@ FIRST = ISSUING
 ERRORS = (InputError, TokenOpsError)
 #: a failed consumer check on a platform that replaced the secret in place (docs/rotation.md)
 IN_PLACE_CHECK_FAILED = ('the consumer check failed: %s. %s replaces secrets in place: the '
-                         'previous secret no longer works, so nothing was rolled back; the '
-                         'consumers hold the new secret')
+                         'previous secret stopped working when the new one was issued, so '
+                         'nothing was rolled back; the consumers hold the new secret')
 #: the same where the platform keeps the previous secret for a window of its own (CloudTruth's
 #: rekey): what became of it, read back, and why nothing goes back to it
 WINDOW_CHECK_FAILED = ('the consumer check failed: %s. %s rekeys in place: %s (read back from the '
@@ -133,21 +142,29 @@ def failure_text(exc):
     return str(exc) or type(exc).__name__
 
 
-def verify_secret(adapter, secret):
-    """``(ok, why not, conclusive)``: only the platform refusing the secret (401/403) concludes
-    that it does not work; a check that failed otherwise (404, 5xx, timeout) says nothing.
+def verify_secret(adapter, secret, token=None):
+    """What a check of ``secret`` (newly issued for ``token``) learned: a ``Verification`` that
+    says it works, is refused (a 401/403 that stayed one for ``max_verify_wait``), cannot be
+    used from the controller by design, or that the check said nothing (404, 5xx, timeout):
+    ``TokenAdapter.check_secret``.
 
     The only place the protocol asks a platform whether a secret works (after issuing it, and
     when a later run checks an unverified secret again).
     """
-    if adapter.verify_path is None and type(adapter).verify is TokenAdapter.verify:
-        return False, 'this platform adapter has no way to verify a secret', False
     try:
-        if adapter.verify(secret):
-            return True, None, True
-        return False, 'the platform did not accept the new secret', True
+        return adapter.check_secret(secret, token)
     except ERRORS as exc:
-        return False, 'the check failed: %s' % failure_text(exc), False
+        return Verification(INCONCLUSIVE, 'the check failed: %s' % failure_text(exc))
+
+
+def previous_words(item, previous):
+    """What became of the previous secret, in the words of the item's strategy."""
+    if not item.overlaps:
+        return 'the previous secret stopped working when the new one was issued'
+    expires = (previous or {}).get('expires_at')
+    return ('the previous secret still works until %s' % (
+        'it expires at %s or is revoked' % expires if expires
+        else 'it is revoked after a new one reached every sink'))
 
 
 def issue_secret(adapter, current):
@@ -368,6 +385,8 @@ class Rotation:
         self.superseded = []
         self.delivered = []
         self.unverified = None
+        #: the new secret cannot be used from the controller by design (``UNUSABLE_HERE``)
+        self.unusable_here = False
         self.previous_fate = None
         #: preflight states by sink description (in memory only: they may hold a secret)
         self.states = {}
@@ -483,18 +502,23 @@ class Rotation:
         return secret
 
     def _verify(self, secret):
-        """``issued`` → ``verified`` (or ``unverified`` in place when the check cannot
-        conclude); False when the new secret is refused (then undone where it overlaps)."""
-        ok, why, conclusive = verify_secret(self.adapter, secret)
-        if ok:
+        """``issued`` → ``verified``, ``unusable_here`` (delivered on every strategy: no check
+        from here can tell), or ``unverified`` (in place, when the check cannot conclude); False
+        when the new secret is refused (then undone where it overlaps)."""
+        checked = verify_secret(self.adapter, secret, self.token)
+        if checked.ok:
             self._to(VERIFIED)
             return True
-        if conclusive or self.item.overlaps:
-            self._undo('verification of the new secret failed: %s' % why)
+        if checked.unusable_here:
+            self.unverified, self.unusable_here = checked.why, True
+            self._to(UNUSABLE_HERE)
+            return True
+        if checked.refused or self.item.overlaps:
+            self._undo('verification of the new secret failed: %s' % checked.why)
             return False
         # In place, the previous secret is dead for certain and the new one only could not be
         # checked: the consumers get it, and the next run checks it again.
-        self.unverified = why
+        self.unverified = checked.why
         self._to(UNVERIFIED)
         return True
 
@@ -564,24 +588,32 @@ class Rotation:
         the previous secret where possible."""
         item, row, planned = self.item, self.row, self.planned
         if not item.overlaps:
-            fate = ('rekeys in place: %s (read back from the platform)' % self.previous_fate
-                    if self.previous_fate else
-                    'replaces secrets in place, so the previous secret no longer works')
-            return self.fail('%s. %s %s: the next run rotates again and delivers (the journal '
-                             'keeps this rotation)' % (message, item.provider.title, fate))
+            return self.fail('%s. %s, so the next run rotates again and delivers (the journal '
+                             'keeps this rotation)' % (message, self._in_place_words()))
         token = self.token
         try:
             item.new_adapter(self.client, self.now).delete(token)
         except ERRORS as exc:
-            return self.fail('%s. The previous secret still works and every sink holds it; '
-                             'deleting the unused new token %s failed (%s): the next run deletes '
-                             'it' % (message, token.get('id'), failure_text(exc)))
+            return self.fail('%s. %s, and every sink holds it; deleting the unused new token %s '
+                             'failed (%s): the next run deletes it'
+                             % (message, _capital(previous_words(item, self.previous)),
+                                token.get('id'), failure_text(exc)))
         self._close_undone()
         before = planned.row(self.now)
         row.update(token_id=planned.current.get('id') if planned.current else None,
                    previous_id=None, age_days=before['age_days'], expires_at=before['expires_at'])
-        return self.fail('%s. The previous secret still works and every sink holds it; the unused '
-                         'new token %s was deleted' % (message, token.get('id')))
+        return self.fail('%s. %s, and every sink holds it; the unused new token %s was deleted'
+                         % (message, _capital(previous_words(item, self.previous)),
+                            token.get('id')))
+
+    def _in_place_words(self):
+        """What an in-place rotation did to the previous secret: what the platform read back
+        when it said (CloudTruth's window), else the strategy's words."""
+        if self.previous_fate:
+            return '%s rekeys in place: %s (read back from the platform)' % (
+                self.item.provider.title, self.previous_fate)
+        return '%s replaces secrets in place: %s' % (
+            self.item.provider.title, previous_words(self.item, self.previous))
 
     # -- between the steps ----------------------------------------------------------------------
     def outcome(self):
@@ -590,7 +622,7 @@ class Rotation:
         return dict(label=self.item.label, provider=self.item.provider.name,
                     previous=self.previous, token=self.token, superseded=self.superseded,
                     delivered=self.delivered, earlier=self.earlier, unverified=self.unverified,
-                    previous_fate=self.previous_fate)
+                    unusable_here=self.unusable_here, previous_fate=self.previous_fate)
 
     def carried_states(self):
         """The preflight states of the sinks that can be rolled back, as JSON-able data for the
@@ -614,11 +646,13 @@ class Rotation:
         self.delivered = list(outcome.get('delivered') or [])
         self.earlier = outcome.get('earlier')
         self.unverified = outcome.get('unverified')
+        self.unusable_here = bool(outcome.get('unusable_here'))
         self.previous_fate = outcome.get('previous_fate')
         if self.item.check is not None:
             self.step = CHECKING
         else:
-            self.step = UNVERIFIED if self.unverified else VERIFIED
+            self.step = (UNUSABLE_HERE if self.unusable_here
+                         else UNVERIFIED if self.unverified else VERIFIED)
         for sink in self.item.engine_sinks:
             described = sink.describe()
             if (states or {}).get(described) is not None:
@@ -644,23 +678,25 @@ class Rotation:
         item, row, token = self.item, self.row, self.token
         message = 'the task file %s failed' % ', '.join(sorted(set(f.get('file') or '?'
                                                                    for f in failed)))
+        fate = previous_words(item, self.previous)
         if not item.overlaps:
-            return self.fail('%s. %s replaces secrets in place: the next run rotates again and '
-                             'delivers' % (message, item.provider.title))
+            return self.fail('%s. %s, so the next run rotates again and delivers'
+                             % (message, self._in_place_words()))
         if self.delivered:
-            return self.fail('%s. The previous secret still works and was not revoked; the new '
-                             'token %s also stays, since %s holds it: the next run rotates again '
-                             'and then revokes both'
-                             % (message, token.get('id'), ', '.join(self.delivered)))
+            return self.fail('%s. %s (it was not revoked); the new token %s also stays, since %s '
+                             'hold%s it: the next run rotates again and then revokes both'
+                             % (message, _capital(fate), token.get('id'),
+                                _listed(self.delivered),
+                                '' if len(self.delivered) > 1 else 's'))
         try:
             item.new_adapter(self.client, self.now).delete(token)
         except ERRORS as exc:
-            return self.fail('%s. The previous secret still works; deleting the unused new token '
-                             'failed (%s): the next run deletes it' % (message, failure_text(exc)))
+            return self.fail('%s. %s; deleting the unused new token failed (%s): the next run '
+                             'deletes it' % (message, _capital(fate), failure_text(exc)))
         self._close_undone()
         row.update(token_id=(self.previous or {}).get('id'), previous_id=None)
-        return self.fail('%s. The previous secret still works; the unused new token %s was '
-                         'deleted' % (message, token.get('id')))
+        return self.fail('%s. %s; the unused new token %s was deleted'
+                         % (message, _capital(fate), token.get('id')))
 
     def complete(self, secret=None, check_failure=None):
         """``delivered`` (or ``checking``) → ``checked`` → ``done``: every sink holds the new
@@ -707,7 +743,12 @@ class Rotation:
             notes.append(IN_PLACE_NOTE)
         token = self.token or {}
         self._to(DONE)
-        if self.unverified:
+        if self.unusable_here:
+            # No later check from here can tell: the entry closes, and the next run does not
+            # rotate the token again for that.
+            notes.append('delivered, not verified: %s' % self.unverified)
+            self.journal.finish(item)
+        elif self.unverified:
             notes.append('delivered, not verified: %s; the next run checks the secret again'
                          % self.unverified)
             self.journal.record(item, step=UNVERIFIED, token_id=token.get('id'),
@@ -786,7 +827,7 @@ def recover(planned, entry, matched):
     planned.entry = entry
     how = recovery_of(entry.get('step'))
     if how == CHECK_AGAIN:
-        check_again(planned, entry)
+        planned.check_again = True      # once the token is found: check_again (plan_group)
         return set()
     if how == RETIRE:
         return _retire(planned, entry, matched)
@@ -846,7 +887,9 @@ def _reissue(planned, entry, matched):
 
 
 def check_again(planned, entry):
-    """An earlier run delivered an in-place secret it could not verify: check it now."""
+    """An earlier run delivered an in-place secret it could not verify: check it now, once the
+    token is found (``planned.current``), so that what the token is decides how a refusal
+    reads."""
     planned.entry = entry
     secret = None
     for sink in planned.item.sinks:
@@ -861,18 +904,23 @@ def check_again(planned, entry):
         planned.notes.append('an earlier run delivered a secret it could not verify (%s); no file '
                              'sink holds it to check again' % entry.get('unverified'))
         return
-    ok, why, conclusive = verify_secret(planned.adapter, secret)
-    if ok:
+    checked = verify_secret(planned.adapter, secret, planned.current)
+    if checked.ok:
         planned.finish_entry = True
         planned.notes.append('the secret an earlier run delivered without verifying it was '
                              'checked now: it works')
-    elif conclusive:
+    elif checked.refused:
         planned.due = True
         planned.reason = ('the secret an earlier run delivered without verifying it is refused '
-                          'by the platform; rotating again')
+                          'by the platform (%s); rotating again' % checked.why)
+    elif checked.unusable_here:
+        # By design, not broken: rotating again would only end the consumer's secret again.
+        planned.finish_entry = True
+        planned.notes.append('the secret an earlier run delivered cannot be checked from here: '
+                             '%s; it is not rotated again for that' % checked.why)
     else:
         planned.notes.append('the secret an earlier run delivered is still not verified: %s'
-                             % why)
+                             % checked.why)
 
 
 def added_sinks(planned, journal):
@@ -915,13 +963,21 @@ def confirm_consumers(planned):
                               % described)
             return
         if held not in checked:
-            checked[held] = verify_secret(planned.adapter, held)
-        ok, why, conclusive = checked[held]
-        if not ok and conclusive:
+            checked[held] = verify_secret(planned.adapter, held, planned.current)
+        verdict = checked[held]
+        if verdict.refused:
             planned.due = True
-            planned.reason = ('the secret %s holds is refused by %s; rotating to deliver a '
-                              'working one' % (described, planned.item.provider.title))
+            planned.reason = ('the secret %s holds is refused by %s (%s); rotating to deliver a '
+                              'working one' % (described, planned.item.provider.title,
+                                               verdict.why))
             return
-        if not ok:
+        if verdict.unusable_here:
+            planned.notes.append('whether the secret %s holds still works cannot be checked '
+                                 'from here: %s' % (described, verdict.why))
+        elif not verdict.ok:
             planned.notes.append('whether the secret %s holds still works could not be '
-                                 'checked: %s' % (described, why))
+                                 'checked: %s' % (described, verdict.why))
+
+
+def _capital(text):
+    return text[:1].upper() + text[1:]

@@ -18,6 +18,17 @@ secret; after the failing run:
   malformed answer) still leaves the consumer holding a secret that works;
 - "lost x2" and "lost x3": that many create answers lost in a row, then a clean run.
 
+Issue 22 adds two rows, each with its own column, whose failing run must itself rotate (the
+transient answer is asked again) and must not take the caller's credential for dead:
+
+- "identity": the lookup of who api_token is (made before a rotation that could lock the caller
+  out, or after one to tell whether the caller's own credential died) answers a transient
+  refusal once ("transient x1"): Cloudflare's 403 code 10000 on verify, elsewhere a 401.
+  PactFlow has no such lookup here: it tells the caller's token by the values its listing shows.
+  CloudTruth looks only without a rekey window, so its row rotates with keep_previous_for: 0.
+- "lag": every secret issued by the run is refused for a second while it propagates ("lag 1s",
+  the sandbox's propagation_lag switch).
+
 Issue 24 adds a column per fault of the secret-store sinks (real OpenBao and moto servers,
 ``tests/stores.py``), at the deliver step; their clean runs deliver to a file, a ``vault_kv``
 and an ``aws_secretsmanager`` sink, and every one of them must hold the working secret:
@@ -26,7 +37,7 @@ and an ``aws_secretsmanager`` sink, and every one of them must hold the working 
   secret that is not JSON. Both fail before issuing, as the other sink faults;
 - "aws write denied": the identity may read the secret but not write it (IAM), which no check
   before issuing can tell: the write fails after the secret was issued. Where the previous
-  secret still works it stays, and every sink keeps its content;
+  secret still works it stays, and the sinks written before are put back;
 - "vault_kv changed" (on one platform of each kind): another writer changes the Vault secret
   while the new one is being issued, so the check-and-set write fails. Where the previous secret
   still works, as above; in place, where it is dead, the sinks written before are not put back
@@ -39,11 +50,11 @@ replaces it in place (PactFlow), since the two must end differently:
 
 - "github check" (the token is refused: 401 on the public key) and "tfe check" (the workspace
   is not found) fail before issuing, as the other sink faults;
-- "github lost answer": every ``PUT`` of the secret acts, then its answer is lost, and the read of
-  the secret's metadata that would tell is dropped too: the sink cannot tell whether it holds the
-  new secret, so the new token must be kept alive (overlap) beside the previous one;
-- "tfe lost answer": every write of the variable acts, then its answer is lost: the sink reads
-  the variable again and finds its new version (delivered after all).
+- "github lost answer" and "tfe lost answer": every write of the secret or the variable acts,
+  then its answer is lost: the sink reads the secret's ``updated_at`` or the variable's
+  ``version-id`` again and finds its write (delivered after all). A sink that took the new
+  secret must never be left holding a secret that was then revoked (nor, in place, be the only
+  one to hold the live secret while the others were put back to the dead one).
 
 After the failing run of these columns, every consumer (the file and the CI sink) holds a secret
 the platform accepts, and the clean runs deliver to both.
@@ -52,6 +63,7 @@ The matrix is printed with a verdict in every cell; any failing cell fails the t
 """
 import json
 import pathlib
+import re
 import threading
 import time
 import traceback
@@ -64,7 +76,7 @@ from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_engine i
 )
 
 from tests.sandbox import Sandbox
-from tests.sandbox.core import days_ago
+from tests.sandbox.core import credential_digest, days_ago
 
 # Each fault: how to inject it (sandbox fault keyword arguments) into a matched request.
 FAULTS = {
@@ -79,6 +91,9 @@ FAULTS = {
     "lost x2": dict(action="lost_response", times=2),
     "lost x3": dict(action="lost_response", times=3),
 }
+TRANSIENT = "transient x1"
+LAG = "lag 1s"
+LAG_SECONDS = 1.0
 SINK_FAULT = "sink fails"
 VAULT_FAULT = "vault sink check"
 STORE_CHECK_FAULTS = ("vault_kv check", "aws check")
@@ -95,18 +110,22 @@ ONLY = {VAULT_CHANGED: ("pulumi", "pactflow"), "github check": ("pulumi",),
 SINK_FAULTS = (SINK_FAULT, VAULT_FAULT) + STORE_CHECK_FAULTS + CI_CHECK_FAULTS
 LOST_IN_A_ROW = ("lost x2", "lost x3")
 INCONCLUSIVE = ("500", "timeout", "drop", "malformed")
-STEPS = ("issue", "verify", "deliver", "revoke")
-CONNECTION = {"timeout": 0.3, "max_retry_wait": 0.5}
+STEPS = ("issue", "verify", "deliver", "revoke", "identity", "lag")
+#: the faults of a step of their own (issue 22): they apply to it alone
+OWN_FAULTS = {"identity": TRANSIENT, "lag": LAG}
+CONNECTION = {"timeout": 0.3, "max_retry_wait": 0.5, "max_verify_wait": 2}
 
 
 class Target:
     """One platform's token under test: how to seed it, find it and hit each step."""
 
-    def __init__(self, platform, seed, identity, requests):
+    def __init__(self, platform, seed, identity, requests, caller_params=None):
         self.platform = platform
         self.seed = seed              # seed(sandbox) -> role item without deliver
         self.identity = identity      # identity(sandbox) -> [(token id, secret)] of the token
         self.requests = requests      # step -> (method, path regex) or None (not a request)
+        #: item options under which the rotation looks up who api_token is ("identity" row)
+        self.caller_params = caller_params or {}
 
 
 def pulumi_seed(sandbox):
@@ -190,27 +209,34 @@ TARGETS = [
         "issue": ("POST", r"^/api/user/tokens$"),
         "verify": ("GET", r"^/api/user$"),
         "revoke": ("DELETE", r"^/api/user/tokens/"),
+        # a personal token cannot be told apart from the caller's others: after the rotation
+        # the run asks whether the caller's own credential still works
+        "identity": ("GET", r"^/api/user$"),
     }),
     Target("pactflow", pactflow_seed, pactflow_identity, {
         "issue": ("POST", r"/regenerate$"),
         "verify": ("GET", r"^/settings/tokens$"),
         "revoke": None,          # regenerated in place: nothing is left to revoke
+        "identity": None,        # told by the listed values, no lookup of its own
     }),
     Target("tfe", tfe_seed, tfe_identity, {
         "issue": ("POST", r"/authentication-tokens$"),
         "verify": ("GET", r"/account/details$"),
         "revoke": ("DELETE", r"^/api/v2/authentication-tokens/"),    # the previous generation
+        "identity": ("GET", r"/account/details$"),     # is it a token of the caller's team?
     }),
     Target("cloudflare", cloudflare_seed, cloudflare_identity, {
         "issue": ("POST", r"^/client/v4/user/tokens$"),     # the role replaces by default
         "verify": ("GET", r"^/client/v4/user/tokens/verify$"),
         "revoke": ("DELETE", r"^/client/v4/user/tokens/[0-9a-f]+$"),
+        "identity": ("GET", r"^/client/v4/user/tokens/verify$"),   # 403 code 10000 (switch)
     }),
     Target("cloudtruth", cloudtruth_seed, cloudtruth_identity, {
         "issue": ("POST", r"/rekey/$"),
         "verify": ("GET", r"^/api/v1/users/current/$"),
         "revoke": None,          # rekeyed in place: nothing is left to revoke
-    }),
+        "identity": ("GET", r"^/api/v1/users/current/$"),
+    }, caller_params={"keep_previous_for": "0"}),
 ]
 
 
@@ -224,6 +250,8 @@ def rotation(tokens, work):
 def applicable(target, step, fault):
     if target.platform not in ONLY.get(fault, (target.platform,)):
         return False
+    if step in OWN_FAULTS or fault in OWN_FAULTS.values():
+        return OWN_FAULTS.get(step) == fault and (step == "lag" or target.requests[step])
     if fault in SINK_FAULTS or fault in (STORE_WRITE_FAULT, VAULT_CHANGED) + CI_WRITE_FAULTS:
         return step == "deliver"
     if fault in LOST_IN_A_ROW:
@@ -231,7 +259,7 @@ def applicable(target, step, fault):
     return step != "deliver" and target.requests[step] is not None
 
 
-def failing_run_check(target, sandbox, fault, step, sink, previous, ci=None):
+def failing_run_check(target, sandbox, fault, step, sink, previous, failing, item, ci=None):
     """What the failing run must leave (issue 16); None when it did."""
     if fault in CI_WRITE_FAULTS:
         held = {"file": sink.read_text().strip(), fault.split()[0]: ci.held(fault)}
@@ -250,6 +278,21 @@ def failing_run_check(target, sandbox, fault, step, sink, previous, ci=None):
         if not sandbox.secrets.is_live(sink.read_text().strip()):
             return ("in place, the store's write failed and the file written before it was put "
                     "back over the dead previous secret")
+    if step in OWN_FAULTS:
+        row = failing["rows"][0]
+        if row["action"] != "rotated":
+            return "the transient answer failed the run: %s" % (row.get("error") or row)
+        if any("was the credential in api_token" in note for note in row.get("notes") or []):
+            return "a transient refusal was taken for the caller's credential dying"
+        if not sandbox.secrets.is_live(sink.read_text().strip()):
+            return "the consumer holds a dead secret after the run"
+    if step == "identity":
+        method, path = target.requests["identity"]
+        caller = credential_digest(item["params"]["api_token"])
+        answers = [e.status for e in sandbox.log.select(target.platform, method)
+                   if re.search(path, e.path) and e.credential_digest == caller]
+        if not answers or answers[0] not in (401, 403) or 200 not in answers[1:]:
+            return "the transient identity answer was not asked again: %s" % answers
     if fault in (STORE_WRITE_FAULT, VAULT_CHANGED) and not in_place:
         if sink.read_text() != previous or not sandbox.secrets.is_live(previous):
             return "the store's write failed, yet the consumer lost its working secret"
@@ -393,6 +436,13 @@ def cell(target, step, fault, tmp_path, openbao=None, moto=None):
             broken = dict(item, deliver=[{"type": "file", "path": str(sink)},
                                          {"type": "file", "path": str(blocker / "sink")}])
             first_tokens = [broken]
+        elif step == "lag":
+            sandbox[target.platform].propagation_lag = LAG_SECONDS
+            first_tokens = [dict(item, deliver=[{"type": "file", "path": str(sink)}])]
+        elif step == "identity":
+            item = dict(item, params=dict(item["params"], **target.caller_params))
+            injected = inject_transient_identity(target, sandbox, item)
+            first_tokens = [dict(item, deliver=[{"type": "file", "path": str(sink)}])]
         elif fault == VAULT_FAULT:
             broken = dict(item, deliver=[
                 {"type": "file", "path": str(sink)},
@@ -427,7 +477,7 @@ def cell(target, step, fault, tmp_path, openbao=None, moto=None):
             moto.enforce_iam(True)
         writer = stores.change_while_issuing(sandbox, target) if fault == VAULT_CHANGED else None
         try:
-            rotation(first_tokens, tmp_path)      # the failing run: its report may say failed
+            failing = rotation(first_tokens, tmp_path)   # the failing run: it may say failed
         finally:
             if fault == STORE_WRITE_FAULT:
                 moto.enforce_iam(False)
@@ -435,14 +485,18 @@ def cell(target, step, fault, tmp_path, openbao=None, moto=None):
                 writer.join(30)
         if fault in CI_WRITE_FAULTS and not [f for f in sandbox.faults._faults if f.hits]:
             return "the fault never hit a request: the cell proves nothing"
-        if fault not in SINK_FAULTS + STORE_FAULTS + CI_FAULTS and injected.hits == 0:
+        if step == "lag":
+            sandbox[target.platform].propagation_lag = 0
+            if not refused_while_propagating(sandbox, target, item):
+                return "no new secret was refused while it propagated: the cell proves nothing"
+        elif fault not in SINK_FAULTS + STORE_FAULTS + CI_FAULTS and injected.hits == 0:
             return "the fault never hit a request: the cell proves nothing"
         while fault in LOST_IN_A_ROW and 0 < injected.hits < injected.times:
             hits = injected.hits
             rotation(first_tokens, tmp_path)      # the next run loses the next answers
             if injected.hits == hits:
                 break       # nothing left to create (PactFlow re-reads a lost secret at once)
-        why = failing_run_check(target, sandbox, fault, step, sink, previous,
+        why = failing_run_check(target, sandbox, fault, step, sink, previous, failing, item,
                                 ci if fault in CI_FAULTS else None)
         if why is not None:
             return why
@@ -482,9 +536,40 @@ def cell(target, step, fault, tmp_path, openbao=None, moto=None):
     return None
 
 
+class SwitchHits:
+    """The hits of a platform switch that counts down (Cloudflare's transient_verify_errors)."""
+
+    def __init__(self, platform, switch, times):
+        self.platform, self.switch, self.times = platform, switch, times
+        setattr(platform, switch, times)
+
+    @property
+    def hits(self):
+        return self.times - getattr(self.platform, self.switch)
+
+
+def inject_transient_identity(target, sandbox, item):
+    """One transient refusal of the lookup of who api_token is."""
+    if target.platform == "cloudflare":
+        return SwitchHits(sandbox["cloudflare"], "transient_verify_errors", 1)
+    method, path = target.requests["identity"]
+    return sandbox.faults.add(action="status", status=401, message="transient", times=1,
+                              platform=target.platform, method=method, path=path,
+                              only_credential=item["params"]["api_token"])
+
+
+def refused_while_propagating(sandbox, target, item):
+    """Whether the check of a new secret met the lag (a 401/403 with another credential)."""
+    method, path = target.requests["verify"]
+    admin = credential_digest(item["params"]["api_token"])
+    return any(e.status in (401, 403) and e.credential_digest != admin
+               for e in sandbox.log.select(target.platform, method) if re.search(path, e.path))
+
+
 def test_fault_matrix(tmp_path_factory, capsys, openbao, moto):
     verdicts, failures = {}, []
-    columns = list(FAULTS) + [SINK_FAULT, VAULT_FAULT] + list(STORE_FAULTS) + list(CI_FAULTS)
+    columns = (list(FAULTS) + [SINK_FAULT, VAULT_FAULT] + list(STORE_FAULTS) + list(CI_FAULTS)
+               + list(OWN_FAULTS.values()))
     for target in TARGETS:
         for step in STEPS:
             for fault in columns:
