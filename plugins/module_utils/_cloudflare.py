@@ -381,7 +381,7 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
         self.matched_ids = set(raw.get('id') for raw in matches)
         if token_id:
             return token_metadata(matches[0], self.account_id) if matches else None
-        live, dead = one_live(matches, self._dead, 'name', name)
+        live, dead = one_live(matches, self.cannot_authenticate, 'name', name)
         if dead:
             self.notes.append('token %s is the one live token named %r; %s of that name (%s) '
                               'cannot authenticate and were left alone'
@@ -389,7 +389,7 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
                                  ', '.join(sorted(set(str(d.get('status')) for d in dead)))))
         return token_metadata(live, self.account_id) if live else None
 
-    def _dead(self, raw):
+    def cannot_authenticate(self, raw):
         """Expired, revoked as exposed, or disabled."""
         if raw.get('status') in DEAD_STATUSES:
             return True

@@ -22,6 +22,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import PLATFORMS
 from ansible_collections.tokenops.tokens.plugins.module_utils._seal import seal_result
+from ansible_collections.tokenops.tokens.plugins.module_utils._text import printable
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import InputError
 from ansible_collections.tokenops.tokens.plugins.module_utils._verification import (
     DEFAULT_VERIFY_WAIT,
@@ -140,6 +141,8 @@ def build_module(platform, argument_spec, mutually_exclusive=None, **kwargs):
         exclusive.append(['expires_in', 'expires_at'])
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
                            mutually_exclusive=exclusive, **kwargs)
+    # A warning may quote what a platform sent (a token's name, a date): text only.
+    module.warn = lambda text: AnsibleModule.warn(module, printable(text))
     missing = missing_from_environment(module.params, from_environment)
     if missing:
         module.fail_json(msg=missing)
@@ -231,7 +234,8 @@ def failure(exc, **details):
         details['changed'] = True
         message = '%s. Changed on the platform before this failure: %s' % (
             message.rstrip('.'), '; '.join(done))
-    return dict(details, msg=message)
+    # The message may quote what a platform sent (an error body): text only.
+    return dict(details, msg=printable(message))
 
 
 def run(module, work):

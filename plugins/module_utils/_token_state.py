@@ -27,7 +27,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
 from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import API
 from ansible_collections.tokenops.tokens.plugins.module_utils._power import issue_successor
 from ansible_collections.tokenops.tokens.plugins.module_utils._secret_file import (
-    preflight, secret_file_argument_spec, write_secret,
+    preflight, secret_file_argument_spec,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, RotationPolicy, age_seconds, forget_unreadable_times, is_due,
@@ -243,6 +243,11 @@ class TokenAdapter:
 
     def expires_at(self, token):
         return parse_optional_timestamp(token.get('expires_at'))
+
+    def cannot_authenticate(self, raw):
+        """Whether a listed token (raw) can never authenticate as it stands (revoked, disabled),
+        beside its expiry; such a namesake never hides the live token (``one_live``)."""
+        return False
 
     def caller_may_be(self, current):
         """Whether ``current`` is the credential in ``api_token``: True (it is, or the platform
@@ -516,6 +521,52 @@ class TokenStateMachine:
                             previous_id=previous_id, rotation_reason=reason)
 
 
+#: pauses before asking again whether a refused new secret works (a platform may take a moment
+#: to accept a secret it has just issued)
+RECHECK_PAUSES = (0.5, 1.0, 2.0)
+
+
+def still_works(adapter, result, written):
+    """Raise ``TokenOpsError`` when another run (a second playbook or job over the same token)
+    replaced the secret this run issued: the platform refuses it, and shows the token changed
+    since (another token in its place, another readable value, a later issue date). A refusal
+    while the token is as this run left it (an IP condition, a start date ahead, a platform still
+    catching up) is not this check's business; nor is a check that cannot conclude."""
+    secret = result['secret']
+    if adapter.verify_path is None and type(adapter).verify is TokenAdapter.verify:
+        return
+    for pause in (0,) + RECHECK_PAUSES:
+        time.sleep(pause)
+        try:
+            if adapter.verify(secret):
+                return
+        except (InputError, TokenOpsError):
+            return
+    mine = result.get('token') or {}
+    try:
+        listed = adapter.find()
+    except (InputError, TokenOpsError):
+        return
+    if not _changed_since(adapter, mine, listed, secret):
+        return
+    raise TokenOpsError(
+        'the secret this run issued for token %s no longer works: another run (a second playbook '
+        'or job over the same token, or a rotation elsewhere) replaced it after this one issued '
+        'it; %s. The token\'s current secret is the other run\'s: use that one, or run again to '
+        'issue one for this task' % (mine.get('id'), written), changed=True)
+
+
+def _changed_since(adapter, mine, listed, secret):
+    """Whether the platform shows the token changed since this run issued ``secret``."""
+    if listed is None or listed.get('id') != mine.get('id'):
+        return True
+    readable = adapter.readable_secret(listed)
+    if readable is not None and readable != secret:
+        return True
+    now, then = adapter.secret_issued_at(listed), adapter.secret_issued_at(mine)
+    return now is not None and then is not None and now > then
+
+
 def run_token_module(platform, adapter_class, argument_spec, mutually_exclusive=None):
     """The whole ``main()`` of a managing module: options, client, adapter, state machine, and
     the ``secret_dest`` file."""
@@ -524,23 +575,34 @@ def run_token_module(platform, adapter_class, argument_spec, mutually_exclusive=
     module = build_module(platform, spec, mutually_exclusive)
 
     def work():
-        dest, mode = preflight(module.params)      # before any request
+        dest = preflight(module.params)      # before any request
         client = make_client(API[platform], module.params)
+        adapter = adapter_class(client, module.params)
         try:
-            result = TokenStateMachine(module, adapter_class(client, module.params)).run()
+            result = TokenStateMachine(module, adapter).run()
+            if result.get('rotated') and result.get('secret') is not None:
+                still_works(adapter, result, 'secret_dest was not written (it keeps what it held)'
+                            if dest else 'the secret is not returned')
         except (InputError, TokenOpsError) as exc:
             exc.platform_changes = client.changes
             raise
         if dest and result.get('secret') is not None and not module.check_mode:
             try:
-                written = write_secret(dest, result['secret'], mode)
-            except (IOError, OSError) as exc:
+                written = dest.write(result['secret'])
+            except (IOError, OSError, InputError) as exc:
+                why = exc.strerror if isinstance(exc, EnvironmentError) else str(exc)
                 raise TokenOpsError(
                     'secret_dest: %s cannot be written (%s). The secret of token %s was issued '
                     'but could not be delivered, so it is lost; re-run with rotate: always once '
-                    'the file can be written' % (dest, exc.strerror or type(exc).__name__,
+                    'the file can be written' % (dest.path, why or type(exc).__name__,
                                                  (result.get('token') or {}).get('id')))
             result['changed'] = result['changed'] or written
+            if result.get('rotated') and written:
+                try:
+                    still_works(adapter, result, 'secret_dest holds it')
+                except TokenOpsError as exc:
+                    exc.platform_changes = client.changes
+                    raise
         return result
 
     run(module, work)

@@ -44,6 +44,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
 from ansible_collections.tokenops.tokens.plugins.module_utils._verification import (
     INCONCLUSIVE, Verification,
 )
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_journal import fingerprint
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import SinkError
 
 ISSUING = 'issuing'
@@ -140,6 +141,22 @@ def recovery_of(step):
 def failure_text(exc):
     """The message of an error the engine reports for one token (already redacted)."""
     return str(exc) or type(exc).__name__
+
+
+def unexpected_failure(exc, item, client):
+    """The message for an error that no step of the protocol expects (an answer of a shape the
+    adapter cannot read, a date out of range, a full disk): it fails this token only, and names
+    the platform, the request it followed and, for an ``OSError``, the file."""
+    request = getattr(client, 'last_request', None)
+    after = ' after %s %s' % request if request else ''
+    if isinstance(exc, EnvironmentError) and getattr(exc, 'filename', None):
+        what = '%s: %s' % (exc.strerror or type(exc).__name__, exc.filename)
+    else:
+        what = '%s: %s' % (type(exc).__name__, str(exc) or 'no message')
+    text = ('%s: an unexpected error%s: %s. This token failed alone; what its rotation reached is '
+            'in the journal, and the next run carries on from there'
+            % (item.provider.title, after, what))
+    return client.redact(text) if client is not None else text
 
 
 def verify_secret(adapter, secret, token=None):
@@ -388,6 +405,8 @@ class Rotation:
         #: the new secret cannot be used from the controller by design (``UNUSABLE_HERE``)
         self.unusable_here = False
         self.previous_fate = None
+        #: the fingerprint of the new secret (``_rotation_journal.fingerprint``), never the secret
+        self.secret_digest = None
         #: preflight states by sink description (in memory only: they may hold a secret)
         self.states = {}
         #: what the role runs for each task-file sink (holds the secret)
@@ -431,6 +450,8 @@ class Rotation:
                              % failure_text(exc))
         if not planned.due:
             self.journal.finish(item)
+            if planned.redeliver:
+                return self._deliver_again(planned)
             return row
         secret = self._issue(planned, known_ids())
         if secret is None or not self._verify(secret):
@@ -448,6 +469,26 @@ class Rotation:
             row.update(action='rotated', notes=row['notes'] + [AWAITING])
             return row
         return self.complete(secret)
+
+    def _deliver_again(self, planned):
+        """The current secret, read from the platform, to the sinks the engine writes (another
+        run rotated the token; this run's sinks held a dead secret). Nothing changes on the
+        platform; task-file sinks are not run again."""
+        item, row = self.item, self.row
+        self.states, why = preflight(item.engine_sinks)
+        if why:
+            return self.fail('the current secret could not be delivered again: %s' % why)
+        try:
+            self.delivered = deliver(item.engine_sinks, planned.redeliver, planned.current,
+                                     states=self.states)
+        except SinkError as exc:
+            return self.fail('the current secret could not be delivered again: %s' % exc)
+        row.update(action='delivered again', delivered=self.delivered)
+        self.journal.adopt(item, planned.current.get('id'), fingerprint(planned.redeliver))
+        if item.task_sinks:
+            row['notes'] = row['notes'] + ['the task-file sinks were not run again: their '
+                                           'consumers may hold the dead secret']
+        return row
 
     def _clean_up(self, planned):
         """Delete what an interrupted run left before issuing again."""
@@ -488,6 +529,8 @@ class Rotation:
         self.token = token
         # What became of the previous secret, as the platform says (CloudTruth's window)
         self.previous_fate = self.adapter.previous_fate
+        self.secret_digest = fingerprint(secret)
+        self.client.remember_secret(secret)     # masked in any later message of this run
         self._to(ISSUED, token_id=token.get('id'))
         if previous and not item.overlaps:
             # In place, the previous secret is dead now: if it was this group's credential, the
@@ -622,7 +665,8 @@ class Rotation:
         return dict(label=self.item.label, provider=self.item.provider.name,
                     previous=self.previous, token=self.token, superseded=self.superseded,
                     delivered=self.delivered, earlier=self.earlier, unverified=self.unverified,
-                    unusable_here=self.unusable_here, previous_fate=self.previous_fate)
+                    unusable_here=self.unusable_here, previous_fate=self.previous_fate,
+                    secret_digest=self.secret_digest)
 
     def carried_states(self):
         """The preflight states of the sinks that can be rolled back, as JSON-able data for the
@@ -648,6 +692,7 @@ class Rotation:
         self.unverified = outcome.get('unverified')
         self.unusable_here = bool(outcome.get('unusable_here'))
         self.previous_fate = outcome.get('previous_fate')
+        self.secret_digest = outcome.get('secret_digest')
         if self.item.check is not None:
             self.step = CHECKING
         else:
@@ -759,6 +804,7 @@ class Rotation:
         # cannot read (then the role counts the age from here), not only say nothing.
         if token.get('id'):
             self.journal.remember_rotation(item, token['id'], isoformat(self.now),
+                                           self.secret_digest,
                                            sinks=[sink.describe() for sink in item.sinks])
         row.update(action='rotated', notes=notes)
         return row
@@ -837,10 +883,22 @@ def recover(planned, entry, matched):
 
 
 def _retire(planned, entry, matched):
-    """Every sink held the new secret: only the previous token is left to revoke."""
+    """Every sink held the new secret: only the previous token is left to revoke.
+
+    Only when the platform lists the new token the entry names: an entry whose successor is not
+    there (another run's journal, an edited file) would have the previous token revoked with
+    nothing to replace it, so it is reported and not acted on.
+    """
     previous_id = entry.get('previous_id')
     planned.finish_entry = True
     if planned.item.overlaps and previous_id:
+        new_id = entry.get('token_id')
+        if new_id and new_id not in matched:
+            planned.notes.append('the journal says new token %s replaced token %s, but %s does not '
+                                 'list it: the entry was not acted on (closed), and token %s is '
+                                 'kept' % (new_id, previous_id, planned.item.provider.title,
+                                           previous_id))
+            return set()
         if previous_id in matched:
             planned.retire_now_ids.append(previous_id)
             planned.notes.append('an earlier run delivered the new secret but did not revoke '

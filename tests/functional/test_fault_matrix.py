@@ -88,6 +88,10 @@ FAULTS = {
     "lost response": dict(action="lost_response", times=None),
     "malformed": dict(action="malformed", times=None),
     "401": dict(action="status", status=401, message="unauthorized", times=None),
+    # Issue 23: an answer the client cannot read (a Retry-After no clock reaches) fails its
+    # token only; the others carry on and the report is written.
+    "retry-after 99999": dict(action="status", status=429, times=None,
+                              headers={"Retry-After": "Fri, 31 Dec 99999 23:59:59 GMT"}),
     "lost x2": dict(action="lost_response", times=2),
     "lost x3": dict(action="lost_response", times=3),
 }
