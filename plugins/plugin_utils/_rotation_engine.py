@@ -32,7 +32,7 @@ from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_plan imp
     validate_items,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_protocol import (
-    Rotation, preflight, unexpected_failure,
+    Rotation, preflight, sink_notes, unexpected_failure,
 )
 
 
@@ -80,6 +80,8 @@ class Run:
             elif p.due and not p.error and show_deliveries:
                 p.notes.append('would deliver to %s'
                                % ', '.join(sink.describe() for sink in p.item.sinks))
+                # what the sinks' checks found that a real run would change before issuing
+                p.notes.extend(sink_notes(p.item.sinks))
         rows = self._ordered([p.row(self.now, self.check_mode) for p in planned])
         work = any(p.due or p.retire_now_ids or p.finish_entry or p.redeliver
                    for p in planned if not p.error)

@@ -40,7 +40,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     forget_unreadable_times, parse_optional_timestamp, unknown_age,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_protocol import (
-    check_again, confirm_consumers, failure_text, recover, unexpected_failure,
+    added_sinks, check_again, confirm_consumers, failure_text, recover, unexpected_failure,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_reconcile import (
     Reconciler, identity_tokens,
@@ -295,10 +295,13 @@ def validate_items(tokens, now, only=None):
             if sink.target is None:
                 continue
             if sink.target in seen:
-                errors.append('rotate_tokens[%s].deliver: %s is also a sink of %s; two tokens '
-                              'cannot share a file or a stored secret'
-                              % (item.label, sink.target, seen[sink.target]))
-            seen[sink.target] = item.label
+                label, where = seen[sink.target]
+                errors.append('%s: writes %s, as %s does; %s' % (
+                    sink.where, sink.target, where,
+                    'two sinks of one token cannot write one file or stored secret'
+                    if label == item.label else 'two tokens cannot share a file or a stored '
+                                                'secret'))
+            seen.setdefault(sink.target, (item.label, sink.where))
     errors += _same_token_twice(items)
     if errors:
         raise ValidationError('; '.join(errors))
@@ -613,6 +616,8 @@ def plan_group(group, journal, now, on_client=None):
                 planned.due, planned.reason = decide(planned, journal, now)
             if reconciler is not None:
                 reconciler.after_lookup(current)
+            if not planned.due and entry is None:
+                added_sinks(planned, journal)
             if not planned.due and entry is None:
                 confirm_consumers(planned)
             if planned.due:
