@@ -504,19 +504,26 @@ class TfeTeamTokenAdapter(GenerationRotation, TokenAdapter):
             super(TfeTeamTokenAdapter, self).delete(current)
 
 
-def annotate_listing(client, params, listing):
-    """The ``tokens`` of ``tfe_team_token_info``: filtered, annotated metadata, no secret."""
+def team_tokens(client, params):
+    """The metadata of the team tokens ``tfe_team_token_info``'s options select: the
+    organization's, or one ``team``'s, with exactly ``description`` when given. No secret."""
     team_id = team_name = None
     if params.get('team'):
         check_team(params['team'])
         team_id, team_name = Teams(client, params['organization']).resolve(params['team'])
-    tokens = []
     for resource in list_team_tokens(client, params['organization'], team_name):
         token = token_metadata(resource)
         if team_id is not None and token['team_id'] != team_id:
             continue
         if params.get('description') is not None and token['description'] != params['description']:
             continue
+        yield token
+
+
+def annotate_listing(client, params, listing):
+    """The ``tokens`` of ``tfe_team_token_info``: filtered, annotated metadata, no secret."""
+    tokens = []
+    for token in team_tokens(client, params):
         annotated = listing.annotate(token)
         if listing.keep(annotated):
             tokens.append(annotated)
