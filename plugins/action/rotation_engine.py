@@ -20,8 +20,12 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.errors import AnsibleActionFail, AnsibleValueOmittedError
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
+    InputError, utcnow,
+)
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_engine as engine
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_lock as lock
+from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_metrics as metrics
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_journal import (
     JournalError,
 )
@@ -46,6 +50,9 @@ ARGUMENT_SPEC = dict(
     outcomes=dict(type='list', elements='dict', default=[]),
     task_failures=dict(type='list', elements='dict', default=[]),
     handoff=dict(type='bool', default=False),
+    metrics_file=dict(type='path'),
+    pushgateway_url=dict(type='str'),
+    pushgateway_job=dict(type='str', default='tokenops_rotate'),
 )
 #: what V(plan) and V(issue) hand to V(finish) through the state directory when ``handoff``
 HANDOFF = ('rows', 'outcomes')
@@ -173,6 +180,8 @@ class ActionModule(ActionBase):
             return dict(changed=False, holder=holder, lock_path=args['lock_path'])
         if step == 'unlock':
             return dict(changed=False, released=lock.release(args['holder']))
+        if step in ('plan', 'issue'):
+            _check_metrics(args)            # before any request
         if step == 'plan':
             answer = dict(changed=False, **engine.plan_step(self._tokens(args), args['state_dir'],
                                                             self._task.check_mode))
@@ -188,6 +197,8 @@ class ActionModule(ActionBase):
         answer = engine.finish_step(tokens, args['state_dir'], args['report_dir'],
                                     args['rows'], args['outcomes'], args['task_failures'])
         answer['changed'] = any(r['action'] == 'rotated' for r in answer['rows'])
+        if args['metrics_file'] or args['pushgateway_url']:
+            _export_metrics(args, answer)
         if args['handoff']:
             del answer['rows']
         return answer
@@ -203,6 +214,32 @@ class ActionModule(ActionBase):
             make_private_dir(args['state_dir'])
             atomic_write(os.path.join(args['state_dir'], HANDOFF_FILE), json.dumps(kept), 0o600)
         return answer
+
+
+def _check_metrics(args):
+    try:
+        metrics.check_metrics_file(args['metrics_file'])
+        metrics.check_pushgateway(args['pushgateway_url'], args['pushgateway_job'])
+    except InputError as exc:
+        raise ValidationError(str(exc))
+
+
+def _export_metrics(args, answer):
+    """Write and push the run's metrics; a failure is a warning, never a failed rotation."""
+    now = utcnow()
+    last_success = metrics.remember_run(args['state_dir'], now, not answer['failed_tokens'])
+    text = metrics.exposition(answer['rows'], now, last_success)
+    outputs = []
+    if args['metrics_file']:
+        outputs.append(lambda: metrics.write_metrics_file(args['metrics_file'], text))
+    if args['pushgateway_url']:
+        outputs.append(lambda: metrics.push(args['pushgateway_url'], args['pushgateway_job'],
+                                            text))
+    for output in outputs:
+        try:
+            output()
+        except metrics.MetricsError as exc:
+            answer.setdefault('warnings', []).append(str(exc))
 
 
 def _take_handoff(state_dir):

@@ -117,7 +117,9 @@ def scope_of(platform, params, token):
     tokens), ``account/<id>`` (Cloudflare), ``<organization>``, ``<organization>/<team>`` (TFE:
     the team's id; Pulumi: its name), ``organization`` (CloudTruth: the key's organization)."""
     if platform == 'tfe':
-        return '%s/%s' % (params.get('organization'), token.get('team_id'))
+        # a token not found yet has no team id: its item's team (name or id) stands in
+        return '%s/%s' % (params.get('organization') or '',
+                          token.get('team_id') or params.get('team') or '')
     if platform == 'cloudflare':
         account_id = params.get('account_id') or token.get('account_id')
         return 'account/%s' % account_id if account_id else 'user'

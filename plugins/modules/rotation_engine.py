@@ -85,6 +85,24 @@ options:
     description: Stop issuing at the first failed token.
     type: bool
     default: false
+  metrics_file:
+    description:
+      - V(finish) writes the run's Prometheus metrics here (text exposition format, replaced
+        atomically, mode 0644); V(plan) and V(issue) check first that it can be written.
+    type: path
+    version_added: 1.1.0
+  pushgateway_url:
+    description:
+      - V(finish) pushes the run's metrics to this Prometheus Pushgateway (C(PUT
+        /metrics/job/<pushgateway_job>)); a failed push is a warning. V(plan) and V(issue) check
+        the URL first.
+    type: str
+    version_added: 1.1.0
+  pushgateway_job:
+    description: The Pushgateway job (grouping key) of the push.
+    type: str
+    default: tokenops_rotate
+    version_added: 1.1.0
   holder:
     description: Process id of the lock holder, from V(lock) (for V(unlock)).
     type: int
@@ -160,6 +178,10 @@ rows:
       notes:
         - previous token dcb03842-a7c2-449c-94c5-c1d421e6049b revoked after delivery
       error: 'api_token: no credential given; set api_token or the PULUMI_ACCESS_TOKEN environment variable'
+      scope: user
+      due: true
+      issued_at: '2026-08-04T09:12:44Z'
+      last_used_at: '2026-11-30T05:25:57Z'
   contains:
     label:
       description: The item's C(id).
@@ -219,6 +241,26 @@ rows:
       description: The error, when the token failed, else null.
       type: str
       sample: "api_token: no credential given; set api_token or the PULUMI_ACCESS_TOKEN environment variable"
+    scope:
+      description: Where the token lives on its platform, as the inventory plugin C(tokenops.tokens.tokens) names it (the C(scope) label of the metrics).
+      type: str
+      sample: user
+      version_added: 1.1.0
+    due:
+      description: Whether the plan found the token due; null when it could not be planned.
+      type: bool
+      sample: true
+      version_added: 1.1.0
+    issued_at:
+      description: When the token's secret was issued before this run, as the platform says or as this role recorded it (ISO 8601), or null.
+      type: str
+      sample: "2026-08-04T09:12:44Z"
+      version_added: 1.1.0
+    last_used_at:
+      description: When the token was last used before this run, as the platform says (ISO 8601), or null.
+      type: str
+      sample: "2026-11-30T05:25:57Z"
+      version_added: 1.1.0
 work:
   description: Whether the plan found anything to issue or to finish.
   returned: on plan
@@ -303,6 +345,9 @@ def main():
         outcomes=dict(type='list', elements='dict', default=[]),
         task_failures=dict(type='list', elements='dict', default=[]),
         handoff=dict(type='bool', default=False),
+        metrics_file=dict(type='path'),
+        pushgateway_url=dict(type='str'),
+        pushgateway_job=dict(type='str', default='tokenops_rotate'),
     ), mutually_exclusive=[('tokens', 'tokens_var')], supports_check_mode=True)
     module.fail_json(msg='tokenops.tokens.rotation_engine runs only as the action plugin of the '
                          'tokenops.tokens.rotate role')

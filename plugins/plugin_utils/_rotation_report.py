@@ -24,7 +24,7 @@ COLUMNS = (('platform', 'Platform'), ('label', 'Label'), ('token_id', 'Token'),
 
 ROW_KEYS = ('label', 'provider', 'platform', 'token_id', 'previous_id', 'age_days',
             'expires_at', 'action', 'reason', 'overlaps', 'in_place', 'delivered', 'notes',
-            'error')
+            'error', 'scope', 'due', 'issued_at', 'last_used_at')
 
 
 def new_row(label, provider, platform):
