@@ -6,7 +6,9 @@
 """The engine of the ``tokenops.tokens.rotate`` role: one task per step for all tokens.
 
 Runs on the controller and drives the platform adapters directly, so a run costs one task per
-step, not one per token. The logic lives in ``plugin_utils/_rotation_*.py``.
+step, not one per token. The logic lives in ``plugin_utils``: ``_rotation_engine.py`` (the
+steps for every token), ``_rotation_protocol.py`` (one token's rotation), ``_sinks/`` (where
+secrets go).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -32,7 +34,7 @@ from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_journal 
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_plan import (
     ValidationError,
 )
-from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_sinks import (
+from ansible_collections.tokenops.tokens.plugins.module_utils._secret_file import (
     atomic_write, make_private_dir,
 )
 

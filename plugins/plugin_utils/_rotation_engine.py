@@ -7,12 +7,14 @@
 
 """The steps of a rotation run, for every token at once: plan, issue, finish.
 
-``issue``: for each due token, record the rotation in the journal, issue a new secret, verify
-it with a read that needs it, deliver it to the file and vault sinks (all or none), and, when the
-token has no task-file sink, revoke the previous secret where the platform kept it alive.
-``finish``: after the user's task files ran, revoke what is left to revoke, close the journal
-entries and write the report. A token whose verification or delivery failed keeps its previous
-secret (where the platform can keep two) and is reported as failed; the others carry on.
+``issue``: plan, then walk each due token through the rotation protocol
+(``_rotation_protocol.Rotation``: issue, verify, deliver to the sinks the engine writes, and,
+when the token has no task-file sink, revoke the previous secret). ``finish``: after the role ran
+the task-file sinks, carry on the rotations that waited for them, and write the report. This
+module keeps what concerns many tokens: connection groups and threads, fail-fast, the rows in
+order, and what passes from one step to the next. A token whose verification or delivery
+failed keeps its previous secret (where the platform can keep two) and is reported as failed;
+the others carry on.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,50 +22,21 @@ __metaclass__ = type
 
 import threading
 
-from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
-    AmbiguousWriteError, TokenOpsError,
-)
 from ansible_collections.tokenops.tokens.plugins.module_utils._module import make_client
-from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
-    InputError, isoformat, utcnow,
-)
+from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import isoformat, utcnow
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_report as report
-from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_journal import (
-    DELIVERED, ISSUED, ISSUING, UNVERIFIED, Journal,
-)
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_journal import Journal
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_plan import (
-    _ids_matching, failure_text, for_each_token, group_by_connection, plan_group, run_groups,
-    validate_items, verify_secret,
+    _ids_matching, for_each_token, group_by_connection, plan_group, run_groups, validate_items,
 )
-from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_sinks import (
-    SinkError, deliver_files, describe, preflight,
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_protocol import (
+    Rotation, preflight,
 )
-
-ERRORS = (InputError, TokenOpsError)
-IN_PLACE_NOTE = ('replaced in place: the previous secret stopped working when the new one was '
-                 'issued, so it was delivered at once')
-
-
-def issue_secret(adapter, current):
-    """``(token, secret)`` of a replacement for ``current``."""
-    try:
-        return adapter.issue_replacement(current)
-    except NotImplementedError:
-        if adapter.overlaps:
-            raise
-        # An in-place adapter without issue_replacement: its rotate() is issue-and-replace.
-        token, secret, dummy = adapter.rotate(current)
-        return token, secret
 
 
 def sink_problem(item):
     """Why a sink of ``item`` could not take a new secret (the first found), or None."""
-    try:
-        for sink in item.sinks:
-            preflight(sink)
-    except SinkError as exc:
-        return str(exc)
-    return None
+    return preflight(item.sinks)[1]
 
 
 class Run:
@@ -126,170 +99,24 @@ class Run:
             row.update(action='skipped', reason='not attempted: rotate_fail_fast stopped the run '
                                                 'at the first failure')
             return row
-        why = planned.due and sink_problem(item)
-        if why:
-            return self._fail(row, 'a sink cannot take a new secret, so none was issued '
-                                   '(nothing was changed on %s): %s' % (item.provider.title, why))
-        try:
-            self._cleanup(client, planned)
-        except ERRORS as exc:
-            return self._fail(row, 'cleaning up after an interrupted run failed: %s'
-                              % failure_text(exc))
-        if not planned.due:
-            self.journal.finish(item)
-            return row
-        previous = planned.current
-        known = []
-        if item.overlaps and planned.listing is not None:
-            matching = _ids_matching(item, client, planned.listing, self.now)
-            known = [token_id for token_id, raw in matching]
-        earlier = dict(planned.entry) if planned.entry else None
-        self.journal.record(item, step=ISSUING, token_id=None,
-                            previous_id=previous.get('id') if previous else None,
-                            known_ids=known, delivered=[], superseded=planned.superseded_ids,
-                            overlaps=item.overlaps, started_at=isoformat(self.now))
-        try:
-            if planned.create:
-                token, secret = planned.adapter.create()
-            else:
-                token, secret = issue_secret(planned.adapter, previous)
-        except AmbiguousWriteError as exc:
-            return self._fail(row, '%s. Whether a new secret was issued is unknown; the journal '
-                                   'keeps this rotation and the next run finishes it'
-                              % failure_text(exc))
-        except ERRORS as exc:
-            if not item.overlaps:
-                # In place, a failed issue may already have ended the previous secret (TFE deletes
-                # a described token before creating its successor): the journal keeps the
-                # rotation open, so the next run rotates again (or recreates it) and delivers.
-                return self._fail(row, 'issuing a new secret failed: %s. On %s this may already '
-                                       'have ended the previous secret; the journal keeps this '
-                                       'rotation and the next run rotates again'
-                                  % (failure_text(exc), item.provider.title))
-            self._restore(item, earlier)
-            return self._fail(row, 'issuing a new secret failed: %s' % failure_text(exc))
-        self.journal.record(item, step=ISSUED, token_id=token.get('id'))
-        if previous and not item.overlaps:
-            # In place, the previous secret is dead now: if it was this group's credential, the
-            # group's later tokens carry on with the new one.
-            self._follow(planned.adapter, previous, secret, row)
-        row.update(token_id=token.get('id'), previous_id=previous.get('id') if previous else None,
-                   age_days=0, expires_at=token.get('expires_at'), reason=planned.reason)
-        ok, why, conclusive = verify_secret(planned.adapter, secret)
-        unverified = None
-        if not ok and (conclusive or item.overlaps):
-            return self._undo(client, planned, token, row, 'verification of the new secret '
-                              'failed: %s' % why, earlier)
-        if not ok:
-            # In place, the previous secret is dead for certain and the new one only could not
-            # be checked: the consumers get it, and the next run checks it again.
-            unverified = why
-        try:
-            delivered = deliver_files(item.file_sinks, secret, token, item.label,
-                                      item.provider.name)
-        except SinkError as exc:
-            return self._undo(client, planned, token, row, 'delivery failed: %s' % exc, earlier)
-        row['delivered'] = delivered
-        self.journal.record(item, delivered=delivered)
-        outcome = dict(label=item.label, provider=item.provider.name, previous=previous,
-                       token=token, superseded=planned.superseded_ids, delivered=delivered,
-                       earlier=earlier, unverified=unverified,
-                       previous_fate=planned.adapter.previous_fate)
-        if item.task_sinks:
+
+        def known_ids():
+            if not item.overlaps or planned.listing is None:
+                return []
+            return [token_id for token_id, raw in _ids_matching(item, client, planned.listing,
+                                                                self.now)]
+
+        rotation = Rotation(item, client, self.journal, self.now, row)
+        row = self._stop_if_failed(rotation.start(planned, planned.adapter, known_ids))
+        if rotation.awaiting:
             with self._lock:
-                self.outcomes.append(outcome)
-                for sink in item.task_sinks:
-                    self.deliveries.append(dict(label=item.label, index=item.index,
-                                                file=sink['file'], secret=secret, token=token))
-            row.update(action='rotated', notes=row['notes'] + ['awaiting the task-file sinks'])
-            return row
-        return self._complete(client, item, planned.adapter, outcome, row, secret)
+                self.outcomes.append(rotation.outcome())
+                self.deliveries.extend(rotation.deliveries)
+        return row
 
-    @staticmethod
-    def _follow(adapter, previous, secret, row):
-        try:
-            adapter.follow_credential(previous, secret)
-        except ERRORS:
-            pass        # the next request says what is wrong with the credential
-        row['notes'] = list(row.get('notes') or []) + adapter.notes
-        del adapter.notes[:]
-
-    def _cleanup(self, client, planned):
-        """Delete what an interrupted run left before issuing again."""
-        for token_id in planned.orphan_ids + planned.retire_now_ids:
-            planned.item.new_adapter(client, self.now).delete(dict(planned.current or {},
-                                                                   id=token_id))
-
-    def _restore(self, item, earlier):
-        if earlier is None:
-            self.journal.finish(item)
-        else:
-            self.journal.record(item, **earlier)
-
-    def _undo(self, client, planned, token, row, message, earlier):
-        """After a failed verification or delivery: keep the previous secret where possible."""
-        item = planned.item
-        if not item.overlaps:
-            return self._fail(row, '%s. %s replaces secrets in place, so the previous secret '
-                                   'no longer works: the next run rotates again and delivers '
-                                   '(the journal keeps this rotation)'
-                              % (message, item.provider.title))
-        try:
-            item.new_adapter(client, self.now).delete(token)
-        except ERRORS as exc:
-            return self._fail(row, '%s. The previous secret still works; deleting the unused new '
-                                   'token %s failed (%s): the next run deletes it'
-                              % (message, token.get('id'), failure_text(exc)))
-        self._restore(item, earlier)
-        row.update(token_id=planned.current.get('id') if planned.current else None,
-                   previous_id=None, age_days=planned.row(self.now)['age_days'],
-                   expires_at=planned.row(self.now)['expires_at'])
-        return self._fail(row, '%s. The previous secret still works and every sink keeps its '
-                               'previous content; the unused new token %s was deleted'
-                          % (message, token.get('id')))
-
-    def _complete(self, client, item, adapter, outcome, row, secret=None):
-        """Every sink holds the new secret: revoke the previous one (overlapping platforms)."""
-        self.journal.record(item, step=DELIVERED)
-        previous = outcome.get('previous')
-        notes = list(row.get('notes') or [])
-        if item.overlaps:
-            try:
-                if previous:
-                    adapter.retire(previous)
-                    notes.append('previous token %s revoked after delivery' % previous.get('id'))
-                    if secret is not None:
-                        row['notes'] = notes
-                        self._follow(adapter, previous, secret, row)
-                        notes = row['notes']
-                for token_id in outcome.get('superseded') or []:
-                    item.new_adapter(client, self.now).delete(dict(previous or {}, id=token_id))
-                    notes.append('superseded token %s from an interrupted run revoked' % token_id)
-            except ERRORS as exc:
-                row['notes'] = notes
-                return self._fail(row, 'the new secret was delivered, but revoking the previous '
-                                       'one failed: %s; the next run revokes it'
-                                  % failure_text(exc))
-        elif outcome.get('previous_fate'):
-            # A window the platform keeps (CloudTruth's rekey): it ends by itself.
-            notes.append('rekeyed with a window: the previous secret %s (read back from the '
-                         'platform)' % outcome['previous_fate'])
-        else:
-            notes.append(IN_PLACE_NOTE)
-        token = outcome.get('token') or {}
-        if outcome.get('unverified'):
-            notes.append('delivered, not verified: %s; the next run checks the secret again'
-                         % outcome['unverified'])
-            self.journal.record(item, step=UNVERIFIED, token_id=token.get('id'),
-                                unverified=outcome['unverified'])
-        else:
-            self.journal.finish(item)
-        # Remembered always: a platform may say when a secret was issued in a shape the module
-        # cannot read (then the role counts the age from here), not only say nothing.
-        if token.get('id'):
-            self.journal.remember_rotation(item, token['id'],
-                                           isoformat(self.now))
-        row.update(action='rotated', notes=notes)
+    def _stop_if_failed(self, row):
+        if row['action'] == 'failed' and self.fail_fast:
+            self.stop.set()
         return row
 
     # -- finish -----------------------------------------------------------------------------
@@ -316,35 +143,8 @@ class Run:
         return list(by_label.values())      # in the order of V(issue)'s rows
 
     def _finish_one(self, client, item, outcome, row, failed):
-        row = dict(row)
-        row['notes'] = [n for n in row.get('notes') or [] if n != 'awaiting the task-file sinks']
-        sinks = [describe(s) for s in item.task_sinks]
-        if failed:
-            message = 'the task file %s failed' % ', '.join(sorted(set(f.get('file') or '?'
-                                                                       for f in failed)))
-            if not item.overlaps:
-                return self._fail(row, '%s. %s replaces secrets in place: the next run rotates '
-                                       'again and delivers' % (message, item.provider.title))
-            if outcome.get('delivered'):
-                return self._fail(row, '%s. The previous secret still works and was not revoked; '
-                                       'the new token %s also stays, since %s holds it: the next '
-                                       'run rotates again and then revokes both'
-                                  % (message, outcome['token'].get('id'),
-                                     ', '.join(outcome['delivered'])))
-            try:
-                item.new_adapter(client, self.now).delete(outcome['token'])
-            except ERRORS as exc:
-                return self._fail(row, '%s. The previous secret still works; deleting the unused '
-                                       'new token failed (%s): the next run deletes it'
-                                  % (message, failure_text(exc)))
-            self._restore(item, outcome.get('earlier'))
-            row.update(token_id=(outcome.get('previous') or {}).get('id'), previous_id=None)
-            return self._fail(row, '%s. The previous secret still works; the unused new token %s '
-                                   'was deleted' % (message, outcome['token'].get('id')))
-        row['delivered'] = list(outcome.get('delivered') or []) + sinks
-        self.journal.record(item, delivered=row['delivered'])
-        adapter = item.new_adapter(client, self.now)
-        return self._complete(client, item, adapter, outcome, row)
+        rotation = Rotation(item, client, self.journal, self.now, dict(row)).resume(outcome)
+        return rotation.after_task_files(failed)
 
 
 def failed_labels(rows):

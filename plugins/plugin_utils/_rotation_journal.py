@@ -12,11 +12,12 @@ every rotation. An entry never holds a secret: only the label, the platform, the
 previous and the new token, the step reached and where the new secret was delivered. A finished
 rotation's entry is removed.
 
-Steps: ``issuing`` (written before the request that issues a secret: the platform may have
-acted even if no answer came back), ``issued`` (the new token's id is known; its secret was not
-delivered everywhere), ``delivered`` (every sink holds the new secret; only retiring the
-previous one is left). ``rotated`` remembers when the role last rotated each token, for platforms
-that do not say when a secret was issued.
+An entry's ``step`` is the last journaled step of the rotation protocol that its rotation
+reached (``_rotation_protocol.STEPS`` names them, says when each is written and what the next
+run does with an entry left there); ``delivered`` lists the sinks that hold the new secret, and
+``sink_records`` what a sink asked the journal to keep before it was written (never a secret).
+``rotated`` remembers when the role last rotated each token, for platforms that do not say when
+a secret was issued.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,14 +27,11 @@ import json
 import os
 import threading
 
-from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_sinks import (
+from ansible_collections.tokenops.tokens.plugins.module_utils._secret_file import (
     atomic_write, make_private_dir,
 )
 
 VERSION = 1
-ISSUING, ISSUED, DELIVERED = 'issuing', 'issued', 'delivered'
-#: in place, delivered everywhere although the check of the new secret could not conclude
-UNVERIFIED = 'unverified'
 
 
 class JournalError(Exception):

@@ -39,7 +39,7 @@ import subprocess
 import sys
 import time
 
-from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_sinks import (
+from ansible_collections.tokenops.tokens.plugins.module_utils._secret_file import (
     make_private_dir,
 )
 

@@ -35,14 +35,11 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, RotationPolicy, age_seconds, describe_seconds, isoformat,
     forget_unreadable_times, parse_optional_timestamp,
 )
-from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import TokenAdapter
-from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_journal import (
-    DELIVERED, ISSUED, ISSUING, UNVERIFIED,
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_protocol import (
+    failure_text, recover,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_report import new_row
-from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_sinks import (
-    SinkError, check_sink, read_secret,
-)
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import SinkError, make_sink
 
 ITEM_KEYS = ('provider', 'id', 'params', 'max_age', 'renew_before', 'force', 'deliver', 'limits')
 #: the keys of an item's ``limits``: requests in flight, and the budget of ``requests`` per
@@ -64,11 +61,6 @@ class ValidationError(Exception):
     pass
 
 
-def failure_text(exc):
-    """The message of an error the engine reports for one token (already redacted)."""
-    return str(exc) or type(exc).__name__
-
-
 class Item:
     """One validated entry of ``rotate_tokens``."""
 
@@ -87,12 +79,14 @@ class Item:
         self.journal_key = journal_key(provider.name, connection[1], params, label)
 
     @property
-    def file_sinks(self):
-        return [s for s in self.sinks if s['type'] != 'tasks']
+    def engine_sinks(self):
+        """The sinks the engine writes (all but the task files)."""
+        return [s for s in self.sinks if not s.runs_as_task_file]
 
     @property
     def task_sinks(self):
-        return [s for s in self.sinks if s['type'] == 'tasks']
+        """The sinks the role runs as task files between the engine's steps."""
+        return [s for s in self.sinks if s.runs_as_task_file]
 
     @property
     def overlaps(self):
@@ -196,8 +190,8 @@ def validate_item(index, raw, labels, now, providers=None):
     sinks = []
     for position, sink in enumerate(deliver):
         try:
-            sinks.append(check_sink(sink, '%s.deliver[%d]' % (where, position),
-                                    provider.token_env))
+            sinks.append(make_sink(sink, '%s.deliver[%d]' % (where, position), label,
+                                   provider.name, provider.token_env))
         except SinkError as exc:
             raise ValidationError(str(exc))
     try:
@@ -266,11 +260,13 @@ def validate_items(tokens, now, only=None):
             errors.append(str(exc))
     seen = {}
     for item in items:
-        for sink in item.file_sinks:
-            if sink['path'] in seen:
+        for sink in item.sinks:
+            if sink.target is None:
+                continue
+            if sink.target in seen:
                 errors.append('rotate_tokens[%s].deliver: %s is also a sink of %s; two tokens '
-                              'cannot share a file' % (item.label, sink['path'], seen[sink['path']]))
-            seen[sink['path']] = item.label
+                              'cannot share a file' % (item.label, sink.target, seen[sink.target]))
+            seen[sink.target] = item.label
     errors += _same_token_twice(items)
     if errors:
         raise ValidationError('; '.join(errors))
@@ -393,46 +389,6 @@ class Planned:
         return row
 
 
-def verify_secret(adapter, secret):
-    """``(ok, why not, conclusive)``: only the platform refusing the secret (401/403) concludes
-    that it does not work; a check that failed otherwise (404, 5xx, timeout) says nothing."""
-    if adapter.verify_path is None and type(adapter).verify is TokenAdapter.verify:
-        return False, 'this platform adapter has no way to verify a secret', False
-    try:
-        if adapter.verify(secret):
-            return True, None, True
-        return False, 'the platform did not accept the new secret', True
-    except (InputError, TokenOpsError) as exc:
-        return False, 'the check failed: %s' % failure_text(exc), False
-
-
-def _check_again(planned, entry):
-    """An earlier run delivered an in-place secret it could not verify: check it now."""
-    planned.entry = entry
-    secret = None
-    for sink in planned.item.file_sinks:
-        secret = read_secret(sink)
-        if secret:
-            break
-    if not secret:
-        planned.finish_entry = True
-        planned.notes.append('an earlier run delivered a secret it could not verify (%s); no file '
-                             'sink holds it to check again' % entry.get('unverified'))
-        return
-    ok, why, conclusive = verify_secret(planned.adapter, secret)
-    if ok:
-        planned.finish_entry = True
-        planned.notes.append('the secret an earlier run delivered without verifying it was '
-                             'checked now: it works')
-    elif conclusive:
-        planned.due = True
-        planned.reason = ('the secret an earlier run delivered without verifying it is refused '
-                          'by the platform; rotating again')
-    else:
-        planned.notes.append('the secret an earlier run delivered is still not verified: %s'
-                             % why)
-
-
 class Listing:
     """One scope's listing, with an index per key function (``TokenAdapter.listing_index``) built
     on first use, so that looking up one token costs the same in a listing of ten or ten
@@ -471,52 +427,6 @@ def _ids_matching(item, client, listing, now):
         if token is not None and token.get('id'):
             found.append((token['id'], raw))
     return found
-
-
-def _recover(planned, journal_entry, matched):
-    """Apply what an unfinished earlier rotation left; return ids to leave out of the listing."""
-    item = planned.item
-    step = journal_entry.get('step')
-    previous_id = journal_entry.get('previous_id')
-    planned.entry = journal_entry
-    if step == UNVERIFIED:
-        _check_again(planned, journal_entry)
-        return set()
-    if step == DELIVERED:
-        planned.finish_entry = True
-        if item.overlaps and previous_id:
-            if previous_id in matched:
-                planned.retire_now_ids.append(previous_id)
-                planned.notes.append('an earlier run delivered the new secret but did not revoke '
-                                     'the previous token %s; revoking it now' % previous_id)
-            return set([previous_id])
-        return set()
-    if step not in (ISSUING, ISSUED):
-        return set()
-    if not item.overlaps:
-        planned.due = True
-        planned.reason = ('an earlier run replaced the secret in place (step %s) and did not '
-                          'deliver it everywhere; rotating again now' % step)
-        return set()
-    known = set(journal_entry.get('known_ids') or [])
-    if journal_entry.get('token_id'):
-        new_ids = set([journal_entry['token_id']]) & set(matched)
-    else:
-        new_ids = set(matched) - known - set([previous_id])
-    superseded = set(journal_entry.get('superseded') or []) & set(matched)
-    if journal_entry.get('delivered'):
-        planned.superseded_ids = sorted(new_ids | superseded)
-        note = ('an earlier run delivered replacement %s to some sinks only; it is revoked once '
-                'a new secret reached every sink' % ', '.join(sorted(new_ids)))
-    else:
-        planned.orphan_ids = sorted(new_ids)
-        planned.superseded_ids = sorted(superseded)
-        note = ('an earlier run issued replacement %s and never delivered it: it is deleted, the '
-                'previous secret still works' % (', '.join(sorted(new_ids)) or '(none found)'))
-    planned.notes.append(note)
-    planned.due = True
-    planned.reason = 'recovering an interrupted rotation (step %s); rotating again' % step
-    return new_ids | superseded
 
 
 def issued_at(planned, journal):
@@ -591,14 +501,14 @@ def plan_group(group, journal, now, on_client=None):
                 # This adapter cannot look up many tokens in one listing: one lookup per token.
                 current = adapter.find()
                 if entry is not None:
-                    excluded = _recover(planned, entry, [current['id']] if current else [])
+                    excluded = recover(planned, entry, [current['id']] if current else [])
             else:
                 if scope not in listings:
                     listings[scope] = Listing(adapter.list_scope())
                 planned.listing = listings[scope]
                 if entry is not None:
                     matched = _ids_matching(item, client, planned.listing, now)
-                    excluded = _recover(planned, entry, [token_id for token_id, raw in matched])
+                    excluded = recover(planned, entry, [token_id for token_id, raw in matched])
                     candidates = [raw for token_id, raw in matched if token_id not in excluded]
                 else:
                     candidates = planned.listing.candidates(adapter)

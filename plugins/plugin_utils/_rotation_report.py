@@ -14,7 +14,7 @@ __metaclass__ = type
 import json
 import os
 
-from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_sinks import (
+from ansible_collections.tokenops.tokens.plugins.module_utils._secret_file import (
     atomic_write, make_private_dir,
 )
 

@@ -76,13 +76,13 @@ def test_secret_dest_is_written_private_whole_and_keeps_the_owner(tmp_path, monk
     if os.geteuid() == 0:
         os.chown(target, 4321, 4322)
     seen = []
-    real_rename = os.rename
+    real_replace = os.replace
 
-    def rename(src, dst):
+    def replace(src, dst):
         info = os.stat(src)
         seen.append((stat.S_IMODE(info.st_mode), open(src).read()))
-        return real_rename(src, dst)
-    monkeypatch.setattr(os, "rename", rename)
+        return real_replace(src, dst)
+    monkeypatch.setattr(os, "replace", replace)
     assert secret_file.write_secret(str(target), SECRET, 0o600) is True
     assert seen == [(0o600, SECRET + "\n")], "whole and private before it appears"
     info = os.stat(target)

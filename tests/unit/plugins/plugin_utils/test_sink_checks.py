@@ -5,14 +5,19 @@ import stat
 
 import pytest
 
-from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_sinks as sinks
+from ansible_collections.tokenops.tokens.plugins.module_utils._secret_file import (
+    make_private_dir,
+)
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_protocol import deliver
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import SinkError, make_sink
 
 SECRET = "pul-0123456789abcdef0123456789abcdef01234567"
 NOBODY = 65534
 
 
 def checked(**sink):
-    return sinks.check_sink(dict(sink), "rotate_tokens[x].deliver[0]", "PULUMI_ACCESS_TOKEN")
+    return make_sink(dict(sink), "rotate_tokens[x].deliver[0]", "x", "pulumi",
+                     "PULUMI_ACCESS_TOKEN")
 
 
 @pytest.mark.parametrize("make, why", [
@@ -36,8 +41,8 @@ def test_a_sink_that_cannot_take_a_secret_fails_its_check(tmp_path, make, why):
     (tmp_path / "failing.sh").chmod(0o700)
     (tmp_path / "broken.yml").write_text("- name: a typo\n  copy: {content: x\n")
     (tmp_path / "mapping.yml").write_text("name: not a list\n")
-    with pytest.raises(sinks.SinkError, match=why):
-        sinks.preflight(make(tmp_path))
+    with pytest.raises(SinkError, match=why):
+        make(tmp_path).preflight()
 
 
 def test_a_vault_password_that_does_not_open_the_replaced_vault_fails(tmp_path):
@@ -46,11 +51,11 @@ def test_a_vault_password_that_does_not_open_the_replaced_vault_fails(tmp_path):
     wrong.write_text("wrong password\n")
     vault = tmp_path / "secret.vault"
     sink = checked(type="vault_file", path=str(vault), vault_password_file=str(right))
-    sinks.deliver_files([sink], SECRET, {"id": "t"}, "label", "pulumi")
-    sinks.preflight(sink)
-    assert sinks.read_secret(sink) == SECRET
-    with pytest.raises(sinks.SinkError, match="does not open the existing vault file"):
-        sinks.preflight(dict(sink, vault_password_file=str(wrong)))
+    deliver([sink], SECRET, {"id": "t"})
+    sink.preflight()
+    assert sink.read_back() == SECRET
+    with pytest.raises(SinkError, match="does not open the existing vault file"):
+        checked(type="vault_file", path=str(vault), vault_password_file=str(wrong)).preflight()
 
 
 def test_an_executable_vault_password_file_is_run_as_ansible_vault_runs_it(tmp_path):
@@ -59,11 +64,12 @@ def test_an_executable_vault_password_file_is_run_as_ansible_vault_runs_it(tmp_p
     script.chmod(0o700)
     sink = checked(type="vault_file", path=str(tmp_path / "secret.vault"),
                    vault_password_file=str(script))
-    sinks.preflight(sink)
-    sinks.deliver_files([sink], SECRET, {"id": "t"}, "label", "pulumi")
+    sink.preflight()
+    deliver([sink], SECRET, {"id": "t"})
     plain = tmp_path / "plain"
     plain.write_text("from-script\n")
-    assert sinks.read_secret(dict(sink, vault_password_file=str(plain))) == SECRET
+    assert checked(type="vault_file", path=str(tmp_path / "secret.vault"),
+                   vault_password_file=str(plain)).read_back() == SECRET
 
 
 def test_the_replaced_file_keeps_owner_group_and_mode_unless_told(tmp_path):
@@ -71,27 +77,27 @@ def test_the_replaced_file_keeps_owner_group_and_mode_unless_told(tmp_path):
     target.write_text("old")
     os.chown(target, NOBODY, NOBODY)
     target.chmod(0o440)
-    sinks.deliver_files([checked(type="file", path=str(target))], SECRET, {}, "l", "pulumi")
+    deliver([checked(type="file", path=str(target))], SECRET, {})
     info = os.stat(target)
     assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (NOBODY, NOBODY, 0o440)
-    sinks.deliver_files([checked(type="file", path=str(target), owner="0", group=0,
-                                 mode="0600")], SECRET, {}, "l", "pulumi")
+    deliver([checked(type="file", path=str(target), owner="0", group=0, mode="0600")],
+            SECRET, {})
     info = os.stat(target)
     assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (0, 0, 0o600)
     new = tmp_path / "new"
-    sinks.deliver_files([checked(type="file", path=str(new))], SECRET, {}, "l", "pulumi")
+    deliver([checked(type="file", path=str(new))], SECRET, {})
     assert stat.S_IMODE(os.stat(new).st_mode) == 0o600
 
 
 def test_an_unknown_owner_is_an_input_error():
-    with pytest.raises(sinks.SinkError, match="owner: 'no-such-user' does not exist"):
+    with pytest.raises(SinkError, match="owner: 'no-such-user' does not exist"):
         checked(type="file", path="/tmp/x", owner="no-such-user")
 
 
 def test_private_directories_whatever_the_umask(tmp_path):
     previous = os.umask(0)
     try:
-        sinks.make_private_dir(str(tmp_path / "a" / "b" / "c"))
+        make_private_dir(str(tmp_path / "a" / "b" / "c"))
     finally:
         os.umask(previous)
     for path in ("a", "a/b", "a/b/c"):

@@ -5,13 +5,15 @@ import stat
 
 import pytest
 
-from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_sinks as sinks
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_protocol import deliver
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import SinkError, make_sink
 
 SECRET = "pul-0123456789abcdef0123456789abcdef01234567"
 
 
 def sink(path, mode=0o600, fmt="raw"):
-    return {"type": "file", "path": str(path), "mode": mode, "format": fmt}
+    return make_sink({"type": "file", "path": str(path), "mode": mode, "format": fmt},
+                     "rotate_tokens[label].deliver[0]", "label", "pulumi", "PULUMI_ACCESS_TOKEN")
 
 
 @pytest.mark.parametrize("mode", [0o600, 0o400, 0o640])
@@ -33,9 +35,9 @@ def test_the_secret_is_written_while_private_and_renamed_whole(tmp_path, monkeyp
                      pathlib.Path(source).read_text(), pathlib.Path(destination).read_text()))
         return real_replace(source, destination)
 
-    monkeypatch.setattr(sinks.os, "fsync", fsync)
-    monkeypatch.setattr(sinks.os, "replace", replace)
-    delivered = sinks.deliver_files([sink(target, mode)], SECRET, {"id": "t"}, "label", "pulumi")
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    delivered = deliver([sink(target, mode)], SECRET, {"id": "t"})
     assert delivered == ["file:%s" % target]
     assert seen[0] == ("written", 0o600), "the secret was written to a file others could read"
     assert seen[-1] == ("renamed", mode, SECRET, "old secret"), seen
@@ -48,8 +50,7 @@ def test_one_sink_that_cannot_be_written_leaves_every_sink_as_it_was(tmp_path):
     good.write_text("old secret")
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
-    with pytest.raises(sinks.SinkError, match="cannot be written"):
-        sinks.deliver_files([sink(good), sink(blocker / "sink")], SECRET, {"id": "t"},
-                            "label", "pulumi")
+    with pytest.raises(SinkError, match="cannot be written"):
+        deliver([sink(good), sink(blocker / "sink")], SECRET, {"id": "t"})
     assert good.read_text() == "old secret"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["good", "not-a-directory"]

@@ -1,0 +1,641 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) tokenops.tokens contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module is private to tokenops.tokens and may change without notice.
+
+"""The rotation protocol of one token, in one place: its steps, their transitions, and what the
+next run does with a journal entry an interrupted run left at each step.
+
+::
+
+    issuing → issued → verified ──→ delivered → checked → done
+                  ↘ unverified ↗          ↘ rolled_back
+    issuing, issued, verified → undone  (overlapping platforms: the new token deleted)
+
+:data:`STEPS` is the table; :class:`Rotation` walks it for one token (the engine,
+``_rotation_engine.py``, runs many at once and keeps the rows); :func:`recover` reads a journal
+entry back through the same table. Every step name the journal writes comes from here.
+
+A step is *journaled* when reaching it rewrites the journal entry (before the work of the next
+step, so a killed run leaves the entry at the last step it reached); ``recovery`` says what the
+next run does with an entry left there. ``done`` and ``undone`` close the entry (``undone``
+puts back the entry of an earlier run, if there was one); a rotation that ends ``done`` without
+a conclusive verification keeps an ``unverified`` entry instead.
+
+A failure that is neither undone nor rolled back leaves the entry at its step: the next run
+recovers from there.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
+    AmbiguousWriteError, TokenOpsError,
+)
+from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
+    InputError, isoformat,
+)
+from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import TokenAdapter
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import SinkError
+
+ISSUING = 'issuing'
+ISSUED = 'issued'
+VERIFIED = 'verified'
+UNVERIFIED = 'unverified'
+DELIVERED = 'delivered'
+CHECKED = 'checked'
+DONE = 'done'
+UNDONE = 'undone'
+ROLLED_BACK = 'rolled_back'
+
+#: what the next run does with an entry left at a step
+REISSUE = 'reissue'         # overlap: delete the unreceived replacement (or keep it while a sink
+#                             holds it) and rotate again; in place: rotate again and deliver
+RETIRE = 'retire'           # every sink holds the new secret: revoke the previous one, close
+CHECK_AGAIN = 'check again'  # in place, delivered unverified: read a sink back, verify again
+
+
+class Step:
+    """One row of :data:`STEPS`."""
+
+    def __init__(self, name, successors, journaled, recovery, meaning):
+        self.name = name
+        self.successors = successors
+        self.journaled = journaled
+        self.recovery = recovery
+        self.meaning = meaning
+
+
+STEPS = dict((step.name, step) for step in (
+    Step(ISSUING, (ISSUED, UNDONE), True, REISSUE,
+         'the request that issues a secret is about to be sent: the platform may act even if no '
+         'answer comes back'),
+    Step(ISSUED, (VERIFIED, UNVERIFIED, UNDONE), True, REISSUE,
+         'the new token\'s id is known; its secret has not reached every sink'),
+    Step(VERIFIED, (DELIVERED, UNDONE), False, REISSUE,
+         'the platform accepted the new secret (the journal still says issued)'),
+    Step(UNVERIFIED, (DELIVERED,), False, CHECK_AGAIN,
+         'in place, the check of the new secret could not conclude; it is delivered anyway (the '
+         'previous secret is dead). Journaled when the rotation is done, for the next run'),
+    Step(DELIVERED, (CHECKED, ROLLED_BACK), True, RETIRE,
+         'every sink holds the new secret'),
+    Step(CHECKED, (DONE,), False, RETIRE,
+         'the consumers accept the new secret (or no check was asked for): only revoking the '
+         'previous secret is left'),
+    Step(DONE, (), False, None, 'the entry is closed'),
+    Step(UNDONE, (), False, None,
+         'the new token was deleted before it reached every sink; the previous secret works and '
+         'every sink holds it'),
+    Step(ROLLED_BACK, (), True, REISSUE,
+         'the consumer check failed: the sinks that can were put back and the previous secret '
+         'kept; the new token stays (for the sinks that could not be put back) or was deleted'),
+))
+FIRST = ISSUING
+
+ERRORS = (InputError, TokenOpsError)
+IN_PLACE_NOTE = ('replaced in place: the previous secret stopped working when the new one was '
+                 'issued, so it was delivered at once')
+AWAITING = 'awaiting the task-file sinks'
+
+
+class ProtocolError(Exception):
+    """A step taken out of order: a bug, never a platform's or a user's fault."""
+
+
+def recovery_of(step):
+    """What the next run does with an entry left at ``step`` (None: nothing; unknown steps, from
+    a newer version, are left alone)."""
+    found = STEPS.get(step)
+    return found.recovery if found else None
+
+
+def failure_text(exc):
+    """The message of an error the engine reports for one token (already redacted)."""
+    return str(exc) or type(exc).__name__
+
+
+def verify_secret(adapter, secret):
+    """``(ok, why not, conclusive)``: only the platform refusing the secret (401/403) concludes
+    that it does not work; a check that failed otherwise (404, 5xx, timeout) says nothing.
+
+    The only place the protocol asks a platform whether a secret works (after issuing it, and
+    when a later run checks an unverified secret again).
+    """
+    if adapter.verify_path is None and type(adapter).verify is TokenAdapter.verify:
+        return False, 'this platform adapter has no way to verify a secret', False
+    try:
+        if adapter.verify(secret):
+            return True, None, True
+        return False, 'the platform did not accept the new secret', True
+    except ERRORS as exc:
+        return False, 'the check failed: %s' % failure_text(exc), False
+
+
+def issue_secret(adapter, current):
+    """``(token, secret)`` of a replacement for ``current``."""
+    try:
+        return adapter.issue_replacement(current)
+    except NotImplementedError:
+        if adapter.overlaps:
+            raise
+        # An in-place adapter without issue_replacement: its rotate() is issue-and-replace.
+        token, secret, dummy = adapter.rotate(current)
+        return token, secret
+
+
+def preflight(sinks):
+    """``(states, problem)``: each sink's preflight state by its description, and why a sink
+    could not take a new secret (the first found) or None."""
+    states = {}
+    try:
+        for sink in sinks:
+            states[sink.describe()] = sink.preflight()
+    except SinkError as exc:
+        return states, str(exc)
+    return states, None
+
+
+def deliver(sinks, secret, token, records=None, states=None):
+    """Write ``secret`` to every sink, all or none; return their descriptions.
+
+    Every sink is staged first (a file sink writes its temporary file), then each is committed
+    (renamed, or written where a store cannot stage). On a failure the staged ones are
+    abandoned and the committed ones rolled back with their preflight ``states``; raises
+    ``SinkError`` naming the sink that failed, and any that could not be put back.
+    """
+    records = records or {}
+    staged, committed = [], []
+    try:
+        for sink in sinks:
+            staged.append((sink, sink.stage(secret, token, records.get(sink.describe()))))
+        for sink, write in staged:
+            write.commit()
+            committed.append(sink)
+    except BaseException as exc:
+        for sink, write in staged[len(committed):]:
+            write.abort()
+        stuck = _roll_back(committed, states or {})[1]
+        if stuck and isinstance(exc, SinkError):
+            raise SinkError('%s; and %s could not be put back (%s)'
+                            % (exc, ', '.join(d for d, why in stuck),
+                               '; '.join(why for d, why in stuck)))
+        raise
+    return [sink.describe() for sink in sinks]
+
+
+def _roll_back(sinks, states):
+    """Put each of ``sinks`` back as its preflight state says; ``(restored, [(sink, why)])``."""
+    restored, stuck = [], []
+    for sink in sinks:
+        described = sink.describe()
+        if sink.runs_as_task_file:
+            stuck.append((described, 'a task file cannot be undone'))
+        elif not sink.can_roll_back:
+            stuck.append((described, 'this store keeps no earlier version'))
+        elif described not in states:
+            stuck.append((described, 'what it held before was not kept in this step'))
+        else:
+            try:
+                sink.rollback(states[described])
+                restored.append(described)
+            except SinkError as exc:
+                stuck.append((described, str(exc)))
+    return restored, stuck
+
+
+class Rotation:
+    """One token's rotation, walked through :data:`STEPS`.
+
+    The issue step calls :meth:`start`; when the token has task-file sinks it stops there
+    (``awaiting``) and the finish step, in another process, builds the rotation again from
+    :meth:`outcome` (:meth:`resume`) and calls :meth:`after_task_files`. Every method returns
+    the token's report row.
+    """
+
+    def __init__(self, item, client, journal, now, row):
+        self.item = item
+        self.client = client
+        self.journal = journal
+        self.now = now
+        self.row = row
+        self.adapter = None
+        self.step = None
+        #: the steps this rotation went through in this process, in order
+        self.path = []
+        self.planned = None
+        self.previous = None
+        self.token = None
+        self.earlier = None
+        self.superseded = []
+        self.delivered = []
+        self.unverified = None
+        self.previous_fate = None
+        #: preflight states by sink description (in memory only: they may hold a secret)
+        self.states = {}
+        #: what the role runs for each task-file sink (holds the secret)
+        self.deliveries = []
+        self.awaiting = False
+
+    # -- transitions ----------------------------------------------------------------------------
+    def _to(self, step, **fields):
+        allowed = STEPS[self.step].successors if self.step else (FIRST,)
+        if step not in allowed:
+            raise ProtocolError('%s: %s cannot follow %s' % (self.item.label, step, self.step))
+        self.step = step
+        self.path.append(step)
+        if STEPS[step].journaled:
+            self.journal.record(self.item, step=step, **fields)
+
+    def fail(self, message):
+        self.row.update(action='failed', error=message)
+        return self.row
+
+    # -- the issue step -------------------------------------------------------------------------
+    def start(self, planned, adapter, known_ids=list):
+        """Check the sinks, clean up what an earlier run left, then issue, verify and deliver
+        (``planned``: the plan of this token; ``known_ids()``: the ids of the listed tokens
+        that match it, read before anything is issued, so that the next run can tell the token
+        of a create whose answer was lost from those that were there before)."""
+        item, row = self.item, self.row
+        self.planned, self.adapter = planned, adapter
+        if planned.due:
+            self.states, why = preflight(item.sinks)
+            if why:
+                return self.fail('a sink cannot take a new secret, so none was issued (nothing '
+                                 'was changed on %s): %s' % (item.provider.title, why))
+        try:
+            self._clean_up(planned)
+        except ERRORS as exc:
+            return self.fail('cleaning up after an interrupted run failed: %s'
+                             % failure_text(exc))
+        if not planned.due:
+            self.journal.finish(item)
+            return row
+        secret = self._issue(planned, known_ids())
+        if secret is None or not self._verify(secret):
+            return row
+        if not self._deliver(secret):
+            return row
+        self.previous_fate = adapter.previous_fate
+        if item.task_sinks:
+            self.deliveries = [sink.delivery(secret, self.token, item.index)
+                               for sink in item.task_sinks]
+            self.awaiting = True
+            row.update(action='rotated', notes=row['notes'] + [AWAITING])
+            return row
+        return self.complete(secret)
+
+    def _clean_up(self, planned):
+        """Delete what an interrupted run left before issuing again."""
+        for token_id in planned.orphan_ids + planned.retire_now_ids:
+            self.item.new_adapter(self.client, self.now).delete(dict(planned.current or {},
+                                                                     id=token_id))
+
+    def _issue(self, planned, known_ids):
+        """``issuing`` → ``issued``; the new secret, or None after a failure."""
+        item, row = self.item, self.row
+        self.previous = previous = planned.current
+        self.superseded = planned.superseded_ids
+        self.earlier = dict(planned.entry) if planned.entry else None
+        self._to(ISSUING, token_id=None, previous_id=previous.get('id') if previous else None,
+                 known_ids=list(known_ids), delivered=[], superseded=planned.superseded_ids,
+                 overlaps=item.overlaps, started_at=isoformat(self.now))
+        try:
+            if planned.create:
+                token, secret = self.adapter.create()
+            else:
+                token, secret = issue_secret(self.adapter, previous)
+        except AmbiguousWriteError as exc:
+            self.fail('%s. Whether a new secret was issued is unknown; the journal keeps this '
+                      'rotation and the next run finishes it' % failure_text(exc))
+            return None
+        except ERRORS as exc:
+            if not item.overlaps:
+                # In place, a failed issue may already have ended the previous secret (TFE deletes
+                # a described token before creating its successor): the journal keeps the
+                # rotation open, so the next run rotates again (or recreates it) and delivers.
+                self.fail('issuing a new secret failed: %s. On %s this may already have ended '
+                          'the previous secret; the journal keeps this rotation and the next run '
+                          'rotates again' % (failure_text(exc), item.provider.title))
+                return None
+            self._close_undone()
+            self.fail('issuing a new secret failed: %s' % failure_text(exc))
+            return None
+        self.token = token
+        self._to(ISSUED, token_id=token.get('id'))
+        if previous and not item.overlaps:
+            # In place, the previous secret is dead now: if it was this group's credential, the
+            # group's later tokens carry on with the new one.
+            self._follow(previous, secret)
+        row.update(token_id=token.get('id'), previous_id=previous.get('id') if previous else None,
+                   age_days=0, expires_at=token.get('expires_at'), reason=planned.reason)
+        return secret
+
+    def _verify(self, secret):
+        """``issued`` → ``verified`` (or ``unverified`` in place when the check cannot
+        conclude); False when the new secret is refused (then undone where it overlaps)."""
+        ok, why, conclusive = verify_secret(self.adapter, secret)
+        if ok:
+            self._to(VERIFIED)
+            return True
+        if conclusive or self.item.overlaps:
+            self._undo('verification of the new secret failed: %s' % why)
+            return False
+        # In place, the previous secret is dead for certain and the new one only could not be
+        # checked: the consumers get it, and the next run checks it again.
+        self.unverified = why
+        self._to(UNVERIFIED)
+        return True
+
+    def _deliver(self, secret):
+        """Write the sinks the engine writes, all or none; False after a failure."""
+        item = self.item
+        sinks = item.engine_sinks
+        records = dict((sink.describe(), sink.journal_record(self.token)) for sink in sinks)
+        records = dict((key, value) for key, value in records.items() if value)
+        if records:
+            self.journal.record(item, sink_records=records)
+        try:
+            self.delivered = deliver(sinks, secret, self.token, records, self.states)
+        except SinkError as exc:
+            self._undo('delivery failed: %s' % exc)
+            return False
+        self.row['delivered'] = self.delivered
+        self.journal.record(item, delivered=self.delivered)
+        return True
+
+    def _follow(self, previous, secret):
+        try:
+            self.adapter.follow_credential(previous, secret)
+        except ERRORS:
+            pass        # the next request says what is wrong with the credential
+        self.row['notes'] = list(self.row.get('notes') or []) + self.adapter.notes
+        del self.adapter.notes[:]
+
+    def _close_undone(self):
+        """``undone``: the entry of an earlier run back as it was (or none)."""
+        self._to(UNDONE)
+        if self.earlier is None:
+            self.journal.finish(self.item)
+        else:
+            self.journal.record(self.item, **self.earlier)
+
+    def _undo(self, message):
+        """After a failed verification or delivery: keep the previous secret where possible."""
+        item, row, planned = self.item, self.row, self.planned
+        if not item.overlaps:
+            return self.fail('%s. %s replaces secrets in place, so the previous secret no longer '
+                             'works: the next run rotates again and delivers (the journal keeps '
+                             'this rotation)' % (message, item.provider.title))
+        token = self.token
+        try:
+            item.new_adapter(self.client, self.now).delete(token)
+        except ERRORS as exc:
+            return self.fail('%s. The previous secret still works; deleting the unused new token '
+                             '%s failed (%s): the next run deletes it'
+                             % (message, token.get('id'), failure_text(exc)))
+        self._close_undone()
+        before = planned.row(self.now)
+        row.update(token_id=planned.current.get('id') if planned.current else None,
+                   previous_id=None, age_days=before['age_days'], expires_at=before['expires_at'])
+        return self.fail('%s. The previous secret still works and every sink keeps its previous '
+                         'content; the unused new token %s was deleted'
+                         % (message, token.get('id')))
+
+    # -- between the steps ----------------------------------------------------------------------
+    def outcome(self):
+        """What the finish step needs to carry on (:meth:`resume`): ids and metadata, never a
+        secret nor a preflight state."""
+        return dict(label=self.item.label, provider=self.item.provider.name,
+                    previous=self.previous, token=self.token, superseded=self.superseded,
+                    delivered=self.delivered, earlier=self.earlier, unverified=self.unverified,
+                    previous_fate=self.previous_fate)
+
+    def resume(self, outcome):
+        """Carry on in the finish step from what :meth:`outcome` gave the issue step."""
+        self.previous = outcome.get('previous')
+        self.token = outcome.get('token') or {}
+        self.superseded = outcome.get('superseded') or []
+        self.delivered = list(outcome.get('delivered') or [])
+        self.earlier = outcome.get('earlier')
+        self.unverified = outcome.get('unverified')
+        self.previous_fate = outcome.get('previous_fate')
+        self.step = UNVERIFIED if self.unverified else VERIFIED
+        self.adapter = self.item.new_adapter(self.client, self.now)
+        return self
+
+    # -- the finish step ------------------------------------------------------------------------
+    def after_task_files(self, failed, check_failure=None):
+        """The role ran the task-file sinks (``failed``: the ones that failed, as the role
+        recorded them): complete the rotation, or keep the previous secret."""
+        item = self.item
+        row = self.row
+        row['notes'] = [n for n in row.get('notes') or [] if n != AWAITING]
+        if failed:
+            return self._task_file_failed(failed)
+        row['delivered'] = self.delivered = self.delivered + [s.describe()
+                                                              for s in item.task_sinks]
+        self.journal.record(item, delivered=row['delivered'])
+        return self.complete(check_failure=check_failure)
+
+    def _task_file_failed(self, failed):
+        item, row, token = self.item, self.row, self.token
+        message = 'the task file %s failed' % ', '.join(sorted(set(f.get('file') or '?'
+                                                                   for f in failed)))
+        if not item.overlaps:
+            return self.fail('%s. %s replaces secrets in place: the next run rotates again and '
+                             'delivers' % (message, item.provider.title))
+        if self.delivered:
+            return self.fail('%s. The previous secret still works and was not revoked; the new '
+                             'token %s also stays, since %s holds it: the next run rotates again '
+                             'and then revokes both'
+                             % (message, token.get('id'), ', '.join(self.delivered)))
+        try:
+            item.new_adapter(self.client, self.now).delete(token)
+        except ERRORS as exc:
+            return self.fail('%s. The previous secret still works; deleting the unused new token '
+                             'failed (%s): the next run deletes it' % (message, failure_text(exc)))
+        self._close_undone()
+        row.update(token_id=(self.previous or {}).get('id'), previous_id=None)
+        return self.fail('%s. The previous secret still works; the unused new token %s was '
+                         'deleted' % (message, token.get('id')))
+
+    def complete(self, secret=None, check_failure=None):
+        """``delivered`` → ``checked`` → ``done``: every sink holds the new secret; revoke the
+        previous one (overlapping platforms). ``check_failure``: why the consumer check failed
+        (then :meth:`roll_back`). ``secret`` is known in the issue step only."""
+        item, row = self.item, self.row
+        self._to(DELIVERED)
+        if check_failure:
+            return self.roll_back(check_failure)
+        self._to(CHECKED)
+        previous = self.previous
+        notes = list(row.get('notes') or [])
+        if item.overlaps:
+            try:
+                if previous:
+                    self.adapter.retire(previous)
+                    notes.append('previous token %s revoked after delivery' % previous.get('id'))
+                    if secret is not None:
+                        row['notes'] = notes
+                        self._follow(previous, secret)
+                        notes = row['notes']
+                for token_id in self.superseded or []:
+                    item.new_adapter(self.client, self.now).delete(dict(previous or {},
+                                                                        id=token_id))
+                    notes.append('superseded token %s from an interrupted run revoked' % token_id)
+            except ERRORS as exc:
+                row['notes'] = notes
+                return self.fail('the new secret was delivered, but revoking the previous one '
+                                 'failed: %s; the next run revokes it' % failure_text(exc))
+        elif self.previous_fate:
+            # A window the platform keeps (CloudTruth's rekey): it ends by itself.
+            notes.append('rekeyed with a window: the previous secret %s (read back from the '
+                         'platform)' % self.previous_fate)
+        else:
+            notes.append(IN_PLACE_NOTE)
+        token = self.token or {}
+        self._to(DONE)
+        if self.unverified:
+            notes.append('delivered, not verified: %s; the next run checks the secret again'
+                         % self.unverified)
+            self.journal.record(item, step=UNVERIFIED, token_id=token.get('id'),
+                                unverified=self.unverified)
+        else:
+            self.journal.finish(item)
+        # Remembered always: a platform may say when a secret was issued in a shape the module
+        # cannot read (then the role counts the age from here), not only say nothing.
+        if token.get('id'):
+            self.journal.remember_rotation(item, token['id'], isoformat(self.now))
+        row.update(action='rotated', notes=notes)
+        return row
+
+    def roll_back(self, why):
+        """``delivered`` → ``rolled_back``: the consumer check failed. Every sink that can is
+        put back as its preflight state says, the previous secret is kept, and the new token is
+        deleted unless a sink that could not be put back still holds it. In place there is
+        nothing to go back to: the failure is reported and nothing is rolled back."""
+        item, row, token = self.item, self.row, self.token or {}
+        if not item.overlaps:
+            return self.fail('the consumer check failed: %s. %s replaces secrets in place: the '
+                             'previous secret no longer works, so nothing was rolled back'
+                             % (why, item.provider.title))
+        sinks = [s for s in item.sinks if s.describe() in set(self.delivered)]
+        restored, stuck = _roll_back(sinks, self.states)
+        kept = [described for described, reason in stuck]
+        self._to(ROLLED_BACK, delivered=kept)
+        parts = ['rolled back: %s' % why]
+        if restored:
+            parts.append('put back: %s' % ', '.join(restored))
+        if stuck:
+            parts.append('not rolled back: %s' % '; '.join('%s (%s)' % pair for pair in stuck))
+        previous_id = (self.previous or {}).get('id')
+        if kept:
+            parts.append('the previous token %s still works; the new token %s stays, since %s '
+                         'holds it: the next run rotates again and then revokes it'
+                         % (previous_id, token.get('id'), ', '.join(kept)))
+            return self.fail('. '.join(parts))
+        try:
+            item.new_adapter(self.client, self.now).delete(token)
+        except ERRORS as exc:
+            parts.append('the previous token %s still works; deleting the new token %s failed '
+                         '(%s): the next run deletes it'
+                         % (previous_id, token.get('id'), failure_text(exc)))
+            return self.fail('. '.join(parts))
+        if self.earlier is None:
+            self.journal.finish(item)
+        else:
+            self.journal.record(item, **self.earlier)
+        row.update(token_id=previous_id, previous_id=None)
+        parts.append('the previous token %s still works; the new token %s was deleted'
+                     % (previous_id, token.get('id')))
+        return self.fail('. '.join(parts))
+
+
+# -- recovery: what the next run does with an entry an interrupted run left -----------------------
+
+def recover(planned, entry, matched):
+    """Apply what an unfinished earlier rotation left (``entry``; ``matched``: the ids of the
+    listed tokens that match the item); return the ids to leave out of the listing."""
+    planned.entry = entry
+    how = recovery_of(entry.get('step'))
+    if how == CHECK_AGAIN:
+        check_again(planned, entry)
+        return set()
+    if how == RETIRE:
+        return _retire(planned, entry, matched)
+    if how == REISSUE:
+        return _reissue(planned, entry, matched)
+    return set()
+
+
+def _retire(planned, entry, matched):
+    """Every sink held the new secret: only the previous token is left to revoke."""
+    previous_id = entry.get('previous_id')
+    planned.finish_entry = True
+    if planned.item.overlaps and previous_id:
+        if previous_id in matched:
+            planned.retire_now_ids.append(previous_id)
+            planned.notes.append('an earlier run delivered the new secret but did not revoke '
+                                 'the previous token %s; revoking it now' % previous_id)
+        return set([previous_id])
+    return set()
+
+
+def _reissue(planned, entry, matched):
+    """The new secret did not reach every sink (or was rolled back): rotate again."""
+    step = entry.get('step')
+    previous_id = entry.get('previous_id')
+    if not planned.item.overlaps:
+        planned.due = True
+        planned.reason = ('an earlier run replaced the secret in place (step %s) and did not '
+                          'deliver it everywhere; rotating again now' % step)
+        return set()
+    known = set(entry.get('known_ids') or [])
+    if entry.get('token_id'):
+        new_ids = set([entry['token_id']]) & set(matched)
+    else:
+        new_ids = set(matched) - known - set([previous_id])
+    superseded = set(entry.get('superseded') or []) & set(matched)
+    if entry.get('delivered'):
+        planned.superseded_ids = sorted(new_ids | superseded)
+        note = ('an earlier run delivered replacement %s to some sinks only; it is revoked once '
+                'a new secret reached every sink' % ', '.join(sorted(new_ids)))
+    else:
+        planned.orphan_ids = sorted(new_ids)
+        planned.superseded_ids = sorted(superseded)
+        note = ('an earlier run issued replacement %s and never delivered it: it is deleted, the '
+                'previous secret still works' % (', '.join(sorted(new_ids)) or '(none found)'))
+    planned.notes.append(note)
+    planned.due = True
+    planned.reason = 'recovering an interrupted rotation (step %s); rotating again' % step
+    return new_ids | superseded
+
+
+def check_again(planned, entry):
+    """An earlier run delivered an in-place secret it could not verify: check it now."""
+    planned.entry = entry
+    secret = None
+    for sink in planned.item.sinks:
+        secret = sink.read_back() if sink.can_read_back else None
+        if secret:
+            break
+    if not secret:
+        planned.finish_entry = True
+        planned.notes.append('an earlier run delivered a secret it could not verify (%s); no file '
+                             'sink holds it to check again' % entry.get('unverified'))
+        return
+    ok, why, conclusive = verify_secret(planned.adapter, secret)
+    if ok:
+        planned.finish_entry = True
+        planned.notes.append('the secret an earlier run delivered without verifying it was '
+                             'checked now: it works')
+    elif conclusive:
+        planned.due = True
+        planned.reason = ('the secret an earlier run delivered without verifying it is refused '
+                          'by the platform; rotating again')
+    else:
+        planned.notes.append('the secret an earlier run delivered is still not verified: %s'
+                             % why)

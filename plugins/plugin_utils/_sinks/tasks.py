@@ -1,0 +1,67 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) tokenops.tokens contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module is private to tokenops.tokens and may change without notice.
+
+"""The ``tasks`` sink: the user's task file, run by the role (``roles/rotate/tasks/deliver.yml``)
+with ``rotate_secret``, ``rotate_token`` and ``rotate_item``, between the engine's issue and
+finish steps. The engine never writes it: it hands the role a delivery and learns at the finish
+step whether the task file failed. What the task file did can be neither read back nor undone.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.base import Sink, SinkError
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.file import check_path
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.vault_file import _first_line
+
+
+class TasksSink(Sink):
+    """A task file the role includes with the new secret."""
+
+    type = 'tasks'
+    OPTIONS = ('type', 'file')
+    runs_as_task_file = True
+
+    @classmethod
+    def check_options(cls, raw, where, default_variable):
+        return dict(type=cls.type, file=check_path(raw.get('file'), where + '.file'))
+
+    @property
+    def file(self):
+        return self.options['file']
+
+    def describe(self):
+        return '%s:%s' % (self.type, self.file)
+
+    def preflight(self):
+        """The task file parses as a list of tasks, so that a typo is found before issuing
+        rather than by ansible-core aborting the play after the secret was issued."""
+        from ansible.errors import AnsibleError
+        from ansible.parsing.dataloader import DataLoader
+        path = self.file
+        try:
+            if not os.path.isfile(path) or not os.access(path, os.R_OK):
+                raise SinkError('the task file does not exist or cannot be read')
+            try:
+                tasks = DataLoader().load_from_file(path)
+            except AnsibleError as exc:
+                raise SinkError('the task file is not valid YAML: %s' % _first_line(exc))
+            if tasks is not None and not isinstance(tasks, list):
+                raise SinkError('the task file must hold a list of tasks')
+        except SinkError as exc:
+            raise SinkError('%s: %s' % (self.describe(), exc))
+        return None
+
+    def write(self, secret, token, record):
+        raise NotImplementedError('a task file is run by the role between the engine\'s steps')
+
+    def delivery(self, secret, token, index):
+        """The role's ``deliveries`` element (``deliver.yml``): it holds the secret, so the
+        engine's result that carries it is ``no_log``."""
+        return dict(label=self.label, index=index, file=self.file, secret=secret, token=token)
