@@ -24,7 +24,7 @@ import re
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, isoformat, parse_optional_timestamp,
 )
-from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_sinks import atomic_write
+from ansible_collections.tokenops.tokens.plugins.module_utils._secret_file import atomic_write
 
 try:
     from urllib.parse import quote, urlsplit, urlunsplit
