@@ -23,7 +23,7 @@ from ansible.errors import AnsibleActionFail, AnsibleValueOmittedError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
-    InputError, utcnow,
+    InputError, parse_duration, utcnow,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_engine as engine
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_lock as lock
@@ -52,12 +52,15 @@ ARGUMENT_SPEC = dict(
     outcomes=dict(type='list', elements='dict', default=[]),
     task_failures=dict(type='list', elements='dict', default=[]),
     handoff=dict(type='bool', default=False),
+    hygiene=dict(type='bool', default=False),
+    expiring_within=dict(type='str', default='30d'),
+    unused_for=dict(type='str', default='90d'),
     metrics_file=dict(type='path'),
     pushgateway_url=dict(type='str'),
     pushgateway_job=dict(type='str', default='tokenops_rotate'),
 )
 #: what V(plan) and V(issue) hand to V(finish) through the state directory when ``handoff``
-HANDOFF = ('rows', 'outcomes')
+HANDOFF = ('rows', 'outcomes', 'hygiene')
 HANDOFF_FILE = 'handoff.json'
 NEEDS = {'lock': ('lock_path',), 'plan': ('state_dir',), 'issue': ('state_dir',),
          'finish': ('state_dir', 'report_dir'), 'unlock': ('holder',)}
@@ -184,20 +187,26 @@ class ActionModule(ActionBase):
             return dict(changed=False, released=lock.release(args['holder']))
         if step in ('plan', 'issue'):
             _check_metrics(args)            # before any request
+            durations = _hygiene_durations(args)
         if step == 'plan':
             answer = dict(changed=False, **engine.plan_step(self._tokens(args), args['state_dir'],
-                                                            self._task.check_mode))
+                                                            self._task.check_mode,
+                                                            durations=durations))
             return self._hand_off(args, answer)
         if step == 'issue':
-            answer = engine.issue_step(self._tokens(args), args['state_dir'], args['fail_fast'])
+            answer = engine.issue_step(self._tokens(args), args['state_dir'], args['fail_fast'],
+                                       durations=durations)
             answer['changed'] = any(r['action'] in ('rotated', 'failed') and r.get('previous_id')
                                     for r in answer['rows'])
             return self._hand_off(args, answer)
         if args['handoff']:
-            args.update(_take_handoff(args['state_dir']))
-        tokens = self._tokens(args, set(outcome.get('label') for outcome in args['outcomes']))
+            kept = _take_handoff(args['state_dir'])
+        else:
+            kept = dict(rows=args['rows'], outcomes=args['outcomes'], hygiene=None)
+        tokens = self._tokens(args, set(outcome.get('label') for outcome in kept['outcomes']))
         answer = engine.finish_step(tokens, args['state_dir'], args['report_dir'],
-                                    args['rows'], args['outcomes'], args['task_failures'])
+                                    kept['rows'], kept['outcomes'], args['task_failures'],
+                                    hygiene=kept['hygiene'])
         answer['changed'] = any(r['action'] == 'rotated' for r in answer['rows'])
         if args['metrics_file'] or args['pushgateway_url']:
             _export_metrics(args, answer)
@@ -216,6 +225,17 @@ class ActionModule(ActionBase):
             make_private_dir(args['state_dir'])
             atomic_write(os.path.join(args['state_dir'], HANDOFF_FILE), json.dumps(kept), 0o600)
         return answer
+
+
+def _hygiene_durations(args):
+    """``(expiring_within, unused_for)`` in seconds when the report's hygiene is wanted."""
+    if not args['hygiene']:
+        return None
+    try:
+        return (parse_duration(args['expiring_within'], 'rotate_expiring_within'),
+                parse_duration(args['unused_for'], 'rotate_unused_for'))
+    except InputError as exc:
+        raise ValidationError(str(exc))
 
 
 def _check_metrics(args):
@@ -250,4 +270,5 @@ def _take_handoff(state_dir):
     with open(path) as handle:
         kept = json.load(handle)
     os.unlink(path)
-    return dict((key, kept.get(key) or []) for key in HANDOFF)
+    return dict(rows=kept.get('rows') or [], outcomes=kept.get('outcomes') or [],
+                hygiene=kept.get('hygiene') or None)

@@ -24,6 +24,7 @@ import threading
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._module import make_client
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import isoformat, utcnow
+from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_hygiene as hygiene
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_report as report
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_journal import Journal
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_plan import (
@@ -52,13 +53,23 @@ class Run:
         self.stop = threading.Event()
         self.deliveries = []
         self.outcomes = []
+        #: ``[(client, [Planned])]`` of the plan (the scopes' listings, for the hygiene)
+        self.plans = []
         self._lock = threading.Lock()
 
     # -- plan -------------------------------------------------------------------------------
     def plan(self):
         """``[(client, [Planned])]`` per connection group, groups planned in parallel."""
         groups = group_by_connection(self.items)
-        return run_groups(groups, lambda group: plan_group(group, self.journal, self.now))
+        self.plans = run_groups(groups, lambda group: plan_group(group, self.journal, self.now))
+        return self.plans
+
+    def hygiene(self, rows, durations):
+        """The report's hygiene of the scopes the plan listed; ``durations``: the seconds of
+        ``(expiring_within, unused_for)``, or None for no hygiene."""
+        if durations is None:
+            return None
+        return hygiene.hygiene(self.plans, rows, self.now, *durations)
 
     def plan_rows(self):
         planned = [p for client, plans in self.plan() for p in plans]
@@ -158,15 +169,17 @@ NO_JOURNAL = ('rotate_state_dir %s holds no journal: either no rotation run has 
               'from scratch: keep rotate_state_dir on persistent storage (docs/awx.md)')
 
 
-def plan_step(tokens, state_dir, check_mode, now=None):
+def plan_step(tokens, state_dir, check_mode, now=None, durations=None):
+    """Plan only; ``durations``: see ``Run.hygiene``."""
     run = Run(tokens, state_dir, check_mode=True, now=now)
     rows, work = run.plan_rows()
     generated = isoformat(run.now)
-    result = dict(rows=rows, work=work, summary=report.summary(rows),
+    found = run.hygiene(rows, durations)
+    result = dict(rows=rows, work=work, summary=report.summary(rows), hygiene=found,
                   **_no_journal_warning(run.journal))
     if check_mode:
-        result['report_md'] = report.markdown(rows, generated, check_mode=True)
-        result['report'] = report.document(rows, generated, check_mode=True)
+        result['report_md'] = report.markdown(rows, generated, check_mode=True, hygiene=found)
+        result['report'] = report.document(rows, generated, check_mode=True, hygiene=found)
     return result
 
 
@@ -175,22 +188,26 @@ def _no_journal_warning(journal):
     return {} if journal.exists else dict(warnings=[NO_JOURNAL % journal.state_dir])
 
 
-def issue_step(tokens, state_dir, fail_fast, now=None):
-    """Plan (the listings are read here, under the step lock) and issue what is due."""
+def issue_step(tokens, state_dir, fail_fast, now=None, durations=None):
+    """Plan (the listings are read here, under the step lock) and issue what is due;
+    ``durations``: see ``Run.hygiene``."""
     run = Run(tokens, state_dir, fail_fast=fail_fast, now=now)
     warning = _no_journal_warning(run.journal)
     rows = run.issue()
     return dict(rows=rows, outcomes=run.outcomes, deliveries=run.deliveries,
-                failed_tokens=failed_labels(rows), **warning)
+                failed_tokens=failed_labels(rows), hygiene=run.hygiene(rows, durations),
+                **warning)
 
 
-def finish_step(tokens, state_dir, report_dir, rows, outcomes, task_failures, now=None):
-    """Close what waited for the task-file sinks and write the report. Only the items with such
-    an outcome are checked again (the issue step checked them all)."""
+def finish_step(tokens, state_dir, report_dir, rows, outcomes, task_failures, now=None,
+                hygiene=None):
+    """Close what waited for the task-file sinks and write the report (with the ``hygiene``
+    the issue step found). Only the items with such an outcome are checked again (the issue
+    step checked them all)."""
     run = Run(tokens, state_dir, now=now, only=set(o['label'] for o in outcomes or []))
     rows = run.finish(rows, outcomes, task_failures)
     run.journal.create()         # the next run knows this directory outlived a run
     generated = isoformat(run.now)
-    json_path, md_path, text = report.write(report_dir, rows, generated)
+    json_path, md_path, text = report.write(report_dir, rows, generated, hygiene)
     return dict(rows=rows, failed_tokens=failed_labels(rows), summary=report.summary(rows),
                 report_md=text, report_json_path=json_path, report_md_path=md_path)

@@ -17,6 +17,9 @@ import os
 from ansible_collections.tokenops.tokens.plugins.module_utils._secret_file import (
     atomic_write, make_private_dir,
 )
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_hygiene import (
+    markdown as hygiene_markdown,
+)
 
 COLUMNS = (('platform', 'Platform'), ('label', 'Label'), ('token_id', 'Token'),
            ('age_days', 'Age (days)'), ('expires_at', 'Expires'), ('action', 'Action'),
@@ -48,7 +51,7 @@ def _cell(value):
     return str(value).replace('|', '\\|').replace('\n', ' ')
 
 
-def markdown(rows, generated_at, check_mode=False):
+def markdown(rows, generated_at, check_mode=False, hygiene=None):
     counts = summary(rows)
     mode = ' in check mode (nothing was changed)' if check_mode else ''
     counted = ', '.join('%d %s' % (n, action) for action, n in sorted(counts.items()))
@@ -71,32 +74,43 @@ def markdown(rows, generated_at, check_mode=False):
         lines += ['', '## Failed', '']
         lines += ['- **%s** (%s): %s' % (row['label'], row['platform'], row.get('error') or '')
                   for row in failed]
+    lines += hygiene_markdown(hygiene)
     return '\n'.join(lines) + '\n'
 
 
-def document(rows, generated_at, check_mode=False):
-    return dict(generated_at=generated_at, check_mode=check_mode, summary=summary(rows),
-                tokens=rows)
+def document(rows, generated_at, check_mode=False, hygiene=None):
+    result = dict(generated_at=generated_at, check_mode=check_mode, summary=summary(rows),
+                  tokens=rows)
+    if hygiene is not None:
+        result['hygiene'] = hygiene
+    return result
 
 
-def document_json(rows, generated_at):
-    """``document`` as JSON text, one row per line: readable, and written by the C encoder
-    (``indent`` makes ``json`` fall back to its pure-Python encoder, ten times slower)."""
+def _json_lines(values):
+    return '[]' if not values else (
+        '[\n    ' + ',\n    '.join(json.dumps(value) for value in values) + '\n  ]')
+
+
+def document_json(rows, generated_at, hygiene=None):
+    """``document`` as JSON text, one row (and one hygiene scope) per line: readable, and
+    written by the C encoder (``indent`` makes ``json`` fall back to its pure-Python encoder,
+    ten times slower)."""
     head = document(rows, generated_at)
     del head['tokens']
-    text = json.dumps(head, indent=2)[:-2]
-    if not rows:
-        return text + ',\n  "tokens": []\n}\n'
-    return (text + ',\n  "tokens": [\n    '
-            + ',\n    '.join(json.dumps(row) for row in rows) + '\n  ]\n}\n')
+    text = json.dumps(head, indent=2)[:-2] + ',\n  "tokens": ' + _json_lines(rows)
+    if hygiene is not None:
+        settings = dict((key, value) for key, value in hygiene.items() if key != 'scopes')
+        text += (',\n  "hygiene": ' + json.dumps(settings)[:-1] + ', "scopes": '
+                 + _json_lines(hygiene['scopes']) + '}')
+    return text + '\n}\n'
 
 
-def write(report_dir, rows, generated_at):
+def write(report_dir, rows, generated_at, hygiene=None):
     """Write ``report.json`` and ``report.md``; return their paths and the Markdown text."""
     make_private_dir(report_dir)
     json_path = os.path.join(report_dir, 'report.json')
     md_path = os.path.join(report_dir, 'report.md')
-    text = markdown(rows, generated_at)
-    atomic_write(json_path, document_json(rows, generated_at), 0o600)
+    text = markdown(rows, generated_at, hygiene=hygiene)
+    atomic_write(json_path, document_json(rows, generated_at, hygiene), 0o600)
     atomic_write(md_path, text, 0o600)
     return json_path, md_path, text
