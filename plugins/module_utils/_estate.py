@@ -30,7 +30,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
     connection_argument_spec,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
-    parse_optional_timestamp,
+    UTC, parse_optional_timestamp,
 )
 
 #: each platform's ``_info`` options that choose what is listed (its other options filter)
@@ -170,6 +170,17 @@ def record(platform, params, token, api_url):
         expires_at=token.get('expires_at'), last_used_at=token.get('last_used_at'))
 
 
+def moment_of(text):
+    """``parse_optional_timestamp`` with a fast path for the ISO 8601 shape the metadata
+    holds (``2026-11-22T10:15:30Z``): a run's hygiene reads four times of every listed token."""
+    if text and text[-1:] == 'Z' and len(text) == 20:
+        try:
+            return datetime.datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
+        except ValueError:
+            pass
+    return parse_optional_timestamp(text)
+
+
 def _whole_days(delta):
     return int(delta.total_seconds() // DAY)
 
@@ -180,10 +191,10 @@ def assess(rec, now, expiring_within, unused_for):
     that hold. ``expiring_within`` and ``unused_for`` are seconds. A token never used has been
     idle since its current secret was issued."""
     timeless = rec['platform'] in TIMELESS
-    issued = parse_optional_timestamp(rec.get('issued_at'))
-    created = parse_optional_timestamp(rec.get('created_at'))
-    expires = parse_optional_timestamp(rec.get('expires_at'))
-    used = parse_optional_timestamp(rec.get('last_used_at'))
+    issued = moment_of(rec.get('issued_at'))
+    created = moment_of(rec.get('created_at'))
+    expires = moment_of(rec.get('expires_at'))
+    used = moment_of(rec.get('last_used_at'))
     derived = dict(age_days=None if issued is None else _whole_days(now - issued),
                    expires_in_days=None if expires is None else _whole_days(expires - now),
                    never_expires=None if timeless else expires is None)

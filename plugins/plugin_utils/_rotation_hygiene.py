@@ -20,9 +20,7 @@ __metaclass__ = type
 
 from ansible_collections.tokenops.tokens.plugins.module_utils import _estate as estate
 from ansible_collections.tokenops.tokens.plugins.module_utils._generations import base_of
-from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
-    describe_seconds, forget_unreadable_times,
-)
+from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import describe_seconds
 
 #: the report's lists, in its order, with the Markdown section titles
 SECTIONS = (
@@ -58,6 +56,8 @@ class ScopeHygiene:
         self.scope = listing_scope(item)
         self.raws = {}
         self.listings = set()
+        #: the metadata the plan already read of a listed token (an item's current token)
+        self.known = {}
         #: listed token id -> the label of the item whose identity it belongs to
         self.covered = {}
         #: token ids of items this run rotated (and their earlier generations)
@@ -78,6 +78,7 @@ class ScopeHygiene:
         ids = set(getattr(adapter, 'matched_ids', None) or ())
         if current is not None and current.get('id'):
             ids.add(current['id'])
+            self.known[current['id']] = current
         for token_id in ids:
             self.covered.setdefault(token_id, planned.label)
         older = set(getattr(adapter, 'leftovers', None) or ()) & ids
@@ -93,7 +94,9 @@ class ScopeHygiene:
         for token_id, raw in self.raws.items():
             if token_id in self.renewed:
                 continue
-            token = forget_unreadable_times(estate.metadata_of(self.platform, raw, self.params))
+            # a time in a shape the collection does not read counts as unknown (assess)
+            token = self.known.get(token_id) or estate.metadata_of(self.platform, raw,
+                                                                   self.params)
             rec = estate.record(self.platform, self.params, token, self.api_url)
             derived, flags = estate.assess(rec, now, expiring_within, unused_for)
             entry = _entry(rec, derived, self.covered.get(token_id))

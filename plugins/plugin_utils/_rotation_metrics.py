@@ -21,10 +21,13 @@ import json
 import os
 import re
 
+from ansible_collections.tokenops.tokens.plugins.module_utils._estate import moment_of
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, isoformat, parse_optional_timestamp,
 )
-from ansible_collections.tokenops.tokens.plugins.module_utils._secret_file import atomic_write
+from ansible_collections.tokenops.tokens.plugins.module_utils._secret_file import (
+    atomic_write, make_private_dir,
+)
 
 try:
     from urllib.parse import quote, urlsplit, urlunsplit
@@ -76,7 +79,7 @@ def _number(value):
 
 
 def _epoch(text):
-    moment = parse_optional_timestamp(text)
+    moment = moment_of(text)
     return None if moment is None else (moment - _EPOCH).total_seconds()
 
 
@@ -105,15 +108,12 @@ def outcome(row):
 def exposition(rows, now, last_success):
     """The text exposition format (version 0.0.4) of a run's rows."""
     lines = []
-    values = [(row, _token_values(row, now)) for row in rows]
+    values = [(','.join('%s="%s"' % (key, _escape(row.get(field) or '')) for key, field in LABELS),
+               _token_values(row, now)) for row in rows]
     for name, text in TOKEN_METRICS:
         lines += ['# HELP %s %s' % (name, text), '# TYPE %s gauge' % name]
-        for row, value in values:
-            if value[name] is None:
-                continue
-            labels = ','.join('%s="%s"' % (key, _escape(row.get(field) or ''))
-                              for key, field in LABELS)
-            lines.append('%s{%s} %s' % (name, labels, _number(value[name])))
+        lines += ['%s{%s} %s' % (name, labels, _number(value[name]))
+                  for labels, value in values if value[name] is not None]
     (run, run_help), (success, success_help), (tokens, tokens_help) = RUN_METRICS
     lines += ['# HELP %s %s' % (run, run_help), '# TYPE %s gauge' % run,
               '%s %s' % (run, _number(_epoch(isoformat(now))))]
@@ -132,6 +132,7 @@ def exposition(rows, now, last_success):
 def remember_run(state_dir, now, succeeded):
     """Record this run in the state directory; return the last run without a failure (ISO 8601
     text, this one when it succeeded), or None when no run succeeded yet."""
+    make_private_dir(state_dir)
     path = os.path.join(state_dir, LAST_RUN_FILE)
     try:
         with open(path) as handle:
