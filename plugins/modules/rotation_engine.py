@@ -291,7 +291,9 @@ summary:
   type: dict
   sample: {"rotated": 1, "not due": 3}
 report:
-  description: The report (as written to C(report.json) by V(finish)), with C(generated_at), C(check_mode), C(summary), the rows as C(tokens) and, with O(hygiene), C(hygiene) (see RV(hygiene)).
+  description:
+    - The report (as written to C(report.json) by V(finish)), with C(generated_at), C(check_mode), C(summary), the rows
+      as C(tokens) and, with O(hygiene), C(hygiene) (see RV(hygiene)).
   returned: on plan in check mode
   type: dict
   sample: {"generated_at": "2026-11-30T05:24:21Z", "check_mode": true, "summary": {"not due": 1}, "tokens": []}
@@ -406,7 +408,9 @@ hygiene:
           type: str
           sample: https://app.terraform.io
         scope:
-          description: The listed scope (TFE the organization; Cloudflare V(user) or C(account/<id>); Pulumi V(user), the organization, or C(<organization>/<team>); CloudTruth V(organization); PactFlow V(user)).
+          description:
+            - The listed scope (TFE the organization; Cloudflare V(user) or C(account/<id>); Pulumi V(user), the
+              organization, or C(<organization>/<team>); CloudTruth V(organization); PactFlow V(user)).
           type: str
           sample: acme
         listed:
