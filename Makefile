@@ -18,15 +18,17 @@ PYTEST_XDIST ?= -n $(PYTEST_WORKERS) --dist loadgroup
 PHONY_DOCS := docs docs-check
 .PHONY: $(PHONY_DOCS) help venv test pytest pytest-2.19 pytest-2.21 sanity sanity-2.19 sanity-2.21 lint build demo sandbox bench clean
 .PHONY: publish galaxy-import docs-lint ee units integration fresh-install changelog-check release
-.PHONY: debian-tools
+.PHONY: nox docsite debian-tools
 
 help:
 	@echo "make demo   - start the sandbox, run the rotation playbook against it, print the report"
 	@echo "make test   - everything that checks the project (pytest, ansible-test units/integration/sanity,"
 	@echo "              ansible-lint, build, galaxy-importer, docs lint, execution environment, changelog)"
 	@echo "make bench  - measure requests and wall times, write docs/benchmarks.md"
-	@echo "make docs   - render docs/modules from the modules' documentation"
-	@echo "make sandbox - serve the five fake APIs on loopback in the foreground"
+	@echo "make docs   - render docs/modules and the docs site's guides from their sources"
+	@echo "make docsite - build the docs site (antsibull-docs, Sphinx) into build/docsite"
+	@echo "make sandbox - serve the five fake APIs on loopback in the foreground (banner: names, export block)"
+	@echo "make nox    - antsibull-nox's offline sessions (extra checks, build, docs lint, reuse lint)"
 
 $(V219)/.ready: tests/requirements-2.19.txt tests/requirements-common.txt
 	rm -rf $(V219) && $(PY311) -m venv $(V219)
@@ -84,22 +86,38 @@ build: $(V221)/.ready
 
 # The reference in docs/modules is rendered from the modules' and the role's own documentation
 # (ansible-doc --json, markup converted by antsibull-docs-parser).
+# The guides that docs/docsite/extra-docs.yml lists are rendered from docs/*.md to
+# docs/docsite/rst/ (pandoc), the docs site's extra docs.
 docs: $(VTOOLS)/.ready
 	$(VTOOLS)/bin/python scripts/render_module_docs.py
+	$(VTOOLS)/bin/python scripts/render_docsite.py
 
 docs-check: $(VTOOLS)/.ready
 	$(VTOOLS)/bin/python scripts/render_module_docs.py --check
+	$(VTOOLS)/bin/python scripts/render_docsite.py --check
 
-# What Galaxy, Automation Hub and AWX users check: the import, the docs lint, the execution
-# environment's build context, an install into a virtualenv with only ansible-core and requests,
-# and the changelog a release would write.
-publish: galaxy-import docs-lint ee fresh-install changelog-check
+# The docs site (plugin and role pages, guides, links) as antsibull-docs and Sphinx build it,
+# offline, into build/docsite/build/html; fails on any warning of the collection's own.
+docsite: $(VTOOLS)/.ready
+	scripts/docsite.sh $(VTOOLS)
+
+# What Galaxy, Automation Hub, the community and AWX users check: the import, antsibull-nox's
+# sessions (docs lint included), the execution environment's build context, an install into a
+# virtualenv with only ansible-core and requests, and the changelog a release would write.
+publish: galaxy-import nox ee fresh-install changelog-check docsite
 
 galaxy-import: build $(VTOOLS)/.ready
 	scripts/galaxy_import.sh $(VTOOLS)
 
+# The community's collection checks that antsibull-nox.toml declares and that run offline: extra
+# checks (action groups, unwanted files, whitespace, tabs), the collection build, antsibull-docs'
+# docs lint and the licences (reuse lint). Each session keeps its virtualenv in .nox/.
+NOX_SESSIONS := extra-checks build-import-check docs-check license-check
+nox: $(VTOOLS)/.ready
+	$(VTOOLS)/bin/nox --reuse-existing-virtualenvs --sessions $(NOX_SESSIONS)
+
 docs-lint: $(VTOOLS)/.ready
-	scripts/docs_lint.sh $(VTOOLS)
+	$(VTOOLS)/bin/nox --reuse-existing-virtualenvs --sessions docs-check
 
 ee: build $(VTOOLS)/.ready
 	scripts/ee_create.sh $(VTOOLS)

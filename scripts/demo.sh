@@ -16,7 +16,7 @@ demo_dir="$(mktemp -d "${TMPDIR:-/tmp}/tokenops-demo.XXXXXX")"
 mkdir -m 700 "$demo_dir/sinks"
 ( umask 077 && printf 'demo vault password\n' > "$demo_dir/vault-password" )
 
-python -m tests.sandbox > "$demo_dir/sandbox.json" 2> "$demo_dir/sandbox.err" &
+python -m tests.sandbox > "$demo_dir/sandbox.out" 2> "$demo_dir/sandbox.err" &
 sandbox_pid=$!
 cleanup() {
   kill "$sandbox_pid" 2>/dev/null || true
@@ -25,28 +25,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The sandbox's banner ends with its export block of the vendors' variables (the way AWX
+# credential types inject them); wait for its last line.
 for _attempt in $(seq 1 300); do
-  [ -s "$demo_dir/sandbox.json" ] && break
+  grep -q '^# The sandbox is ready' "$demo_dir/sandbox.out" 2>/dev/null && break
   kill -0 "$sandbox_pid" 2>/dev/null || { cat "$demo_dir/sandbox.err" >&2; exit 1; }
   sleep 0.1
 done
-[ -s "$demo_dir/sandbox.json" ] || { echo "the sandbox did not start" >&2; exit 1; }
-
-# The platform credentials go into the environment, the way AWX credential types inject them.
-eval "$(python - "$demo_dir/sandbox.json" <<'PY'
-import json, shlex, sys
-endpoints = json.loads(open(sys.argv[1]).readline())
-names = {"pactflow": ("PACT_BROKER_TOKEN", "PACT_BROKER_BASE_URL"),
-         "tfe": ("TFE_TOKEN", "TFE_ADDRESS"),
-         "cloudflare": ("CLOUDFLARE_API_TOKEN", "CLOUDFLARE_BASE_URL"),
-         "pulumi": ("PULUMI_ACCESS_TOKEN", "PULUMI_BACKEND_URL"),
-         "cloudtruth": ("CLOUDTRUTH_API_KEY", "CLOUDTRUTH_SERVER_URL")}
-for platform, (token_env, url_env) in names.items():
-    print("export %s=%s %s=%s" % (token_env, shlex.quote(endpoints[platform]["token"]),
-                                  url_env, shlex.quote(endpoints[platform]["url"])))
-print("export TFE_ORGANIZATION=tokenops")
-PY
-)"
+grep -q '^# The sandbox is ready' "$demo_dir/sandbox.out" \
+  || { echo "the sandbox did not start" >&2; exit 1; }
+eval "$(grep '^export ' "$demo_dir/sandbox.out")"
 
 # Platforms whose adapter this checkout has (all five once every platform module is merged).
 providers="$(PYTHONPATH="$root/build/collections" python - <<'PY'

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What a new user does, as README.md says: a virtualenv with only ansible-core and requests, the
 # collection installed from the tarball `make build` wrote, and one module called ad hoc (here
-# against the sandbox, which the project virtualenv $1 serves). $2 is the Python to use.
+# against the sandbox, served from a virtualenv with only tests/sandbox/requirements.txt).
+# $1 is the project virtualenv, $2 the Python to use.
 set -euo pipefail
 venv="$(cd "$1" && pwd)"; python="$2"
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -24,8 +25,12 @@ cd "$tmp"
 cp "$tarball" .
 ansible-galaxy collection install "./$(basename "$tarball")"
 ansible-galaxy collection list tokenops.tokens
+# The sandbox from a virtualenv made as README.md says (its own requirements file only).
+"$python" -m venv "$tmp/sandbox-venv"
+"$tmp/sandbox-venv/bin/pip" install --quiet --disable-pip-version-check \
+  -r "$root/tests/sandbox/requirements.txt"
 mkfifo "$tmp/endpoints"
-(cd "$root" && exec "$venv/bin/python" -m tests.sandbox --no-demo >"$tmp/endpoints") &
+(cd "$root" && exec "$tmp/sandbox-venv/bin/python" -m tests.sandbox --no-demo >"$tmp/endpoints") &
 sandbox_pid=$!
 read -r endpoints <"$tmp/endpoints"
 url="$("$venv/bin/python" -c 'import json,sys; print(json.loads(sys.argv[1])["pulumi"]["url"])' "$endpoints")"

@@ -21,7 +21,7 @@ if [ "$rc" -ne 0 ] || [ "$errors" -ne 0 ] || [ "$warnings" -ne 0 ] \
 fi
 # Only what users need ships (galaxy.yml build_ignore).
 shipped="$(tar -tzf "$tarball")"
-for devonly in Makefile scripts/ playbooks/demo/ tests/sandbox/ tests/functional/ ee/ .ci/; do
+for devonly in Makefile noxfile.py antsibull-nox.toml scripts/ playbooks/demo/ tests/sandbox/ tests/functional/ ee/ .ci/ .nox/; do
   if grep -q "^${devonly}" <<<"$shipped"; then echo "galaxy-import: $devonly is in the tarball" >&2; exit 1; fi
 done
 for needed in LICENSE README.md roles/rotate/README.md requirements.txt meta/execution-environment.yml; do

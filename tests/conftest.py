@@ -68,3 +68,20 @@ def sandbox():
     from tests.sandbox import Sandbox  # pylint: disable=import-outside-toplevel
     with Sandbox() as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def openbao(tmp_path_factory):
+    """A real OpenBao server (dev mode) for the whole session of this worker; tests keep apart
+    by using paths of their own (``tests.stores.unique``)."""
+    from tests.stores import OpenBao  # pylint: disable=import-outside-toplevel
+    with OpenBao(tmp_path_factory.mktemp("openbao")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory):
+    """moto's server mode for AWS Secrets Manager, for the whole session of this worker."""
+    from tests.stores import Moto  # pylint: disable=import-outside-toplevel
+    with Moto(tmp_path_factory.mktemp("moto")) as server:
+        yield server

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.errors import AnsibleActionFail, AnsibleValueOmittedError
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, parse_duration, utcnow,
@@ -51,6 +52,8 @@ ARGUMENT_SPEC = dict(
     rows=dict(type='list', elements='dict', default=[]),
     outcomes=dict(type='list', elements='dict', default=[]),
     task_failures=dict(type='list', elements='dict', default=[]),
+    check_failures=dict(type='list', elements='dict', default=[]),
+    issued_var=dict(type='str', no_log=False),   # a variable's name
     handoff=dict(type='bool', default=False),
     hygiene=dict(type='bool', default=False),
     expiring_within=dict(type='str', default='30d'),
@@ -66,6 +69,7 @@ NEEDS = {'lock': ('lock_path',), 'plan': ('state_dir',), 'issue': ('state_dir',)
          'finish': ('state_dir', 'report_dir'), 'unlock': ('holder',)}
 CHANGES = ('lock', 'issue', 'finish', 'unlock')
 STEP_LOCKED = ('plan', 'issue', 'finish')
+display = Display()
 #: what a template that resolved to ``omit`` leaves: its key or list element is dropped
 OMITTED = object()
 
@@ -113,16 +117,20 @@ class ActionModule(ActionBase):
                 # The worker holds the lock itself while it may issue, deliver or revoke, so a
                 # killed run's surviving worker keeps the next run waiting (_rotation_lock.py).
                 with lock.step_lock(args['lock_path'], args['lock_timeout']):
-                    result.update(self._step(step, args))
+                    result.update(self._step(step, args, task_vars))
             else:
-                result.update(self._step(step, args))
+                result.update(self._step(step, args, task_vars))
         except (ValidationError, JournalError, lock.LockError) as exc:
             result.update(failed=True, msg=str(exc))
         except (IOError, OSError) as exc:
             where = getattr(exc, 'filename', None) or step
             result.update(failed=True, msg='%s: %s' % (where, exc.strerror or exc))
-        if result.get('deliveries'):
-            # The new secrets cross to the task-file sinks in this result only: hide it from
+        for notice in result.get('notices') or []:
+            # Information, not a warning: shown at default verbosity, once per run.
+            display.display('tokenops.tokens: %s' % notice)
+        if result.get('deliveries') or result.get('checks') or result.get('states'):
+            # The new secrets cross to the task-file sinks and consumer checks in this result
+            # only, and the preflight states (a previous secret) to the finish step: hide it from
             # every callback, log and ansible-runner event; register still receives it.
             result['_ansible_no_log'] = True
         return result
@@ -152,14 +160,19 @@ class ActionModule(ActionBase):
         tokens = args['tokens']
         if args.get('tokens_var'):
             if labels is not None and isinstance(tokens, list):
-                tokens = [raw for raw in tokens if not isinstance(raw, Mapping)
-                          or self._templated(raw.get('id')) in labels]
+                tokens = [raw for raw in tokens if self._wanted(raw, labels)]
             tokens = self._templated(tokens)
         tokens = plain([] if tokens is None or tokens is OMITTED else tokens)
         if not isinstance(tokens, list) or not all(isinstance(item, dict) for item in tokens):
             raise ValidationError('%s: must be a list of dictionaries'
                                   % (args.get('tokens_var') or 'tokens (rotate_tokens)'))
         return tokens
+
+    def _wanted(self, raw, labels):
+        """Whether V(finish) needs the item ``raw``: one of ``labels`` (or not an item)."""
+        if not isinstance(raw, Mapping):
+            return True
+        return self._templated(raw.get('id')) in labels
 
     def _templated(self, value):
         """``value`` with every string that holds a template templated, as Ansible would have
@@ -179,7 +192,7 @@ class ActionModule(ActionBase):
                 return OMITTED
         return value
 
-    def _step(self, step, args):
+    def _step(self, step, args, task_vars=None):
         if step == 'lock':
             holder = lock.acquire(args['lock_path'], os.getppid(), args['lock_timeout'])
             return dict(changed=False, holder=holder, lock_path=args['lock_path'])
@@ -206,6 +219,8 @@ class ActionModule(ActionBase):
         tokens = self._tokens(args, set(outcome.get('label') for outcome in kept['outcomes']))
         answer = engine.finish_step(tokens, args['state_dir'], args['report_dir'],
                                     kept['rows'], kept['outcomes'], args['task_failures'],
+                                    check_failures=self._check_failures(args, task_vars),
+                                    states=self._carried_states(args, task_vars),
                                     hygiene=kept['hygiene'])
         answer['changed'] = any(r['action'] == 'rotated' for r in answer['rows'])
         if args['metrics_file'] or args['pushgateway_url']:
@@ -213,6 +228,25 @@ class ActionModule(ActionBase):
         if args['handoff']:
             del answer['rows']
         return answer
+
+    def _check_failures(self, args, task_vars):
+        """The failed consumer checks, with what V(issue) handed the checks (O(issued_var))."""
+        issued = (task_vars or {}).get(args.get('issued_var') or '')
+        checks = plain(issued.get('checks') or []) if isinstance(issued, Mapping) else []
+        return engine.named_check_failures(plain(args['check_failures']), checks)
+
+    def _carried_states(self, args, task_vars):
+        """The preflight states V(issue) returned, read from the variable its result was
+        registered as (O(issued_var)): they may hold a previous secret, so they are never an
+        argument of this task, nor written to disk."""
+        name = args.get('issued_var')
+        if not name:
+            return {}
+        issued = (task_vars or {}).get(name)
+        if not isinstance(issued, Mapping):
+            return {}
+        states = plain(issued.get('states') or {})
+        return states if isinstance(states, dict) else {}
 
     def _hand_off(self, args, answer):
         """With ``handoff``, keep the rows and outcomes in the state directory for V(finish)

@@ -59,3 +59,46 @@ attributes:
     support: N/A
     platforms: all
 '''
+
+    # One fragment per action group (meta/runtime.yml), as antsibull-nox's action-groups check
+    # reads membership: a module of the group extends exactly its group's fragment.
+    ACTIONGROUP_PACTFLOW = r'''
+attributes:
+  action_group:
+    description: Use C(group/tokenops.tokens.pactflow) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - tokenops.tokens.pactflow
+'''
+    ACTIONGROUP_TFE = r'''
+attributes:
+  action_group:
+    description: Use C(group/tokenops.tokens.tfe) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - tokenops.tokens.tfe
+'''
+    ACTIONGROUP_CLOUDFLARE = r'''
+attributes:
+  action_group:
+    description: Use C(group/tokenops.tokens.cloudflare) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - tokenops.tokens.cloudflare
+'''
+    ACTIONGROUP_PULUMI = r'''
+attributes:
+  action_group:
+    description: Use C(group/tokenops.tokens.pulumi) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - tokenops.tokens.pulumi
+'''
+    ACTIONGROUP_CLOUDTRUTH = r'''
+attributes:
+  action_group:
+    description: Use C(group/tokenops.tokens.cloudtruth) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - tokenops.tokens.cloudtruth
+'''

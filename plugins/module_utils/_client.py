@@ -394,8 +394,8 @@ class ApiClient:
             return self._handle(method, shown_path, response, idempotent, allow_not_found)
 
     def _may_wait(self, attempt, waited, wait):
-        return (attempt < self.retry.max_attempts and wait <= self.retry.max_wait
-                and waited + wait <= self.retry.max_total_wait)
+        return all((attempt < self.retry.max_attempts, wait <= self.retry.max_wait,
+                    waited + wait <= self.retry.max_total_wait))
 
     def _send(self, method, url, params, data, headers, auth=None):
         """One request; redirects are followed only on the api_url's own scheme, host and port,

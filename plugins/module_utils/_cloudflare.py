@@ -513,8 +513,9 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
             token = dict(current)
             token.update(changes or {})
             return token
-        return dict(id=None, name=self.params.get('name'), status=self.params.get('status')
-                    or 'active', account_id=self.account_id, created_at=now, modified_at=now,
+        status = self.params.get('status') or 'active'
+        return dict(id=None, name=self.params.get('name'), status=status,
+                    account_id=self.account_id, created_at=now, modified_at=now,
                     last_used_at=None, not_before=isoformat(self.not_before),
                     expires_at=isoformat(self.expiry), policies=self._policies_to_create(),
                     condition=self._desired_condition()[1])
@@ -664,6 +665,31 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
                                 'may no longer work: roll again (rotate: always)' % token['id'])
         self.client.remember_secret(secret)
         return secret
+
+    # -- power (``_power``) -----------------------------------------------------------------------
+    def power_of(self, token):
+        """Policies (effect, permission-group ids, resources), IP condition, whether it is
+        disabled, and the dates between which it works."""
+        policies = token.get('policies') or []
+        return dict(policies=sorted('%s %s on %s' % _policy_key(p) for p in policies),
+                    condition=normal_condition(token.get('condition')),
+                    status='disabled' if token.get('status') == 'disabled' else 'active',
+                    not_before=token.get('not_before'), expires_at=token.get('expires_at'))
+
+    def successor_power(self, current):
+        """A replacement keeps everything but the expiry expires_in/expires_at move; a roll
+        keeps the token itself (nothing to compare)."""
+        if not self.overlaps:
+            return None
+        return self.power_of(dict(current, expires_at=isoformat(
+            self._expiry_after_rotation(current))))
+
+    def read_back(self, token):
+        if not self.overlaps:
+            return None
+        body = self.client.get(self.path + (token['id'],), allow_not_found=True)
+        result = (body or {}).get('result')
+        return token_metadata(result, self.account_id) if result else {}
 
     def retire(self, previous):
         """Delete the previous token after ``replace``; a roll already ended its secret."""

@@ -244,9 +244,9 @@ class CloudTruthServiceAccountAdapter(TokenAdapter):
 
     def changes(self, current):
         # A server from 2021 sends no role: unknown is not a difference that needs a write.
+        unknown = ('role',) if current.get('role') is None else ()
         return dict((field, value) for field, value in self._desired().items()
-                    if current.get(field) != value
-                    and not (field == 'role' and current.get('role') is None))
+                    if current.get(field) != value and field not in unknown)
 
     def _due(self, current):
         policy = RotationPolicy.from_params(self.params)
@@ -404,23 +404,33 @@ class CloudTruthServiceAccountAdapter(TokenAdapter):
         if not secret:
             raise TokenOpsError(
                 'rekey of service account %s: the server did not return the new key (its answer '
-                'has no apikey), so there is no key to hand on. The previous key %s. Run again '
-                'with rotate: always before then to issue a key you receive'
-                % (current['name'], fate))
+                'has no apikey), so there is no key to hand on; %s. Run again with rotate: '
+                'always before then to issue a key you receive' % (current['name'], fate))
         if self.keep_previous is None and 'does not expire' in fate:
             self.notes.append('the rekey of service account %s asked for an immediate cut-over '
-                              '(keep_previous_for: 0), but the previous key %s: this server '
+                              '(keep_previous_for: 0), but %s: this server '
                               'reads expire_at: null as "never"' % (current['name'], fate))
         token = account_metadata(body) if body else dict(current)
         if 'keys' in answer and (answer.get('user') or {}).get('name') and not body:
             token = account_metadata(answer)
         return token, secret
 
+    def power_of(self, token):
+        """What a service account's keys may do is its role in the organization."""
+        return dict(role=token.get('role'))
+
+    def read_back(self, token):
+        """The account as read after the rekey (``issue_replacement`` reads it)."""
+        return token
+
     def _previous_key_fate(self, current, body=None):
         """What became of the previous key(s), from the account read back after the rekey, in
-        words; what was asked for when the server lists no keys."""
-        asked = ('should have stopped working at once' if self.keep_previous is None
-                 else 'should work until %s' % isoformat(self._window_end()))
+        words; what was asked for when the server lists no keys. A key is named by its public
+        prefix, the part CloudTruth shows of it (never the secret)."""
+        asked = ('the previous key should have stopped working at once'
+                 if self.keep_previous is None
+                 else 'the previous key should work until %s'
+                 % isoformat(self._window_end()))
         if not body or 'keys' not in body:
             return '%s (this server lists no keys to confirm it)' % asked
         previous = set(k['prefix'] for k in current.get('api_keys') or []
@@ -429,12 +439,13 @@ class CloudTruthServiceAccountAdapter(TokenAdapter):
         for key in (key_metadata(k) for k in body['keys']):
             if key['prefix'] not in previous:
                 continue
+            named = 'the previous key (public prefix %s)' % key['prefix']
             if key['revoked'] or key['expired']:
-                fates.append('%s stopped working' % key['prefix'])
+                fates.append('%s stopped working' % named)
             elif key['expires_at']:
-                fates.append('%s works until %s' % (key['prefix'], key['expires_at']))
+                fates.append('%s works until %s' % (named, key['expires_at']))
             else:
-                fates.append('%s still works and does not expire' % key['prefix'])
+                fates.append('%s still works and does not expire' % named)
         return '; '.join(fates) or asked
 
     def _rekey_happened(self, current, exc):
@@ -450,8 +461,8 @@ class CloudTruthServiceAccountAdapter(TokenAdapter):
         # Still ambiguous for the caller: a secret was issued that nobody holds, so the rotation
         # role keeps its journal entry and the next run rekeys again and delivers.
         raise AmbiguousWriteError(
-            '%s. The rekey did happen (new key %s) but its answer, the only copy of the key, '
-            'was lost; the previous key %s. Run again with rotate: always to issue a key you can '
+            '%s. The rekey did happen (new key with public prefix %s) but its answer, the only '
+            'copy of the key, was lost; %s. Run again with rotate: always to issue a key you can '
             'use' % (exc, ', '.join(fresh), self._previous_key_fate(current, body)))
 
     def retire(self, previous):

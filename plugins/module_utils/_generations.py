@@ -104,6 +104,10 @@ class GenerationRotation:
     def retire(self, previous):
         self.delete(previous)
 
+    def remove_successor(self, token):
+        """Delete one new generation that failed its comparison (``_power``), nothing else."""
+        self._delete(token['id'])
+
     def delete(self, current):
         for token_id in [current['id']] + [t for t in self.leftovers if t != current['id']]:
             self._delete(token_id)

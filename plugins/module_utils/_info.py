@@ -12,6 +12,7 @@ __metaclass__ = type
 
 import datetime
 
+from ansible_collections.tokenops.tokens.plugins.module_utils._lifetime import due_under_cap
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     age_seconds, forget_unreadable_times, is_due, parse_duration, parse_optional_timestamp,
 )
@@ -39,6 +40,18 @@ class Listing:
         self.renew_before = _optional_duration(params, 'renew_before')
         self.expiring_within = _optional_duration(params, 'expiring_within')
         self.expired = params.get('expired')
+        #: the scope's ``LifetimeCap`` where the platform has one: a token beyond it is due
+        self.cap = None
+
+    def result(self, tokens):
+        """The ``_info`` result: ``tokens``, and ``token_policy`` where a cap was read (an
+        unreadable one is warned about too)."""
+        result = dict(changed=False, tokens=tokens)
+        if self.cap is not None:
+            result['token_policy'] = self.cap.result()
+            if self.cap.unreadable and self.warn is not None:
+                self.warn(self.cap.unreadable_warning())
+        return result
 
     def annotate(self, token, issued_at=None, expires_at=None):
         """``token`` plus ``age_seconds``, ``expired``, ``due`` and ``due_reason``.
@@ -49,6 +62,8 @@ class Listing:
         issued = issued_at or parse_optional_timestamp(token.get('created_at'))
         expires = expires_at or parse_optional_timestamp(token.get('expires_at'))
         due, reason = is_due(issued, expires, self.now, self.max_age, self.renew_before)
+        due, reason = due_under_cap(self.cap, parse_optional_timestamp(token.get('created_at')),
+                                    expires, due, reason)
         annotated = dict(token)
         annotated.update(age_seconds=age_seconds(issued, self.now),
                          expired=expires is not None and expires <= self.now,

@@ -95,17 +95,49 @@ def management_argument_spec(expiry=True):
     return spec
 
 
+def _environment_fallbacks(spec):
+    """``spec`` without ``required`` on the options that may come from an environment variable,
+    and ``{option: [variables]}`` for those options.
+
+    ansible-core's own message for them ("missing required arguments: organization") would not
+    name the variable, so ``build_module`` checks them itself; their documentation says "one of
+    the two is required" instead of ``required: true``.
+    """
+    checked, variables = {}, {}
+    for name, option in spec.items():
+        fallback = option.get('fallback') or ()
+        if option.get('required') and fallback and fallback[0] is env_fallback:
+            option = dict((key, value) for key, value in option.items() if key != 'required')
+            variables[name] = list(fallback[1])
+        checked[name] = option
+    return checked, variables
+
+
+def missing_from_environment(params, variables):
+    """The message for the options of ``variables`` that are neither given nor set in the
+    environment, or None."""
+    missing = sorted(name for name in variables if params.get(name) in (None, ''))
+    if not missing:
+        return None
+    return '; '.join('%s: required; set %s or the %s environment variable'
+                     % (name, name, ' or '.join(variables[name])) for name in missing)
+
+
 def build_module(platform, argument_spec, mutually_exclusive=None, **kwargs):
     """An ``AnsibleModule`` with the connection options of ``platform`` added, and
     ``seal_key``, the one-time key of the action plugin (see ``_seal.py``)."""
     spec = connection_argument_spec(platform)
     spec.update(argument_spec)
     spec.update(seal_key=dict(type='str', no_log=True))
+    spec, from_environment = _environment_fallbacks(spec)
     exclusive = list(mutually_exclusive or [])
     if 'expires_in' in spec:
         exclusive.append(['expires_in', 'expires_at'])
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
                            mutually_exclusive=exclusive, **kwargs)
+    missing = missing_from_environment(module.params, from_environment)
+    if missing:
+        module.fail_json(msg=missing)
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib('requests'),
                          exception=''.join(traceback.format_exception_only(

@@ -210,8 +210,9 @@ class PactFlowTokenAdapter(TokenAdapter):
         if self.params.get('max_age') is not None or self.params.get('renew_before') is not None:
             messages.append('max_age and renew_before are ignored: PactFlow reports no age or '
                             'expiry of a token')
-        if (self.params.get('rotate') == 'always' and self.params.get('allow_self_rotation')
-                and self.is_credential(current) is not False):
+        self_rotation = self.params.get('rotate') == 'always' and self.params.get(
+            'allow_self_rotation')
+        if self_rotation and self.is_credential(current) is not False:
             messages.append('the %s token %s is (or may be) the credential in api_token: '
                             'regenerating it makes that credential stop working at once; later '
                             'tasks must authenticate with the returned secret'

@@ -24,6 +24,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._client import Api
 from ansible_collections.tokenops.tokens.plugins.module_utils._generations import (
     GenerationRotation, check_base, generation_keys, generation_name, generation_of, newest,
 )
+from ansible_collections.tokenops.tokens.plugins.module_utils._lifetime import read_cap
 from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
     management_argument_spec,
 )
@@ -56,7 +57,8 @@ def argument_spec():
         team=dict(type='str'),
         description=dict(type='str'),
         name=dict(type='str'),
-        admin=dict(type='bool', default=False),
+        admin=dict(type='bool'),
+        role_id=dict(type='str'),
         token_id=dict(type='str'),
         allow_self_rotation=dict(type='bool', default=False),
     )
@@ -85,10 +87,21 @@ def token_metadata(raw):
         admin=bool(raw.get('admin')),
         created_by=raw.get('createdBy'),
         role=raw.get('role'),
+        role_id=(raw.get('role') or {}).get('id') or None,
         created_at=platform_time(raw.get('created')),
         expires_at=isoformat(from_epoch(raw.get('expires'))),
         last_used_at=isoformat(from_epoch(raw.get('lastUsed'))),
     )
+
+
+def expiry_cap(client, organization):
+    """The organization's ``LifetimeCap``: ``maxAccessTokenExpiryDays`` (0 or absent: none)."""
+    def read():
+        body = client.get(('api', 'orgs', organization, 'metadata'))
+        limit = body.get('maxAccessTokenExpiryDays') if isinstance(body, dict) else None
+        return int(limit) * 86400 if isinstance(limit, int) and limit > 0 else None
+    return read_cap(client, ('pulumi', organization), 'the access token expiry policy of '
+                    'organization %s (maxAccessTokenExpiryDays)' % organization, read)
 
 
 def listed_description(raw):
@@ -113,8 +126,11 @@ class PulumiScope:
         else:
             self.path = ('api', 'orgs', organization, 'teams', team, 'tokens')
 
-    def list(self, client):
-        return iter_continuation(client, self.path, {'filter': 'all'})
+    def list(self, client, newest_first=False):
+        params = {'filter': 'all'}
+        if newest_first:
+            params.update(sortBy='created', sortDirection='desc')
+        return iter_continuation(client, self.path, params)
 
     def token_path(self, token_id):
         return self.path + (token_id,)
@@ -156,6 +172,8 @@ class PulumiTokenAdapter(GenerationRotation, TokenAdapter):
                                  'description or token_id')
             if params.get('admin'):
                 raise InputError('admin: only organization tokens can be admin tokens')
+            if params.get('role_id') is not None:
+                raise InputError('role_id: only organization tokens have a role of their own')
             if params.get('description') is None and not params.get('token_id'):
                 raise InputError('description: required for a personal token (or give '
                                  'token_id)')
@@ -165,6 +183,12 @@ class PulumiTokenAdapter(GenerationRotation, TokenAdapter):
             raise InputError('name: required for %s tokens (or give token_id)' % self.kind)
         if params.get('admin') and self.kind != 'organization':
             raise InputError('admin: only organization tokens can be admin tokens')
+        if params.get('role_id') is not None and self.kind != 'organization':
+            raise InputError('role_id: only organization tokens have a role of their own; a team '
+                             'token acts with the roles of its team')
+        if params.get('role_id') is not None and not params['role_id'].strip():
+            raise InputError('role_id: must not be empty; leave it out for the organization\'s '
+                             'default member role')
         if name:
             if not _NAME.match(name):
                 raise InputError('name: may contain only letters, digits, "-" and "_"; got %r'
@@ -242,6 +266,13 @@ class PulumiTokenAdapter(GenerationRotation, TokenAdapter):
         if expires is not None and expires <= self.now:
             messages.append('token %s expired at %s; use rotate: due or always to replace it'
                             % (current['id'], current['expires_at']))
+        for option, field in (('admin', 'admin'), ('role_id', 'role_id')):
+            wanted = self.params.get(option)
+            if wanted is not None and wanted != current.get(field):
+                messages.append('%s: token %s has %s %s, and Pulumi cannot change it; a rotated '
+                                'token keeps its predecessor\'s (delete the token and create it '
+                                'again to change it)' % (option, current['id'], field,
+                                                         current.get(field)))
         if self.expiry is not None and isoformat(self.expiry) != current.get('expires_at'):
             messages.append('expires_in/expires_at differ from the existing token\'s expiry (%s); '
                             'Pulumi cannot change an expiry, so it applies only to the next '
@@ -254,13 +285,15 @@ class PulumiTokenAdapter(GenerationRotation, TokenAdapter):
             token = dict(current)
             token.update(id=None, created_at=isoformat(self.now),
                          expires_at=isoformat(self._expiry_for(current)), last_used_at=None)
+            token.update(self.successor_power(current))
             if self.kind != 'personal':
                 token['name'] = self._name_for(self._generation_number(current) + 1)
             return token
         return dict(id=None, name=self._name_for(1) if self.kind != 'personal' else None,
                     description=self.params.get('description'), type=self._type(),
-                    admin=bool(self.params.get('admin')), created_at=isoformat(self.now),
-                    expires_at=isoformat(self.expiry), last_used_at=None)
+                    admin=bool(self.params.get('admin')), role_id=self.params.get('role_id'),
+                    created_at=isoformat(self.now), expires_at=isoformat(self._expiry_for(None)),
+                    last_used_at=None)
 
     def _type(self):
         return {'personal': 'personal', 'organization': 'organization', 'team': 'team'}[self.kind]
@@ -272,25 +305,105 @@ class PulumiTokenAdapter(GenerationRotation, TokenAdapter):
         return generation_name(self.params.get('name'), generation)
 
     def _expiry_for(self, previous):
-        """Requested expiry, else the previous token's lifetime again, else none."""
-        if self.expiry is not None or previous is None:
-            return self.expiry
-        created = parse_optional_timestamp(previous.get('created_at'))
-        expires = parse_optional_timestamp(previous.get('expires_at'))
-        if created is None or expires is None:
+        """Requested expiry, else the previous token's lifetime again, else none; within the
+        organization's cap (a requested one beyond it fails, a chosen one is cut to it)."""
+        cap = self.lifetime_cap()
+        option = 'expires_at' if self.params.get('expires_at') is not None else 'expires_in'
+        if self.expiry is not None:
+            return cap.requested(self.now, self.expiry, option) if cap else self.expiry
+        expiry, what = None, 'no expiry asked for, a new token never expires'
+        if previous is not None:
+            what = 'the lifetime of token %s, copied to its successor,' % previous.get('id')
+            created = parse_optional_timestamp(previous.get('created_at'))
+            expires = parse_optional_timestamp(previous.get('expires_at'))
+            if created is not None and expires is not None:
+                expiry = self.now + min(expires - created,
+                                        datetime.timedelta(seconds=TWO_YEARS))
+        if cap is None:
+            return expiry
+        expiry, warning = cap.computed(self.now, expiry, what)
+        if warning and warning not in self.notes:
+            self.notes.append(warning)
+        return expiry
+
+    def lifetime_cap(self):
+        """The expiry cap of the organization the token is used against: its own (organization
+        and team tokens), or for a personal token the ``organization`` option's."""
+        organization = self.params.get('organization')
+        if not organization or self.client is None:
             return None
-        lifetime = min(expires - created, datetime.timedelta(seconds=TWO_YEARS))
-        return self.now + lifetime
+        return expiry_cap(self.client, organization)
+
+    # -- power ----------------------------------------------------------------------------------
+    def power_of(self, token):
+        power = dict(description=token.get('description') or '')
+        if self.kind != 'personal':
+            power.update(admin=bool(token.get('admin')), role_id=token.get('role_id') or None)
+        return power
+
+    def successor_power(self, current):
+        """The predecessor's admin flag and role; its description unless one is given."""
+        power = self.power_of(current)
+        if self.params.get('description') is not None:
+            power['description'] = self.params['description']
+        return power
+
+    def read_back(self, token):
+        """The new token from a fresh listing (Pulumi has no read of one token), newest first
+        (``sortBy``/``sortDirection``, pulumi-cloud-sdk's list parameters), so that it is on the
+        first page; a server that ignores the order is read on to the end."""
+        for raw in self.scope.list(self.client, newest_first=True):
+            if raw.get('id') == token.get('id'):
+                return token_metadata(raw)
+        return {}
+
+    def _caller_info(self):
+        """``tokenInfo`` of ``/api/user`` for an organization or team token in api_token (its
+        name, organization and team), None for a user's token; read once per client."""
+        key = 'pulumi_token_info'
+        if key not in self.client.memo:
+            self.client.memo[key] = self.client.get(self.verify_path).get('tokenInfo')
+        return self.client.memo[key]
+
+    def check_rotation(self, current):
+        """Before any write: a rotation Pulumi forbids the credential, an expiry beyond the
+        organization's cap, then self lock-out."""
+        self._refuse_forbidden(current, 'rotate')
+        self._expiry_for(current)
+        super(PulumiTokenAdapter, self).check_rotation(current)
+
+    def check_delete(self, current):
+        self._refuse_forbidden(current, 'delete')
+        super(PulumiTokenAdapter, self).check_delete(current)
+
+    def _refuse_forbidden(self, current, verb):
+        """``InputError`` when Pulumi forbids the credential to create or delete this kind."""
+        if self.kind == 'personal':
+            return
+        info = self._caller_info()
+        option = 'rotate' if verb == 'rotate' else 'state'
+        if info and self.kind == 'organization' and not info.get('team'):
+            raise InputError(
+                '%s: api_token is the organization token %r, and Pulumi lets no organization '
+                'token create or delete organization tokens, admin ones included (an admin '
+                'organization token may do what an organization admin does "except for the '
+                'creation or deletion of other organization tokens": pulumi.com/docs/'
+                'administration/access-identity/access-tokens); %s token %s with an '
+                'organization admin\'s personal token' % (option, info.get('name'), verb,
+                                                          current['id']))
+        if info and self.kind == 'team' and info.get('team'):
+            raise InputError(
+                '%s: api_token is the team token %r, and Pulumi lets team tokens create or '
+                'delete no tokens (only organization admins, team admins and admin organization '
+                'tokens may); %s token %s with one of those'
+                % (option, info.get('name'), verb, current['id']))
 
     def caller_may_be(self, current):
         """Organization and team tokens: ``tokenInfo`` of ``/api/user`` names the token in
         api_token. A personal token cannot be told apart from the user's others (None)."""
         if self.kind == 'personal':
             return None
-        key = 'pulumi_token_info'
-        if key not in self.client.memo:
-            self.client.memo[key] = self.client.get(self.verify_path).get('tokenInfo')
-        info = self.client.memo[key]
+        info = self._caller_info()
         if not info or info.get('organization') != self.params.get('organization') \
                 or (info.get('team') or None) != (self.params.get('team') or None):
             return False
@@ -298,12 +411,22 @@ class PulumiTokenAdapter(GenerationRotation, TokenAdapter):
 
     # -- writing --------------------------------------------------------------------------------
     def create(self, previous=None):
+        """A new token as the options ask, or (``previous`` given) a successor with the power
+        of ``previous`` (``successor_power``)."""
         expiry = self._expiry_for(previous)
-        body = {'description': self.params.get('description') or '',
+        if previous is not None:
+            power = self.successor_power(previous)
+        else:
+            power = dict(description=self.params.get('description') or '',
+                         admin=bool(self.params.get('admin')),
+                         role_id=self.params.get('role_id') or None)
+        body = {'description': power['description'],
                 'expires': int((expiry - datetime.datetime(1970, 1, 1, tzinfo=expiry.tzinfo))
                                .total_seconds()) if expiry else 0}
         if self.kind == 'organization':
-            body['admin'] = bool(self.params.get('admin'))
+            body['admin'] = power['admin']
+            if power['role_id']:
+                body['roleID'] = power['role_id']
         if self.kind == 'personal':
             return self._post(body, expiry)
         generation = self._generation_number(previous) + 1 if previous else 1
@@ -332,6 +455,7 @@ class PulumiTokenAdapter(GenerationRotation, TokenAdapter):
         token = dict(id=answer.get('id'), name=body.get('name'),
                      description=body['description'], type=self._type(),
                      admin=bool(body.get('admin')), created_by=None, role=None,
+                     role_id=body.get('roleID'),
                      created_at=isoformat(self.now), expires_at=isoformat(expiry),
                      last_used_at=None)
         return token, secret

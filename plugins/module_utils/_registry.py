@@ -63,13 +63,18 @@ class Provider:
         return PLATFORMS[self.name].token_env
 
 
+def _is_adapter_of(obj, module):
+    """Whether ``obj`` is a token adapter class that ``module`` itself defines."""
+    if not inspect.isclass(obj) or not issubclass(obj, TokenAdapter) or obj is TokenAdapter:
+        return False
+    return obj.__module__ == module.__name__
+
+
 def _adapter_class(module):
     chosen = getattr(module, 'ROTATION_ADAPTER', None)
     if chosen is not None:
         return chosen
-    found = [obj for obj in vars(module).values()
-             if inspect.isclass(obj) and issubclass(obj, TokenAdapter) and obj is not TokenAdapter
-             and obj.__module__ == module.__name__]
+    found = [obj for obj in vars(module).values() if _is_adapter_of(obj, module)]
     if len(found) != 1:
         raise ProviderUnavailable('%s defines %d token adapters and no ROTATION_ADAPTER'
                                   % (module.__name__, len(found)))

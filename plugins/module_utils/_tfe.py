@@ -17,6 +17,12 @@ stay unique in its team, so a rotation creates its successor as the next generat
 description (``ci--2``, ``_generations``) while the previous one still works, and deletes the
 previous one after delivery (``overlaps``); lookups by description match every generation.
 An expiry cannot change after creation; the platform picks two years when none is sent.
+
+A successor is created for its predecessor's team and read back to prove it (``_power``). An
+organization's token-TTL policy (``GET /organizations/{org}/token-ttl-policies``, the ``team``
+entry; an empty list when the organization enforces none) caps team token lifetime: a token
+beyond it answers 401 (terraform-provider-tfe #1996), and every expiry the module asks for stays
+within it (``_lifetime``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -33,6 +39,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._generations impor
     GenerationRotation, base_of, check_base, generation_keys, generation_name, generation_of,
     newest,
 )
+from ansible_collections.tokenops.tokens.plugins.module_utils._lifetime import read_cap
 from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
     management_argument_spec,
 )
@@ -99,6 +106,22 @@ def token_metadata(resource):
         last_used_at=platform_time(attributes.get('last-used-at')),
         created_by=dict(id=creator.get('id'), type=creator.get('type')) if creator else None,
     )
+
+
+def ttl_cap(client, organization):
+    """The organization's ``LifetimeCap`` for team tokens: the ``team`` entry of its token-TTL
+    policies (``max-ttl-ms``); none when it lists no policy (pytfe / go-tfe
+    ``OrganizationTokenTTLPolicies.List``; the provider reads an empty list as "disabled")."""
+    def read():
+        body = client.get(('organizations', organization, 'token-ttl-policies'))
+        for entry in body.get('data') or [] if isinstance(body, dict) else []:
+            attributes = (entry or {}).get('attributes') or {}
+            limit = attributes.get('max-ttl-ms')
+            if attributes.get('token-type') == 'team' and isinstance(limit, int) and limit > 0:
+                return limit // 1000
+        return None
+    return read_cap(client, ('tfe', organization), 'the team token TTL policy of organization '
+                    '%s (token-ttl-policies)' % organization, read)
 
 
 def _team_id_of(resource):
@@ -285,9 +308,13 @@ class TfeTeamTokenAdapter(GenerationRotation, TokenAdapter):
         description = self.params.get('description')
         # Only the fields compared are read: the rotation role calls this once per token over
         # the organization's whole listing.
-        return [r for r in listing if _team_id_of(r) == team_id
-                and (generation_of(_description(r), description) is not None if self.described
-                     else _description(r) is None)]
+        if self.described:
+            def same_token(raw):
+                return generation_of(_description(raw), description) is not None
+        else:
+            def same_token(raw):
+                return _description(raw) is None
+        return [r for r in listing if _team_id_of(r) == team_id and same_token(r)]
 
     def listing_index(self):
         if self.params.get('token_id'):
@@ -382,7 +409,7 @@ class TfeTeamTokenAdapter(GenerationRotation, TokenAdapter):
     def planned(self, current=None, changes=None):
         if current is None and self.params.get('token_id'):
             self._cannot_create()
-        expiry = self.expiry or add_years(self.now, DEFAULT_LIFETIME_YEARS)
+        expiry = self._issue_expiry() or add_years(self.now, DEFAULT_LIFETIME_YEARS)
         token = dict(current or {})
         token.update(id=None, created_at=isoformat(self.now), last_used_at=None,
                      expires_at=isoformat(expiry), created_by=None)
@@ -411,17 +438,59 @@ class TfeTeamTokenAdapter(GenerationRotation, TokenAdapter):
         if 'tfe_caller' not in self.client.memo:
             body = self.client.get(self.verify_path)
             relationships = (body.get('data') or {}).get('relationships') or {}
-            self.client.memo['tfe_caller'] = (relationships.get('authenticated-resource')
-                                              or {}).get('data') or {}
+            resource = relationships.get('authenticated-resource') or {}
+            self.client.memo['tfe_caller'] = resource.get('data') or {}
         caller = self.client.memo['tfe_caller']
         return caller.get('type') == 'teams' and caller.get('id') == current.get('team_id')
+
+    # -- policies and power ---------------------------------------------------------------------
+    def lifetime_cap(self):
+        """The organization's team token TTL policy (not known for a token given by token_id
+        without organization)."""
+        if not self.organization or self.client is None:
+            return None
+        return ttl_cap(self.client, self.organization)
+
+    def check_rotation(self, current):
+        """Before any write: an expiry beyond the TTL policy, then self lock-out."""
+        self._issue_expiry()
+        super(TfeTeamTokenAdapter, self).check_rotation(current)
+
+    def _issue_expiry(self):
+        """The expiry to send: the one asked for, or under a TTL policy the platform's two-year
+        default cut to the cap (None: send none, the platform chooses)."""
+        cap = self.lifetime_cap()
+        option = 'expires_at' if self.params.get('expires_at') is not None else 'expires_in'
+        if self.expiry is not None:
+            return cap.requested(self.now, self.expiry, option) if cap else self.expiry
+        if cap is None or cap.limit is None:
+            return None
+        expiry, warning = cap.computed(self.now, add_years(self.now, DEFAULT_LIFETIME_YEARS),
+                                       'no expires_in or expires_at was given, and TFE\'s '
+                                       'default lifetime')
+        if warning and warning not in self.notes:
+            self.notes.append(warning)
+        return expiry
+
+    def power_of(self, token):
+        """What a team token may do is its team's: the team is what a successor keeps."""
+        return dict(team_id=token.get('team_id'))
+
+    def read_back(self, token):
+        """A described successor read again by id; a regenerated legacy token as the answer to
+        its create showed it (its team's own path made it)."""
+        if token.get('legacy'):
+            return token
+        body = self.client.get(('authentication-tokens', token['id']), allow_not_found=True)
+        return token_metadata(body['data']) if body and body.get('data') else {}
 
     # -- writing --------------------------------------------------------------------------------
     def _post(self, team_id, description):
         """Create a token (the legacy endpoint regenerates); ``(token, secret)``."""
         attributes = {}
-        if self.expiry is not None:
-            attributes['expired-at'] = isoformat(self.expiry)
+        expiry = self._issue_expiry()
+        if expiry is not None:
+            attributes['expired-at'] = isoformat(expiry)
         if description is None:
             path, kind = ('teams', team_id, 'authentication-token'), 'authentication-token'
         else:
@@ -504,13 +573,19 @@ class TfeTeamTokenAdapter(GenerationRotation, TokenAdapter):
             super(TfeTeamTokenAdapter, self).delete(current)
 
 
-def team_tokens(client, params):
+def selected_team(client, params):
+    """``(team_id, team_name)`` of the info module's ``team`` option (one request), or Nones."""
+    if not params.get('team'):
+        return None, None
+    check_team(params['team'])
+    return Teams(client, params['organization']).resolve(params['team'])
+
+
+def team_tokens(client, params, team=None):
     """The metadata of the team tokens ``tfe_team_token_info``'s options select: the
-    organization's, or one ``team``'s, with exactly ``description`` when given. No secret."""
-    team_id = team_name = None
-    if params.get('team'):
-        check_team(params['team'])
-        team_id, team_name = Teams(client, params['organization']).resolve(params['team'])
+    organization's, or one ``team``'s (``team``: its ``selected_team``, when already read), with
+    exactly ``description`` when given. No secret."""
+    team_id, team_name = team or selected_team(client, params)
     for resource in list_team_tokens(client, params['organization'], team_name):
         token = token_metadata(resource)
         if team_id is not None and token['team_id'] != team_id:
@@ -522,8 +597,10 @@ def team_tokens(client, params):
 
 def annotate_listing(client, params, listing):
     """The ``tokens`` of ``tfe_team_token_info``: filtered, annotated metadata, no secret."""
+    team = selected_team(client, params)
+    listing.cap = ttl_cap(client, params['organization'])
     tokens = []
-    for token in team_tokens(client, params):
+    for token in team_tokens(client, params, team):
         annotated = listing.annotate(token)
         if listing.keep(annotated):
             tokens.append(annotated)

@@ -99,6 +99,13 @@ def platform_time(value):
     return None if value in (None, '') else str(value)
 
 
+def _unreadable_time(field, value):
+    """A ``*_at`` field whose text is not a timestamp the module reads."""
+    if not field.endswith('_at') or not isinstance(value, str):
+        return False
+    return parse_optional_timestamp(value) is None
+
+
 def forget_unreadable_times(token, warn=None):
     """``token`` with every ``*_at`` field that holds a time the module could not read set to
     None (unknown), each reported through ``warn`` naming the token and the field. Lists of
@@ -112,8 +119,7 @@ def forget_unreadable_times(token, warn=None):
             if isinstance(value, list):
                 cleaned[field] = [readable(item, '%s %s' % (where, field))
                                   if isinstance(item, dict) else item for item in value]
-            elif (field.endswith('_at') and isinstance(value, str)
-                  and parse_optional_timestamp(value) is None):
+            elif _unreadable_time(field, value):
                 cleaned[field] = None
                 if warn is not None:
                     warn('%s: %s is %r, a timestamp in a shape the module does not read, so it is '
@@ -205,8 +211,8 @@ def is_due(issued_at, expires_at, now, max_age=None, renew_before=None):
     """(due, reason) under a max age and a renewal window; either may be None."""
     if expires_at is not None and expires_at <= now:
         return True, 'expired at %s' % isoformat(expires_at)
-    if (renew_before is not None and expires_at is not None
-            and expires_at - now <= datetime.timedelta(seconds=renew_before)):
+    window = None if renew_before is None else datetime.timedelta(seconds=renew_before)
+    if window is not None and expires_at is not None and expires_at - now <= window:
         return True, 'expires at %s, within renew_before (%s)' % (
             isoformat(expires_at), describe_seconds(renew_before))
     if max_age is not None and issued_at is not None:

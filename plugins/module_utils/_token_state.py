@@ -18,10 +18,12 @@ __metaclass__ = type
 from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
     AmbiguousWriteError, TokenOpsError,
 )
+from ansible_collections.tokenops.tokens.plugins.module_utils._lifetime import due_under_cap
 from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
     build_module, make_client, run,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import API
+from ansible_collections.tokenops.tokens.plugins.module_utils._power import issue_successor
 from ansible_collections.tokenops.tokens.plugins.module_utils._secret_file import (
     preflight, secret_file_argument_spec, write_secret,
 )
@@ -135,8 +137,7 @@ class TokenAdapter:
 
     def rotate(self, current):
         """Issue a new secret and retire the previous one; return ``(token, secret, previous_id)``."""
-        token, secret = self.issue_replacement(current)
-        self.client.remember_secret(secret)     # masked in any later error text of this run
+        token, secret = issue_successor(self, current)      # masked in later error text too
         if self.overlaps:
             try:
                 self.retire(current)
@@ -159,6 +160,32 @@ class TokenAdapter:
     def retire(self, previous):
         """Revoke the previous token after its replacement was delivered (``overlaps`` only)."""
         self.delete(previous)
+
+    # -- power (``_power``): what a token may do, kept by its successor ------------------------
+    def power_of(self, token):
+        """The attributes of ``token`` that decide what it may do, normalised so that equal power
+        compares equal: ``{attribute: value}``; empty where the platform has none to keep."""
+        return {}
+
+    def successor_power(self, current):
+        """The power a successor of ``current`` is asked to have (its own, by default); None when
+        there is nothing to compare."""
+        return self.power_of(current) or None
+
+    def read_back(self, token):
+        """The newly issued ``token`` as the platform shows it now (metadata; ``{}`` when it is
+        not there), or None where nothing can differ (the same token, replaced in place)."""
+        return None
+
+    def remove_successor(self, token):
+        """Delete a successor that does not carry its predecessor's power (overlapping only)."""
+        self.delete(token)
+
+    # -- platform policies (``_lifetime``) -------------------------------------------------------
+    def lifetime_cap(self):
+        """The ``LifetimeCap`` of this token's scope (read once per client), or None where the
+        platform has no such policy or the scope is not known."""
+        return None
 
     def verify(self, secret):
         """True when ``secret`` authenticates against the platform (a read that needs it)."""
@@ -220,7 +247,10 @@ class TokenAdapter:
 def due_status(adapter, token, now, max_age=None, renew_before=None):
     """``age_seconds``, ``due`` and ``due_reason`` for an ``_info`` module's listing."""
     issued = adapter.secret_issued_at(token)
-    due, reason = is_due(issued, adapter.expires_at(token), now, max_age, renew_before)
+    expires = adapter.expires_at(token)
+    due, reason = is_due(issued, expires, now, max_age, renew_before)
+    due, reason = due_under_cap(adapter.lifetime_cap(), parse_optional_timestamp(
+        token.get('created_at')), expires, due, reason)
     return dict(age_seconds=age_seconds(issued, now), due=due, due_reason=reason)
 
 
@@ -233,6 +263,8 @@ class TokenStateMachine:
         self.params = module.params
         self.check_mode = module.check_mode
         self._warned = set()
+        #: the scope's lifetime cap, read when the run looks at a token that exists or is created
+        self.cap = None
 
     def _warn(self, message):
         if message not in self._warned:
@@ -259,6 +291,10 @@ class TokenStateMachine:
         for note in self.adapter.notes:
             self._warn(note)
         result = dict(changed=changed, token=after, rotated=rotated)
+        if self.cap is not None:
+            result['token_policy'] = self.cap.result()
+            if self.cap.unreadable:
+                self._warn(self.cap.unreadable_warning())
         if secret is not None:
             result['secret'] = secret
         if self.module._diff:
@@ -275,6 +311,7 @@ class TokenStateMachine:
         return self._result(True, current, None)
 
     def _create(self):
+        self.cap = self.adapter.lifetime_cap()
         if self.check_mode:
             return self._result(True, None, self.adapter.planned(), rotated=True)
         try:
@@ -299,8 +336,16 @@ class TokenStateMachine:
         for warning in self.adapter.warnings(current):
             self.module.warn(warning)
         changes = self.adapter.changes(current)
-        due, reason = policy.decide(self.adapter.secret_issued_at(current),
-                                    self.adapter.expires_at(current), self.adapter.now)
+        expires = self.adapter.expires_at(current)
+        due, reason = policy.decide(self.adapter.secret_issued_at(current), expires,
+                                    self.adapter.now)
+        if policy.rotate != 'never':
+            # Read only when the run may issue: a token beyond the cap is due, and a new secret
+            # is asked within it.
+            self.cap = self.adapter.lifetime_cap()
+        if policy.rotate == 'due':
+            due, reason = due_under_cap(self.cap, parse_optional_timestamp(
+                current.get('created_at')), expires, due, reason)
         if due:
             self.adapter.check_rotation(current)
         if not changes and not due:

@@ -45,12 +45,7 @@ extends_documentation_fragment:
   - tokenops.tokens.rotation
   - tokenops.tokens.rotation.EXPIRY
   - tokenops.tokens.attributes
-attributes:
-  action_group:
-    description: Use C(group/tokenops.tokens.cloudflare) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - tokenops.tokens.cloudflare
+  - tokenops.tokens.attributes.actiongroup_cloudflare
 options:
   account_id:
     description:

@@ -29,12 +29,7 @@ extends_documentation_fragment:
   - tokenops.tokens.connection.CLOUDFLARE
   - tokenops.tokens.info
   - tokenops.tokens.attributes.INFO_MODULE
-attributes:
-  action_group:
-    description: Use C(group/tokenops.tokens.cloudflare) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - tokenops.tokens.cloudflare
+  - tokenops.tokens.attributes.actiongroup_cloudflare
 options:
   account_id:
     description:

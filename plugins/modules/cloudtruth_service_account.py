@@ -42,12 +42,7 @@ extends_documentation_fragment:
   - tokenops.tokens.connection.CLOUDTRUTH
   - tokenops.tokens.rotation
   - tokenops.tokens.attributes
-attributes:
-  action_group:
-    description: Use C(group/tokenops.tokens.cloudtruth) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - tokenops.tokens.cloudtruth
+  - tokenops.tokens.attributes.actiongroup_cloudtruth
 options:
   name:
     description:

@@ -26,12 +26,7 @@ extends_documentation_fragment:
   - tokenops.tokens.connection.CLOUDTRUTH
   - tokenops.tokens.info
   - tokenops.tokens.attributes.INFO_MODULE
-attributes:
-  action_group:
-    description: Use C(group/tokenops.tokens.cloudtruth) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - tokenops.tokens.cloudtruth
+  - tokenops.tokens.attributes.actiongroup_cloudtruth
 options:
   name:
     description:

@@ -40,12 +40,7 @@ extends_documentation_fragment:
   - tokenops.tokens.connection.PACTFLOW
   - tokenops.tokens.rotation
   - tokenops.tokens.attributes
-attributes:
-  action_group:
-    description: Use C(group/tokenops.tokens.pactflow) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - tokenops.tokens.pactflow
+  - tokenops.tokens.attributes.actiongroup_pactflow
 options:
   type:
     description:

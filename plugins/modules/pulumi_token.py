@@ -29,6 +29,20 @@ description:
     O(state=absent) takes a free generation instead of failing."
   - Agent refresh tokens, which Pulumi lists among personal tokens, are never matched, rotated or
     deleted.
+  - "A rotated token keeps the power of its predecessor: its C(admin) flag, its role and its
+    description are copied to the successor, which is read back from the listing and compared.
+    When they differ, the new token is deleted, the previous one is kept, and the task fails
+    saying what differed. Pulumi lets no organization token (admin ones included) create or delete
+    organization tokens, and no team token create team tokens: such a rotation fails before any
+    write, saying so."
+  - "An organization may cap token lifetime (its access token expiry policy,
+    C(maxAccessTokenExpiryDays) of C(GET /api/orgs/{org}/metadata)): a token that never expires,
+    or whose lifetime from creation to expiry is longer, gets 403 on every request against the
+    organization. The module reads the cap of O(organization) once per run where it may issue a
+    secret: such a token is due under O(rotate=due), an expiry asked for beyond the cap fails
+    before any write, and a lifetime the module chooses (copied from the predecessor, or none) is
+    cut to the cap with a warning. A cap that cannot be read is said in RV(token_policy) and in a
+    warning, never taken for no cap."
 author:
   - tokenops engineering (@tokenops)
 extends_documentation_fragment:
@@ -37,12 +51,7 @@ extends_documentation_fragment:
   - tokenops.tokens.rotation
   - tokenops.tokens.rotation.EXPIRY
   - tokenops.tokens.attributes
-attributes:
-  action_group:
-    description: Use C(group/tokenops.tokens.pulumi) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - tokenops.tokens.pulumi
+  - tokenops.tokens.attributes.actiongroup_pulumi
 options:
   kind:
     description:
@@ -54,6 +63,9 @@ options:
   organization:
     description:
       - The organization's name. Required for O(kind=organization) and O(kind=team).
+      - For a personal token, the organization whose access token expiry policy it must meet (a
+        personal token is refused by each organization whose cap it exceeds); without it, no
+        policy is read for a personal token.
     type: str
   team:
     description:
@@ -64,6 +76,8 @@ options:
       - Free text stored with the token.
       - Identifies a personal token, unless O(token_id) is given. Pulumi does not keep descriptions
         unique; two live personal tokens with this description are an error that lists both ids.
+      - A rotated organization or team token keeps its predecessor's description unless this is
+        given.
     type: str
   name:
     description:
@@ -72,10 +86,23 @@ options:
     type: str
   admin:
     description:
-      - Whether a new organization token has admin rights. Only for O(kind=organization).
-      - Fixed at creation; it applies to the next token issued.
+      - Whether a new organization token has admin rights (Pulumi's legacy admin permission
+        level, the built-in Admin role today). Only for O(kind=organization). A new token without
+        it is not an admin token.
+      - Fixed at creation. A rotated token keeps its predecessor's; a different value here only
+        warns (delete the token and create it again to change it).
     type: bool
-    default: false
+  role_id:
+    description:
+      - The id of the role a new organization token acts with, Pulumi's C(roleID) (as
+        pulumi-cloud-sdk's C(CreateOrgAccessTokenRequest) names it; a role's id is shown by
+        M(tokenops.tokens.pulumi_token_info) in RV(token.role), or by C(pulumi org role)). Without
+        it, Pulumi gives the token the organization's default member role.
+      - Only for O(kind=organization); a team token acts with the roles of its team.
+      - Fixed at creation. A rotated token keeps its predecessor's role; a different value here
+        only warns.
+    type: str
+    version_added: 1.1.0
   token_id:
     description:
       - Act on this token id directly instead of finding the token by O(description) or O(name).
@@ -95,7 +122,8 @@ options:
         Mutually exclusive with O(expires_at).
       - Pulumi accepts expiries up to two years ahead; a longer one fails before any request.
       - Without O(expires_in) or O(expires_at), a new token never expires, and a rotated token gets
-        the lifetime its predecessor had.
+        the lifetime its predecessor had; under the organization's expiry cap, either is cut to the
+        cap (with a warning). An expiry beyond the cap fails before any write.
   expires_at:
     description:
       - Expiry of a newly issued token, as an ISO 8601 timestamp such as V(2027-01-31T00:00:00Z).
@@ -201,6 +229,12 @@ token:
       returned: except in check mode's prediction of a new token
       type: dict
       sample: {"id": "3b0d0c6e-1f5e-4d8a-9f3e-2a1b0c9d8e7f", "name": "stack-deployer", "defaultIdentifier": "member"}
+    role_id:
+      description: The id of the token's role (C(role.id)), or null for none.
+      returned: except in check mode's prediction of a rotation of a personal token
+      type: str
+      sample: "3b0d0c6e-1f5e-4d8a-9f3e-2a1b0c9d8e7f"
+      version_added: 1.1.0
     created_at:
       description: When the token (and its secret) was issued, ISO 8601.
       type: str
@@ -233,6 +267,40 @@ previous_id:
   returned: when rotated
   type: str
   sample: "c84b60b8-7f22-45ca-bece-dcf4f99a19ea"
+token_policy:
+  description:
+    - The platform's token lifetime policy for the token's scope, read in this run, and from where.
+    - A token beyond it is due under O(rotate=due), and every expiry asked for a new token is within it.
+  returned: when O(organization) is set and the run creates a token or O(rotate) is not V(never)
+  type: dict
+  version_added: 1.1.0
+  sample:
+    source: the access token expiry policy of organization acme (maxAccessTokenExpiryDays)
+    max_lifetime_seconds: 7776000
+    max_lifetime: 90d
+    readable: true
+    unreadable_reason: null
+  contains:
+    source:
+      description: The policy, named as the platform names it.
+      type: str
+      sample: "the access token expiry policy of organization acme (maxAccessTokenExpiryDays)"
+    max_lifetime_seconds:
+      description: The longest lifetime, creation to expiry, the policy allows; null when it sets none or could not be read.
+      type: int
+      sample: 7776000
+    max_lifetime:
+      description: The same as text such as V(90d); null when there is none.
+      type: str
+      sample: "90d"
+    readable:
+      description: Whether the policy could be read. When false, nothing is known of it, and it is never taken for "no cap".
+      type: bool
+      sample: true
+    unreadable_reason:
+      description: Why the policy could not be read (the platform's answer), or null.
+      type: str
+      sample: "GET /api/orgs/acme/metadata failed with HTTP 403: Forbidden: you are not allowed to perform this operation"
 '''
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._pulumi import (

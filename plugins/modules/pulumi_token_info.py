@@ -17,6 +17,9 @@ description:
   - Never changes anything and never returns a secret (Pulumi never shows one after creation).
   - Agent refresh tokens appear in the personal list with RV(tokens[].type=refresh); they are
     shown as such and never rotated or deleted by M(tokenops.tokens.pulumi_token).
+  - With O(organization), the organization's access token expiry policy is read too
+    (RV(token_policy)); a token that never expires, or whose lifetime is beyond the cap, is
+    RV(tokens[].due), with the reason, whatever O(max_age) and O(renew_before) say.
 author:
   - tokenops engineering (@tokenops)
 extends_documentation_fragment:
@@ -24,12 +27,7 @@ extends_documentation_fragment:
   - tokenops.tokens.connection.PULUMI
   - tokenops.tokens.info
   - tokenops.tokens.attributes.INFO_MODULE
-attributes:
-  action_group:
-    description: Use C(group/tokenops.tokens.pulumi) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - tokenops.tokens.pulumi
+  - tokenops.tokens.attributes.actiongroup_pulumi
 options:
   kind:
     description:
@@ -40,6 +38,8 @@ options:
   organization:
     description:
       - The organization's name. Required for O(kind=organization) and O(kind=team).
+      - For personal tokens, the organization whose expiry policy they are judged by (a personal
+        token is refused by each organization whose cap it exceeds).
     type: str
   team:
     description:
@@ -93,6 +93,7 @@ tokens:
         id: 3b0d0c6e-1f5e-4d8a-9f3e-2a1b0c9d8e7f
         name: stack-deployer
         defaultIdentifier: member
+      role_id: 3b0d0c6e-1f5e-4d8a-9f3e-2a1b0c9d8e7f
       created_at: '2026-05-14T05:25:29Z'
       expires_at: '2026-11-10T05:25:29Z'
       last_used_at: '2026-11-29T05:25:29Z'
@@ -129,6 +130,11 @@ tokens:
       description: The custom role of an organization token, as Pulumi gives it (C(id), C(name), C(defaultIdentifier)), or null.
       type: dict
       sample: {"id": "3b0d0c6e-1f5e-4d8a-9f3e-2a1b0c9d8e7f", "name": "stack-deployer", "defaultIdentifier": "member"}
+    role_id:
+      description: The id of the token's role (C(role.id); O(tokenops.tokens.pulumi_token#module:role_id)), or null for none.
+      type: str
+      sample: "3b0d0c6e-1f5e-4d8a-9f3e-2a1b0c9d8e7f"
+      version_added: 1.1.0
     created_at:
       description: When the token was issued, ISO 8601.
       type: str
@@ -150,13 +156,47 @@ tokens:
       type: bool
       sample: false
     due:
-      description: Whether it is due for rotation under O(max_age) and O(renew_before).
+      description: Whether it is due for rotation under O(max_age) and O(renew_before), or beyond the expiry policy of O(organization).
       type: bool
       sample: true
     due_reason:
       description: Why it is or is not due.
       type: str
       sample: "issued 120 days ago, at least max_age (30d)"
+token_policy:
+  description:
+    - The platform's token lifetime policy for the token's scope, read in this run, and from where.
+    - A token beyond it is RV(tokens[].due), whatever O(max_age) and O(renew_before) say.
+  returned: when O(organization) is set
+  type: dict
+  version_added: 1.1.0
+  sample:
+    source: the access token expiry policy of organization acme (maxAccessTokenExpiryDays)
+    max_lifetime_seconds: 7776000
+    max_lifetime: 90d
+    readable: true
+    unreadable_reason: null
+  contains:
+    source:
+      description: The policy, named as the platform names it.
+      type: str
+      sample: "the access token expiry policy of organization acme (maxAccessTokenExpiryDays)"
+    max_lifetime_seconds:
+      description: The longest lifetime, creation to expiry, the policy allows; null when it sets none or could not be read.
+      type: int
+      sample: 7776000
+    max_lifetime:
+      description: The same as text such as V(90d); null when there is none.
+      type: str
+      sample: "90d"
+    readable:
+      description: Whether the policy could be read. When false, nothing is known of it, and it is never taken for "no cap".
+      type: bool
+      sample: true
+    unreadable_reason:
+      description: Why the policy could not be read (the platform's answer), or null.
+      type: str
+      sample: "GET /api/orgs/acme/metadata failed with HTTP 403: Forbidden: you are not allowed to perform this operation"
 '''
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._info import (
@@ -167,8 +207,8 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import API
 from ansible_collections.tokenops.tokens.plugins.module_utils._pulumi import (
-    generation_of, info_argument_spec as pulumi_info_argument_spec, scope_from_params,
-    token_metadata,
+    expiry_cap, generation_of, info_argument_spec as pulumi_info_argument_spec,
+    scope_from_params, token_metadata,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import utcnow
 
@@ -183,6 +223,8 @@ def main():
         listing = Listing(params, utcnow(), module.warn)
         scope = scope_from_params(params)
         client = make_client(API['pulumi'], params)
+        if params.get('organization'):
+            listing.cap = expiry_cap(client, params['organization'])
         tokens = []
         for raw in scope.list(client):
             if params['description'] is not None and raw.get('description') != params['description']:
@@ -192,7 +234,7 @@ def main():
             annotated = listing.annotate(token_metadata(raw))
             if listing.keep(annotated):
                 tokens.append(annotated)
-        return dict(changed=False, tokens=tokens)
+        return listing.result(tokens)
 
     run(module, work)
 

@@ -140,6 +140,23 @@ options:
     type: list
     elements: dict
     default: []
+  check_failures:
+    description:
+      - The consumer checks (C(check_tasks)) that failed, each with the C(label) of its token, its
+        C(file) and, when known, the C(task) that failed (for V(finish)).
+    type: list
+    elements: dict
+    default: []
+    version_added: 1.1.0
+  issued_var:
+    description:
+      - The name of the variable the result of V(issue) was registered as (the role gives
+        V(_rotate_issued)). V(finish) reads from it the preflight states that a rollback after a
+        failed consumer check needs (a file's previous content, a store's previous version).
+      - They are never an argument of a task nor written to disk, because they may hold a
+        previous secret.
+    type: str
+    version_added: 1.1.0
   handoff:
     description:
       - V(plan) and V(issue) keep their O(rows) and O(outcomes) in O(state_dir) (C(handoff.json),
@@ -150,8 +167,9 @@ options:
     type: bool
     default: false
 notes:
-  - The results of V(issue) carry new secrets for the task-file sinks when there are some; such a
-    result is hidden from every callback, as with O(ignore:no_log=true).
+  - The results of V(issue) carry new secrets for the task-file sinks and consumer checks when
+    there are some, and the preflight states a rollback needs; such a result is hidden from every
+    callback, as with O(ignore:no_log=true).
 seealso:
   - name: The rotation guide
     description: Strategies per platform and recovery after a failed run.
@@ -507,12 +525,49 @@ hygiene:
               expires_at: null
               last_used_at: null
               age_days: 690
+checks:
+  description: The consumer checks (C(check_tasks)) still to run, each with the new secret; the result is hidden from all output.
+  returned: on issue
+  type: list
+  elements: dict
+  version_added: 1.1.0
+  sample:
+    - label: ci-deploy
+      index: 1
+      file: /etc/ansible/checks/terraform_plan.yml
+      secret: pul-0123456789abcdef0123456789abcdef01234567
+      token:
+        id: a088bad3-b904-41a0-b6a9-626e9d6ad9aa
+states:
+  description:
+    - The preflight states of the sinks of tokens with a consumer check, by label and sink, for a
+      rollback in V(finish) (see O(issued_var)); they may hold a previous secret, and the result is
+      hidden from all output.
+  returned: on issue
+  type: dict
+  version_added: 1.1.0
+  sample:
+    ci-deploy:
+      "vault_kv:https://vault.example.com:8200/secret/ci/pulumi#token":
+        version: 4
+        exists: true
+        written: 5
+        custom_metadata: {}
 failed_tokens:
   description: Labels of the tokens that failed.
   returned: on issue and finish
   type: list
   elements: str
   sample: []
+notices:
+  description:
+    - Information the step also prints at default verbosity, for example that O(state_dir) holds no journal
+      yet (a first run there).
+  returned: on plan and issue, when there is something to say
+  type: list
+  elements: str
+  version_added: 1.1.0
+  sample: ["rotate_state_dir /var/lib/token-rotation holds no journal yet, so this is taken as the first rotation run here; ..."]
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -532,6 +587,8 @@ def main():
         rows=dict(type='list', elements='dict', default=[]),
         outcomes=dict(type='list', elements='dict', default=[]),
         task_failures=dict(type='list', elements='dict', default=[]),
+        check_failures=dict(type='list', elements='dict', default=[]),
+        issued_var=dict(type='str', no_log=False),   # a variable's name
         handoff=dict(type='bool', default=False),
         hygiene=dict(type='bool', default=False),
         expiring_within=dict(type='str', default='30d'),

@@ -38,6 +38,15 @@ description:
     rotates the token in this run (the new token then gets the requested expiry).
   - "TFE answers 404 both for a team, token or organization that does not exist and for one the credential may
     not see; errors say both. A 422 shows the platform's own validation text."
+  - A successor is created for its predecessor's team and read back to prove it (a team token can do what its
+    team can, so the team is what it must keep).
+  - "An organization may set a token TTL policy (C(GET /organizations/{org}/token-ttl-policies), the C(team)
+    entry; none is listed while it sets none). A team token whose lifetime, creation to expiry, is longer stops
+    working (401). The module reads the policy of O(organization) once per run where it may issue a secret: such
+    a token is due under O(rotate=due); an expiry asked for beyond the cap fails before any write; without
+    O(expires_in) or O(expires_at), the new token is asked to expire at the cap instead of the platform's
+    two-year default (with a warning). A policy that cannot be read is said in RV(token_policy) and a warning,
+    never taken for no cap."
 author:
   - tokenops engineering (@tokenops)
 extends_documentation_fragment:
@@ -46,12 +55,7 @@ extends_documentation_fragment:
   - tokenops.tokens.rotation
   - tokenops.tokens.rotation.EXPIRY
   - tokenops.tokens.attributes
-attributes:
-  action_group:
-    description: Use C(group/tokenops.tokens.tfe) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - tokenops.tokens.tfe
+  - tokenops.tokens.attributes.actiongroup_tfe
 options:
   organization:
     description:
@@ -87,7 +91,8 @@ options:
       - Expiry of a newly issued token, relative to now, as a duration such as V(90d) or V(12h).
       - Mutually exclusive with O(expires_at).
       - When neither O(expires_in) nor O(expires_at) is given, the platform chooses the expiry, two years after
-        creation on current releases, and RV(token.expires_at) returns what it chose.
+        creation on current releases, and RV(token.expires_at) returns what it chose; under the organization's
+        token TTL policy, the module asks for the cap instead.
       - An existing token matches O(expires_in) when its lifetime (expiry minus creation) is within five minutes
         of it.
     type: str
@@ -225,6 +230,40 @@ previous_id:
   returned: when a token that existed was rotated
   type: str
   sample: at-Hn4kV2pQw8ZrT6sY
+token_policy:
+  description:
+    - The platform's token lifetime policy for the token's scope, read in this run, and from where.
+    - A token beyond it is due under O(rotate=due), and every expiry asked for a new token is within it.
+  returned: when the organization is known (O(organization), not only O(token_id)) and the run creates a token or O(rotate) is not V(never)
+  type: dict
+  version_added: 1.1.0
+  sample:
+    source: the team token TTL policy of organization acme (token-ttl-policies)
+    max_lifetime_seconds: 7776000
+    max_lifetime: 90d
+    readable: true
+    unreadable_reason: null
+  contains:
+    source:
+      description: The policy, named as the platform names it.
+      type: str
+      sample: "the team token TTL policy of organization acme (token-ttl-policies)"
+    max_lifetime_seconds:
+      description: The longest lifetime, creation to expiry, the policy allows; null when it sets none or could not be read.
+      type: int
+      sample: 7776000
+    max_lifetime:
+      description: The same as text such as V(90d); null when there is none.
+      type: str
+      sample: "90d"
+    readable:
+      description: Whether the policy could be read. When false, nothing is known of it, and it is never taken for "no cap".
+      type: bool
+      sample: true
+    unreadable_reason:
+      description: Why the policy could not be read (the platform's answer), or null.
+      type: str
+      sample: "GET /api/v2/organizations/acme/token-ttl-policies failed with HTTP 404: not found"
 '''
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._tfe import (

@@ -17,6 +17,9 @@ description:
   - Never changes anything and never returns a secret (TFE shows one only when a token is created).
   - With O(team), the listing is narrowed by the team's name (C(q)) and then matched by team id; a team given by
     name is matched exactly (case-sensitive) over every page of the organization's teams.
+  - The organization's team token TTL policy is read too (RV(token_policy)); a token that never expires, or whose
+    lifetime is beyond the cap (TFE refuses it with 401), is RV(tokens[].due), with the reason, whatever
+    O(max_age) and O(renew_before) say.
 author:
   - tokenops engineering (@tokenops)
 extends_documentation_fragment:
@@ -24,18 +27,13 @@ extends_documentation_fragment:
   - tokenops.tokens.connection.TFE
   - tokenops.tokens.info
   - tokenops.tokens.attributes.INFO_MODULE
-attributes:
-  action_group:
-    description: Use C(group/tokenops.tokens.tfe) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - tokenops.tokens.tfe
+  - tokenops.tokens.attributes.actiongroup_tfe
 options:
   organization:
     description:
-      - The organization's name. When not set, E(TFE_ORGANIZATION) is used; one of the two is required.
+      - The organization's name. When not set, E(TFE_ORGANIZATION) is used; one of the two is required, and
+        the error without either names both.
     type: str
-    required: true
   team:
     description:
       - List only the tokens of this team, by name (exact, case-sensitive) or by id (C(team-) and 16 letters or
@@ -146,13 +144,47 @@ tokens:
       type: bool
       sample: false
     due:
-      description: Whether it is due under O(max_age) and O(renew_before).
+      description: Whether it is due under O(max_age) and O(renew_before), or beyond the organization's token TTL policy.
       type: bool
       sample: true
     due_reason:
       description: Why it is or is not due.
       type: str
       sample: "issued 700 days ago, at least max_age (30d)"
+token_policy:
+  description:
+    - The platform's token lifetime policy for the token's scope, read in this run, and from where.
+    - A token beyond it is RV(tokens[].due), whatever O(max_age) and O(renew_before) say.
+  returned: always
+  type: dict
+  version_added: 1.1.0
+  sample:
+    source: the team token TTL policy of organization acme (token-ttl-policies)
+    max_lifetime_seconds: 7776000
+    max_lifetime: 90d
+    readable: true
+    unreadable_reason: null
+  contains:
+    source:
+      description: The policy, named as the platform names it.
+      type: str
+      sample: "the team token TTL policy of organization acme (token-ttl-policies)"
+    max_lifetime_seconds:
+      description: The longest lifetime, creation to expiry, the policy allows; null when it sets none or could not be read.
+      type: int
+      sample: 7776000
+    max_lifetime:
+      description: The same as text such as V(90d); null when there is none.
+      type: str
+      sample: "90d"
+    readable:
+      description: Whether the policy could be read. When false, nothing is known of it, and it is never taken for "no cap".
+      type: bool
+      sample: true
+    unreadable_reason:
+      description: Why the policy could not be read (the platform's answer), or null.
+      type: str
+      sample: "GET /api/v2/organizations/acme/token-ttl-policies failed with HTTP 404: not found"
 '''
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._info import (
@@ -176,7 +208,7 @@ def main():
     def work():
         listing = Listing(module.params, utcnow(), module.warn)
         client = make_client(API['tfe'], module.params)
-        return dict(changed=False, tokens=annotate_listing(client, module.params, listing))
+        return listing.result(annotate_listing(client, module.params, listing))
 
     run(module, work)
 

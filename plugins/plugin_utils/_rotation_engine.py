@@ -35,9 +35,9 @@ from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_protocol
 )
 
 
-def sink_problem(item):
+def sink_problem(item, check_mode=True):
     """Why a sink of ``item`` could not take a new secret (the first found), or None."""
-    return preflight(item.sinks)[1]
+    return preflight(item.checked_before_issuing, check_mode)[1]
 
 
 class Run:
@@ -52,6 +52,9 @@ class Run:
         self.check_mode = check_mode
         self.stop = threading.Event()
         self.deliveries = []
+        self.checks = []
+        #: the preflight states the finish step needs for a rollback, by label (no_log only)
+        self.states = {}
         self.outcomes = []
         #: ``[(client, [Planned])]`` of the plan (the scopes' listings, for the hygiene)
         self.plans = []
@@ -71,12 +74,17 @@ class Run:
             return None
         return hygiene.hygiene(self.plans, rows, self.now, *durations)
 
-    def plan_rows(self):
+    def plan_rows(self, show_deliveries=False):
+        """The plan's rows; ``show_deliveries`` (check mode): a due token's row says where its
+        new secret would be written."""
         planned = [p for client, plans in self.plan() for p in plans]
         for p in planned:
             why = p.due and not p.error and sink_problem(p.item)
             if why:
                 p.notes.append('will fail before issuing: %s' % why)
+            elif p.due and not p.error and show_deliveries:
+                p.notes.append('would deliver to %s'
+                               % ', '.join(sink.describe() for sink in p.item.sinks))
         rows = self._ordered([p.row(self.now, self.check_mode) for p in planned])
         work = any(p.due or p.retire_now_ids or p.finish_entry for p in planned if not p.error)
         return rows, work
@@ -123,6 +131,10 @@ class Run:
             with self._lock:
                 self.outcomes.append(rotation.outcome())
                 self.deliveries.extend(rotation.deliveries)
+                self.checks.extend(rotation.checks)
+                carried = rotation.carried_states()
+                if carried and item.check is not None:
+                    self.states[item.label] = carried
         return row
 
     def _stop_if_failed(self, row):
@@ -131,12 +143,17 @@ class Run:
         return row
 
     # -- finish -----------------------------------------------------------------------------
-    def finish(self, rows, outcomes, task_failures):
-        """Close the rotations that waited for task-file sinks; return the final rows."""
+    def finish(self, rows, outcomes, task_failures, check_failures=None, states=None):
+        """Close the rotations that waited for task-file sinks and consumer checks; return the
+        final rows. ``states``: the preflight states the issue step carried, by label."""
         by_label = dict((row['label'], dict(row)) for row in rows)
         failures = {}
         for failure in task_failures or []:
             failures.setdefault(failure.get('label'), []).append(failure)
+        checks = {}
+        for failure in check_failures or []:
+            checks.setdefault(failure.get('label'), check_failure_text(failure))
+        states = states or {}
         items = dict((item.label, item) for item in self.items)
         work = [(items[o['label']], o) for o in outcomes or [] if o['label'] in items]
         groups = {}
@@ -146,66 +163,95 @@ class Run:
         def finish_group(pairs):
             client = make_client(pairs[0][0].provider.api, pairs[0][0].params)
             return [self._finish_one(client, item, outcome, by_label[item.label],
-                                     failures.get(item.label))
+                                     failures.get(item.label), checks.get(item.label),
+                                     states.get(item.label))
                     for item, outcome in pairs]
 
         for row in [r for group in run_groups(list(groups.values()), finish_group) for r in group]:
             by_label[row['label']] = row
         return list(by_label.values())      # in the order of V(issue)'s rows
 
-    def _finish_one(self, client, item, outcome, row, failed):
-        rotation = Rotation(item, client, self.journal, self.now, dict(row)).resume(outcome)
-        return rotation.after_task_files(failed)
+    def _finish_one(self, client, item, outcome, row, failed, check_failure, states):
+        rotation = Rotation(item, client, self.journal, self.now, dict(row)).resume(outcome,
+                                                                                    states)
+        return rotation.after_task_files(failed, check_failure)
+
+
+def named_check_failures(failures, checks):
+    """The failed consumer checks as the role recorded them, each failed task's name left out
+    when it holds the new secret its check was given (``checks``: the issue step's) or an
+    untemplated template: ansible-core templates task names, and a name may quote the secret."""
+    given = {}
+    for check in checks or []:
+        given.setdefault(check.get('label'), []).append(check.get('secret'))
+    named = []
+    for failure in failures or []:
+        task = str(failure.get('task') or '')
+        if '{{' in task or any(secret and secret in task
+                               for secret in given.get(failure.get('label'), [])):
+            task = ''
+        named.append(dict(failure, task=task))
+    return named
+
+
+def check_failure_text(failure):
+    """Why a consumer check failed, as the role recorded it (a file, maybe a task's name)."""
+    text = 'the check task file %s failed' % (failure.get('file') or '?')
+    if failure.get('task'):
+        text += ' at the task "%s"' % failure['task']
+    return text
 
 
 def failed_labels(rows):
     return [row['label'] for row in rows if row['action'] == 'failed']
 
 
-NO_JOURNAL = ('rotate_state_dir %s holds no journal: either no rotation run has finished here '
-              'yet, or the directory does not outlive a run (AWX and other container-based '
-              'runners start every job in a fresh file system). Without a journal, a run cannot '
-              'finish a rotation that an earlier run left half done, and PactFlow ages are counted '
-              'from scratch: keep rotate_state_dir on persistent storage (docs/awx.md)')
+NO_JOURNAL = ('rotate_state_dir %s holds no journal yet, so this is taken as the first rotation '
+              'run here; the journal starts with this run. If the directory does not outlive a run '
+              '(AWX and other container-based runners start every job in a fresh file system), '
+              'keep it on persistent storage (docs/awx.md): without a journal, a run cannot finish '
+              'a rotation that an earlier run left half done, and PactFlow ages are counted from '
+              'scratch')
 
 
 def plan_step(tokens, state_dir, check_mode, now=None, durations=None):
     """Plan only; ``durations``: see ``Run.hygiene``."""
     run = Run(tokens, state_dir, check_mode=True, now=now)
-    rows, work = run.plan_rows()
+    rows, work = run.plan_rows(show_deliveries=check_mode)
     generated = isoformat(run.now)
     found = run.hygiene(rows, durations)
     result = dict(rows=rows, work=work, summary=report.summary(rows), hygiene=found,
-                  **_no_journal_warning(run.journal))
+                  **_no_journal_notice(run.journal))
     if check_mode:
         result['report_md'] = report.markdown(rows, generated, check_mode=True, hygiene=found)
         result['report'] = report.document(rows, generated, check_mode=True, hygiene=found)
     return result
 
 
-def _no_journal_warning(journal):
-    """Say so when the state directory holds no journal (read before the step writes one)."""
-    return {} if journal.exists else dict(warnings=[NO_JOURNAL % journal.state_dir])
+def _no_journal_notice(journal):
+    """Say so, as information, when the state directory holds no journal (read before the step
+    writes one): a first run is no fault. The action plugin prints ``notices``."""
+    return {} if journal.exists else dict(notices=[NO_JOURNAL % journal.state_dir])
 
 
 def issue_step(tokens, state_dir, fail_fast, now=None, durations=None):
     """Plan (the listings are read here, under the step lock) and issue what is due;
     ``durations``: see ``Run.hygiene``."""
     run = Run(tokens, state_dir, fail_fast=fail_fast, now=now)
-    warning = _no_journal_warning(run.journal)
+    notice = _no_journal_notice(run.journal)
     rows = run.issue()
-    return dict(rows=rows, outcomes=run.outcomes, deliveries=run.deliveries,
-                failed_tokens=failed_labels(rows), hygiene=run.hygiene(rows, durations),
-                **warning)
+    return dict(rows=rows, outcomes=run.outcomes, deliveries=run.deliveries, checks=run.checks,
+                states=run.states, failed_tokens=failed_labels(rows),
+                hygiene=run.hygiene(rows, durations), **notice)
 
 
 def finish_step(tokens, state_dir, report_dir, rows, outcomes, task_failures, now=None,
-                hygiene=None):
-    """Close what waited for the task-file sinks and write the report (with the ``hygiene``
-    the issue step found). Only the items with such an outcome are checked again (the issue
-    step checked them all)."""
+                check_failures=None, states=None, hygiene=None):
+    """Close what waited for the task-file sinks and consumer checks, and write the report
+    (with the ``hygiene`` the issue step found). Only the items with such an outcome are
+    checked again (the issue step checked them all)."""
     run = Run(tokens, state_dir, now=now, only=set(o['label'] for o in outcomes or []))
-    rows = run.finish(rows, outcomes, task_failures)
+    rows = run.finish(rows, outcomes, task_failures, check_failures, states)
     run.journal.create()         # the next run knows this directory outlived a run
     generated = isoformat(run.now)
     json_path, md_path, text = report.write(report_dir, rows, generated, hygiene)

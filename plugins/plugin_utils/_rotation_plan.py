@@ -36,12 +36,16 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     forget_unreadable_times, parse_optional_timestamp,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_protocol import (
-    failure_text, recover,
+    confirm_consumers, failure_text, recover,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_report import new_row
-from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import SinkError, make_sink
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import (
+    TYPES, SinkError, make_sink,
+)
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.tasks import CheckTasks
 
-ITEM_KEYS = ('provider', 'id', 'params', 'max_age', 'renew_before', 'force', 'deliver', 'limits')
+ITEM_KEYS = ('provider', 'id', 'params', 'max_age', 'renew_before', 'force', 'deliver', 'limits',
+             'check_tasks')
 #: the keys of an item's ``limits``: requests in flight, and the budget of ``requests`` per
 #: ``seconds``, for the item's credential (the smallest an item of the credential gives wins)
 LIMIT_KEYS = ('concurrency', 'requests', 'seconds')
@@ -65,8 +69,10 @@ class Item:
     """One validated entry of ``rotate_tokens``."""
 
     def __init__(self, index, raw, label, provider, params, policy, sinks, connection, adapter,
-                 limits=None):
+                 limits=None, check=None):
         self.index = index
+        #: the consumer check (``check_tasks``), a :class:`CheckTasks`, or None
+        self.check = check
         self.limits = limits or {}
         self.raw = raw
         self.label = label
@@ -82,6 +88,11 @@ class Item:
     def engine_sinks(self):
         """The sinks the engine writes (all but the task files)."""
         return [s for s in self.sinks if not s.runs_as_task_file]
+
+    @property
+    def checked_before_issuing(self):
+        """The sinks, and the consumer check's task file: each must pass its preflight."""
+        return self.sinks + ([self.check] if self.check is not None else [])
 
     @property
     def task_sinks(self):
@@ -121,8 +132,12 @@ def _validator(provider):
     """One validator per platform for all its items (building one costs more than using it)."""
     validator = getattr(provider, '_rotation_validator', None)
     if validator is None:
+        # Without the options the item itself sets: an unknown option's message lists only
+        # what params accepts.
+        spec = dict((name, option) for name, option in provider.argument_spec.items()
+                    if name not in ITEM_LEVEL)
         validator = provider._rotation_validator = ArgumentSpecValidator(
-            provider.argument_spec, mutually_exclusive=provider.mutually_exclusive)
+            spec, mutually_exclusive=provider.mutually_exclusive)
     return validator
 
 
@@ -185,13 +200,20 @@ def validate_item(index, raw, labels, now, providers=None):
         raise ValidationError('%s.%s' % (where, exc))
     deliver = raw.get('deliver')
     if not isinstance(deliver, list) or not deliver:
-        raise ValidationError('%s.deliver: required, a list of at least one sink (file, '
-                              'vault_file or tasks); a rotated secret must go somewhere' % where)
+        raise ValidationError('%s.deliver: required, a list of at least one sink (%s); a '
+                              'rotated secret must go somewhere' % (where, ', '.join(TYPES)))
     sinks = []
     for position, sink in enumerate(deliver):
         try:
             sinks.append(make_sink(sink, '%s.deliver[%d]' % (where, position), label,
                                    provider.name, provider.token_env))
+        except SinkError as exc:
+            raise ValidationError(str(exc))
+    check = None
+    if raw.get('check_tasks') is not None:
+        try:
+            check = CheckTasks.for_item(raw['check_tasks'], '%s.check_tasks' % where, label,
+                                        provider.name)
         except SinkError as exc:
             raise ValidationError(str(exc))
     try:
@@ -202,8 +224,10 @@ def validate_item(index, raw, labels, now, providers=None):
         raise ValidationError('%s.params.%s' % (where, exc))
     connection = (provider.name, base_url, token, bool(params.get('validate_certs', True)),
                   params.get('timeout'), params.get('max_retry_wait'))
+    for sink in sinks:
+        sink.rotating(provider.name, base_url, token)
     return Item(index, raw, label, provider, params, policy, sinks, connection, adapter,
-                _check_limits(where, raw.get('limits')))
+                _check_limits(where, raw.get('limits')), check)
 
 
 def _check_limits(where, limits):
@@ -265,7 +289,8 @@ def validate_items(tokens, now, only=None):
                 continue
             if sink.target in seen:
                 errors.append('rotate_tokens[%s].deliver: %s is also a sink of %s; two tokens '
-                              'cannot share a file' % (item.label, sink.target, seen[sink.target]))
+                              'cannot share a file or a stored secret'
+                              % (item.label, sink.target, seen[sink.target]))
             seen[sink.target] = item.label
     errors += _same_token_twice(items)
     if errors:
@@ -453,15 +478,32 @@ def not_due_reason(policy, issued, expires, now):
     return 'not due: %s' % '; '.join(parts) if parts else 'not due'
 
 
+def lifetime_breach(planned):
+    """Why the current token is beyond its platform's lifetime cap, or None; a cap that could
+    not be read is noted on the row."""
+    cap = planned.adapter.lifetime_cap()
+    if cap is None:
+        return None
+    if cap.unreadable:
+        planned.notes.append(cap.unreadable_warning())
+    return cap.breach(parse_optional_timestamp(planned.current.get('created_at')),
+                      planned.adapter.expires_at(planned.current))
+
+
 def decide(planned, journal, now):
-    """(due, reason) for the current token under the item's policy."""
+    """(due, reason) for the current token under the item's policy and its platform's cap."""
     item = planned.item
+    breach = lifetime_breach(planned)
+    if breach:
+        return True, breach
     issued, record = issued_at(planned, journal)
     expires = planned.adapter.expires_at(planned.current)
     if issued is None and expires is None and item.policy.rotate == 'due':
         return True, ('age unknown: %s does not say when a secret was issued and this role has '
                       'no record of rotating it; rotating now starts a known age'
                       % item.provider.title)
+    if item.policy.rotate == 'always':
+        return True, 'force: true'
     due, reason = item.policy.decide(issued, expires, now)
     if not due:
         reason = not_due_reason(item.policy, issued, expires, now)
@@ -530,6 +572,8 @@ def plan_group(group, journal, now, on_client=None):
                 continue
             if not planned.due:
                 planned.due, planned.reason = decide(planned, journal, now)
+            if not planned.due and entry is None:
+                confirm_consumers(planned)
             if planned.due:
                 adapter.check_rotation(current)
         except (InputError, TokenOpsError) as exc:

@@ -10,9 +10,10 @@ next run does with a journal entry an interrupted run left at each step.
 
 ::
 
-    issuing → issued → verified ──→ delivered → checked → done
-                  ↘ unverified ↗          ↘ rolled_back
-    issuing, issued, verified → undone  (overlapping platforms: the new token deleted)
+    issuing → issued → verified ──→ delivered ──→ checked → done
+                  ↘ unverified ↗ ↘             ↗
+                                  checking ───→ rolled_back   (an item with check_tasks)
+    issuing, issued, verified, checking → undone  (overlapping platforms: the new token deleted)
 
 :data:`STEPS` is the table; :class:`Rotation` walks it for one token (the engine,
 ``_rotation_engine.py``, runs many at once and keeps the rows); :func:`recover` reads a journal
@@ -34,6 +35,7 @@ __metaclass__ = type
 from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
     AmbiguousWriteError, TokenOpsError,
 )
+from ansible_collections.tokenops.tokens.plugins.module_utils._power import issue_successor
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, isoformat,
 )
@@ -45,6 +47,7 @@ ISSUED = 'issued'
 VERIFIED = 'verified'
 UNVERIFIED = 'unverified'
 DELIVERED = 'delivered'
+CHECKING = 'checking'
 CHECKED = 'checked'
 DONE = 'done'
 UNDONE = 'undone'
@@ -74,16 +77,20 @@ STEPS = dict((step.name, step) for step in (
          'answer comes back'),
     Step(ISSUED, (VERIFIED, UNVERIFIED, UNDONE), True, REISSUE,
          'the new token\'s id is known; its secret has not reached every sink'),
-    Step(VERIFIED, (DELIVERED, UNDONE), False, REISSUE,
+    Step(VERIFIED, (DELIVERED, CHECKING, UNDONE), False, REISSUE,
          'the platform accepted the new secret (the journal still says issued)'),
-    Step(UNVERIFIED, (DELIVERED,), False, CHECK_AGAIN,
+    Step(UNVERIFIED, (DELIVERED, CHECKING), False, CHECK_AGAIN,
          'in place, the check of the new secret could not conclude; it is delivered anyway (the '
          'previous secret is dead). Journaled when the rotation is done, for the next run'),
-    Step(DELIVERED, (CHECKED, ROLLED_BACK), True, RETIRE,
-         'every sink holds the new secret'),
+    Step(DELIVERED, (CHECKED,), True, RETIRE,
+         'every sink holds the new secret, and no consumer check was asked for'),
+    Step(CHECKING, (CHECKED, ROLLED_BACK, UNDONE, DONE), True, REISSUE,
+         'the sinks the engine writes hold the new secret; the task-file sinks and the consumer '
+         'check (check_tasks) run in the role. The previous secret stays until the check '
+         'passed: a run killed here leaves the replacement to be superseded by a new rotation'),
     Step(CHECKED, (DONE,), False, RETIRE,
          'the consumers accept the new secret (or no check was asked for): only revoking the '
-         'previous secret is left'),
+         'previous secret is left. Journaled when reached from checking'),
     Step(DONE, (), False, None, 'the entry is closed'),
     Step(UNDONE, (), False, None,
          'the new token was deleted before it reached every sink; the previous secret works and '
@@ -95,6 +102,10 @@ STEPS = dict((step.name, step) for step in (
 FIRST = ISSUING
 
 ERRORS = (InputError, TokenOpsError)
+#: a failed consumer check on a platform that replaced the secret in place (docs/rotation.md)
+IN_PLACE_CHECK_FAILED = ('the consumer check failed: %s. %s replaces secrets in place: the '
+                         'previous secret no longer works, so nothing was rolled back; the '
+                         'consumers hold the new secret')
 IN_PLACE_NOTE = ('replaced in place: the previous secret stopped working when the new one was '
                  'issued, so it was delivered at once')
 AWAITING = 'awaiting the task-file sinks'
@@ -134,9 +145,9 @@ def verify_secret(adapter, secret):
 
 
 def issue_secret(adapter, current):
-    """``(token, secret)`` of a replacement for ``current``."""
+    """``(token, secret)`` of a replacement for ``current`` that carries its power (``_power``)."""
     try:
-        return adapter.issue_replacement(current)
+        return issue_successor(adapter, current)
     except NotImplementedError:
         if adapter.overlaps:
             raise
@@ -145,16 +156,33 @@ def issue_secret(adapter, current):
         return token, secret
 
 
-def preflight(sinks):
+def preflight(sinks, check_mode=False):
     """``(states, problem)``: each sink's preflight state by its description, and why a sink
-    could not take a new secret (the first found) or None."""
+    could not take a new secret (the first found) or None. In ``check_mode`` a sink changes
+    nothing (a store sink does not create an absent secret)."""
     states = {}
-    try:
-        for sink in sinks:
+    for sink in sinks:
+        sink.check_mode = check_mode
+        try:
             states[sink.describe()] = sink.preflight()
-    except SinkError as exc:
-        return states, str(exc)
+        except SinkError as exc:
+            return states, str(exc)
+        except Exception as exc:  # pylint: disable=broad-except
+            # A bug or a library's surprise stays this token's failure; its message may quote
+            # what the store holds, so only its kind is told.
+            return states, '%s: its check failed unexpectedly (%s)' % (
+                sink.describe(), type(exc).__name__)
     return states, None
+
+
+class PartialDelivery(SinkError):
+    """A delivery that failed after sinks that cannot be put back took the new secret, or
+    whose write may have happened (a store that acted and dropped its answer): ``stuck`` names
+    them (their consumers hold, or may hold, the new secret now)."""
+
+    def __init__(self, message, stuck):
+        super(PartialDelivery, self).__init__(message)
+        self.stuck = stuck
 
 
 def deliver(sinks, secret, token, records=None, states=None):
@@ -163,26 +191,58 @@ def deliver(sinks, secret, token, records=None, states=None):
     Every sink is staged first (a file sink writes its temporary file), then each is committed
     (renamed, or written where a store cannot stage). On a failure the staged ones are
     abandoned and the committed ones rolled back with their preflight ``states``; raises
-    ``SinkError`` naming the sink that failed, and any that could not be put back.
+    ``SinkError`` naming the sink that failed, or :class:`PartialDelivery` when some sinks may
+    hold the new secret all the same (not put back, or a write whose outcome is unknown).
     """
     records = records or {}
     staged, committed = [], []
     try:
         for sink in sinks:
-            staged.append((sink, sink.stage(secret, token, records.get(sink.describe()))))
+            staged.append((sink, _unexpected(sink, sink.stage, secret, token,
+                                             records.get(sink.describe()))))
         for sink, write in staged:
-            write.commit()
+            _unexpected(sink, write.commit)
             committed.append(sink)
     except BaseException as exc:
         for sink, write in staged[len(committed):]:
             write.abort()
         stuck = _roll_back(committed, states or {})[1]
-        if stuck and isinstance(exc, SinkError):
-            raise SinkError('%s; and %s could not be put back (%s)'
-                            % (exc, ', '.join(d for d, why in stuck),
-                               '; '.join(why for d, why in stuck)))
+        if not isinstance(exc, SinkError):
+            raise
+        failed = staged[len(committed)][0] if len(committed) < len(staged) else None
+        holders = [d for d, why in stuck]
+        if exc.maybe_written and failed is not None:
+            holders.append(failed.describe())
+        message = str(exc)
+        if stuck:
+            message = '%s; and %s could not be put back (%s)' % (
+                exc, ', '.join(d for d, why in stuck), '; '.join(why for d, why in stuck))
+        if holders:
+            raise PartialDelivery(message, holders)
         raise
     return [sink.describe() for sink in sinks]
+
+
+def _unexpected(sink, call, *args):
+    """``call(*args)``; an exception other than SinkError (a bug, a library's surprise) becomes
+    one, as a write whose outcome is unknown (its message may quote the secret: only its kind
+    is told)."""
+    try:
+        return call(*args)
+    except SinkError:
+        raise
+    except Exception as exc:  # pylint: disable=broad-except
+        raise SinkError('%s: the write failed unexpectedly (%s)' % (
+            sink.describe(), type(exc).__name__), maybe_written=True)
+
+
+def sink_notes(sinks):
+    """What the sinks said of their last write beside success (taken once)."""
+    notes = []
+    for sink in sinks:
+        notes.extend(sink.notes)
+        del sink.notes[:]
+    return notes
 
 
 def _roll_back(sinks, states):
@@ -236,16 +296,19 @@ class Rotation:
         self.states = {}
         #: what the role runs for each task-file sink (holds the secret)
         self.deliveries = []
+        #: what the role runs for the consumer check, check_tasks (holds the secret)
+        self.checks = []
         self.awaiting = False
 
     # -- transitions ----------------------------------------------------------------------------
-    def _to(self, step, **fields):
+    def _to(self, step, journal=None, **fields):
+        """Move to ``step``; journal it as :data:`STEPS` says (``journal``: say otherwise)."""
         allowed = STEPS[self.step].successors if self.step else (FIRST,)
         if step not in allowed:
             raise ProtocolError('%s: %s cannot follow %s' % (self.item.label, step, self.step))
         self.step = step
         self.path.append(step)
-        if STEPS[step].journaled:
+        if STEPS[step].journaled if journal is None else journal:
             self.journal.record(self.item, step=step, **fields)
 
     def fail(self, message):
@@ -261,7 +324,7 @@ class Rotation:
         item, row = self.item, self.row
         self.planned, self.adapter = planned, adapter
         if planned.due:
-            self.states, why = preflight(item.sinks)
+            self.states, why = preflight(item.checked_before_issuing)
             if why:
                 return self.fail('a sink cannot take a new secret, so none was issued (nothing '
                                  'was changed on %s): %s' % (item.provider.title, why))
@@ -279,9 +342,13 @@ class Rotation:
         if not self._deliver(secret):
             return row
         self.previous_fate = adapter.previous_fate
+        if item.check is not None:
+            self._to(CHECKING, delivered=self.delivered)
+            self.checks = [item.check.delivery(secret, self.token, item.index)]
         if item.task_sinks:
             self.deliveries = [sink.delivery(secret, self.token, item.index)
                                for sink in item.task_sinks]
+        if item.task_sinks or item.check is not None:
             self.awaiting = True
             row.update(action='rotated', notes=row['notes'] + [AWAITING])
             return row
@@ -331,6 +398,10 @@ class Rotation:
             self._follow(previous, secret)
         row.update(token_id=token.get('id'), previous_id=previous.get('id') if previous else None,
                    age_days=0, expires_at=token.get('expires_at'), reason=planned.reason)
+        # What the issue found (a lifetime cut to the platform's cap, a power difference in place)
+        row['notes'] = list(row.get('notes') or []) + [n for n in self.adapter.notes
+                                                       if n not in (row.get('notes') or [])]
+        del self.adapter.notes[:]
         return secret
 
     def _verify(self, secret):
@@ -359,11 +430,16 @@ class Rotation:
             self.journal.record(item, sink_records=records)
         try:
             self.delivered = deliver(sinks, secret, self.token, records, self.states)
+        except PartialDelivery as exc:
+            self._keep_partly_delivered('delivery failed: %s' % exc, exc.stuck)
+            return False
         except SinkError as exc:
             self._undo('delivery failed: %s' % exc)
             return False
         self.row['delivered'] = self.delivered
-        self.journal.record(item, delivered=self.delivered)
+        self.row['notes'] = list(self.row.get('notes') or []) + sink_notes(sinks)
+        if item.check is None:
+            self.journal.record(item, delivered=self.delivered)
         return True
 
     def _follow(self, previous, secret):
@@ -377,10 +453,29 @@ class Rotation:
     def _close_undone(self):
         """``undone``: the entry of an earlier run back as it was (or none)."""
         self._to(UNDONE)
+        self._restore_earlier()
+
+    def _restore_earlier(self):
+        """The journal entry of an earlier run back as it was (or none)."""
         if self.earlier is None:
             self.journal.finish(self.item)
         else:
-            self.journal.record(self.item, **self.earlier)
+            self.journal.record(self.item, **dict(self.earlier,
+                                                  sink_records=self.earlier.get('sink_records')))
+
+    def _keep_partly_delivered(self, message, holders):
+        """After a delivery that left the new secret in sinks that cannot be put back: their
+        consumers hold it, so it is kept alive (deleting it would break them), and so is the
+        previous one. The journal says where it went: the next run rotates again and revokes
+        it once a newer secret reached every sink (``_reissue``)."""
+        if not self.item.overlaps:
+            return self._undo(message)
+        self.journal.record(self.item, delivered=list(holders))
+        return self.fail('%s. The new token %s is kept, since %s hold%s it; the previous secret '
+                         'still works; the next run rotates again and revokes both once every '
+                         'sink holds a newer secret'
+                         % (message, self.token.get('id'), ', '.join(holders),
+                            '' if len(holders) > 1 else 's'))
 
     def _undo(self, message):
         """After a failed verification or delivery: keep the previous secret where possible."""
@@ -413,8 +508,22 @@ class Rotation:
                     delivered=self.delivered, earlier=self.earlier, unverified=self.unverified,
                     previous_fate=self.previous_fate)
 
-    def resume(self, outcome):
-        """Carry on in the finish step from what :meth:`outcome` gave the issue step."""
+    def carried_states(self):
+        """The preflight states of the sinks that can be rolled back, as JSON-able data for the
+        finish step (by sink description). They may hold a previous secret: they travel only in
+        the issue step's ``no_log`` result, in the ``ansible-playbook`` process's memory."""
+        carried = {}
+        for sink in self.item.engine_sinks:
+            described = sink.describe()
+            if sink.can_roll_back and described in self.states:
+                data = sink.export_state(self.states[described])
+                if data is not None:
+                    carried[described] = data
+        return carried
+
+    def resume(self, outcome, states=None):
+        """Carry on in the finish step from what :meth:`outcome` gave the issue step
+        (``states``: :meth:`carried_states`, when the role kept them)."""
         self.previous = outcome.get('previous')
         self.token = outcome.get('token') or {}
         self.superseded = outcome.get('superseded') or []
@@ -422,7 +531,14 @@ class Rotation:
         self.earlier = outcome.get('earlier')
         self.unverified = outcome.get('unverified')
         self.previous_fate = outcome.get('previous_fate')
-        self.step = UNVERIFIED if self.unverified else VERIFIED
+        if self.item.check is not None:
+            self.step = CHECKING
+        else:
+            self.step = UNVERIFIED if self.unverified else VERIFIED
+        for sink in self.item.engine_sinks:
+            described = sink.describe()
+            if (states or {}).get(described) is not None:
+                self.states[described] = sink.import_state(states[described])
         self.adapter = self.item.new_adapter(self.client, self.now)
         return self
 
@@ -463,14 +579,23 @@ class Rotation:
                          'deleted' % (message, token.get('id')))
 
     def complete(self, secret=None, check_failure=None):
-        """``delivered`` → ``checked`` → ``done``: every sink holds the new secret; revoke the
-        previous one (overlapping platforms). ``check_failure``: why the consumer check failed
-        (then :meth:`roll_back`). ``secret`` is known in the issue step only."""
+        """``delivered`` (or ``checking``) → ``checked`` → ``done``: every sink holds the new
+        secret (and the consumer check passed); revoke the previous one (overlapping platforms).
+        ``check_failure``: why the consumer check failed (then :meth:`roll_back`). ``secret`` is
+        known in the issue step only."""
         item, row = self.item, self.row
-        self._to(DELIVERED)
-        if check_failure:
-            return self.roll_back(check_failure)
-        self._to(CHECKED)
+        if self.step == CHECKING:
+            if check_failure:
+                return self.roll_back(check_failure)
+            # The check passed: journaled, so that a run killed now revokes the previous secret
+            # instead of rotating again.
+            self._to(CHECKED, journal=True)
+        else:
+            if check_failure:
+                raise ProtocolError('%s: a consumer check failed, but none was asked for'
+                                    % item.label)
+            self._to(DELIVERED)
+            self._to(CHECKED)
         previous = self.previous
         notes = list(row.get('notes') or [])
         if item.overlaps:
@@ -492,8 +617,8 @@ class Rotation:
                                  'failed: %s; the next run revokes it' % failure_text(exc))
         elif self.previous_fate:
             # A window the platform keeps (CloudTruth's rekey): it ends by itself.
-            notes.append('rekeyed with a window: the previous secret %s (read back from the '
-                         'platform)' % self.previous_fate)
+            notes.append('rekeyed with a window: %s (read back from the platform)'
+                         % self.previous_fate)
         else:
             notes.append(IN_PLACE_NOTE)
         token = self.token or {}
@@ -519,9 +644,13 @@ class Rotation:
         nothing to go back to: the failure is reported and nothing is rolled back."""
         item, row, token = self.item, self.row, self.token or {}
         if not item.overlaps:
-            return self.fail('the consumer check failed: %s. %s replaces secrets in place: the '
-                             'previous secret no longer works, so nothing was rolled back'
-                             % (why, item.provider.title))
+            # Nothing to go back to: the rotation is closed (rotating again would not help the
+            # consumer), and the failure is reported.
+            self._to(DONE)
+            self.journal.finish(item)
+            if token.get('id'):
+                self.journal.remember_rotation(item, token['id'], isoformat(self.now))
+            return self.fail(IN_PLACE_CHECK_FAILED % (why, item.provider.title))
         sinks = [s for s in item.sinks if s.describe() in set(self.delivered)]
         restored, stuck = _roll_back(sinks, self.states)
         kept = [described for described, reason in stuck]
@@ -544,10 +673,7 @@ class Rotation:
                          '(%s): the next run deletes it'
                          % (previous_id, token.get('id'), failure_text(exc)))
             return self.fail('. '.join(parts))
-        if self.earlier is None:
-            self.journal.finish(item)
-        else:
-            self.journal.record(item, **self.earlier)
+        self._restore_earlier()
         row.update(token_id=previous_id, previous_id=None)
         parts.append('the previous token %s still works; the new token %s was deleted'
                      % (previous_id, token.get('id')))
@@ -590,8 +716,13 @@ def _reissue(planned, entry, matched):
     previous_id = entry.get('previous_id')
     if not planned.item.overlaps:
         planned.due = True
-        planned.reason = ('an earlier run replaced the secret in place (step %s) and did not '
-                          'deliver it everywhere; rotating again now' % step)
+        if step == CHECKING:
+            planned.reason = ('an earlier run replaced the secret in place and was stopped '
+                              'before its task files and consumer check finished; rotating '
+                              'again now')
+        else:
+            planned.reason = ('an earlier run replaced the secret in place (step %s) and did '
+                              'not deliver it everywhere; rotating again now' % step)
         return set()
     known = set(entry.get('known_ids') or [])
     if entry.get('token_id'):
@@ -599,7 +730,9 @@ def _reissue(planned, entry, matched):
     else:
         new_ids = set(matched) - known - set([previous_id])
     superseded = set(entry.get('superseded') or []) & set(matched)
-    if entry.get('delivered'):
+    # A sink's journal record is written just before the sink is: such a sink may hold the
+    # replacement although the run died before it could say so.
+    if entry.get('delivered') or entry.get('sink_records'):
         planned.superseded_ids = sorted(new_ids | superseded)
         note = ('an earlier run delivered replacement %s to some sinks only; it is revoked once '
                 'a new secret reached every sink' % ', '.join(sorted(new_ids)))
@@ -619,7 +752,10 @@ def check_again(planned, entry):
     planned.entry = entry
     secret = None
     for sink in planned.item.sinks:
-        secret = sink.read_back() if sink.can_read_back else None
+        try:
+            secret = sink.read_back() if sink.can_read_back else None
+        except SinkError:
+            secret = None
         if secret:
             break
     if not secret:
@@ -639,3 +775,37 @@ def check_again(planned, entry):
     else:
         planned.notes.append('the secret an earlier run delivered is still not verified: %s'
                              % why)
+
+
+def confirm_consumers(planned):
+    """A token that is not due: read back what each sink that ``confirms_each_run`` holds and
+    ask the platform whether it still works. A sink that holds no secret, or one the platform
+    refuses, makes the token due, so that a working secret is delivered again (the platforms
+    never give a secret out twice: re-delivering is rotating). Each distinct secret is checked
+    once; a check that cannot conclude changes nothing."""
+    checked = {}
+    for sink in planned.item.sinks:
+        if not (sink.can_read_back and sink.confirms_each_run):
+            continue
+        described = sink.describe()
+        try:
+            held = sink.read_back()
+        except SinkError as exc:
+            planned.notes.append('could not read back what %s holds: %s' % (described, exc))
+            continue
+        if held is None:
+            planned.due = True
+            planned.reason = ('%s holds no secret; rotating to deliver a working one'
+                              % described)
+            return
+        if held not in checked:
+            checked[held] = verify_secret(planned.adapter, held)
+        ok, why, conclusive = checked[held]
+        if not ok and conclusive:
+            planned.due = True
+            planned.reason = ('the secret %s holds is refused by %s; rotating to deliver a '
+                              'working one' % (described, planned.item.provider.title))
+            return
+        if not ok:
+            planned.notes.append('whether the secret %s holds still works could not be '
+                                 'checked: %s' % (described, why))

@@ -34,20 +34,21 @@ __metaclass__ = type
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import PLATFORMS
 from ansible_collections.tokenops.tokens.plugins.module_utils._seal import (
     SealError, carries_secret, new_key, unseal_result,
 )
 
 display = Display()
 
-NOTICE = ('tokenops.tokens hid the result of %s because it carries a secret; the secret is '
-          'in the registered result: use it as %s.secret (for example in a no_log task), '
-          'or give secret_dest to have the module write it to a file')
-FILE_NOTICE = ('tokenops.tokens hid the result of %s because it carries a secret; the secret is '
-               'in %s on the target')
-LOST_NOTICE = ('tokenops.tokens hid the result of %s because it carries a secret, and this task '
-               'neither registers its result nor sets secret_dest: the secret is not kept '
-               'anywhere')
+#: the line that replaces a hidden result, at default verbosity: what happened to which token,
+#: and where its secret is (never the secret itself)
+NOTICE = 'tokenops.tokens hid the result of %s because it carries a secret: %s; %s'
+WHERE_REGISTERED = ('the secret is in the registered result %s (use it in a no_log task, or give '
+                    'secret_dest to have the module write it to a file)')
+WHERE_FILE = 'the secret is in %s on the target'
+WHERE_LOST = ('this task neither registers its result nor sets secret_dest: the secret is not '
+              'kept anywhere')
 WITHHELD = ('the collection withheld the secret from this failed result, so that error '
             'handlers and ansible_failed_result never see it')
 
@@ -165,17 +166,54 @@ class SecretHidingAction(ActionBase):
             _withhold_secrets(result)
         if carries_secret(result):
             result['_ansible_no_log'] = True
-            names = self._register_names()
-            if names:
-                # In a loop, each item's result is in <register>.results[N].
-                where = names[0] + ('.results[N]' if self._task.loop else '')
-                display.v(NOTICE % (self._task.get_name(), where))
-            elif self._task.args.get('secret_dest') and not self._task.check_mode:
-                display.display(FILE_NOTICE % (self._task.get_name(),
-                                               self._task.args['secret_dest']))
-            else:
-                display.display(LOST_NOTICE % self._task.get_name())
+            display.display(NOTICE % (self._task.get_name(), self._what_happened(result),
+                                      self._where_the_secret_is()))
         return result
+
+    def _where_the_secret_is(self):
+        names = self._register_names()
+        if names:
+            # In a loop, each item's result is in <register>.results[N].
+            where = names[0] + ('.results[N]' if self._task.loop else '')
+            secret = '%s.tokens[N].secret' if self._is_info_module() else '%s.secret'
+            return WHERE_REGISTERED % (secret % where)
+        if self._task.args.get('secret_dest') and not self._task.check_mode:
+            return WHERE_FILE % self._task.args['secret_dest']
+        return WHERE_LOST
+
+    def _what_happened(self, result):
+        """Which token's secret the hidden result carries, and what was done: public metadata
+        only (platform, id, name, expiry)."""
+        title = PLATFORMS.get(self._module_name().split('_')[0])
+        title = title.title if title else 'the platform'
+        if self._is_info_module():
+            listed = [t for t in result.get('tokens') or []
+                      if isinstance(t, dict) and t.get('secret') is not None]
+            return '%d value(s) of %s tokens read: %s' % (
+                len(listed), title, ', '.join(describe_token(t) for t in listed))
+        token = result.get('token') if isinstance(result.get('token'), dict) else {}
+        if not result.get('rotated'):    # a secret the platform lets be read again (PactFlow)
+            done = '%s, its value read' % ('updated' if result.get('changed') else 'unchanged')
+        elif result.get('previous_id'):
+            done = 'rotated (previous token %s)' % result['previous_id']
+        elif 'rotation_reason' in result:   # it existed before this run
+            done = 'rotated'
+        else:
+            done = 'created'
+        return '%s token %s %s' % (title, describe_token(token), done)
+
+
+def describe_token(token):
+    """``id ("name", team ..., expires ...)`` from a token's public metadata."""
+    details = []
+    name = token.get('name') or token.get('description')
+    if name:
+        details.append('"%s"' % name)
+    if token.get('team_id'):
+        details.append('team %s' % token['team_id'])
+    details.append('expires %s' % token['expires_at'] if token.get('expires_at')
+                   else 'no expiry')
+    return '%s (%s)' % (token.get('id') or 'without id', ', '.join(details))
 
 
 def _truthy(value):

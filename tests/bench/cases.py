@@ -52,8 +52,10 @@ def pulumi_operations(_sandbox):
         Operation("no-op", {"description": "bench"}, 1,
                   listing + ": there is no read-one endpoint"),
         Operation("update", None, None, "Pulumi cannot change a token after it is issued"),
-        Operation("rotate", {"description": "bench", "rotate": "always"}, 4,
-                  listing + "; `POST` the new token, then `DELETE` the old one; then `GET "
+        Operation("rotate", {"description": "bench", "rotate": "always"}, 5,
+                  listing + "; `POST` the new token; the listing again, newest first, to read it "
+                  "back and compare what it may do with its predecessor (there is no read-one "
+                  "endpoint; issue 22); then `DELETE` the old one; then `GET "
                   "/api/user` with the module's own credential: a personal token cannot be told "
                   "apart from the user's others, so this is the only way to learn whether the "
                   "delete ended the credential itself (then the result says so and later "
@@ -117,16 +119,19 @@ def tfe_operations(_sandbox):
     # Issue 15: deleting the token the credential acts through would lock the caller out.
     caller = ("`GET /account/details`, the only way to learn whether the module's own "
               "credential is a token of this team (deleting it would lock the caller out)")
+    # Issue 22: a new token's expiry must stay within the organization's token TTL policy.
+    policy = "one `GET /organizations/{org}/token-ttl-policies` (the lifetime cap)"
     args = {"team": "bench", "description": "bench"}
     return [
-        Operation("create", args, 3, "%s; %s; one `POST /teams/{id}/authentication-tokens`"
-                  % (team, tokens)),
+        Operation("create", args, 4, "%s; %s; %s; one `POST /teams/{id}/authentication-tokens`"
+                  % (team, tokens, policy)),
         Operation("no-op", args, 2, "%s; %s" % (team, tokens)),
         Operation("update", None, None, "TFE cannot change a token's description or expiry"),
-        Operation("rotate", dict(args, rotate="always"), 5,
-                  "%s; %s; `POST` the successor as `bench--N` (descriptions are unique per team, "
-                  "and the previous token works until it exists); %s; then `DELETE` the previous "
-                  "one" % (team, tokens, caller)),
+        Operation("rotate", dict(args, rotate="always"), 7,
+                  "%s; %s; %s; `POST` the successor as `bench--N` (descriptions are unique per "
+                  "team, and the previous token works until it exists); `GET "
+                  "/authentication-tokens/{id}` to read it back and compare its team (issue 22); "
+                  "%s; then `DELETE` the previous one" % (team, tokens, policy, caller)),
         Operation("delete", dict(args, state="absent"), 4,
                   "%s; %s; %s; one `DELETE /authentication-tokens/{id}`"
                   % (team, tokens, caller)),

@@ -537,3 +537,112 @@ def test_content_type_and_accept_on_every_call_are_served(pulumi, method, path):
     headers = {"Content-Type": "application/json", "Accept": "application/vnd.pulumi+8"}
     answer = call(pulumi, method, path.format(id=token_id), headers=headers)
     assert answer.status_code in (200, 204)
+
+
+# --------------------------------------------------------------------------- expiry policy
+# pulumi/docs#20344 and the 2026-07-27 blog "Enforce Access Token Expiry Policies": an
+# organization caps token expiry in days (maxAccessTokenExpiryDays, GET /api/orgs/{org}/metadata);
+# a token that never expires or lives longer gets 403 on every request against the
+# organization; organization and team token creates over the cap are refused, personal ones are
+# not. pulumi/docs#21382: compliance is judged on the total lifetime, creation to expiry.
+def in_days(days: float) -> int:
+    return int((utcnow() + timedelta(days=days)).timestamp())
+
+
+def compliant_admin(pulumi, days: int = 30) -> Sdk:
+    """The sandbox's admin credential never expires; under a policy it needs one that complies."""
+    _ignored, secret = pulumi.add_personal_token("ci admin", expires=in_days(days))
+    return Sdk(pulumi, secret)
+
+
+def test_sdk_reads_the_expiry_policy_from_the_organization_metadata(pulumi, sdk):
+    assert sdk.orgs.get_organization_metadata(pulumi.org_name).max_access_token_expiry_days == 0
+    pulumi.max_access_token_expiry_days = 90
+    metadata = compliant_admin(pulumi).orgs.get_organization_metadata(pulumi.org_name)
+    assert metadata.max_access_token_expiry_days == 90 and metadata.user_role.value == "admin"
+
+
+def test_tokens_beyond_the_policy_get_403_on_organization_requests_only(pulumi):
+    never_id, never = pulumi.add_org_token("never", admin=True)
+    _long_id, long_lived = pulumi.add_org_token("long", admin=True, created=days_ago(10),
+                                                expires=in_days(355))
+    _short_id, short = pulumi.add_org_token("short", admin=True, expires=in_days(80))
+    pulumi.max_access_token_expiry_days = 90
+    for secret in (never, long_lived):
+        refused = call(pulumi, "GET", org_path(pulumi, "/tokens"), secret)
+        assert refused.status_code == 403
+        assert refused.json()["message"].startswith(
+            "Forbidden: access token does not comply with the access token expiry policy of "
+            "organization 'tokenops' (tokens may live at most 90 days)")
+        assert whoami(pulumi, secret).status_code == 200      # /api/user is not guarded
+    assert call(pulumi, "GET", org_path(pulumi, "/tokens"), short).status_code == 200
+    assert pulumi.token_by_id(never_id) is not None           # refused, not deleted
+
+
+def test_remaining_lifetime_rule_lets_an_old_long_token_age_into_compliance(pulumi):
+    _ignored, old = pulumi.add_org_token("old", admin=True, created=days_ago(300),
+                                         expires=in_days(60))
+    pulumi.max_access_token_expiry_days = 90
+    assert call(pulumi, "GET", org_path(pulumi, "/tokens"), old).status_code == 403
+    pulumi.expiry_policy_rule = "remaining"
+    assert call(pulumi, "GET", org_path(pulumi, "/tokens"), old).status_code == 200
+
+
+def test_creates_over_the_policy_are_refused_for_machine_tokens_not_personal_ones(pulumi):
+    pulumi.max_access_token_expiry_days = 90
+    admin = compliant_admin(pulumi)
+    over = {"code": 400, "message": "Bad Request: expires must be within the organization's "
+                                    "maximum access token expiry of 90 days"}
+    for expires in (0, in_days(91)):
+        request = CreateOrgAccessTokenRequest(description="", expires=expires, name="o%d" % expires,
+                                              admin=False)
+        assert sdk_error(admin.orgs.create_org_token, pulumi.org_name, request) == (400, over)
+        team = CreateTeamAccessTokenRequest(description="", expires=expires, name="t%d" % expires)
+        assert sdk_error(admin.orgs.create_team_token, pulumi.org_name, pulumi.team_name,
+                         team) == (400, over)
+    within = CreateOrgAccessTokenRequest(description="", expires=in_days(89), name="ok",
+                                         admin=False)
+    assert admin.orgs.create_org_token(pulumi.org_name, within).token_value
+    personal = admin.users.create_personal_token(
+        CreatePersonalAccessTokenRequest(description="never", expires=0))
+    assert personal.token_value
+
+
+def test_metadata_status_switch_makes_the_policy_unreadable(pulumi, sdk):
+    pulumi.metadata_status = 403
+    assert sdk_error(sdk.orgs.get_organization_metadata, pulumi.org_name) == (403, FORBIDDEN)
+
+
+# --------------------------------------------------------------------------- roles
+def test_audit_logs_answer_admin_tokens_and_admin_roles_only(pulumi, sdk):
+    """"Get audit log events" is in the Admin column only of the docs' permission table; a
+    custom role acts as its defaultIdentifier (AccessTokenRole in pulumi-cloud-sdk)."""
+    pulumi.add_role("role-admin", "Auditor", default_identifier="admin")
+    pulumi.add_role("role-deploy", "Deployer")
+    secrets = {name: pulumi.add_org_token(name, **options)[1] for name, options in (
+        ("admin", {"admin": True}), ("member", {}), ("auditor", {"role_id": "role-admin"}),
+        ("deployer", {"role_id": "role-deploy"}))}
+    assert sdk.orgs.list_audit_log_events_handler_v1(pulumi.org_name).audit_log_events == []
+    for name, expected in (("admin", 200), ("member", 403), ("auditor", 200), ("deployer", 403)):
+        response = call(pulumi, "GET", org_path(pulumi, "/auditlogs"), secrets[name])
+        assert response.status_code == expected, name
+
+
+def test_sdk_lists_an_org_token_with_admin_and_a_custom_role(pulumi, sdk):
+    pulumi.add_role("role-1", "Deployer")
+    request = CreateOrgAccessTokenRequest(description="ci", expires=0, name="both", admin=True,
+                                          role_id="role-1")
+    created = sdk.orgs.create_org_token(pulumi.org_name, request)
+    [token] = sdk.orgs.list_org_tokens(pulumi.org_name).tokens
+    assert (token.id, token.admin, token.role.id, token.role.name,
+            token.role.default_identifier.value) == (created.id, True, "role-1", "Deployer",
+                                                     "member")
+
+
+def test_drop_role_on_create_fault_creates_a_member_token(pulumi, sdk):
+    pulumi.add_role("role-1", "Deployer")
+    pulumi.drop_role_on_create = True
+    request = CreateOrgAccessTokenRequest(description="", expires=0, name="roleless",
+                                          admin=False, role_id="role-1")
+    created = sdk.orgs.create_org_token(pulumi.org_name, request)
+    assert "role" not in pulumi.token_by_id(created.id)

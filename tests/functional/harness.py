@@ -49,7 +49,7 @@ def ansible_env(tmp_path, extra=None):
     })
     for name in ("TFE_TOKEN", "CLOUDFLARE_API_TOKEN", "PULUMI_ACCESS_TOKEN", "CLOUDTRUTH_API_KEY",
                  "PACT_BROKER_TOKEN", "TFE_ADDRESS", "CLOUDFLARE_BASE_URL", "PULUMI_BACKEND_URL",
-                 "CLOUDTRUTH_SERVER_URL", "PACT_BROKER_BASE_URL"):
+                 "CLOUDTRUTH_SERVER_URL", "PACT_BROKER_BASE_URL", "TFE_ORGANIZATION"):
         env.pop(name, None)
     env.update(extra or {})
     return env

@@ -115,3 +115,23 @@ def test_bad_input_names_the_option_and_sends_nothing(sandbox, tmp_path, module,
     with capsys.disabled():
         print("\nhostile input [%s]: %d cases refused before any request, each naming its option"
               % (module, len(CASES[module])))
+
+
+def test_a_missing_organization_names_the_option_and_its_environment_variable(sandbox, tmp_path):
+    """ansible-core's own "missing required arguments: organization" does not say that
+    TFE_ORGANIZATION would do (issue 26)."""
+    sandbox.log.clear()
+    run = run_playbook(tmp_path, [{
+        "name": "no organization", "register": "listed", "ignore_errors": True,
+        "tokenops.tokens.tfe_team_token_info": connection(sandbox, "tfe_team_token_info")}])
+    assert run.rc == 0, run.output
+    assert run["listed"]["failed"]
+    assert run["listed"]["msg"] == ("organization: required; set organization or the "
+                                    "TFE_ORGANIZATION environment variable")
+    assert sandbox.log.select() == []
+    listed = run_playbook(tmp_path / "from-env", [{
+        "name": "organization from the environment", "register": "listed",
+        "tokenops.tokens.tfe_team_token_info": connection(sandbox, "tfe_team_token_info")}],
+        env={"TFE_ORGANIZATION": sandbox["tfe"].organization})
+    assert listed.rc == 0, listed.output
+    assert listed["listed"]["tokens"] == []

@@ -394,7 +394,7 @@ def test_a_rekey_answer_without_the_key_fails_clearly_and_the_previous_key_keeps
     assert failed["failed"] and "secret" not in failed
     assert "the server did not return the new key" in failed["msg"]
     prefix = consumer_key.split(".")[0]
-    assert f"The previous key {prefix} works until " in failed["msg"]
+    assert f"the previous key (public prefix {prefix}) works until " in failed["msg"]
     assert sandbox.secrets.is_live(consumer_key)
     window_end = sandbox.secrets.get(consumer_key).revoked_at
     assert window_end is not None and window_end > datetime.now(timezone.utc)

@@ -18,8 +18,19 @@ secret; after the failing run:
   malformed answer) still leaves the consumer holding a secret that works;
 - "lost x2" and "lost x3": that many create answers lost in a row, then a clean run.
 
+Issue 24 adds a column per fault of the secret-store sinks (real OpenBao and moto servers,
+``tests/stores.py``), at the deliver step; their clean runs deliver to a file, a ``vault_kv``
+and an ``aws_secretsmanager`` sink, and every one of them must hold the working secret:
+
+- "vault_kv check": the Vault server is unreachable, and "aws check": ``key`` names a field of a
+  secret that is not JSON. Both fail before issuing, as the other sink faults;
+- "aws write denied": the identity may read the secret but not write it (IAM), which no check
+  before issuing can tell: the write fails after the secret was issued. Where the previous
+  secret still works it stays, and every sink keeps its content.
+
 The matrix is printed with a verdict in every cell; any failing cell fails the test.
 """
+import json
 import pathlib
 import traceback
 
@@ -48,7 +59,10 @@ FAULTS = {
 }
 SINK_FAULT = "sink fails"
 VAULT_FAULT = "vault sink check"
-SINK_FAULTS = (SINK_FAULT, VAULT_FAULT)
+STORE_CHECK_FAULTS = ("vault_kv check", "aws check")
+STORE_WRITE_FAULT = "aws write denied"
+STORE_FAULTS = STORE_CHECK_FAULTS + (STORE_WRITE_FAULT,)
+SINK_FAULTS = (SINK_FAULT, VAULT_FAULT) + STORE_CHECK_FAULTS
 LOST_IN_A_ROW = ("lost x2", "lost x3")
 INCONCLUSIVE = ("500", "timeout", "drop", "malformed")
 STEPS = ("issue", "verify", "deliver", "revoke")
@@ -178,7 +192,7 @@ def rotation(tokens, work):
 
 
 def applicable(target, step, fault):
-    if fault in SINK_FAULTS:
+    if fault in SINK_FAULTS or fault == STORE_WRITE_FAULT:
         return step == "deliver"
     if fault in LOST_IN_A_ROW:
         return step == "issue"
@@ -194,13 +208,61 @@ def failing_run_check(target, sandbox, fault, step, sink, previous):
         if sink.read_text() != previous or not sandbox.secrets.is_live(previous):
             return "a sink failed its check, yet the consumer's secret changed or died"
     in_place = target.requests["revoke"] is None
+    if fault == STORE_WRITE_FAULT and not in_place:
+        if sink.read_text() != previous or not sandbox.secrets.is_live(previous):
+            return "the store's write failed, yet the consumer lost its working secret"
+        if len(target.identity(sandbox)) != 1:
+            return "the store's write failed, yet the unused new token was kept"
     if step == "verify" and fault in INCONCLUSIVE and in_place:
         if not sandbox.secrets.is_live(sink.read_text().strip()):
             return "an inconclusive check left the consumer with a dead secret"
     return None
 
 
-def cell(target, step, fault, tmp_path):
+class StoreSinks:
+    """The store sinks of a cell: a Vault path and an AWS secret holding the consumer's secret,
+    working sinks for the clean runs, and the broken one of the cell's fault."""
+
+    def __init__(self, openbao, moto, label, previous):
+        from tests.stores import unique  # pylint: disable=import-outside-toplevel
+        self.openbao, self.moto = openbao, moto
+        self.path, self.name = unique("matrix/%s" % label), unique("matrix-%s" % label)
+        openbao.write(self.path, {"token": previous})
+        moto.client().create_secret(Name=self.name, SecretString=json.dumps(
+            {"token": previous, "other": "kept"}))
+        self.token = openbao.token([openbao.writer_policy([self.path])])
+        self.reader = moto.user(["secretsmanager:DescribeSecret",
+                                 "secretsmanager:GetSecretValue"])
+
+    def working(self):
+        return [{"type": "vault_kv", "url": self.openbao.url, "token": self.token,
+                 "path": self.path},
+                self.moto.sink(self.name, key="token")]
+
+    def broken(self, fault, tmp_path):
+        if fault == "vault_kv check":
+            from tests.stores import free_port  # pylint: disable=import-outside-toplevel
+            return {"type": "vault_kv", "url": "http://127.0.0.1:%d" % free_port(),
+                    "token": self.token, "path": self.path}
+        if fault == "aws check":
+            plain = self.name + "-plain"
+            self.moto.client().create_secret(Name=plain, SecretString="not json")
+            return self.moto.sink(plain, key="token")
+        return self.moto.sink(self.name, key="token", access_key=self.reader[0],
+                              secret_key=self.reader[1])
+
+    def held(self):
+        """What the consumers of each store read (None: they disagree)."""
+        vault = self.openbao.read(self.path)
+        aws = self.moto.current(self.name, "token")
+        return vault["token"] if vault and vault["token"] == aws else None
+
+    def versions(self):
+        return (self.openbao.metadata(self.path)["current_version"],
+                sorted(self.moto.stages(self.name)))
+
+
+def cell(target, step, fault, tmp_path, openbao=None, moto=None):
     """Run one cell; return None when it passes, else why not."""
     with Sandbox() as sandbox:
         item = target.seed(sandbox)
@@ -224,6 +286,10 @@ def cell(target, step, fault, tmp_path):
                 {"type": "vault_file", "path": str(consumers / "vault"),
                  "vault_password_file": str(tmp_path / "missing-password")}])
             first_tokens = [broken]
+        elif fault in STORE_FAULTS:
+            stores = StoreSinks(openbao, moto, target.platform, previous)
+            first_tokens = [dict(item, deliver=[{"type": "file", "path": str(sink)},
+                                                stores.broken(fault, tmp_path)])]
         else:
             method, path = target.requests[step]
             options = dict(FAULTS[fault])
@@ -234,9 +300,17 @@ def cell(target, step, fault, tmp_path):
                                           **options)
             first_tokens = [dict(item, deliver=[{"type": "file", "path": str(sink)}])]
         tokens = [dict(item, deliver=[{"type": "file", "path": str(sink)}])]
+        if fault in STORE_FAULTS:
+            tokens = [dict(item, deliver=tokens[0]["deliver"] + stores.working())]
 
-        rotation(first_tokens, tmp_path)          # the failing run: its report may say failed
-        if fault not in SINK_FAULTS and injected.hits == 0:
+        if fault == STORE_WRITE_FAULT:
+            moto.enforce_iam(True)
+        try:
+            rotation(first_tokens, tmp_path)      # the failing run: its report may say failed
+        finally:
+            if fault == STORE_WRITE_FAULT:
+                moto.enforce_iam(False)
+        if fault not in SINK_FAULTS + STORE_FAULTS and injected.hits == 0:
             return "the fault never hit a request: the cell proves nothing"
         while fault in LOST_IN_A_ROW and 0 < injected.hits < injected.times:
             hits = injected.hits
@@ -263,6 +337,10 @@ def cell(target, step, fault, tmp_path):
         named = {row.get("token_id") for row in clean["rows"]}
         if token_id not in named:
             return "the report names %s, the platform holds %s" % (named, token_id)
+        if fault in STORE_FAULTS:
+            if stores.held() != held:
+                return "the stores' consumers do not read the consumer's working secret"
+            versions = stores.versions()
         sandbox.log.clear()
         again = rotation(tokens, tmp_path)
         if {row["action"] for row in again["rows"]} != {"not due"}:
@@ -271,12 +349,14 @@ def cell(target, step, fault, tmp_path):
         if sandbox.log.writes():
             return "the converged run wrote: %s" % [(e.method, e.path)
                                                     for e in sandbox.log.writes()]
+        if fault in STORE_FAULTS and stores.versions() != versions:
+            return "the converged run wrote a new store version"
     return None
 
 
-def test_fault_matrix(tmp_path_factory, capsys):
+def test_fault_matrix(tmp_path_factory, capsys, openbao, moto):
     verdicts, failures = {}, []
-    columns = list(FAULTS) + list(SINK_FAULTS)
+    columns = list(FAULTS) + [SINK_FAULT, VAULT_FAULT] + list(STORE_FAULTS)
     for target in TARGETS:
         for step in STEPS:
             for fault in columns:
@@ -286,7 +366,7 @@ def test_fault_matrix(tmp_path_factory, capsys):
                 work = tmp_path_factory.mktemp("%s-%s-%s" % (target.platform, step,
                                                              fault.replace(" ", "")))
                 try:
-                    why = cell(target, step, fault, pathlib.Path(work))
+                    why = cell(target, step, fault, pathlib.Path(work), openbao, moto)
                 except Exception:  # noqa: BLE001 (a crash is a failed cell, reported below)
                     why = "crashed: " + traceback.format_exc(limit=3)
                 verdicts[target.platform, step, fault] = "pass" if why is None else "FAIL"

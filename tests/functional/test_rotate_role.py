@@ -55,7 +55,7 @@ def role_playbook(tmp_path, tokens, *, fail_fast=False, extra=None):
 
 
 def rotate(tmp_path, tokens, *, name="run", check=False, fail_fast=False, verbosity=0,
-           extra=None, popen=False):
+           extra=None, popen=False, env=None):
     """Run the role over ``tokens``; the state and report dirs are shared by every run of a test."""
     work = tmp_path / name
     work.mkdir(parents=True, exist_ok=True)
@@ -65,7 +65,7 @@ def rotate(tmp_path, tokens, *, name="run", check=False, fail_fast=False, verbos
         cmd.append("--check")
     if verbosity:
         cmd.append("-" + "v" * verbosity)
-    env = ansible_env(work)
+    env = ansible_env(work, env)
     if popen:
         return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 env=env, cwd=work, start_new_session=True)

@@ -93,3 +93,51 @@ def test_ansible_runner_job_events_and_artifacts_hold_no_secret(sandbox, tmp_pat
                         and "project" not in p.parts and "inventory" not in p.parts)
     assert written, "ansible-runner wrote no artifacts"
     assert leaked(sandbox, written, repr(events)) == []
+
+
+def notice_of(run, task):
+    """The collection's line for the hidden result of ``task``."""
+    prefix = "tokenops.tokens hid the result of %s because it carries a secret" % task
+    lines = [line for line in run.stdout.splitlines() if line.startswith(prefix)]
+    assert len(lines) == 1, run.stdout
+    return lines[0]
+
+
+def test_the_hidden_result_is_named_at_default_verbosity(sandbox, tmp_path):
+    """Which token was created or rotated, its expiry and where the secret is: at verbosity 0,
+    without the secret."""
+    run = run_playbook(tmp_path, [
+        {"name": "create", **pulumi_task(sandbox, description="named", expires_in="30d"),
+         "register": "created"},
+        {"name": "rotate", **pulumi_task(sandbox, description="named", expires_in="30d",
+                                         rotate="always"), "register": "renewed"},
+    ])
+    assert run.rc == 0, run.output
+    created, renewed = run["created"]["token"], run["renewed"]["token"]
+    line = notice_of(run, "create")
+    assert f'Pulumi Cloud token {created["id"]} ("named", expires {created["expires_at"]}) ' \
+           "created" in line
+    assert "the secret is in the registered result created.secret" in line
+    line = notice_of(run, "rotate")
+    assert f'Pulumi Cloud token {renewed["id"]} ("named", expires {renewed["expires_at"]}) ' \
+           f'rotated (previous token {created["id"]})' in line
+    assert "renewed.secret" in line
+    assert leaked(sandbox, run.output) == []
+
+
+def test_an_adhoc_call_names_the_token_and_the_file_it_wrote(sandbox, tmp_path):
+    cloudflare = sandbox["cloudflare"]
+    dest = tmp_path / "cf-token"
+    run = run_adhoc(tmp_path, "tokenops.tokens.cloudflare_token",
+                    {"name": "adhoc-named", "secret_dest": str(dest), "policies": [
+                        {"effect": "allow", "permission_groups": ["Zone Read"],
+                         "resources": {"com.cloudflare.api.account.zone.*": "*"}}]},
+                    env={"CLOUDFLARE_API_TOKEN": cloudflare.admin_token,
+                         "CLOUDFLARE_BASE_URL": cloudflare.url})
+    assert run.rc == 0, run.output
+    token_id = [t.id for t in cloudflare._tokens.values() if t.name == "adhoc-named"][0]
+    line = notice_of(run, "tokenops.tokens.cloudflare_token")
+    assert f'Cloudflare token {token_id} ("adhoc-named", no expiry) created' in line
+    assert f"the secret is in {dest} on the target" in line
+    assert sandbox.secrets.is_live(dest.read_text().strip())
+    assert leaked(sandbox, run.output) == []

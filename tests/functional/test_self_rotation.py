@@ -55,17 +55,23 @@ def test_pulumi_organization_token_told_by_token_info(sandbox, tmp_path):
         task("pulumi_token", "refused", dict(own, rotate="always"), ignore_errors=True),
         task("pulumi_token", "refused_absent", dict(own, state="absent"), ignore_errors=True),
     ])
-    assert run["refused"]["failed"] and run["refused"]["msg"].startswith("rotate: refusing")
-    assert run["refused_absent"]["failed"]
+    # Pulumi lets no organization token create organization tokens: that refusal comes first.
+    assert run["refused"]["failed"] and run["refused"]["msg"].startswith(
+        "rotate: api_token is the organization token 'self-org'")
+    assert run["refused_absent"]["failed"] and run["refused_absent"]["msg"].startswith(
+        "state: api_token is the organization token 'self-org'")
     assert sandbox.log.writes("pulumi") == [], "refused, yet written"
     assert sandbox.secrets.is_live(old_secret)
 
-    # With allow_self_rotation the module goes on, and Pulumi (as the sandbox models it) lets no
-    # organization token create organization tokens: refused (403) with nothing changed.
+    # allow_self_rotation does not change what Pulumi forbids: refused before any write.
+    sandbox.log.clear()
     run = run_playbook(tmp_path / "allowed", [
         task("pulumi_token", "allowed", dict(own, rotate="always", allow_self_rotation=True),
              ignore_errors=True)])
-    assert run["allowed"]["failed"] and run["allowed"]["status"] == 403
+    assert run["allowed"]["failed"] and "status" not in run["allowed"]
+    assert "except for the creation or deletion of other organization tokens" in \
+        run["allowed"]["msg"]
+    assert sandbox.log.writes("pulumi") == []
     assert not run["allowed"]["changed"] and sandbox.secrets.is_live(old_secret)
     assert leaked(sandbox, run.output) == []
 

@@ -424,11 +424,13 @@ class Sandbox:
     """Five fake services on loopback, each on its own port."""
 
     def __init__(self, demo: bool = False, latency: float = 0.0, host: str = "127.0.0.1",
-                 tls: bool = False) -> None:
+                 tls: bool | tuple[str, str] = False) -> None:
         from . import PLATFORMS   # the platform classes, by name
 
         self.host = host
-        #: serve HTTPS with a throw-away self-signed certificate (for TLS verification tests)
+        #: serve HTTPS: True with a throw-away self-signed certificate (for TLS verification
+        #: tests), or ``(certfile, keyfile)`` (``tls.make_certificates``: a certificate a client
+        #: can trust through a CA file, as ``gh`` needs)
         self.tls = tls
         self.latency = latency
         self.secrets = SecretRegistry()
@@ -449,7 +451,7 @@ class Sandbox:
         for name, platform in self.platforms.items():
             server = make_server(self.host, 0, _Instrumented(self, platform), threaded=True,
                                  request_handler=_QuietHandler,
-                                 ssl_context="adhoc" if self.tls else None)
+                                 ssl_context="adhoc" if self.tls is True else self.tls or None)
             server.daemon_threads = True
             # A short poll interval keeps stop() fast: shutdown waits for the next poll.
             thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},

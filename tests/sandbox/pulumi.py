@@ -42,6 +42,27 @@ TOKEN_NOT_FOUND = "token not found"
 NOT_TEAM_TOKEN = "the requested token is not a team token"
 
 Moment = datetime | int | None          # seed helpers take a datetime or Unix seconds
+#: the feature flags ``OrganizationFeatures`` requires (pulumi-cloud-sdk 2026.10.26)
+ORGANIZATION_FEATURES = (
+    "auditLogsEnabled crossGuardEnabled webhooksEnabled integrationAssistantEnabled aleEnabled "
+    "deployEnabled scimEnabled resourceSearchEnabled resourceExportEnabled "
+    "propertySearchUIEnabled nlpSearchEnabled customTemplatesEnabled restoreStacksEnabled "
+    "environmentsEnabled environmentRevisionTagsEnabled legacyDeploymentsOrgToken "
+    "gitHubEnterpriseIntegrationEnabled gitHubEnterpriseCloudDataResidencyEnabled "
+    "agentPoolRegistrationEnabled driftDetectionEnabled selfHostedDeploymentsEnabled "
+    "auditLogUIFilteringEnabled dependencyCachingEnabled environmentsRestoreEnabled "
+    "pangeaAccountsScanPageEnabled customRolesEnabled environmentSecretRotationEnabled "
+    "insightsMonetizationEnabled selfServeIDPRemoval iacCloudImportEnabled "
+    "bringYourOwnKeyEnabled approvalsEnabled escOnboardingEnabled escOnboardingV2Enabled "
+    "escOnboardingAzureOAuthClientEnabled escOnboardingGcpOAuthClientEnabled "
+    "policyManagementV2Enabled policyIssueManagementEnabled aiAgentsEnabled aiAgentsReadOnly "
+    "themingEnabled customRoleCondition neoTaskSharingEnabled ghAppDetailedDiffEnabled "
+    "neoCustomRolesEnabled discoveredStacksEnabled agentIntegrationCatalogEnabled "
+    "agentScheduledTasksEnabled neoCustomAgentsEnabled neoSecurityEnabled "
+    "agentTriggeredTasksEnabled customVCSEnabled bitbucketVCSEnabled "
+    "insightsAutoPolicyPacksEnabled fixDriftWithNeoEnabled cliIntegrationCatalogEnabled "
+    "serviceBackedConfigEnabled neoByokEnabled entityUserAssignmentsEnabled "
+    "policyExceptionsEnabled staticDefaultRolesEnabled").split()
 
 
 class ApiError(Exception):
@@ -121,8 +142,11 @@ class Pulumi(Platform):
     router sometimes does); ``default_page_size`` and ``max_page_size``;
     ``gone_team_token_delete_status`` (a team-token delete of an id that no longer exists: 400
     "the requested token is not a team token", the only error the spec lists; 404 to answer as
-    for other kinds). Organization and team token names stay reserved after deletion: any create
-    with a name ever used answers 409 "Conflict: token name already exists".
+    for other kinds); ``max_access_token_expiry_days``, ``expiry_policy_rule``,
+    ``metadata_status`` (the organization's access token expiry policy) and
+    ``drop_role_on_create`` (a fault). Organization and team token names stay reserved after
+    deletion: any create with a name ever used answers 409 "Conflict: token name already
+    exists".
     """
 
     name = "pulumi"
@@ -137,9 +161,26 @@ class Pulumi(Platform):
     default_page_size = 100
     max_page_size = 1000
     gone_team_token_delete_status = 400     # the spec lists only 204 and 400 for that delete
+    #: the organization's access token expiry policy in days (None: no policy, the default of a
+    #: new organization). pulumi/docs#20344 and the 2026-07-27 blog "Enforce Access Token Expiry
+    #: Policies": a non-compliant token gets 403 on every request against the organization, and
+    #: organization and team token creates over the cap are refused; personal token creates are
+    #: not (a personal token spans organizations).
+    max_access_token_expiry_days: int | None = None
+    #: how compliance is judged: "total" (lifetime from creation to expiry within the cap;
+    #: pulumi/docs#21382 after pulumi-service#48924) or "remaining" (expiry within the cap from
+    #: now, the rule the policy was announced with)
+    expiry_policy_rule = "total"
+    #: a status for GET /api/orgs/{org}/metadata (403: a credential that may not read the policy)
+    metadata_status: int | None = None
+    #: a fault, not a fidelity choice: accept ``roleID`` on an organization token create but
+    #: create the token without it (it gets the default member role), to prove that clients
+    #: read a successor back and compare
+    drop_role_on_create = False
     SWITCHES = ("send_retry_after", "null_continuation_token", "created_style",
                 "router_404_plain_text", "default_page_size", "max_page_size",
-                "gone_team_token_delete_status")
+                "gone_team_token_delete_status", "max_access_token_expiry_days",
+                "expiry_policy_rule", "metadata_status", "drop_role_on_create")
 
     # ------------------------------------------------------------------ platform hooks
     def setup(self) -> str:
@@ -246,7 +287,8 @@ class Pulumi(Platform):
         return [self.add_team(f"{prefix}-{index:03d}") for index in range(count)]
 
     def add_role(self, role_id: str, name: str, default_identifier: str = "member") -> dict:
-        """A custom role that org tokens may be created with (``roleID``)."""
+        """A custom role that org tokens may be created with (``roleID``). A token acts as its
+        role's ``defaultIdentifier`` ("admin" passes the admin-only endpoints)."""
         self.roles[role_id] = {"id": role_id, "name": name, "defaultIdentifier": default_identifier}
         return self.roles[role_id]
 
@@ -316,6 +358,8 @@ class Pulumi(Platform):
             (f"{org}/tokens", "POST", self.create_org_token),
             (f"{org}/tokens/<token_id>", "DELETE", self.delete_org_token),
             (f"{org}/roles/<role_id>/tokens", "GET", self.list_role_tokens),
+            (f"{org}/metadata", "GET", self.get_org_metadata),
+            (f"{org}/auditlogs", "GET", self.list_audit_log_events),
             (f"{org}/teams", "GET", self.list_teams),
             (team, "GET", self.get_team),
             (f"{team}/tokens", "GET", self.list_team_tokens),
@@ -391,8 +435,11 @@ class Pulumi(Platform):
         caller = self._authorize(org, self._is_org_admin_user)
         body = self._body()
         name = self._token_name(body)
-        attributes = dict(description=self._description(body), expires=self._expires(body),
+        attributes = dict(description=self._description(body),
+                          expires=self._within_policy(self._expires(body)),
                           admin=self._admin_flag(body), role_id=self._role_id(body))
+        if self.drop_role_on_create:
+            attributes["role_id"] = None
         self._claim_name(name)
         token = self._new_token(ORGANIZATION, self.org_name, caller.owner, None, name=name,
                                 **attributes)
@@ -415,6 +462,35 @@ class Pulumi(Platform):
                   if token.type == ORGANIZATION and token.role_id == role_id]
         return self.json({"tokens": tokens})
 
+    def get_org_metadata(self, org: str) -> Response:
+        """``OrganizationMetadata`` as pulumi-cloud-sdk models it (its required fields, so that
+        the SDK reads it), with ``maxAccessTokenExpiryDays`` (0: no policy)."""
+        caller = self._authorize(org, lambda caller: True)
+        if self.metadata_status:
+            raise ApiError(self.metadata_status, "you are not allowed to perform this operation")
+        role = "admin" if self._acts_as_admin(caller) else "member"
+        return self.json({
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"pulumi-org/{self.org_name}")),
+            "kind": "pulumi", "created": "2024-01-02T03:04:05Z", "userRole": role,
+            "defaultStackPermission": 102, "defaultEnvironmentPermission": "read",
+            "defaultAccountPermission": 1, "membersCanCreateStacks": True,
+            "membersCanDeleteStacks": False, "membersCanTransferStacks": False,
+            "membersCanCreateTeams": False, "membersCanCreateAccounts": False,
+            "neoEnabled": False, "neoApprovalMode": "manual", "neoTaskSharingMode": "none",
+            "neoCLIExplanationsDisabled": True, "naturalLanguageSearchDisabled": True,
+            "neoAgentDisabled": True, "insightsTrialUsingPolicy": False, "aiEnablement": "off",
+            "preferredVCS": "none", "auditLogsEnabled": True, "webhooksEnabled": True,
+            "features": dict.fromkeys(ORGANIZATION_FEATURES, False),
+            "accountCount": 0, "environmentCount": 0, "stackCount": 0,
+            "memberCount": len(self.members),
+            "maxAccessTokenExpiryDays": self.max_access_token_expiry_days or 0})
+
+    def list_audit_log_events(self, org: str) -> Response:
+        """Admin only ("Get audit log events": the Admin column of the docs' permission table):
+        the endpoint a consumer of an admin token proves its power on."""
+        self._authorize(org, self._acts_as_admin)
+        return self.json({"auditLogEvents": []})
+
     # ------------------------------------------------------------------ teams and team tokens
     def list_teams(self, org: str) -> Response:
         self._authorize(org, lambda caller: True)
@@ -434,7 +510,8 @@ class Pulumi(Platform):
         self._team(team)
         body = self._body()
         name = self._token_name(body)
-        attributes = dict(description=self._description(body), expires=self._expires(body))
+        attributes = dict(description=self._description(body),
+                          expires=self._within_policy(self._expires(body)))
         self._claim_name(name)
         token = self._new_token(TEAM, team, caller.owner, None, name=name, **attributes)
         return self._created(token)
@@ -491,9 +568,32 @@ class Pulumi(Platform):
         caller = self._caller()
         if org != self.org_name:
             raise ApiError(404, f"organization '{org}' not found")      # Assume: undocumented
+        if not self.complies(caller):
+            # Assume: the blog says only that the 403 names the organization and its maximum.
+            raise ApiError(403, f"access token does not comply with the access token expiry "
+                                f"policy of organization '{org}' (tokens may live at most "
+                                f"{self.max_access_token_expiry_days} days); create a new "
+                                f"token that meets the policy")
         if not allowed(caller):
             raise ApiError(403, "you are not allowed to perform this operation")
         return caller
+
+    def complies(self, token: AccessToken) -> bool:
+        """Whether ``token`` meets the organization's expiry policy (always, without one)."""
+        days = self.max_access_token_expiry_days
+        if not days:
+            return True
+        if token.expires == 0:
+            return False        # never-expiring tokens violate any policy
+        start = token.created if self.expiry_policy_rule == "total" else self.now()
+        return token.expires - start.timestamp() <= days * 86400
+
+    def _acts_as_admin(self, caller: AccessToken) -> bool:
+        """An org admin user, an admin org token, or a token whose role's default identity is
+        admin (the admin-only rows of the docs' permission table)."""
+        role = self.roles.get(caller.role_id or "")
+        return (self._is_org_admin_user(caller) or (caller.type == ORGANIZATION and caller.admin)
+                or (role or {}).get("defaultIdentifier") == "admin")
 
     def _is_org_admin_user(self, caller: AccessToken) -> bool:
         # Only an org admin user may create or delete org tokens; admin org tokens may not.
@@ -541,6 +641,15 @@ class Pulumi(Platform):
             raise ApiError(400, "expires must be in the future")
         if expires > two_years_after(now).timestamp():
             raise ApiError(400, "expires must be no more than two years from now")
+        return expires
+
+    def _within_policy(self, expires: int) -> int:
+        """Organization and team token creates must meet the expiry policy. Assume 400 (the
+        blog says only that "the API rejects requests that exceed it")."""
+        days = self.max_access_token_expiry_days
+        if days and (expires == 0 or expires - self.now().timestamp() > days * 86400):
+            raise ApiError(400, f"expires must be within the organization's maximum access "
+                                f"token expiry of {days} days")
         return expires
 
     @staticmethod

@@ -1,4 +1,5 @@
-"""HCP Terraform / Terraform Enterprise: team tokens (described and legacy), teams, ping.
+"""HCP Terraform / Terraform Enterprise: team tokens (described and legacy), teams, ping; and,
+from ``tfe_variables.py``, workspaces, workspace variables and variable sets.
 
 Follows ``api/tfe.md``. One organization (``organization``, default ``tokenops``) holds an
 ``owners`` team; the admin credential is an owner's user token. The base URL is the host root
@@ -23,6 +24,17 @@ Choices where the contract says "Assume" or is silent:
 * ``GET /organizations`` lists the one organization to any credential;
 * ``account/details`` names the caller in ``relationships.authenticated-resource``: the team
   for a team token, the user for a user token;
+* ``max_token_ttl`` is the organization's team token TTL policy (off by default, as for a new
+  organization): ``token-ttl-policies`` lists the four token types only while it is set (an empty
+  list otherwise: terraform-provider-tfe #1996 reads an empty list as "disabled"); a team token
+  whose lifetime (created-at to expired-at) is longer, or that never expires, answers 401
+  ("Existing tokens that exceed newly configured limits will stop working and return an
+  unauthorized error", the provider's ``tfe_org_max_token_ttl_policy`` docs); a create over it
+  is 422. A create **without** ``expired-at`` under a cap shorter than the two-year default:
+  no source says; ``capped_default`` chooses "refuse" (422, as for an explicit expiry over the
+  cap; the default) or "cap" (the token gets the cap as its lifetime);
+  ``ttl_policies_status`` answers the policy read with that status instead (a credential that
+  may not read it);
 * ``as_older_release()`` turns off described tokens, ``DELETE /authentication-tokens/:id`` and
   the two-year default of a legacy token (``expired-at: null``: never expires);
 * only owners (the admin user, or a token of the ``owners`` team) may see teams and manage
@@ -44,6 +56,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from .core import Platform, days_ago, isoformat_ms, parse_time, random_token
+from .tfe_variables import WorkspaceVariables
 
 ALNUM = string.ascii_letters + string.digits
 API = "/api/v2"
@@ -139,13 +152,15 @@ def status_predicates(now: datetime) -> dict[str, Callable[[datetime | None], bo
     }
 
 
-class TFE(Platform):
+class TFE(WorkspaceVariables, Platform):
     name = "tfe"
     #: "30 requests per second" per user: developer.hashicorp.com/terraform/cloud-docs/api-docs
     #: (Rate limiting)
     published_rate_limit = (30, 1.0)
     base_path = ""
     content_type = "application/vnd.api+json"
+
+    ApiError = ApiError     # for the WorkspaceVariables mixin
 
     # Switches: tests flip them on the instance.
     organization = "tokenops"
@@ -156,6 +171,8 @@ class TFE(Platform):
     legacy_default_never_expires = False  # True: a legacy create without expired-at never expires
     token_id_delete_supported = True     # False: only DELETE /teams/:id/authentication-token
     max_token_ttl: timedelta | None = None   # the organization's team token TTL policy
+    capped_default = "refuse"            # a create without expired-at under max_token_ttl
+    ttl_policies_status: int | None = None   # answer GET token-ttl-policies with this status
     advertised_rate_limit = 30           # X-RateLimit-Limit when no limiter is enforced
 
     def as_older_release(self) -> None:
@@ -193,10 +210,12 @@ class TFE(Platform):
         for path, method, view in rules:
             app.add_url_rule(API + path, endpoint=view.__name__, view_func=view,
                              methods=[method])
+        self._variable_routes(app, API)
 
     def setup(self) -> str:
         self._teams: dict[str, Team] = {}
         self._tokens: dict[str, TeamToken] = {}
+        self._variable_setup()
         self.created_at = self.now()
         self.admin_user_id = new_id("user")
         self.owners_team_id = self.add_team(OWNERS)
@@ -262,6 +281,8 @@ class TFE(Platform):
             return self.error(401, title_of(401))
         g.caller = secret.subject
         used = self._tokens.get(secret.subject.get("token_id", ""))
+        if used is not None and not self.within_ttl(used):
+            return self.error(401, title_of(401))
         if used is not None:
             used.last_used_at = self.now()
         return None
@@ -332,6 +353,13 @@ class TFE(Platform):
     def secret_of(self, token_id: str) -> str:
         """The current secret of a token (for "does it still work" checks)."""
         return self._tokens[token_id].secret
+
+    def within_ttl(self, token: TeamToken) -> bool:
+        """Whether a team token meets the organization's TTL policy (always, without one)."""
+        if self.max_token_ttl is None:
+            return True
+        return (token.expired_at is not None
+                and token.expired_at - token.created_at <= self.max_token_ttl)
 
     # -- state -------------------------------------------------------------------------------
     def _issue(self, team_id: str, description: str | None, created_at: datetime,
@@ -425,7 +453,13 @@ class TFE(Platform):
         if raw is None:
             if legacy and self.legacy_default_never_expires:
                 return None
-            return add_years(created_at, DEFAULT_LIFETIME_YEARS)
+            default = add_years(created_at, DEFAULT_LIFETIME_YEARS)
+            if self.max_token_ttl is not None and default - created_at > self.max_token_ttl:
+                if self.capped_default == "cap":
+                    return created_at + self.max_token_ttl
+                raise ApiError(422, "Validation failed: Expired at exceeds the organization's "
+                                    "maximum team token lifetime", EXPIRED_AT)
+            return default
         try:
             expiry = parse_time(raw) if isinstance(raw, str) else None
         except ValueError:
@@ -553,8 +587,11 @@ class TFE(Platform):
         self._require_org(org)
         if not self.described_tokens_supported:
             raise ApiError(404)         # older releases have no such endpoint
-        team_ms = int(self.max_token_ttl.total_seconds() * 1000) if self.max_token_ttl \
-            else DEFAULT_MAX_TTL_MS
+        if self.ttl_policies_status:
+            raise ApiError(self.ttl_policies_status)
+        if self.max_token_ttl is None:
+            return self.json({"data": []})      # no policy: the provider reads "disabled"
+        team_ms = int(self.max_token_ttl.total_seconds() * 1000)
         return self.json({"data": [
             {"id": f"ttl-{kind}", "type": "organization-token-ttl-policies",
              "attributes": {"token-type": kind,

@@ -11,15 +11,27 @@ the interface). A new type is one module with one :class:`~.base.Sink` subclass,
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.aws_secretsmanager import (
+    AwsSecretsManagerSink,
+)
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.base import Sink, SinkError
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.file import FileSink
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.github_secret import (
+    GitHubSecretSink,
+)
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.tasks import TasksSink
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.tfe_variable import (
+    TfeVariableSink,
+)
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.vault_file import (
     VaultFileSink,
 )
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.vault_kv import VaultKvSink
 
 #: every sink type by its ``type``, in the order errors list them
-TYPES = dict((cls.type, cls) for cls in (FileSink, VaultFileSink, TasksSink))
+TYPES = dict((cls.type, cls) for cls in (FileSink, VaultFileSink, TasksSink, VaultKvSink,
+                                         AwsSecretsManagerSink, GitHubSecretSink,
+                                         TfeVariableSink))
 
 __all__ = ('Sink', 'SinkError', 'TYPES', 'make_sink')
 

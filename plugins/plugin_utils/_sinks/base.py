@@ -21,8 +21,13 @@ The rotation protocol (``_rotation_protocol.py``) then calls, for one token:
    sinks of a token are staged first and committed after, and a failure rolls back the ones
    already committed, so a token's sinks take the new secret all or none;
 4. :meth:`Sink.read_back` (where ``can_read_back``): the secret its consumers read, for the next
-   run's check of an unverified secret;
-5. :meth:`Sink.rollback` (where ``can_roll_back``): what the preflight state held, put back.
+   run's check of an unverified secret, and, for a sink that ``confirms_each_run``, for every
+   later run's check that its consumers' secret still works;
+5. :meth:`Sink.rollback` (where ``can_roll_back``): what the preflight state held, put back,
+   after a failed consumer check (``check_tasks``). That check runs in the role between the
+   engine's steps: :meth:`Sink.export_state` and :meth:`Sink.import_state` carry the preflight
+   state across, in the ``ansible-playbook`` process's memory only (a ``no_log`` result), never
+   on disk.
 
 A sink with ``runs_as_task_file`` is not written by the engine: the role runs it as a task file
 between the engine's steps (:meth:`Sink.delivery` is what the role gets), and it can be neither
@@ -34,7 +39,16 @@ __metaclass__ = type
 
 
 class SinkError(Exception):
-    """A sink that cannot take (or give back) a secret; the message names the sink."""
+    """A sink that cannot take (or give back) a secret; the message names the sink.
+
+    ``maybe_written``: the write failed in a way that leaves unknown whether the store took the
+    new secret (a store that acted and then dropped the answer): the protocol then keeps the
+    new token, as if the sink held it.
+    """
+
+    def __init__(self, message, maybe_written=False):
+        super(SinkError, self).__init__(message)
+        self.maybe_written = maybe_written
 
 
 class Sink:
@@ -51,6 +65,11 @@ class Sink:
     can_roll_back = False
     #: the role runs this sink as a task file between the engine's steps
     runs_as_task_file = False
+    #: every run that finds the token not due reads this sink back and checks with the platform
+    #: that the secret its consumers read still works (a store others may write)
+    confirms_each_run = False
+    #: set by the protocol before :meth:`preflight`: check mode, where nothing may change
+    check_mode = False
 
     def __init__(self, options, where, label, provider):
         #: the checked options (:meth:`check_options`)
@@ -59,12 +78,21 @@ class Sink:
         self.where = where
         self.label = label
         self.provider = provider
+        #: what the report should say of this sink's last write beside success (no secret)
+        self.notes = []
 
     @classmethod
     def check_options(cls, raw, where, default_variable):
         """The options of ``raw`` with defaults filled in, after checks that need no request;
         raises :class:`SinkError` naming ``where.option``. ``raw`` holds only known options."""
         return dict(type=cls.type)
+
+    def rotating(self, platform, base_url, credential):
+        """Told, once the item is checked, which token this sink delivers: its ``platform``,
+        API ``base_url`` and the ``credential`` the rotation authenticates with. A sink that
+        authenticates to that same platform with that same credential (a token writing its own
+        consumer's copy) must write with the new secret: an in-place rotation kills the
+        previous one before delivery."""
 
     @property
     def target(self):
@@ -95,12 +123,22 @@ class Sink:
         raise NotImplementedError
 
     def read_back(self):
-        """The secret this sink's consumers read now, or None (``can_read_back``)."""
+        """The secret this sink's consumers read now, or None when it holds none
+        (``can_read_back``); raises :class:`SinkError` when it cannot tell."""
         return None
 
     def rollback(self, state):
         """Put back what :meth:`preflight` returned as ``state`` (``can_roll_back``)."""
         raise SinkError('%s: cannot be rolled back' % self.describe())
+
+    def export_state(self, state):
+        """``state`` as JSON-able data for the finish step (it may hold a secret: it travels
+        only in a ``no_log`` result), or None when there is nothing to carry."""
+        return None
+
+    def import_state(self, data):
+        """The preflight state :meth:`export_state` gave as ``data``."""
+        return data
 
     def delivery(self, secret, token, index):
         """What the role gets to run this sink (``runs_as_task_file``)."""

@@ -11,12 +11,14 @@ JSON, written by the one atomic private write (``module_utils/_secret_file.py``)
 The replaced file's owner, group and mode are kept unless the sink sets ``owner``, ``group`` or
 ``mode`` (as ``ansible.builtin.copy`` does); a new file is 0600 and the run user's. The
 preflight state is the file's previous content and attributes, kept in memory for the length
-of the step, so that :meth:`FileSink.rollback` can put it back.
+of the run (carried to the finish step in the ``ansible-playbook`` process's memory, a ``no_log``
+result, when the token has a consumer check), so that :meth:`FileSink.rollback` can put it back.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import base64
 import grp
 import json
 import os
@@ -86,9 +88,11 @@ class Previous:
 
     __slots__ = ('exists', 'data', 'mode', 'uid', 'gid')
 
-    def __init__(self, path):
+    def __init__(self, path=None):
         self.exists, self.data = False, None
         self.mode = self.uid = self.gid = None
+        if path is None:
+            return
         try:
             info = os.lstat(path)
         except OSError:
@@ -110,6 +114,22 @@ class Previous:
 
     def __repr__(self):
         return '<Previous exists=%r>' % self.exists
+
+    def export(self):
+        """As JSON-able data (the content base64-encoded): for the role's ``no_log`` result."""
+        return dict(exists=self.exists, mode=self.mode, uid=self.uid, gid=self.gid,
+                    data=None if self.data is None else base64.b64encode(self.data).decode())
+
+    @classmethod
+    def load(cls, data):
+        previous = cls()
+        data = data or {}
+        previous.exists = bool(data.get('exists'))
+        previous.mode, previous.uid, previous.gid = data.get('mode'), data.get('uid'), \
+            data.get('gid')
+        if data.get('data') is not None:
+            previous.data = base64.b64decode(data['data'])
+        return previous
 
 
 class FileSink(Sink):
@@ -234,6 +254,12 @@ class FileSink(Sink):
             return text.strip() or None
         except (AnsibleError, AttributeError, OSError, SinkError, ValueError):
             return None
+
+    def export_state(self, state):
+        return state.export() if isinstance(state, Previous) else None
+
+    def import_state(self, data):
+        return Previous.load(data) if data is not None else None
 
     def rollback(self, state):
         """Put back the content, owner, group and mode the file had before the run (or remove

@@ -9,6 +9,9 @@
 with ``rotate_secret``, ``rotate_token`` and ``rotate_item``, between the engine's issue and
 finish steps. The engine never writes it: it hands the role a delivery and learns at the finish
 step whether the task file failed. What the task file did can be neither read back nor undone.
+
+An item's ``check_tasks`` (:class:`CheckTasks`) is run the same way (``check.yml``), after the
+deliveries.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -65,3 +68,18 @@ class TasksSink(Sink):
         """The role's ``deliveries`` element (``deliver.yml``): it holds the secret, so the
         engine's result that carries it is ``no_log``."""
         return dict(label=self.label, index=index, file=self.file, secret=secret, token=token)
+
+
+class CheckTasks(TasksSink):
+    """An item's consumer check, ``check_tasks``: a task file the role runs after delivery,
+    with the new secret, before the previous one is revoked. Not a sink (it delivers nothing,
+    and is not in ``deliver``), but checked before issuing and handed to the role as one is."""
+
+    type = 'check_tasks'
+
+    @classmethod
+    def for_item(cls, value, where, label, provider):
+        return cls(dict(type=cls.type, file=check_path(value, where)), where, label, provider)
+
+    def describe(self):
+        return 'check_tasks:%s' % self.file

@@ -25,18 +25,20 @@ from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_plan imp
     Item, _ids_matching, plan_group,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_protocol import (
-    CHECKED, DELIVERED, DONE, ISSUED, ISSUING, ROLLED_BACK, STEPS, UNDONE, UNVERIFIED, VERIFIED,
-    ProtocolError, Rotation,
+    CHECKED, CHECKING, DELIVERED, DONE, ISSUED, ISSUING, ROLLED_BACK, STEPS, UNDONE, UNVERIFIED,
+    VERIFIED, ProtocolError, Rotation,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import (
     TYPES, Sink, SinkError, make_sink,
 )
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.tasks import CheckTasks
 
 NOW = datetime.datetime(2026, 11, 30, 12, 0, tzinfo=datetime.timezone.utc)
 LONG_AGO = NOW - datetime.timedelta(days=400)
 URL = "https://fake.invalid"
 LABEL = "ci"
 SUCCESS = [ISSUING, ISSUED, VERIFIED, DELIVERED, CHECKED, DONE]
+CHECKED_SUCCESS = [ISSUING, ISSUED, VERIFIED, CHECKING, CHECKED, DONE]
 
 
 class Crash(BaseException):
@@ -163,6 +165,8 @@ class MemorySink(Sink):
         self.versions = [dict(secret=None, request=None)]
         self.fail_write = None
         self.crash_after_write = False
+        #: the write happens, then its answer is lost (a store that acted and dropped the reply)
+        self.lose_answer = False
 
     @property
     def target(self):
@@ -189,6 +193,9 @@ class MemorySink(Sink):
         self.versions.append(dict(secret=secret, request=record["request"]))
         if self.crash_after_write:
             raise Crash("killed after writing %s" % self.describe())
+        if self.lose_answer:
+            self.lose_answer = False
+            raise SinkError("%s: no answer" % self.describe(), maybe_written=True)
 
     def read_back(self):
         return self.current
@@ -196,11 +203,23 @@ class MemorySink(Sink):
     def rollback(self, state):
         self.versions.append(dict(self.versions[state], request=None))
 
+    def export_state(self, state):
+        return state
+
+    def import_state(self, data):
+        return data
+
+
+class ConfirmedSink(MemorySink):
+    """A store that others may write: every run reads it back and checks its secret."""
+
+    confirms_each_run = True
+
 
 class World:
     """One token (``ci``) on the fake platform with its sinks, a state directory, and runs."""
 
-    def __init__(self, tmp_path, overlaps=True, sinks=None, task_file=False):
+    def __init__(self, tmp_path, overlaps=True, sinks=None, task_file=False, check=False):
         self.tmp_path = tmp_path
         self.platform = Platform()
         self.adapter_class = type("Adapter", (FakeAdapter,), dict(platform=self.platform,
@@ -221,17 +240,26 @@ class World:
             self.task_consumer = self.previous_secret
         self.state_dir = str(tmp_path / "state")
         self.rotations = []
+        self.check_file = None
+        if check:
+            self.check_file = tmp_path / "check.yml"
+            self.check_file.write_text("- name: probe\n  ansible.builtin.debug: {msg: hidden}\n")
+        #: what the consumer check was given, run by run
+        self.checked = []
 
     def item(self):
         provider = Provider(self.adapter_class)
         params = dict(api_url=URL, api_token="fake-credential", name=LABEL)
+        check = None if self.check_file is None else CheckTasks.for_item(
+            str(self.check_file), "rotate_tokens[ci].check_tasks", LABEL, "fakecloud")
         return Item(0, {}, LABEL, provider, params, RotationPolicy("due", "90d"), self.sinks,
                     ("fakecloud", URL, "fake-credential", True, None, None),
-                    self.adapter_class(None, params, NOW))
+                    self.adapter_class(None, params, NOW), check=check)
 
-    def run(self, crash_at=None, task_failed=False, check_failure=None, one_process=False):
-        """One run of the role for the token: the issue step, the task files, the finish step.
-        Returns the token's report row."""
+    def run(self, crash_at=None, task_failed=False, check_failure=None, one_process=False,
+            carry_states=True):
+        """One run of the role for the token: the issue step, the task files and the consumer
+        check, the finish step. Returns the token's report row."""
         journal = Journal(self.state_dir)
         item = self.item()
         client, plans = plan_group([item], journal, NOW)
@@ -241,8 +269,6 @@ class World:
         if not (planned.due or planned.retire_now_ids or planned.finish_entry):
             return row
         rotation = crashing(crash_at)(item, client, journal, NOW, row)
-        if not item.task_sinks:
-            rotation.check_failure = check_failure
         self.rotations.append(rotation)
 
         def known_ids():
@@ -251,21 +277,29 @@ class World:
 
         row = rotation.start(planned, planned.adapter, known_ids)
         if not rotation.awaiting:
+            assert check_failure is None, "no consumer check ran"
             return row
-        # The role runs the task file with the new secret, between the steps.
-        assert [d["file"] for d in rotation.deliveries] == [self.sinks[-1].file]
-        if not task_failed:
-            self.task_consumer = rotation.deliveries[0]["secret"]
-        failed = [dict(label=LABEL, file=self.sinks[-1].file)] if task_failed else None
+        # The role runs the task files, then the consumer check, with the new secret, between
+        # the steps.
+        failed = None
+        if item.task_sinks:
+            assert [d["file"] for d in rotation.deliveries] == [self.sinks[-1].file]
+            if not task_failed:
+                self.task_consumer = rotation.deliveries[0]["secret"]
+            failed = [dict(label=LABEL, file=self.sinks[-1].file)] if task_failed else None
+        if item.check is not None:
+            assert [c["file"] for c in rotation.checks] == [str(self.check_file)]
+            self.checked.append(rotation.checks[0]["secret"])
         if one_process:
             return rotation.after_task_files(failed, check_failure)
-        # The finish step runs in another process: it gets the outcome, as JSON, and nothing
-        # else.
+        # The finish step runs in another process: it gets the outcome, as JSON, and the
+        # preflight states the role kept in memory (a no_log result), and nothing else.
         outcome = json.loads(json.dumps(rotation.outcome()))
+        states = json.loads(json.dumps(rotation.carried_states())) if carry_states else None
         resumed = crashing(crash_at)(self.item(), client, Journal(self.state_dir), NOW, row)
         resumed.path = rotation.path
         self.rotations.append(resumed)
-        return resumed.resume(outcome).after_task_files(failed, check_failure)
+        return resumed.resume(outcome, states).after_task_files(failed, check_failure)
 
     # -- what must hold ---------------------------------------------------------------------------
     @property
@@ -306,18 +340,12 @@ class World:
 
 
 def crashing(crash_at):
-    """A :class:`Rotation` that dies right after reaching ``crash_at`` (None: never), and whose
-    consumer check (``check_failure``) runs in the issue step when no task file waits."""
+    """A :class:`Rotation` that dies right after reaching ``crash_at`` (None: never)."""
     class Crashing(Rotation):
-        check_failure = None
-
-        def _to(self, step, **fields):
-            super()._to(step, **fields)
+        def _to(self, step, journal=None, **fields):
+            super()._to(step, journal, **fields)
             if step == crash_at:
                 raise Crash("killed after %s" % step)
-
-        def complete(self, secret=None, check_failure=None):
-            return super().complete(secret, check_failure or self.check_failure)
     return Crashing
 
 
@@ -501,6 +529,33 @@ def test_delivery_failing_on_the_second_of_three_sinks_leaves_every_sink_as_it_w
     world.assert_no_leak()
 
 
+class WriteOnceSink(MemorySink):
+    """A store that keeps no earlier version (a GitHub secret, a TFE variable)."""
+
+    can_read_back = False
+    can_roll_back = False
+
+
+def test_a_failure_after_a_sink_that_cannot_be_put_back_keeps_the_secret_it_holds(tmp_path):
+    held, failing = WriteOnceSink("held"), MemorySink("failing")
+    world = World(tmp_path, sinks=[held, failing], overlaps=True)
+    failing.fail_write = "denied"
+    row = world.run()
+    assert row["action"] == "failed"
+    assert "memory:held could not be put back" in row["error"]
+    assert "is kept, since memory:held holds it" in row["error"]
+    new_id = world.rotations[0].token["id"]
+    assert held.current == world.platform.tokens[new_id]["secret"]
+    assert sorted(world.platform.live_tokens()) == sorted([world.previous_id, new_id]), \
+        "the new token stays alive for the consumers of the sink that holds it"
+    entry = list(world.journal["entries"].values())[0]
+    assert entry["delivered"] == ["memory:held"]
+    failing.fail_write = None
+    assert world.run()["action"] == "rotated"
+    assert new_id not in world.platform.live_tokens()
+    world.assert_converged()
+
+
 def test_a_sink_that_fails_its_preflight_stops_the_token_before_anything_is_issued(tmp_path):
     world = World(tmp_path, sinks=[MemorySink("a"), make_sink(
         dict(type="file", path=str(tmp_path / "missing" / "f")), "rotate_tokens[ci].deliver[1]",
@@ -531,9 +586,12 @@ def test_each_sink_s_journal_record_is_kept_before_it_is_written(tmp_path):
 # -- a run killed after each step, then the next run ---------------------------------------------
 
 @pytest.mark.parametrize("overlaps", [True, False], ids=["overlap", "in-place"])
-@pytest.mark.parametrize("step", SUCCESS + ["answer lost", "mid-delivery"])
+@pytest.mark.parametrize("step", SUCCESS + ["answer lost", "mid-delivery"] + [
+    "checked:" + step for step in (CHECKING, CHECKED, DONE)])
 def test_a_run_killed_after_each_step_is_finished_by_the_next(tmp_path, overlaps, step):
-    world = World(tmp_path, overlaps=overlaps)
+    check = step.startswith("checked:")
+    step = step.split(":")[-1]
+    world = World(tmp_path, overlaps=overlaps, check=check)
     if step == "answer lost":
         world.platform.lose_issue_answer = True
     if step == "mid-delivery":
@@ -545,6 +603,9 @@ def test_a_run_killed_after_each_step_is_finished_by_the_next(tmp_path, overlaps
     if overlaps:
         assert world.previous_secret in world.platform.live or step in (DONE,), \
             "the previous secret was revoked before the run was done"
+        if step == CHECKING:
+            steps = [e["step"] for e in world.journal["entries"].values()]
+            assert steps == [CHECKING], steps
     row = world.run()
     assert row["action"] in ("rotated", "not due"), row
     world.assert_converged()
@@ -618,16 +679,44 @@ def test_a_failed_task_file_keeps_the_previous_secret_and_the_new_token_for_the_
     world.assert_converged()
 
 
+def test_a_passed_consumer_check_runs_between_the_steps_then_the_previous_is_revoked(tmp_path):
+    world = World(tmp_path, check=True)
+    row = world.run()
+    assert row["action"] == "rotated", row
+    assert world.rotations[0].path == CHECKED_SUCCESS
+    new = world.platform.tokens[row["token_id"]]["secret"]
+    assert world.checked == [new], "the check did not get the new secret"
+    world.assert_converged()
+
+
+def test_the_checking_step_is_journaled_before_the_check_runs(tmp_path):
+    """The issue step ends at checking: a run killed while the role runs the check leaves an
+    entry whose recovery rotates again, never one that revokes the previous secret."""
+    world = World(tmp_path, check=True)
+    journal = Journal(world.state_dir)
+    item = world.item()
+    client, plans = plan_group([item], journal, NOW)
+    rotation = Rotation(item, client, journal, NOW, plans[0].row(NOW))
+    rotation.start(plans[0], plans[0].adapter, list)
+    assert rotation.awaiting and rotation.checks
+    entries = list(world.journal["entries"].values())
+    assert [(e["step"], e["delivered"]) for e in entries] == [
+        (CHECKING, ["memory:a", "memory:b", "memory:c"])]
+    assert protocol.recovery_of(CHECKING) == protocol.REISSUE
+    assert world.previous_secret in world.platform.live
+    world.assert_no_leak()
+
+
 def test_a_failed_consumer_check_rolls_back_what_can_be_and_says_what_cannot(tmp_path):
     consumer = tmp_path / "consumer"
     consumer.write_text("before")
     file_sink = make_sink(dict(type="file", path=str(consumer)), "rotate_tokens[ci].deliver[0]",
                           LABEL, "fakecloud", "FAKE_TOKEN")
     store = MemorySink("b")
-    world = World(tmp_path, sinks=[file_sink, store], task_file=True)
+    world = World(tmp_path, sinks=[file_sink, store], task_file=True, check=True)
     store.versions[0]["secret"] = world.previous_secret
-    row = world.run(check_failure="terraform plan failed", one_process=True)
-    assert world.rotations[0].path == SUCCESS[:4] + [ROLLED_BACK]
+    row = world.run(check_failure="terraform plan failed")
+    assert world.rotations[0].path == [ISSUING, ISSUED, VERIFIED, CHECKING, ROLLED_BACK]
     assert row["action"] == "failed"
     assert row["error"].startswith("rolled back: terraform plan failed. put back: file:%s, "
                                    "memory:b. not rolled back: tasks:" % consumer)
@@ -645,45 +734,172 @@ def test_a_failed_consumer_check_rolls_back_what_can_be_and_says_what_cannot(tmp
 
 
 def test_a_rollback_where_every_sink_is_put_back_deletes_the_new_token(tmp_path):
-    world = World(tmp_path, sinks=[MemorySink("a"), MemorySink("b")])
+    world = World(tmp_path, sinks=[MemorySink("a"), MemorySink("b")], check=True)
     row = world.run(check_failure="health probe failed")
-    assert world.rotations[0].path == SUCCESS[:4] + [ROLLED_BACK]
+    assert world.rotations[0].path == [ISSUING, ISSUED, VERIFIED, CHECKING, ROLLED_BACK]
     assert row["error"].startswith("rolled back: health probe failed. put back: memory:a, "
                                    "memory:b. the previous token %s still works; the new token "
                                    % world.previous_id)
     assert row["token_id"] == world.previous_id
     assert world.platform.live_tokens() == [world.previous_id]
+    assert set(world.consumers().values()) == {world.previous_secret}
     assert world.journal["entries"] == {}
     world.assert_no_leak()
 
 
-def test_rollback_after_a_step_boundary_says_the_preflight_state_was_not_kept(tmp_path):
+def test_a_file_s_previous_content_is_carried_to_the_finish_step_and_put_back(tmp_path):
+    consumer = tmp_path / "consumer"
+    consumer.write_text("before")
+    consumer.chmod(0o640)
+    file_sink = make_sink(dict(type="file", path=str(consumer)), "rotate_tokens[ci].deliver[0]",
+                          LABEL, "fakecloud", "FAKE_TOKEN")
+    world = World(tmp_path, sinks=[file_sink], check=True)
+    row = world.run(check_failure="probe failed")
+    assert row["error"].startswith("rolled back: probe failed. put back: file:%s." % consumer)
+    assert consumer.read_text() == "before" and oct(consumer.stat().st_mode & 0o777) == "0o640"
+    assert world.platform.live_tokens() == [world.previous_id]
+    outcome = json.dumps(world.rotations[0].outcome())
+    assert "before" not in outcome and "YmVmb3Jl" not in outcome, \
+        "the previous content is in the outcome (the hand-off file)"
+    assert "before" not in json.dumps(world.journal)
+
+
+def test_without_the_carried_states_the_report_says_what_was_not_kept(tmp_path):
     consumer = tmp_path / "consumer"
     consumer.write_text("before")
     file_sink = make_sink(dict(type="file", path=str(consumer)), "rotate_tokens[ci].deliver[0]",
                           LABEL, "fakecloud", "FAKE_TOKEN")
-    world = World(tmp_path, sinks=[file_sink], task_file=True)
-    row = world.run(check_failure="probe failed")
+    world = World(tmp_path, sinks=[file_sink], check=True)
+    row = world.run(check_failure="probe failed", carry_states=False)
     assert "file:%s (what it held before was not kept in this step)" % consumer in row["error"]
+    assert len(world.platform.live_tokens()) == 2, "the new token went although a sink holds it"
 
 
 def test_in_place_a_failed_check_rolls_nothing_back(tmp_path):
-    world = World(tmp_path, overlaps=False, task_file=True)
-    row = world.run(check_failure="probe failed", one_process=True)
-    assert row["action"] == "failed" and "nothing was rolled back" in row["error"]
+    world = World(tmp_path, overlaps=False, check=True)
+    row = world.run(check_failure="probe failed")
+    assert row["action"] == "failed"
+    assert row["error"] == protocol.IN_PLACE_CHECK_FAILED % ("probe failed", "Fake Cloud")
+    assert world.rotations[0].path == [ISSUING, ISSUED, VERIFIED, CHECKING, DONE]
     new = world.platform.tokens[world.previous_id]["secret"]
     assert set(world.consumers().values()) == {new}
+    # Closed: the next run does not rotate the token again for a consumer it cannot help.
+    assert world.journal["entries"] == {}
+    world.assert_converged()
 
 
-def test_the_registry_offers_the_three_types_with_their_capabilities():
-    flags = dict((kind, (cls.can_read_back, cls.can_roll_back, cls.runs_as_task_file))
+def test_a_consumer_check_without_check_tasks_is_a_protocol_error(tmp_path):
+    world = World(tmp_path)
+    rotation = Rotation(world.item(), None, Journal(world.state_dir), NOW, {})
+    rotation.step = VERIFIED
+    with pytest.raises(ProtocolError, match="none was asked for"):
+        rotation.complete(check_failure="probe failed")
+
+
+# -- a write whose outcome is unknown; a consumer whose secret no longer works --------------------
+
+def test_a_store_that_acted_and_lost_its_answer_keeps_the_new_token(tmp_path):
+    world = World(tmp_path)
+    world.sinks[1].lose_answer = True
+    row = world.run()
+    assert row["action"] == "failed" and "is kept, since memory:b holds it" in row["error"], row
+    new_id = world.rotations[0].token["id"]
+    assert world.platform.live_tokens() == sorted([world.previous_id, new_id]), \
+        "the new token was deleted although memory:b may hold it"
+    entry = list(world.journal["entries"].values())[0]
+    assert entry["delivered"] == ["memory:b"] and entry["step"] == ISSUED
+    assert world.sinks[0].current == world.previous_secret, "memory:a was not put back"
+    row = world.run()
+    assert row["action"] == "rotated"
+    assert "superseded token %s" % new_id in " ".join(row["notes"])
+    world.assert_converged()
+
+
+def test_a_run_killed_after_a_store_s_journal_record_supersedes_rather_than_orphans(tmp_path):
+    world = World(tmp_path)
+    world.sinks[0].crash_after_write = True
+    with pytest.raises(Crash):
+        world.run()
+    world.sinks[0].crash_after_write = False
+    new_id = world.rotations[0].token["id"]
+    secret = world.platform.tokens[new_id]["secret"]
+    assert world.sinks[0].current == secret
+    # The next run plans: the replacement memory:a holds is kept until a new secret reached every
+    # sink, so memory:a's consumers never hold a deleted secret.
+    deleted = []
+    original = FakeAdapter.delete
+
+    def delete(adapter, current):
+        deleted.append((current["id"], world.sinks[0].current))
+        original(adapter, current)
+
+    world.adapter_class.delete = delete
+    row = world.run()
+    assert row["action"] == "rotated" and "superseded token %s" % new_id in " ".join(row["notes"])
+    assert (new_id, secret) not in deleted, "revoked while a sink still held it"
+    world.assert_converged()
+
+
+@pytest.mark.parametrize("tamper", ["refused", "emptied"])
+def test_a_not_due_token_whose_store_holds_a_dead_secret_is_delivered_again(tmp_path, tamper):
+    world = World(tmp_path, sinks=[ConfirmedSink("a"), MemorySink("b")])
+    assert world.run()["action"] == "rotated"
+    writes = world.platform.writes
+    assert world.run()["action"] == "not due" and world.platform.writes == writes
+    if tamper == "refused":     # someone wrote another (dead) secret into the store
+        world.sinks[0].versions.append(dict(secret=world.previous_secret, request=None))
+    else:
+        world.sinks[0].versions.append(dict(secret=None, request=None))
+    row = world.run()
+    assert row["action"] == "rotated", row
+    assert ("refused by Fake Cloud" if tamper == "refused" else "holds no secret") in \
+        row["reason"]
+    world.assert_converged()
+
+
+def test_a_store_that_cannot_be_read_back_changes_nothing(tmp_path):
+    world = World(tmp_path, sinks=[ConfirmedSink("a")])
+    world.run()
+
+    def unreadable():
+        raise SinkError("memory:a: unreachable")
+
+    world.sinks[0].read_back = unreadable
+    writes = world.platform.writes
+    row = world.run()
+    assert row["action"] == "not due" and world.platform.writes == writes
+    assert "could not read back what memory:a holds" in " ".join(row["notes"])
+
+
+def test_the_registry_offers_the_types_with_their_capabilities():
+    flags = dict((kind, (cls.can_read_back, cls.can_roll_back, cls.runs_as_task_file,
+                         cls.confirms_each_run))
                  for kind, cls in TYPES.items())
-    assert flags == {"file": (True, True, False), "vault_file": (True, True, False),
-                     "tasks": (False, False, True)}
+    assert flags == {"file": (True, True, False, False), "vault_file": (True, True, False, False),
+                     "tasks": (False, False, True, False),
+                     "vault_kv": (True, True, False, True),
+                     "aws_secretsmanager": (True, True, False, True),
+                     "github_secret": (False, False, False, False),
+                     "tfe_variable": (False, False, False, False)}
     with pytest.raises(SinkError, match=r"rotate_tokens\[x\]\.deliver\[2\]\.type: must be one "
-                                        r"of file, vault_file, tasks, got 'ftp'"):
+                                        r"of file, vault_file, tasks, vault_kv, aws_secretsmanager, "
+                                        r"github_secret, tfe_variable, got 'ftp'"):
         make_sink(dict(type="ftp"), "rotate_tokens[x].deliver[2]", "x", "pulumi", "V")
     with pytest.raises(SinkError, match=r"deliver\[0\]: unsupported option\(s\) path for a "
                                         r"tasks sink; supported: type, file"):
         make_sink(dict(type="tasks", path="/x"), "rotate_tokens[x].deliver[0]", "x", "pulumi",
                   "V")
+
+
+def test_a_failed_check_s_task_name_that_holds_the_secret_is_left_out_of_the_report():
+    from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_engine import (
+        check_failure_text, named_check_failures,
+    )
+    secret = "pul-0123456789abcdef0123456789abcdef"
+    checks = [dict(label="ci", file="/c.yml", secret=secret)]
+    failures = [dict(label="ci", file="/c.yml", task="probe with %s" % secret),
+                dict(label="ci", file="/c.yml", task="probe {{ rotate_secret }}"),
+                dict(label="ci", file="/c.yml", task="terraform plan")]
+    texts = [check_failure_text(f) for f in named_check_failures(failures, checks)]
+    assert texts == ["the check task file /c.yml failed", "the check task file /c.yml failed",
+                     'the check task file /c.yml failed at the task "terraform plan"']

@@ -1,0 +1,95 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) tokenops.tokens contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module is private to tokenops.tokens and may change without notice.
+
+"""Option checks shared by the sinks that talk to a secret store: environment fallbacks,
+types, and the redaction of credentials from a store's error messages."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.base import SinkError
+
+TRUE = ('1', 'true', 'yes', 'on', 'y', 't')
+FALSE = ('0', 'false', 'no', 'off', 'n', 'f')
+
+
+def from_env(raw, name, variables):
+    """``raw[name]``, else the first of the environment ``variables`` that is set, else None."""
+    value = raw.get(name)
+    if value not in (None, ''):
+        return value
+    for variable in variables:
+        if os.environ.get(variable):
+            return os.environ[variable]
+    return None
+
+
+def text(value, option, required=False):
+    """A non-empty string without control characters, or None; raise naming ``option``."""
+    if value in (None, ''):
+        if required:
+            raise SinkError('%s: required' % option)
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise SinkError('%s: expected a string' % option)
+    value = str(value)
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise SinkError('%s: must not hold control characters' % option)
+    return value
+
+
+def boolean(value, option, default):
+    if value is None or value == '':
+        return default
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in TRUE:
+        return True
+    if str(value).lower() in FALSE:
+        return False
+    raise SinkError('%s: expected true or false, got %r' % (option, value))
+
+
+def seconds(value, option, default):
+    if value is None or value == '':
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = 0
+    if isinstance(value, bool) or not 0 < number <= 3600:
+        raise SinkError('%s: expected a number of seconds between 0 and 3600, got %r'
+                        % (option, value))
+    return number
+
+
+def url(value, option):
+    """An http(s) URL without credentials in it, without a trailing slash."""
+    value = text(value, option, required=True)
+    scheme, sep, rest = value.partition('://')
+    if scheme.lower() not in ('http', 'https') or not sep or not rest.strip('/'):
+        raise SinkError('%s: expected an http:// or https:// URL' % option)
+    if '@' in rest.split('/', 1)[0]:
+        raise SinkError('%s: must not hold credentials; give them in their own options'
+                        % option)
+    return value.rstrip('/')
+
+
+def redact(message, secrets):
+    """``message`` with every one of ``secrets`` (credentials, the new secret) masked."""
+    message = str(message)
+    for secret in secrets:
+        if secret and len(str(secret)) >= 4:
+            message = message.replace(str(secret), '********')
+    return message
+
+
+def first_line(message, limit=300):
+    message = str(message).strip().splitlines()[0] if str(message).strip() else ''
+    return message if len(message) <= limit else message[:limit] + '...'
