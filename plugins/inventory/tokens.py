@@ -261,8 +261,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     NAME = 'tokenops.tokens.tokens'
 
     def verify_file(self, path):
-        return (super(InventoryModule, self).verify_file(path)
-                and path.endswith(('tokens.yml', 'tokens.yaml')))
+        named = path.endswith(('tokens.yml', 'tokens.yaml'))
+        return named and super(InventoryModule, self).verify_file(path)
 
     def parse(self, inventory, loader, path, cache=True):
         super(InventoryModule, self).parse(inventory, loader, path, cache)

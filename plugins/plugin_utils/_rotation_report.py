@@ -100,8 +100,8 @@ def document_json(rows, generated_at, hygiene=None):
     text = json.dumps(head, indent=2)[:-2] + ',\n  "tokens": ' + _json_lines(rows)
     if hygiene is not None:
         settings = dict((key, value) for key, value in hygiene.items() if key != 'scopes')
-        text += (',\n  "hygiene": ' + json.dumps(settings)[:-1] + ', "scopes": '
-                 + _json_lines(hygiene['scopes']) + '}')
+        scopes = _json_lines(hygiene['scopes'])
+        text += ',\n  "hygiene": %s, "scopes": %s}' % (json.dumps(settings)[:-1], scopes)
     return text + '\n}\n'
 
 
