@@ -62,6 +62,20 @@ def _private_home(tmp_path_factory):
         tempfile.tempdir = None
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_process_left(tmp_path_factory):
+    """At the end of the session, nothing this pytest process started may still run: a process
+    whose command line or working directory is under this session's temporary directory (a
+    killed run's worker, a lock holder) is killed, and named on the terminal."""
+    yield
+    if UNDER_ANSIBLE_TEST:
+        return
+    from tests.processes import reap  # pylint: disable=import-outside-toplevel
+    killed = reap(tmp_path_factory.getbasetemp(), wait=5)
+    if killed:
+        sys.stderr.write("\ntests left processes behind, now killed: %s\n" % killed)
+
+
 @pytest.fixture
 def sandbox():
     """A fresh, empty sandbox (no demo data) serving all five APIs for one test."""

@@ -14,8 +14,12 @@ secrets go).
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import hashlib
+import hmac
 import json
 import os
+import threading
+from binascii import hexlify
 from collections.abc import Mapping
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -23,20 +27,20 @@ from ansible.errors import AnsibleActionFail, AnsibleValueOmittedError
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.tokenops.tokens.plugins.module_utils import _safe_path as safe_path
+from ansible_collections.tokenops.tokens.plugins.module_utils._text import printable
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
-    InputError, parse_duration, utcnow,
+    InputError, isoformat, parse_duration, utcnow,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_engine as engine
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_lock as lock
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_metrics as metrics
+from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_report as report
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_journal import (
-    JournalError,
+    Journal, JournalError,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_plan import (
     ValidationError,
-)
-from ansible_collections.tokenops.tokens.plugins.module_utils._secret_file import (
-    atomic_write, make_private_dir,
 )
 
 ARGUMENT_SPEC = dict(
@@ -55,6 +59,7 @@ ARGUMENT_SPEC = dict(
     check_failures=dict(type='list', elements='dict', default=[]),
     issued_var=dict(type='str', no_log=False),   # a variable's name
     handoff=dict(type='bool', default=False),
+    handoff_key=dict(type='str', no_log=True),
     hygiene=dict(type='bool', default=False),
     expiring_within=dict(type='str', default='30d'),
     unused_for=dict(type='str', default='90d'),
@@ -72,6 +77,25 @@ STEP_LOCKED = ('plan', 'issue', 'finish')
 display = Display()
 #: what a template that resolved to ``omit`` leaves: its key or list element is dropped
 OMITTED = object()
+
+
+#: the default of the connection option ``timeout`` (module_utils/_module.py)
+DEFAULT_TIMEOUT = 30.0
+
+
+def cancel_grace(tokens):
+    """Seconds a step goes on after its run is gone (cancelled): the tokens under way finish
+    their requests, each bounded by the largest ``timeout`` of the items (twice, for the request
+    and its answer); then the worker ends (``_rotation_lock.cancel_watch``)."""
+    timeouts = []
+    for item in tokens if isinstance(tokens, list) else []:
+        params = item.get('params') if isinstance(item, Mapping) else None
+        value = params.get('timeout') if isinstance(params, Mapping) else None
+        try:
+            timeouts.append(float(value))
+        except (TypeError, ValueError):
+            timeouts.append(DEFAULT_TIMEOUT)
+    return 2 * max(timeouts or [DEFAULT_TIMEOUT]) + 5
 
 
 def plain(value):
@@ -103,6 +127,7 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
+        self._cancelled = threading.Event()
         args = self._checked_args(task_vars or {})
         step = args['step']
         missing = [name for name in NEEDS[step] if args.get(name) in (None, '')]
@@ -115,19 +140,27 @@ class ActionModule(ActionBase):
         try:
             if step in STEP_LOCKED and args.get('lock_path') and not self._task.check_mode:
                 # The worker holds the lock itself while it may issue, deliver or revoke, so a
-                # killed run's surviving worker keeps the next run waiting (_rotation_lock.py).
+                # killed run's surviving worker keeps the next run waiting (_rotation_lock.py);
+                # once its run is gone it starts no further token and ends within a grace.
                 with lock.step_lock(args['lock_path'], args['lock_timeout']):
-                    result.update(self._step(step, args, task_vars))
+                    with lock.cancel_watch(cancel_grace(args['tokens']), self._cancelled.set):
+                        result.update(self._step(step, args, task_vars))
             else:
                 result.update(self._step(step, args, task_vars))
-        except (ValidationError, JournalError, lock.LockError) as exc:
+        except (ValidationError, JournalError, lock.LockError, safe_path.UnsafePath,
+                HandoffError) as exc:
             result.update(failed=True, msg=str(exc))
         except (IOError, OSError) as exc:
             where = getattr(exc, 'filename', None) or step
             result.update(failed=True, msg='%s: %s' % (where, exc.strerror or exc))
+        # Messages may quote what a platform sent (an error body, a token id): text only.
+        if result.get('msg'):
+            result['msg'] = printable(result['msg'])
+        if result.get('warnings'):
+            result['warnings'] = [printable(warning) for warning in result['warnings']]
         for notice in result.get('notices') or []:
             # Information, not a warning: shown at default verbosity, once per run.
-            display.display('tokenops.tokens: %s' % notice)
+            display.display('tokenops.tokens: %s' % printable(notice))
         if result.get('deliveries') or result.get('checks') or result.get('states'):
             # The new secrets cross to the task-file sinks and consumer checks in this result
             # only, and the preflight states (a previous secret) to the finish step: hide it from
@@ -207,21 +240,30 @@ class ActionModule(ActionBase):
                                                             durations=durations))
             return self._hand_off(args, answer)
         if step == 'issue':
+            if args.get('report_dir'):
+                report.check_directory(args['report_dir'])      # before any request
             answer = engine.issue_step(self._tokens(args), args['state_dir'], args['fail_fast'],
-                                       durations=durations)
+                                       cancelled=self._cancelled, durations=durations)
             answer['changed'] = any(r['action'] in ('rotated', 'failed') and r.get('previous_id')
                                     for r in answer['rows'])
-            return self._hand_off(args, answer)
+            rows = answer['rows']
+            try:
+                return self._hand_off(args, answer)
+            except EnvironmentError as exc:
+                return dict(self._no_hand_off(args, rows, exc),
+                            **dict((key, answer[key]) for key in ('warnings', 'notices')
+                                   if key in answer))
+        found = None             # the hygiene V(issue) found, handed over with the rows
         if args['handoff']:
-            kept = _take_handoff(args['state_dir'])
-        else:
-            kept = dict(rows=args['rows'], outcomes=args['outcomes'], hygiene=None)
-        tokens = self._tokens(args, set(outcome.get('label') for outcome in kept['outcomes']))
+            kept = _take_handoff(args['state_dir'], args.get('handoff_key'))
+            found = kept.pop('hygiene') or None
+            args.update(kept)
+        tokens = self._tokens(args, set(outcome.get('label') for outcome in args['outcomes']))
         answer = engine.finish_step(tokens, args['state_dir'], args['report_dir'],
-                                    kept['rows'], kept['outcomes'], args['task_failures'],
+                                    args['rows'], args['outcomes'], args['task_failures'],
                                     check_failures=self._check_failures(args, task_vars),
                                     states=self._carried_states(args, task_vars),
-                                    hygiene=kept['hygiene'])
+                                    hygiene=found)
         answer['changed'] = any(r['action'] == 'rotated' for r in answer['rows'])
         if args['metrics_file'] or args['pushgateway_url']:
             _export_metrics(args, answer)
@@ -251,14 +293,52 @@ class ActionModule(ActionBase):
     def _hand_off(self, args, answer):
         """With ``handoff``, keep the rows and outcomes in the state directory for V(finish)
         instead of in the result: a task result of one row per token would be copied into every
-        later task's variables (about 0.3 s per task for 500 tokens)."""
+        later task's variables (about 0.3 s per task for 500 tokens).
+
+        The file is bound to this run: it carries an HMAC under a key that never touches disk
+        and goes to V(finish) through the result (``handoff_key``), so a file that anyone else
+        wrote or changed is refused, and nothing is revoked on its word.
+        """
         if not args['handoff']:
             return answer
         kept = dict((key, answer.pop(key, [])) for key in HANDOFF)
         if not self._task.check_mode:
-            make_private_dir(args['state_dir'])
-            atomic_write(os.path.join(args['state_dir'], HANDOFF_FILE), json.dumps(kept), 0o600)
+            key = os.urandom(32)
+            payload = json.dumps(kept).encode('utf-8')
+            mac = hmac.new(key, payload, hashlib.sha256).hexdigest().encode('ascii')
+            dir_fd = safe_path.private_directory(args['state_dir'], 'rotate_state_dir')
+            try:
+                safe_path.write_file(dir_fd, HANDOFF_FILE, mac + b'\n' + payload,
+                                     os.path.join(args['state_dir'], HANDOFF_FILE))
+            finally:
+                os.close(dir_fd)
+            answer['handoff_key'] = hexlify(key).decode('ascii')
         return answer
+
+    def _no_hand_off(self, args, rows, exc):
+        """The hand-off could not be written (a full disk): write the report now, so that what
+        each token reached is known, and fail naming the file and the rotations left open."""
+        written = ''
+        if args.get('report_dir'):
+            try:
+                path = report.write(args['report_dir'], rows, isoformat(utcnow()))[1]
+                written = ' The report in %s says what each token reached.' % path
+            except (EnvironmentError, safe_path.UnsafePath):
+                written = ' The report could not be written either.'
+        try:
+            journal = Journal(args['state_dir'], write=False)
+            left = sorted('%s (%s)' % (entry.get('label'), entry.get('step'))
+                          for entry in journal.unfinished().values())
+            journal.close()
+        except (JournalError, EnvironmentError):
+            left = ['see the journal']
+        return dict(failed=True, changed=any(r['action'] == 'rotated' for r in rows),
+                    failed_tokens=engine.failed_labels(rows),
+                    msg='%s: %s. The task-file sinks do not run and nothing more is revoked; the '
+                        'rotations left open are %s: free space, then run again, and the next run '
+                        'finishes them from the journal.%s'
+                        % (getattr(exc, 'filename', None) or HANDOFF_FILE,
+                           exc.strerror or exc, ', '.join(left) or 'none', written))
 
 
 def _hygiene_durations(args):
@@ -283,7 +363,11 @@ def _check_metrics(args):
 def _export_metrics(args, answer):
     """Write and push the run's metrics; a failure is a warning, never a failed rotation."""
     now = utcnow()
-    last_success = metrics.remember_run(args['state_dir'], now, not answer['failed_tokens'])
+    try:
+        last_success = metrics.remember_run(args['state_dir'], now, not answer['failed_tokens'])
+    except metrics.MetricsError as exc:
+        answer.setdefault('warnings', []).append(str(exc))
+        last_success = isoformat(now) if not answer['failed_tokens'] else None
     text = metrics.exposition(answer['rows'], now, last_success)
     outputs = []
     if args['metrics_file']:
@@ -298,11 +382,38 @@ def _export_metrics(args, answer):
             answer.setdefault('warnings', []).append(str(exc))
 
 
-def _take_handoff(state_dir):
-    """The rows and outcomes V(issue) (or V(plan)) kept for this V(finish); read once."""
+class HandoffError(Exception):
+    pass
+
+
+def _take_handoff(state_dir, key):
+    """The rows and outcomes V(issue) (or V(plan)) kept for this V(finish); read once, and only
+    when its HMAC under ``key`` (V(issue)'s ``handoff_key``) holds."""
     path = os.path.join(state_dir, HANDOFF_FILE)
-    with open(path) as handle:
-        kept = json.load(handle)
-    os.unlink(path)
-    return dict(rows=kept.get('rows') or [], outcomes=kept.get('outcomes') or [],
-                hygiene=kept.get('hygiene') or None)
+    if not key:
+        raise HandoffError('step finish with handoff needs handoff_key, the issue step\'s '
+                           'handoff_key; nothing was revoked')
+    dir_fd = safe_path.private_directory(state_dir, 'rotate_state_dir')
+    try:
+        data = safe_path.read_file(dir_fd, HANDOFF_FILE, path)
+        if data is None:
+            raise HandoffError('%s is missing: the issue step of this run left no hand-off; '
+                               'nothing was revoked' % path)
+        safe_path.remove_file(dir_fd, HANDOFF_FILE)
+    except safe_path.UnsafePath as exc:
+        raise HandoffError('%s; nothing was revoked' % exc)
+    finally:
+        os.close(dir_fd)
+    mac, dummy, payload = data.partition(b'\n')
+    try:
+        expected = hmac.new(bytes(bytearray.fromhex(key)), payload,
+                            hashlib.sha256).hexdigest().encode('ascii')
+    except ValueError:
+        expected = b''
+    if not expected or not hmac.compare_digest(mac, expected):
+        raise HandoffError('%s was not written by this run\'s issue step (its HMAC does not '
+                           'match this run\'s key): another process changed or replaced it. '
+                           'Nothing was revoked; the next run finishes the rotations from the '
+                           'journal' % path)
+    kept = json.loads(payload.decode('utf-8'))
+    return dict((name, kept.get(name) or []) for name in HANDOFF)

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
 
-    # validate_certs, timeout, max_retry_wait: every module. Use it with one platform's fragment
+    # validate_certs, timeout, max_retry_wait, max_verify_wait: every module. Use it with one platform's fragment
     # below, which documents api_token and api_url with that platform's environment variables.
     DOCUMENTATION = r'''
 options:
@@ -35,6 +35,22 @@ options:
       - V(0) disables waiting.
     type: float
     default: 120
+  max_verify_wait:
+    description:
+      - The most seconds the module waits in total while it asks again whether a secret works,
+        when a platform's answer may still change.
+      - A newly issued secret that the platform refuses (HTTP 401 or 403) is checked again with
+        growing pauses (0.25, 0.5, 1, 2, ... seconds) before it counts as refused, because platforms
+        take a moment to accept a secret they have just issued.
+      - A lookup of who O(api_token) is, made before rotating or deleting a token that may be
+        O(api_token) itself, is asked again the same way when its answer says nothing; when it still
+        says nothing, the change is refused rather than risk locking the play out. After such a
+        rotation, a refusal of O(api_token) itself is asked again the same way before later requests
+        change to the new secret.
+      - V(0) asks once.
+    type: float
+    default: 10
+    version_added: 1.1.0
   seal_key:
     description:
       - Set by the collection's action plugin for every task; do not set it yourself (a value you give

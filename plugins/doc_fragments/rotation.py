@@ -43,7 +43,17 @@ options:
       - A file on the target host to which the module writes the secret it returns (a newly issued one,
         or where the platform lets it be read, the current one), followed by a newline.
       - Written atomically (a temporary file beside it, renamed over it), created with O(secret_mode)
-        before the secret is written; a file it replaces keeps its owner and group.
+        before the secret is written. A file it replaces keeps its owner and group, unless the
+        directory is one that other users can write (group or world writable, sticky or not, or
+        another user's own directory).
+      - In a directory that other users can write, a file that another user owns is never inherited,
+        since whoever created it could read the secret. The module refuses such a file (before any
+        request) unless O(secret_owner) says whose the new file is. This is stricter than
+        M(ansible.builtin.copy), which keeps a replaced file's owner, because the content is a
+        secret.
+      - The directory is resolved once, before any request, and the file is written relative to it;
+        a symbolic link on the way that belongs to another user than root and the module's user is
+        refused, since it may point anywhere.
       - Checked before any request, so a secret is never issued into a file that cannot be written.
       - This is how an ad-hoc call keeps the secret, for example
         C(ansible host -m tokenops.tokens.pulumi_token -a "description=ci rotate=always secret_dest=/etc/ci/token").
@@ -56,6 +66,18 @@ options:
         the number 416, which is that same mode). The owner must be able to read the file.
     type: raw
     default: '0600'
+  secret_owner:
+    description:
+      - The user (name or number) that the O(secret_dest) file belongs to. Giving another user's
+        needs the module to run as root.
+      - Needed to replace a file of another user in a directory that other users can write.
+    type: str
+    version_added: 1.1.0
+  secret_group:
+    description:
+      - The group (name or number) of the O(secret_dest) file.
+    type: str
+    version_added: 1.1.0
   allow_secret_loss:
     description:
       - The collection hides every result that carries a secret from all output. A call that may issue

@@ -27,7 +27,6 @@ __metaclass__ = type
 import ipaddress
 import json
 import re
-import time
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
     AmbiguousWriteError, ApiError, TokenOpsError,
@@ -44,7 +43,11 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     platform_time, requested_expiry,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import (
-    TokenAdapter, listed_id,
+    TokenAdapter, listed_id, one_live,
+)
+from ansible_collections.tokenops.tokens.plugins.module_utils._verification import (
+    INCONCLUSIVE, REFUSED, UNUSABLE_HERE, WORKS, Verification, ask_again, refused_now,
+    status_words, waited_words,
 )
 
 NAME_MAX = 120
@@ -52,9 +55,19 @@ PER_PAGE = 50                       # the API's largest page
 HEX32 = re.compile(r'^[0-9a-fA-F]{32}$')
 SETTABLE_STATUSES = ('active', 'disabled')
 EXPOSED = 'revoked (exposed)'
-#: right after a create or roll, verify may answer 401/403 code 10000 for a moment
-PROPAGATING_CODE = '(code 10000)'
-VERIFY_PAUSES = (0.5, 1.0, 2.0, 4.0)
+#: statuses of a token that can never authenticate again, or not until someone enables it: a
+#: namesake in one of them never hides a live token of the same name
+DEAD_STATUSES = ('expired', EXPOSED, 'disabled')
+#: "Authentication error": a new secret not yet known everywhere, and a working credential
+#: answered wrongly for a moment (api/cloudflare.md §6; mrrfv/cloudflare-gateway-pihole-scripts#43)
+TRANSIENT_CODE = '(code 10000)'
+#: 403 "Cannot use the access token from location: <ip>": the token's IP condition excludes the
+#: caller's address (terraform-provider-cloudflare #897)
+LOCATION_REFUSAL = 'Cannot use the access token from location'
+#: tokens a user, and an account, may hold (developers.cloudflare.com/fundamentals/api/reference/
+#: limits/: "User API token quota 50", "Account API token quota 500")
+USER_TOKEN_QUOTA = 50
+ACCOUNT_TOKEN_QUOTA = 500
 
 USER_SCOPE = 'com.cloudflare.api.user'
 ACCOUNT_SCOPE = 'com.cloudflare.api.account'
@@ -271,6 +284,7 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
     rotation_effect = ('rotation: roll rolls the secret in place (the previous one stops working '
                        'at once); rotation: replace creates a new token with the same name and '
                        'settings first and deletes the previous one after it (the id changes)')
+    issued_fields = ('modified_at', 'created_at')
 
     @staticmethod
     def role_defaults(params):
@@ -289,10 +303,10 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
         self.verify_path = self.path + ('verify',)
         self.expiry = None
         self.not_before = None
-        self.sleep = time.sleep
         self._catalogue = None
         self._desired_policies = None
         self._caller = False
+        self.token_quota = ACCOUNT_TOKEN_QUOTA if self.account_id else USER_TOKEN_QUOTA
 
     # -- checks before any request ------------------------------------------------------------
     def validate(self):
@@ -365,19 +379,29 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
         else:
             matches = self._matches(listing)
         self.matched_ids = set(raw.get('id') for raw in matches)
-        if len(matches) > 1:
-            raise TokenOpsError('name: %d tokens are named %r (ids %s); Cloudflare does not keep '
-                                'names unique and this module will not guess: give token_id, or '
-                                'delete or rename the extra one'
-                                % (len(matches), name, ', '.join(sorted(m.get('id') or '?'
-                                                                        for m in matches))))
-        return token_metadata(matches[0], self.account_id) if matches else None
+        if token_id:
+            return token_metadata(matches[0], self.account_id) if matches else None
+        live, dead = one_live(matches, self.cannot_authenticate, 'name', name)
+        if dead:
+            self.notes.append('token %s is the one live token named %r; %s of that name (%s) '
+                              'cannot authenticate and were left alone'
+                              % (live.get('id'), name, ', '.join(sorted(d.get('id') for d in dead)),
+                                 ', '.join(sorted(set(str(d.get('status')) for d in dead)))))
+        return token_metadata(live, self.account_id) if live else None
+
+    def cannot_authenticate(self, raw):
+        """Expired, revoked as exposed, or disabled."""
+        if raw.get('status') in DEAD_STATUSES:
+            return True
+        return self._expired(_timestamp(raw.get('expires_on')))
 
     def find(self):
         """By ``token_id``: one GET. By name: every page of the listing."""
         token_id = self.params.get('token_id')
         if not token_id:
-            found = self.find_in(self.list_scope())
+            listing = self.list_scope()
+            self.scope_size = len(listing)
+            found = self.find_in(listing)
             if found is None and self.params.get('state') == 'absent':
                 self.notes.append(
                     'no token named %r is listed, so nothing was deleted. Cloudflare lists only '
@@ -553,27 +577,30 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
                                  'roll keeps the expiry, so every run would roll again; give '
                                  'expires_in or expires_at to move it' % (current['id'],
                                                                           isoformat(expiry)))
-        self._refuse_self(current, 'rotate', 'rotating it locks this play out. Call the module '
-                          'with another token as api_token, or set allow_self_rotation: true and '
-                          'use the returned secret in later tasks')
+        self._refuse_self(current, 'rotate')
 
-    def check_delete(self, current):
-        self._refuse_self(current, 'state', 'deleting it locks this play out. Call the module '
-                          'with another token as api_token, or set allow_self_rotation: true')
+    def quota_message(self, pending):
+        owner = 'account' if self.account_id else 'user'
+        others = (' and %d other replacement(s) this run makes first' % pending) if pending \
+            else ''
+        return ('rotation: replace creates the new token before it deletes the previous one, '
+                'but Cloudflare allows at most %d %s API tokens (developers.cloudflare.com/'
+                'fundamentals/api/reference/limits/) and the %s already holds %d%s, so the create '
+                'would be refused; nothing was changed. Delete unused tokens (state: absent), or '
+                'rotate this one with rotation: roll, which issues a new secret under the same '
+                'token' % (self.token_quota, owner, owner, self.scope_size, others))
 
-    def _refuse_self(self, current, option, why):
-        if self._caller_id() == current['id'] and not self.params.get('allow_self_rotation'):
-            raise InputError('%s: refusing to %s token %s: it is the credential in api_token, '
-                             'and %s' % (option, 'delete' if option == 'state' else 'rotate',
-                                         current['id'], why))
+    def caller_may_be(self, current):
+        return self._caller_id() == current['id']
 
     def _caller_id(self):
-        """The id of the token in ``api_token`` (one verify GET, remembered), or None."""
+        """The id of the token in ``api_token`` (a verify GET, asked again while Cloudflare's
+        answer may be transient, remembered once conclusive), or None: it is no token of this
+        kind. Raises ``IdentityUnknown`` when no conclusive answer came."""
         if self._caller is False:
-            key = ('cloudflare_caller', self.account_id)
-            if key not in self.client.memo:
-                self.client.memo[key] = caller_token(self.client, self.account_id).get('id')
-            self._caller = self.client.memo[key]
+            self._caller = self.ask_identity(
+                ('cloudflare_caller', self.account_id),
+                lambda: caller_token(self.client, self.account_id).get('id'), transient)
         return self._caller
 
     # -- writing --------------------------------------------------------------------------------
@@ -639,7 +666,8 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
                 token = self._put(dict(current, expires_at=isoformat(self.expiry)))
             secret = self._roll(token)
             token = dict(token, modified_at=isoformat(self.now))
-        if current['id'] == self._caller and self.params.get('allow_self_rotation'):
+        if self._caller is not False and current['id'] == self._caller \
+                and self.params.get('allow_self_rotation'):
             self.client.use_credential(secret)
         return token, secret
 
@@ -662,7 +690,8 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
         secret = answer.get('result') if isinstance(answer, dict) else None
         if not isinstance(secret, str) or not secret:
             raise TokenOpsError('the roll of token %s returned no secret; the previous secret '
-                                'may no longer work: roll again (rotate: always)' % token['id'])
+                                'stopped working when the new one was issued: roll again '
+                                '(rotate: always)' % token['id'])
         self.client.remember_secret(secret)
         return secret
 
@@ -697,24 +726,58 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
             self.delete(previous)
 
     def verify(self, secret):
-        """True when ``secret`` is an active token of this kind (user or this account).
-
-        Right after a roll Cloudflare may answer 401/403 code 10000 for a moment, so those are
-        asked again after short pauses; code 1000 (invalid token) and other refusals are final.
-        """
+        """True when ``secret`` is an active token of this kind (user or this account): one
+        verify GET."""
         self.client.remember_secret(secret)
-        for pause in VERIFY_PAUSES + (None,):
-            try:
-                body = self.client.request('GET', self.verify_path, credential=secret)
-            except ApiError as exc:
-                if exc.status not in (401, 403):
-                    raise
-                if pause is not None and PROPAGATING_CODE in (exc.platform_message or ''):
-                    self.sleep(pause)
-                    continue
+        try:
+            body = self.client.request('GET', self.verify_path, credential=secret)
+        except ApiError as exc:
+            if exc.status in (401, 403):
                 return False
-            return (body.get('result') or {}).get('status', 'active') == 'active'
-        return False
+            raise
+        return (body.get('result') or {}).get('status', 'active') == 'active'
+
+    def check_secret(self, secret, token=None):
+        """What Cloudflare says of ``secret``, newly issued for ``token``: a ``Verification``.
+
+        A token that is disabled, or whose ``not_before`` is still ahead, cannot authenticate
+        anywhere yet, and one whose IP condition excludes the controller cannot authenticate
+        from here (403 code 9109 "Cannot use the access token from location"; a verify from
+        outside the condition has also been answered 401 code 1000): by design, not refused.
+        Other 401/403 answers are asked again for ``max_verify_wait`` seconds (code 10000 while a
+        new secret propagates) before they count as refused.
+        """
+        token = token or {}
+        by_design = unusable_by_design(token, self.now)
+        if by_design:
+            return Verification(UNUSABLE_HERE, by_design)
+        self.client.remember_secret(secret)
+        try:
+            body = ask_again(lambda: self.client.request('GET', self.verify_path,
+                                                         credential=secret),
+                             self.verify_wait, propagating, self.sleep)
+        except ApiError as exc:
+            if not refused_now(exc):
+                return Verification(INCONCLUSIVE, 'the check failed: %s' % exc)
+            answer = status_words(exc)
+            if LOCATION_REFUSAL in (exc.platform_message or ''):
+                return Verification(UNUSABLE_HERE, 'Cloudflare refuses it from the controller\'s '
+                                                   'address (%s): the token\'s IP condition %s '
+                                                   'excludes it' % (answer, _rule_words(token)))
+            if token.get('condition'):
+                return Verification(UNUSABLE_HERE, 'Cloudflare refused it from the controller '
+                                                   '(%s%s), and the token\'s IP condition %s may '
+                                                   'exclude the controller\'s address'
+                                    % (answer, waited_words(self.verify_wait),
+                                       _rule_words(token)))
+            return Verification(REFUSED, 'Cloudflare refused it: %s%s'
+                                % (answer, waited_words(self.verify_wait)))
+        status = (body.get('result') or {}).get('status', 'active')
+        if status == 'active':
+            return Verification(WORKS)
+        if status == 'disabled':
+            return Verification(UNUSABLE_HERE, 'Cloudflare says the token is disabled')
+        return Verification(REFUSED, 'Cloudflare says the token is %s' % status)
 
     def _delete(self, token_id):
         self.client.delete(self.path + (token_id,))
@@ -745,6 +808,34 @@ def _request_policy(policy):
                 resources=policy.get('resources') or {})
 
 
+def transient(exc):
+    """An answer about a working credential that may be wrong for a moment: code 10000."""
+    return exc.status in (401, 403) and TRANSIENT_CODE in (exc.platform_message or '')
+
+
+def propagating(exc):
+    """A refusal of a new secret that may still change: any 401/403 but the IP condition's."""
+    return exc.status in (401, 403) and LOCATION_REFUSAL not in (exc.platform_message or '')
+
+
+def unusable_by_design(token, now):
+    """Why ``token`` (metadata) cannot authenticate now wherever it is used, or None."""
+    if token.get('status') == 'disabled':
+        return ('token %s is disabled: Cloudflare refuses a disabled token until it is enabled '
+                '(status: active)' % token.get('id'))
+    not_before = parse_optional_timestamp(token.get('not_before'))
+    if not_before is not None and not_before > now:
+        return ('token %s is not valid before %s (not_before): Cloudflare refuses it until then'
+                % (token.get('id'), token.get('not_before')))
+    return None
+
+
+def _rule_words(token):
+    rule = (token.get('condition') or {}).get('request_ip') or {}
+    parts = ['%s %s' % (key, ', '.join(rule[key])) for key in ('in', 'not_in') if rule.get(key)]
+    return '(request_ip %s)' % '; '.join(parts) if parts else '(none known)'
+
+
 def caller_token(client, account_id=None):
     """What ``/user/tokens/verify`` (or the account's verify, for an account token) says of the
     module's own credential: ``{id, status, expires_at, not_before}``, all None when neither
@@ -757,10 +848,14 @@ def caller_token(client, account_id=None):
     paths = [tokens_path() + ('verify',)]
     if account_id:
         paths.append(tokens_path(account_id) + ('verify',))
+    unsure = None
     for number, path in enumerate(paths, 1):
         try:
             body = client.get(path)
         except ApiError as exc:
+            if transient(exc):
+                unsure = exc        # says nothing yet: asked again by the caller
+                continue
             if exc.status == 403 or (exc.status == 401 and number < len(paths)):
                 continue
             if exc.status == 401 and not account_id:
@@ -771,4 +866,6 @@ def caller_token(client, account_id=None):
         return dict(id=result.get('id'), status=result.get('status'),
                     expires_at=_timestamp(result.get('expires_on')),
                     not_before=_timestamp(result.get('not_before')))
+    if unsure is not None:
+        raise unsure
     return dict(id=None, status=None, expires_at=None, not_before=None)

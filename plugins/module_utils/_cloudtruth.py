@@ -41,6 +41,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     parse_optional_timestamp, platform_time,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import TokenAdapter
+from ansible_collections.tokenops.tokens.plugins.module_utils._verification import IdentityUnknown
 
 #: the largest page asked for; Django REST framework caps it at the server's own maximum
 PAGE_SIZE = 1000
@@ -174,6 +175,7 @@ class CloudTruthServiceAccountAdapter(TokenAdapter):
     #: has no per-key endpoint), so the only overlap is the rekey's own keep_previous_for window.
     overlaps = False
     verify_path = CURRENT_USER
+    issued_fields = ('key_created_at', 'created_at')
 
     @property
     def in_place(self):
@@ -319,14 +321,22 @@ class CloudTruthServiceAccountAdapter(TokenAdapter):
 
     def _caller_id(self):
         if self._caller is None:
-            if 'cloudtruth_caller' not in self.client.memo:
-                self.client.memo['cloudtruth_caller'] = self.client.get(CURRENT_USER).get('id')
-            self._caller = self.client.memo['cloudtruth_caller']
+            self._caller = self.ask_identity('cloudtruth_caller',
+                                             lambda: self.client.get(CURRENT_USER).get('id'))
         return self._caller
 
     def check_rotation(self, current):
         """A rekey without a window would stop the very key the module calls with."""
-        if self.keep_previous is not None or self._caller_id() != current['id']:
+        if self.keep_previous is not None:
+            return
+        try:
+            caller = self._caller_id()
+        except IdentityUnknown as exc:
+            raise InputError('keep_previous_for: refusing to rekey service account %s without a '
+                             'window: %s, so it may be the key in api_token, and a rekey without '
+                             'a window would stop it at once. Run again later, or give '
+                             'keep_previous_for' % (current['name'], exc))
+        if caller != current['id']:
             return
         raise InputError('keep_previous_for: must not be 0 to rekey service account %s, because '
                          'api_token is its own key: without a window the rekey stops api_token '

@@ -64,8 +64,10 @@ DAY = 86400
 
 def connection_spec(platform):
     """The options of one connection: the ``_info`` module's connection options (with their
-    environment fallbacks) and those of its options that choose the scope."""
+    environment fallbacks) and those of its options that choose the scope. A listing verifies
+    no secret, so ``max_verify_wait`` is not one of them."""
     spec = connection_argument_spec(platform)
+    spec.pop('max_verify_wait', None)
     info = INFO_SPECS[platform]()
     spec.update((name, dict(info[name])) for name in SCOPE_OPTIONS[platform])
     return spec

@@ -15,6 +15,7 @@ import datetime
 from ansible_collections.tokenops.tokens.plugins.module_utils._lifetime import due_under_cap
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     age_seconds, forget_unreadable_times, is_due, parse_duration, parse_optional_timestamp,
+    unknown_age,
 )
 
 
@@ -53,15 +54,23 @@ class Listing:
                 self.warn(self.cap.unreadable_warning())
         return result
 
-    def annotate(self, token, issued_at=None, expires_at=None):
+    def annotate(self, token, issued_fields=('created_at',), expires_at=None):
         """``token`` plus ``age_seconds``, ``expired``, ``due`` and ``due_reason``.
 
-        ``issued_at`` defaults to ``created_at``; ``expires_at`` to the token's own.
+        The age is counted from the first of ``issued_fields`` that is set; ``expires_at``
+        defaults to the token's own. A time that cannot be right (out of range, or a past
+        moment in the future) makes the age unknown, with a warning.
         """
-        token = forget_unreadable_times(token, self.warn)
-        issued = issued_at or parse_optional_timestamp(token.get('created_at'))
+        unknown = unknown_age(token, issued_fields, self.now)
+        token = forget_unreadable_times(token, self.warn, self.now)
+        issued = None
+        for field in issued_fields:
+            if token.get(field):
+                issued = parse_optional_timestamp(token[field])
+                break
         expires = expires_at or parse_optional_timestamp(token.get('expires_at'))
-        due, reason = is_due(issued, expires, self.now, self.max_age, self.renew_before)
+        due, reason = is_due(issued, expires, self.now, self.max_age, self.renew_before,
+                             unknown)
         due, reason = due_under_cap(self.cap, parse_optional_timestamp(token.get('created_at')),
                                     expires, due, reason)
         annotated = dict(token)

@@ -22,7 +22,11 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import PLATFORMS
 from ansible_collections.tokenops.tokens.plugins.module_utils._seal import seal_result
+from ansible_collections.tokenops.tokens.plugins.module_utils._text import printable
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import InputError
+from ansible_collections.tokenops.tokens.plugins.module_utils._verification import (
+    DEFAULT_VERIFY_WAIT,
+)
 
 try:
     from urllib.parse import urlsplit
@@ -70,7 +74,8 @@ def ignored_url_variable(platform):
 
 
 def connection_argument_spec(platform):
-    """``api_token``, ``api_url``, ``validate_certs``, ``timeout``, ``max_retry_wait``."""
+    """``api_token``, ``api_url``, ``validate_certs``, ``timeout``, ``max_retry_wait``,
+    ``max_verify_wait``."""
     info = PLATFORMS[platform]
     return dict(
         api_token=dict(type='str', no_log=True, fallback=(env_fallback, [info.token_env])),
@@ -78,6 +83,7 @@ def connection_argument_spec(platform):
         validate_certs=dict(type='bool', default=True),
         timeout=dict(type='float', default=30),
         max_retry_wait=dict(type='float', default=120),
+        max_verify_wait=dict(type='float', default=DEFAULT_VERIFY_WAIT),
     )
 
 
@@ -135,6 +141,8 @@ def build_module(platform, argument_spec, mutually_exclusive=None, **kwargs):
         exclusive.append(['expires_in', 'expires_at'])
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
                            mutually_exclusive=exclusive, **kwargs)
+    # A warning may quote what a platform sent (a token's name, a date): text only.
+    module.warn = lambda text: AnsibleModule.warn(module, printable(text))
     missing = missing_from_environment(module.params, from_environment)
     if missing:
         module.fail_json(msg=missing)
@@ -198,6 +206,8 @@ def checked_connection(platform, params):
         raise InputError('timeout: must be a positive number of seconds')
     if params.get('max_retry_wait') is not None and params['max_retry_wait'] < 0:
         raise InputError('max_retry_wait: cannot be negative')
+    if params.get('max_verify_wait') is not None and params['max_verify_wait'] < 0:
+        raise InputError('max_verify_wait: cannot be negative')
     return base_url, token
 
 
@@ -224,7 +234,8 @@ def failure(exc, **details):
         details['changed'] = True
         message = '%s. Changed on the platform before this failure: %s' % (
             message.rstrip('.'), '; '.join(done))
-    return dict(details, msg=message)
+    # The message may quote what a platform sent (an error body): text only.
+    return dict(details, msg=printable(message))
 
 
 def run(module, work):

@@ -256,7 +256,7 @@ class PactFlowTokenAdapter(TokenAdapter):
                 secret = self._listed_new_value(current, previous, mine)
         if mine is None:
             # The list showed no values: the old credential tells by whether it still works.
-            mine = not self.client.credential_works(self.verify_path, self.credential)
+            mine = not self.credential_still_works()
         if mine:
             self._use_credential(secret)
         self.values[token_id] = secret

@@ -30,11 +30,13 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._paging import iter_continuation
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
-    InputError, from_epoch, isoformat, parse_optional_timestamp, platform_time, requested_expiry,
+    InputError, epoch_time, expiry_as_asked, from_epoch, isoformat, parse_optional_timestamp,
+    platform_time, requested_expiry,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import (
     TokenAdapter, listed_id,
 )
+from ansible_collections.tokenops.tokens.plugins.module_utils._verification import IdentityUnknown
 
 TWO_YEARS = 2 * 365 * 86400
 NAME_MAX = 40
@@ -89,8 +91,8 @@ def token_metadata(raw):
         role=raw.get('role'),
         role_id=(raw.get('role') or {}).get('id') or None,
         created_at=platform_time(raw.get('created')),
-        expires_at=isoformat(from_epoch(raw.get('expires'))),
-        last_used_at=isoformat(from_epoch(raw.get('lastUsed'))),
+        expires_at=epoch_time(raw.get('expires')),
+        last_used_at=epoch_time(raw.get('lastUsed')),
     )
 
 
@@ -273,7 +275,9 @@ class PulumiTokenAdapter(GenerationRotation, TokenAdapter):
                                 'token keeps its predecessor\'s (delete the token and create it '
                                 'again to change it)' % (option, current['id'], field,
                                                          current.get(field)))
-        if self.expiry is not None and isoformat(self.expiry) != current.get('expires_at'):
+        if self.expiry is not None and not expiry_as_asked(
+                self.params, parse_optional_timestamp(current.get('created_at')),
+                parse_optional_timestamp(current.get('expires_at')), self.now):
             messages.append('expires_in/expires_at differ from the existing token\'s expiry (%s); '
                             'Pulumi cannot change an expiry, so it applies only to the next '
                             'token issued (use rotate to issue one)'
@@ -359,11 +363,10 @@ class PulumiTokenAdapter(GenerationRotation, TokenAdapter):
 
     def _caller_info(self):
         """``tokenInfo`` of ``/api/user`` for an organization or team token in api_token (its
-        name, organization and team), None for a user's token; read once per client."""
-        key = 'pulumi_token_info'
-        if key not in self.client.memo:
-            self.client.memo[key] = self.client.get(self.verify_path).get('tokenInfo')
-        return self.client.memo[key]
+        name, organization and team), None for a user's token; remembered per client once
+        conclusive (``ask_identity``)."""
+        return self.ask_identity('pulumi_token_info',
+                                 lambda: self.client.get(self.verify_path).get('tokenInfo'))
 
     def check_rotation(self, current):
         """Before any write: a rotation Pulumi forbids the credential, an expiry beyond the
@@ -380,7 +383,10 @@ class PulumiTokenAdapter(GenerationRotation, TokenAdapter):
         """``InputError`` when Pulumi forbids the credential to create or delete this kind."""
         if self.kind == 'personal':
             return
-        info = self._caller_info()
+        try:
+            info = self._caller_info()
+        except IdentityUnknown:
+            return      # Pulumi itself refuses a forbidden create, before it writes anything
         option = 'rotate' if verb == 'rotate' else 'state'
         if info and self.kind == 'organization' and not info.get('team'):
             raise InputError(

@@ -45,8 +45,8 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._paging import iter_jsonapi
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
-    InputError, RotationPolicy, isoformat, parse_duration, parse_optional_timestamp, platform_time,
-    requested_expiry,
+    InputError, RotationPolicy, expiry_as_asked, isoformat, parse_optional_timestamp,
+    platform_time, requested_expiry,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import (
     TokenAdapter, listed_id,
@@ -57,7 +57,6 @@ PAGE_SIZE = 100
 #: what the platform chooses when a create sends no expiry
 DEFAULT_LIFETIME_YEARS = 2
 #: an existing token's lifetime within this of ``expires_in`` counts as the same expiry
-EXPIRY_TOLERANCE = 300
 NOT_VISIBLE = 'TFE answers 404 for both'
 _TEAM_ID = re.compile(r'^team-[A-Za-z0-9]{16}$')
 _TEAM_NAME = re.compile(r'^[A-Za-z0-9_-]+$')
@@ -374,17 +373,9 @@ class TfeTeamTokenAdapter(GenerationRotation, TokenAdapter):
                              self.now)[0]
 
     def _same_expiry(self, current):
-        existing = parse_optional_timestamp(current.get('expires_at'))
-        if existing is None:
-            return False
-        if self.params.get('expires_in') is not None:
-            # A relative expiry is measured from the token's creation, not from this run.
-            created = parse_optional_timestamp(current.get('created_at'))
-            if created is None:
-                return False
-            wanted = parse_duration(self.params['expires_in'], 'expires_in')
-            return abs((existing - created).total_seconds() - wanted) <= EXPIRY_TOLERANCE
-        return abs((existing - self.expiry).total_seconds()) < 1
+        # A relative expiry is measured from the token's creation, not from this run.
+        return expiry_as_asked(self.params, parse_optional_timestamp(current.get('created_at')),
+                               parse_optional_timestamp(current.get('expires_at')), self.now)
 
     def warnings(self, current):
         messages = []
@@ -435,12 +426,12 @@ class TfeTeamTokenAdapter(GenerationRotation, TokenAdapter):
     def caller_may_be(self, current):
         """``account/details`` names the team a team token acts for, not which of the team's
         tokens it is: any token of the caller's own team may be the credential."""
-        if 'tfe_caller' not in self.client.memo:
+        def lookup():
             body = self.client.get(self.verify_path)
             relationships = (body.get('data') or {}).get('relationships') or {}
-            resource = relationships.get('authenticated-resource') or {}
-            self.client.memo['tfe_caller'] = resource.get('data') or {}
-        caller = self.client.memo['tfe_caller']
+            return (relationships.get('authenticated-resource') or {}).get('data') or {}
+
+        caller = self.ask_identity('tfe_caller', lookup)
         return caller.get('type') == 'teams' and caller.get('id') == current.get('team_id')
 
     # -- policies and power ---------------------------------------------------------------------

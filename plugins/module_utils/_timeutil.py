@@ -23,6 +23,13 @@ _TIMESTAMP = re.compile(
     r'(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?'
     r'\s*(Z|z|[+-]\d{2}:?\d{2})?$'
 )
+#: a timestamp the way ISO 8601 writes one, with any number of year digits (year 99999 too)
+_DATE_LIKE = re.compile(_TIMESTAMP.pattern.replace(r'^(\d{4})', r'^[+-]?(\d{4,})'))
+_NUMBER = re.compile(r'^[+-]?\d+(\.\d+)?$')
+#: seconds of clock skew between the controller and a platform that comparisons tolerate
+CLOCK_SKEW = 300
+#: token fields that record a moment already past (one dated ahead of now cannot be right)
+PAST_FIELDS = ('created_at', 'modified_at', 'last_used_at', 'key_created_at')
 
 
 class InputError(ValueError):
@@ -72,7 +79,10 @@ def parse_timestamp(value, option):
         sign = 1 if zone[0] == '+' else -1
         digits = zone[1:].replace(':', '')
         offset = datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-        moment -= sign * offset
+        try:
+            moment -= sign * offset
+        except OverflowError:
+            raise InputError('%s: %r is not a valid date: out of range' % (option, value))
     return moment
 
 
@@ -99,15 +109,39 @@ def platform_time(value):
     return None if value in (None, '') else str(value)
 
 
-def _unreadable_time(field, value):
-    """A ``*_at`` field whose text is not a timestamp the module reads."""
-    if not field.endswith('_at') or not isinstance(value, str):
-        return False
-    return parse_optional_timestamp(value) is None
+def time_problem(value, now=None, past=False):
+    """Why a time a platform sent cannot be used, or None: ``'unreadable'`` (a shape the module
+    does not read, such as Go's ``2026-01-02 15:04:05.123 +0000 UTC``), ``'out of range'`` (a
+    date or a number that is no moment a datetime holds, such as year 99999), or, with ``past``
+    (a field that records a moment already past) and ``now``, ``'in the future'`` (more than
+    ``CLOCK_SKEW`` ahead)."""
+    if value in (None, ''):
+        return None
+    moment = parse_optional_timestamp(value)
+    if moment is None:
+        text = str(value).strip()
+        return 'out of range' if _DATE_LIKE.match(text) or _NUMBER.match(text) else 'unreadable'
+    if past and now is not None and moment > now + datetime.timedelta(seconds=CLOCK_SKEW):
+        return 'in the future'
+    return None
 
 
-def forget_unreadable_times(token, warn=None):
-    """``token`` with every ``*_at`` field that holds a time the module could not read set to
+_PROBLEM_WORDS = {
+    'unreadable': 'a timestamp in a shape the module does not read, so it is taken as unknown '
+                  '(an age or expiry measured from it is unknown, and rotate: due does not '
+                  'count it)',
+    'out of range': 'no moment a date can hold, so it is taken as unknown (an age or expiry '
+                    'measured from it is unknown; with max_age the token counts as due, so that '
+                    'a rotation starts a known age)',
+    'in the future': 'in the future, which a moment already past cannot be, so it is taken as '
+                     'unknown (the age measured from it is unknown; with max_age the token '
+                     'counts as due, so that a rotation starts a known age)',
+}
+
+
+def forget_unreadable_times(token, warn=None, now=None):
+    """``token`` with every ``*_at`` field that holds a time the module cannot use (see
+    :func:`time_problem`; a past moment dated in the future only when ``now`` is given) set to
     None (unknown), each reported through ``warn`` naming the token and the field. Lists of
     dicts (CloudTruth's ``api_keys``) are looked into once."""
     if not token:
@@ -119,22 +153,54 @@ def forget_unreadable_times(token, warn=None):
             if isinstance(value, list):
                 cleaned[field] = [readable(item, '%s %s' % (where, field))
                                   if isinstance(item, dict) else item for item in value]
-            elif _unreadable_time(field, value):
+                continue
+            if not field.endswith('_at') or not isinstance(value, str):
+                continue
+            problem = time_problem(value, now, field in PAST_FIELDS)
+            if problem:
                 cleaned[field] = None
                 if warn is not None:
-                    warn('%s: %s is %r, a timestamp in a shape the module does not read, so it is '
-                         'taken as unknown (an age or expiry measured from it is unknown, and '
-                         'rotate: due does not count it)' % (where, field, value))
+                    warn('%s: %s is %r, %s' % (where, field, value, _PROBLEM_WORDS[problem]))
         return cleaned
 
     return readable(token, 'token %s' % (token.get('id') or token.get('name') or '?'))
 
 
-def from_epoch(seconds):
-    """A datetime from Unix seconds; 0 and None (the platforms' "never") give None."""
-    if not seconds:
+def unknown_age(token, fields, now):
+    """Why the age of ``token`` (as the platform sent it) is unknown because the platform's time
+    of issue cannot be right (out of range, or in the future), or None. ``fields``: where the
+    time of issue is read, first one set first. A time in a shape the module does not read is not
+    counted here (issue 13: the module does not rotate for that)."""
+    for field in fields:
+        value = (token or {}).get(field)
+        if value in (None, ''):
+            continue
+        problem = time_problem(value, now, past=True)
+        if problem in ('out of range', 'in the future'):
+            return '%s %r is %s' % (field, value, problem)
         return None
-    return datetime.datetime.fromtimestamp(int(seconds), tz=UTC)
+    return None
+
+
+def from_epoch(seconds):
+    """A datetime from Unix seconds; 0 and None (the platforms' "never") give None, and so does
+    a value that is no moment a datetime holds (see :func:`epoch_time`)."""
+    if not seconds or isinstance(seconds, bool):
+        return None
+    try:
+        return datetime.datetime.fromtimestamp(int(seconds), tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def epoch_time(seconds):
+    """The ISO 8601 text of Unix seconds a platform sent; None for none (0); the platform's own
+    value as text when it is no moment a datetime holds, so that
+    :func:`forget_unreadable_times` reports it."""
+    moment = from_epoch(seconds)
+    if moment is not None:
+        return isoformat(moment)
+    return None if not seconds else str(seconds)
 
 
 def isoformat(moment):
@@ -198,17 +264,24 @@ class RotationPolicy:
         return cls(params.get('rotate') or 'never', params.get('max_age'),
                    params.get('renew_before'))
 
-    def decide(self, issued_at, expires_at, now):
-        """(due, reason) for a secret issued at ``issued_at`` that expires at ``expires_at``."""
+    def decide(self, issued_at, expires_at, now, age_unknown=None):
+        """(due, reason) for a secret issued at ``issued_at`` that expires at ``expires_at``;
+        ``age_unknown``: why the platform's time of issue cannot be right (:func:`unknown_age`)."""
         if self.rotate == 'never':
             return False, 'rotate is never'
         if self.rotate == 'always':
             return True, 'rotate is always'
-        return is_due(issued_at, expires_at, now, self.max_age, self.renew_before)
+        return is_due(issued_at, expires_at, now, self.max_age, self.renew_before, age_unknown)
 
 
-def is_due(issued_at, expires_at, now, max_age=None, renew_before=None):
-    """(due, reason) under a max age and a renewal window; either may be None."""
+def is_due(issued_at, expires_at, now, max_age=None, renew_before=None, age_unknown=None):
+    """(due, reason) under a max age and a renewal window; either may be None. An issue time in
+    the future (beyond ``CLOCK_SKEW``), or ``age_unknown`` (why the platform's time of issue
+    cannot be right), makes the age unknown: with ``max_age`` that is due, as only a rotation
+    starts a known age, never "not due" for ever."""
+    if issued_at is not None and issued_at > now + datetime.timedelta(seconds=CLOCK_SKEW):
+        age_unknown = age_unknown or 'issued at %s, in the future' % isoformat(issued_at)
+        issued_at = None
     if expires_at is not None and expires_at <= now:
         return True, 'expired at %s' % isoformat(expires_at)
     window = None if renew_before is None else datetime.timedelta(seconds=renew_before)
@@ -220,8 +293,39 @@ def is_due(issued_at, expires_at, now, max_age=None, renew_before=None):
         if age >= datetime.timedelta(seconds=max_age):
             return True, 'issued %d days ago, at least max_age (%s)' % (
                 age.days, describe_seconds(max_age))
+    if max_age is not None and age_unknown:
+        return True, 'age unknown: %s; rotating now starts a known age' % age_unknown
+    if age_unknown:
+        return False, 'not due by expiry; age unknown: %s' % age_unknown
     return False, 'not due'
 
 
 def age_seconds(issued_at, now):
-    return None if issued_at is None else int((now - issued_at).total_seconds())
+    """Seconds since ``issued_at``; None when unknown or in the future beyond ``CLOCK_SKEW``
+    (such an age cannot be right)."""
+    if issued_at is None or issued_at > now + datetime.timedelta(seconds=CLOCK_SKEW):
+        return None
+    return max(0, int((now - issued_at).total_seconds()))
+
+
+def same_expiry(existing, wanted, tolerance=CLOCK_SKEW):
+    """True when ``existing`` (a datetime or None) is ``wanted`` within ``tolerance`` seconds."""
+    if existing is None or wanted is None:
+        return existing is wanted
+    return abs((existing - wanted).total_seconds()) <= tolerance
+
+
+def expiry_as_asked(params, created_at, expires_at, now):
+    """True when a token that was issued at ``created_at`` and expires at ``expires_at`` already
+    expires where ``expires_in``/``expires_at`` ask, within ``CLOCK_SKEW``: ``expires_at`` is a
+    moment; ``expires_in`` a lifetime, measured from the token's creation (or, when that is
+    unknown, from now). None of the two asked: True."""
+    if params.get('expires_at') is not None:
+        return same_expiry(expires_at, parse_timestamp(params['expires_at'], 'expires_at'))
+    if params.get('expires_in') is None:
+        return True
+    if expires_at is None:
+        return False
+    lifetime = datetime.timedelta(seconds=parse_duration(params['expires_in'], 'expires_in'))
+    start = created_at if created_at is not None else now
+    return same_expiry(expires_at, start + lifetime)

@@ -17,7 +17,8 @@ description:
   - The secret is returned only in the run that issued it (create or roll), hidden from every output.
   - A token is identified by O(token_id) when given, else by O(name). Cloudflare does not keep names
     unique, so the module reads every page of the token list (with recently expired tokens) and
-    fails with the ids of both when two tokens carry the name, rather than guess.
+    fails with the ids of both when two live tokens carry the name, rather than guess. An expired,
+    exposed or disabled token of the same name never hides the one live token; a warning names it.
   - "A lookup by O(name) sees only what Cloudflare lists: a token that B(expired long ago) is left
     out of the list although it still exists, and a credential that holds only the C(list_self)
     permission (C(com.cloudflare.api.account.token.list_self)) sees only the account tokens it
@@ -166,6 +167,9 @@ options:
         condition, dates and status, then deletes the previous token, so both secrets work in between; the
         token id changes.
       - V(replace) needs O(name) (a token given by O(token_id) would not be found again under its new id).
+      - "V(replace) needs room for one more token: Cloudflare allows at most 50 user tokens per user and
+        500 account tokens per account (U(https://developers.cloudflare.com/fundamentals/api/reference/limits/)).
+        At the quota a V(replace) is refused before any write; delete unused tokens, or use V(roll)."
     type: str
     choices: [roll, replace]
     default: roll

@@ -52,6 +52,8 @@ options:
       - "With an account-owned credential (C(cfat_...)) give O(account_id): Cloudflare answers such
         a credential on the user path as it answers a bad one (401 code 1000), so the module asks
         the account's verify path next."
+      - "Cloudflare answers a working credential C(403) code 10000 (Authentication error) for a
+        moment now and then: such an answer is asked again for O(max_verify_wait) seconds."
     type: bool
     default: false
 seealso:
@@ -214,8 +216,7 @@ credential:
 '''
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._cloudflare import (
-    check_account_id, caller_token, info_argument_spec, list_tokens, secret_issued_at,
-    token_metadata,
+    check_account_id, caller_token, info_argument_spec, list_tokens, token_metadata, transient,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._info import (
     Listing, info_argument_spec as shared_info_argument_spec,
@@ -225,6 +226,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import API
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import utcnow
+from ansible_collections.tokenops.tokens.plugins.module_utils._verification import ask_again
 
 
 def main():
@@ -240,7 +242,9 @@ def main():
         client = make_client(API['cloudflare'], params)
         result = dict(changed=False)
         if params['verify_credential']:
-            result['credential'] = caller_token(client, account_id)
+            # Cloudflare answers a working credential 403 code 10000 for a moment: ask again.
+            result['credential'] = ask_again(lambda: caller_token(client, account_id),
+                                             params['max_verify_wait'], transient)
         tokens = []
         for raw in list_tokens(client, account_id):
             if params['name'] is not None and raw.get('name') != params['name']:
@@ -248,7 +252,7 @@ def main():
             if params['status'] is not None and raw.get('status') != params['status']:
                 continue
             token = token_metadata(raw, account_id)
-            annotated = listing.annotate(token, issued_at=secret_issued_at(token))
+            annotated = listing.annotate(token, issued_fields=('modified_at', 'created_at'))
             if listing.keep(annotated):
                 tokens.append(annotated)
         result['tokens'] = tokens

@@ -244,8 +244,7 @@ def main():
                 continue
             for key in account['api_keys']:
                 key['age_seconds'] = age_seconds(parse_optional_timestamp(key['created_at']), now)
-            annotated = listing.annotate(
-                account, issued_at=parse_optional_timestamp(account['key_created_at']))
+            annotated = listing.annotate(account, issued_fields=('key_created_at', 'created_at'))
             if listing.keep(annotated):
                 accounts.append(annotated)
         return dict(changed=False, service_accounts=accounts)

@@ -79,7 +79,9 @@ options:
     type: float
     default: 600
   report_dir:
-    description: Directory where V(finish) writes C(report.json) and C(report.md).
+    description:
+      - Directory where V(finish) writes C(report.json) and C(report.md); V(issue) checks it
+        (and creates it) before any request when it is given.
     type: path
   fail_fast:
     description: Stop issuing at the first failed token.
@@ -166,7 +168,20 @@ options:
         variables, which costs a few tenths of a second per task for 500 tokens.
     type: bool
     default: false
+  handoff_key:
+    description:
+      - The key that V(issue) returned as RV(handoff_key); V(finish) with O(handoff) needs it and
+        reads C(handoff.json) only when the file's HMAC under this key holds, so a file that
+        another process wrote or changed is refused and nothing is revoked on its word.
+    type: str
+    version_added: 1.1.0
 notes:
+  - O(state_dir), O(report_dir) and the directory of O(lock_path) must belong to the run's user (or
+    root) and be writable by no one else, sticky or not; a step refuses any other before it sends
+    a request, naming the directory, its owner and its mode. Missing directories are created
+    with mode C(0700). Files in them are opened relative to the directory and never through a
+    symbolic link; a symbolic link on the way to them is followed only when it belongs to root or
+    to the run's user.
   - The results of V(issue) carry new secrets for the task-file sinks and consumer checks when
     there are some, and the preflight states a rollback needs; such a result is hidden from every
     callback, as with O(ignore:no_log=true).
@@ -188,6 +203,12 @@ holder:
   returned: on lock
   type: int
   sample: 41873
+handoff_key:
+  description: The key that binds C(handoff.json) to this run (give it to V(finish) as O(handoff_key)).
+  returned: on issue, with O(handoff)
+  type: str
+  sample: 0d2b6f...e4
+  version_added: 1.1.0
 lock_path:
   description: The lock file the holder keeps locked.
   returned: on lock
@@ -590,6 +611,7 @@ def main():
         check_failures=dict(type='list', elements='dict', default=[]),
         issued_var=dict(type='str', no_log=False),   # a variable's name
         handoff=dict(type='bool', default=False),
+        handoff_key=dict(type='str', no_log=True),
         hygiene=dict(type='bool', default=False),
         expiring_within=dict(type='str', default='30d'),
         unused_for=dict(type='str', default='90d'),

@@ -20,6 +20,7 @@ the others carry on.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import errno
 import threading
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._module import make_client
@@ -28,10 +29,11 @@ from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_h
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_report as report
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_journal import Journal
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_plan import (
-    _ids_matching, for_each_token, group_by_connection, plan_group, run_groups, validate_items,
+    _ids_matching, for_each_token, group_by_connection, plan_group, run_groups, traced,
+    validate_items,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_protocol import (
-    Rotation, preflight,
+    Rotation, preflight, unexpected_failure,
 )
 
 
@@ -44,8 +46,10 @@ class Run:
     """Shared state of one step: the journal, the rows, fail-fast."""
 
     def __init__(self, tokens, state_dir, fail_fast=False, check_mode=False, now=None,
-                 only=None):
+                 only=None, cancelled=None):
         self.now = now or utcnow()
+        #: set when the run that started this step is gone: no further token is started
+        self.cancelled = cancelled or threading.Event()
         self.items = validate_items(tokens, self.now, only)
         self.journal = Journal(state_dir, write=not check_mode)
         self.fail_fast = fail_fast
@@ -58,6 +62,8 @@ class Run:
         self.outcomes = []
         #: ``[(client, [Planned])]`` of the plan (the scopes' listings, for the hygiene)
         self.plans = []
+        #: the files a full disk kept this step from writing (ENOSPC)
+        self.full = set()
         self._lock = threading.Lock()
 
     # -- plan -------------------------------------------------------------------------------
@@ -86,7 +92,8 @@ class Run:
                 p.notes.append('would deliver to %s'
                                % ', '.join(sink.describe() for sink in p.item.sinks))
         rows = self._ordered([p.row(self.now, self.check_mode) for p in planned])
-        work = any(p.due or p.retire_now_ids or p.finish_entry for p in planned if not p.error)
+        work = any(p.due or p.retire_now_ids or p.finish_entry or p.redeliver
+                   for p in planned if not p.error)
         return rows, work
 
     def _ordered(self, rows):
@@ -112,7 +119,10 @@ class Run:
         item = planned.item
         if planned.error:
             return self._fail(row, planned.error)
-        if not (planned.due or planned.retire_now_ids or planned.finish_entry):
+        if not (planned.due or planned.retire_now_ids or planned.finish_entry or planned.redeliver):
+            return row
+        if self.cancelled.is_set():
+            row.update(action='skipped', reason='not attempted: the run was cancelled')
             return row
         if self.stop.is_set():
             row.update(action='skipped', reason='not attempted: rotate_fail_fast stopped the run '
@@ -126,7 +136,11 @@ class Run:
                                                                 self.now)]
 
         rotation = Rotation(item, client, self.journal, self.now, row)
-        row = self._stop_if_failed(rotation.start(planned, planned.adapter, known_ids))
+        try:
+            row = rotation.start(planned, planned.adapter, known_ids)
+        except Exception as exc:  # pylint: disable=broad-except
+            row = self._unexpected(rotation, exc, client)
+        row = self._stop_if_failed(row)
         if rotation.awaiting:
             with self._lock:
                 self.outcomes.append(rotation.outcome())
@@ -136,6 +150,24 @@ class Run:
                 if carried and item.check is not None:
                     self.states[item.label] = carried
         return row
+
+    def _unexpected(self, rotation, exc, client):
+        """One token's error that no step expects fails that token, never the step."""
+        rotation.awaiting = False
+        if isinstance(exc, EnvironmentError) and exc.errno == errno.ENOSPC:
+            with self._lock:
+                self.full.add(getattr(exc, 'filename', None) or '?')
+        return rotation.fail(unexpected_failure(exc, rotation.item, client))
+
+    def full_disk_warning(self):
+        """After ENOSPC: the files that could not be written and the rotations left open."""
+        if not self.full:
+            return []
+        left = sorted('%s (%s)' % (entry.get('label'), entry.get('step'))
+                      for entry in self.journal.unfinished().values())
+        return ['No space left on device writing %s: the rotations left open are %s. Free '
+                'space there, then run again: the next run finishes them from the journal'
+                % (', '.join(sorted(self.full)), ', '.join(left) or 'none')]
 
     def _stop_if_failed(self, row):
         if row['action'] == 'failed' and self.fail_fast:
@@ -161,7 +193,7 @@ class Run:
             groups.setdefault(item.connection, []).append((item, outcome))
 
         def finish_group(pairs):
-            client = make_client(pairs[0][0].provider.api, pairs[0][0].params)
+            client = traced(make_client(pairs[0][0].provider.api, pairs[0][0].params))
             return [self._finish_one(client, item, outcome, by_label[item.label],
                                      failures.get(item.label), checks.get(item.label),
                                      states.get(item.label))
@@ -172,9 +204,35 @@ class Run:
         return list(by_label.values())      # in the order of V(issue)'s rows
 
     def _finish_one(self, client, item, outcome, row, failed, check_failure, states):
-        rotation = Rotation(item, client, self.journal, self.now, dict(row)).resume(outcome,
-                                                                                    states)
-        return rotation.after_task_files(failed, check_failure)
+        rotation = Rotation(item, client, self.journal, self.now, dict(row))
+        mismatch = not_recorded(self.journal.get(item), outcome)
+        if mismatch:
+            return rotation.fail('the hand-off from the issue step does not match what this run '
+                                 'recorded in the journal (%s): nothing was revoked, and the next '
+                                 'run finishes the rotation from the journal' % mismatch)
+        try:
+            return rotation.resume(outcome, states).after_task_files(failed, check_failure)
+        except Exception as exc:  # pylint: disable=broad-except
+            return self._unexpected(rotation, exc, client)
+
+
+def not_recorded(entry, outcome):
+    """Why ``outcome`` (what the hand-off says the issue step did for a token) is not what the
+    issue step recorded in the journal, or None. The finish step revokes only the predecessor and
+    the abandoned successors that this run recorded: the hand-off alone never names a token to
+    revoke."""
+    if not entry:
+        return 'no rotation of this token is open in the journal'
+    named = dict(previous=(outcome.get('previous') or {}).get('id'),
+                 new=(outcome.get('token') or {}).get('id'))
+    recorded = dict(previous=entry.get('previous_id'), new=entry.get('token_id'))
+    for what in ('previous', 'new'):
+        if named[what] != recorded[what]:
+            return 'it names %s token %s, the journal %s' % (what, named[what], recorded[what])
+    extra = set(outcome.get('superseded') or []) - set(entry.get('superseded') or [])
+    if extra:
+        return 'it names superseded tokens %s that the journal does not' % ', '.join(sorted(extra))
+    return None
 
 
 def named_check_failures(failures, checks):
@@ -234,15 +292,17 @@ def _no_journal_notice(journal):
     return {} if journal.exists else dict(notices=[NO_JOURNAL % journal.state_dir])
 
 
-def issue_step(tokens, state_dir, fail_fast, now=None, durations=None):
-    """Plan (the listings are read here, under the step lock) and issue what is due;
-    ``durations``: see ``Run.hygiene``."""
-    run = Run(tokens, state_dir, fail_fast=fail_fast, now=now)
+def issue_step(tokens, state_dir, fail_fast, now=None, cancelled=None, durations=None):
+    """Plan (the listings are read here, under the step lock) and issue what is due; once
+    ``cancelled`` is set, no further token is started. ``durations``: see ``Run.hygiene``."""
+    run = Run(tokens, state_dir, fail_fast=fail_fast, now=now, cancelled=cancelled)
     notice = _no_journal_notice(run.journal)
     rows = run.issue()
+    warnings = run.full_disk_warning()
     return dict(rows=rows, outcomes=run.outcomes, deliveries=run.deliveries, checks=run.checks,
                 states=run.states, failed_tokens=failed_labels(rows),
-                hygiene=run.hygiene(rows, durations), **notice)
+                hygiene=run.hygiene(rows, durations), **dict(notice, **(
+                    dict(warnings=warnings) if warnings else {})))
 
 
 def finish_step(tokens, state_dir, report_dir, rows, outcomes, task_failures, now=None,
@@ -252,8 +312,16 @@ def finish_step(tokens, state_dir, report_dir, rows, outcomes, task_failures, no
     checked again (the issue step checked them all)."""
     run = Run(tokens, state_dir, now=now, only=set(o['label'] for o in outcomes or []))
     rows = run.finish(rows, outcomes, task_failures, check_failures, states)
-    run.journal.create()         # the next run knows this directory outlived a run
+    try:
+        run.journal.create()         # the next run knows this directory outlived a run
+    except EnvironmentError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        run.full.add(exc.filename or run.journal.path)
     generated = isoformat(run.now)
     json_path, md_path, text = report.write(report_dir, rows, generated, hygiene)
-    return dict(rows=rows, failed_tokens=failed_labels(rows), summary=report.summary(rows),
-                report_md=text, report_json_path=json_path, report_md_path=md_path)
+    result = dict(rows=rows, failed_tokens=failed_labels(rows), summary=report.summary(rows),
+                  report_md=text, report_json_path=json_path, report_md_path=md_path)
+    if run.full:
+        result['warnings'] = run.full_disk_warning()
+    return result

@@ -20,6 +20,7 @@ __metaclass__ = type
 
 from ansible_collections.tokenops.tokens.plugins.module_utils import _estate as estate
 from ansible_collections.tokenops.tokens.plugins.module_utils._generations import base_of
+from ansible_collections.tokenops.tokens.plugins.module_utils._text import markdown as md_text
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import describe_seconds
 
 #: the report's lists, in its order, with the Markdown section titles
@@ -160,7 +161,9 @@ def hygiene(plans, rows, now, expiring_within, unused_for):
 
 
 def markdown(section):
-    """Short report.md sections: counts, and the first few tokens of each list."""
+    """Short report.md sections: counts, and the first few tokens of each list. Every value a
+    platform or a user chose (names, ids, scopes, labels, times) is literal text
+    (``_text.markdown``: no control character, no markup)."""
     if not section:
         return []
     scopes = section['scopes']
@@ -174,9 +177,10 @@ def markdown(section):
             continue
         lines += ['', '### %s: %d' % (title % words, len(entries)), '']
         for scope, entry in entries[:SHOWN]:
-            lines.append('- %s %s: %s `%s`%s' % (
-                scope['platform'], entry['scope'], _cell(entry['name'] or entry['kind']),
-                entry['id'], _facts(scope['platform'], entry)))
+            lines.append('- %s %s: %s, id %s%s' % (
+                md_text(scope['platform']), md_text(entry['scope']),
+                md_text(entry['name'] or entry['kind']), md_text(entry['id']),
+                _facts(scope['platform'], entry)))
         if len(entries) > SHOWN:
             lines.append('- ... and %d more (report.json, hygiene)' % (len(entries) - SHOWN))
     return lines
@@ -185,15 +189,11 @@ def markdown(section):
 def _facts(platform, entry):
     facts = []
     if entry['label']:
-        facts.append('item %s' % entry['label'])
+        facts.append('item %s' % md_text(entry['label']))
     if entry['generation'] > 1:
         facts.append('generation %d' % entry['generation'])
     if entry['expires_at']:
-        facts.append('expires %s' % entry['expires_at'])
+        facts.append('expires %s' % md_text(entry['expires_at']))
     if platform not in estate.TIMELESS:
-        facts.append('last used %s' % (entry['last_used_at'] or 'never'))
+        facts.append('last used %s' % md_text(entry['last_used_at'] or 'never'))
     return ' (%s)' % ', '.join(facts) if facts else ''
-
-
-def _cell(text):
-    return str(text).replace('`', "'").replace('\n', ' ')

@@ -23,19 +23,28 @@ a secret was issued.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import hashlib
 import json
 import os
 import threading
 
-from ansible_collections.tokenops.tokens.plugins.module_utils._secret_file import (
-    atomic_write, make_private_dir,
-)
+from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import isoformat, utcnow
+
+from ansible_collections.tokenops.tokens.plugins.module_utils import _safe_path as safe_path
 
 VERSION = 1
+FILE = 'journal.json'
 
 
 class JournalError(Exception):
     pass
+
+
+def fingerprint(secret):
+    """A one-way digest of a secret: whether a sink still holds what this run delivered can be
+    told later without keeping the secret (API secrets are long and random, so the digest tells
+    nothing of them)."""
+    return hashlib.sha256(('tokenops.tokens:%s' % secret).encode('utf-8')).hexdigest()[:32]
 
 
 def legacy_key(item):
@@ -44,23 +53,54 @@ def legacy_key(item):
 
 
 class Journal:
-    """``journal.json`` under ``state_dir``; ``write=False`` (check mode) never touches disk."""
+    """``journal.json`` under ``state_dir``; ``write=False`` (check mode) never touches disk.
+
+    The directory is checked (``_safe_path.private_directory``: the run's user's or root's, and
+    writable by no one else) and kept open; the journal is read and written relative to it,
+    never through a symbolic link, and only a journal of the run's own user is read: another
+    one fails the step before any request, since whoever wrote it could steer what the run
+    deletes or rotates.
+    """
 
     def __init__(self, state_dir, write=True):
-        self.path = os.path.join(state_dir, 'journal.json')
+        self.path = os.path.join(state_dir, FILE)
         self.state_dir = state_dir
         self.write = write
         self._lock = threading.Lock()
+        self.dir_fd = self._open_directory()
         self.entries, self.rotated = self._load()
 
-    def _load(self):
+    def _open_directory(self):
         try:
-            with open(self.path) as handle:
-                data = json.load(handle)
-        except (IOError, OSError):
-            if os.path.exists(self.path):
-                raise JournalError('rotate_state_dir: cannot read %s' % self.path)
+            return safe_path.private_directory(self.state_dir, 'rotate_state_dir',
+                                               create=self.write)
+        except FileNotFoundError:
+            return None         # check mode, and no run wrote here yet
+        except safe_path.UnsafePath as exc:
+            raise JournalError(str(exc))
+
+    def close(self):
+        if self.dir_fd is not None:
+            os.close(self.dir_fd)
+            self.dir_fd = None
+
+    __del__ = close
+
+    def _load(self):
+        if self.dir_fd is None:
             return {}, {}
+        try:
+            text = safe_path.read_file(self.dir_fd, FILE, self.path)
+        except safe_path.UnsafePath as exc:
+            raise JournalError('rotate_state_dir: %s; move it away after checking the platforms '
+                               'by hand (a journal steers what a run deletes and rotates)' % exc)
+        except (IOError, OSError) as exc:
+            raise JournalError('rotate_state_dir: cannot read %s (%s)'
+                               % (self.path, exc.strerror or exc))
+        if text is None:
+            return {}, {}
+        try:
+            data = json.loads(text.decode('utf-8'))
         except ValueError:
             raise JournalError('rotate_state_dir: %s is not valid JSON; move it away after '
                                'checking the platforms by hand' % self.path)
@@ -72,7 +112,7 @@ class Journal:
     def exists(self):
         """Whether a run ever wrote the journal here (a first run, or storage that did not
         persist, finds none)."""
-        return os.path.exists(self.path)
+        return self.dir_fd is not None and safe_path.file_info(self.dir_fd, FILE) is not None
 
     def create(self):
         """Write the journal if no run wrote it here yet."""
@@ -117,16 +157,31 @@ class Journal:
         """
         return self._find(self.rotated, item)
 
-    def remember_rotation(self, item, token_id, rotated_at):
+    def remember_rotation(self, item, token_id, rotated_at, secret_digest=None):
+        """This run rotated the token: ``token_id``, when, and the :func:`fingerprint` of the
+        secret it delivered (how a later run tells its own delivery from another run's)."""
         with self._lock:
             self.rotated.pop(legacy_key(item), None)
             self.rotated[item.journal_key] = dict(label=item.label, token_id=token_id,
-                                                  rotated_at=rotated_at)
+                                                  rotated_at=rotated_at,
+                                                  fingerprint=secret_digest,
+                                                  delivered_at=isoformat(utcnow()))
+            self._save()
+
+    def adopt(self, item, token_id, secret_digest):
+        """The sinks hold another run's working secret of ``token_id``: remember it as what this
+        run's sinks hold (when this run last rotated the token stays as it was)."""
+        with self._lock:
+            record = self._find(self.rotated, item)
+            if record is None:
+                return
+            record.update(token_id=token_id, fingerprint=secret_digest,
+                          delivered_at=isoformat(utcnow()))
             self._save()
 
     def _save(self):
         if not self.write:
             return
-        make_private_dir(self.state_dir)
-        text = json.dumps(dict(version=VERSION, entries=self.entries, rotated=self.rotated), indent=2, sort_keys=True)
-        atomic_write(self.path, text + '\n', 0o600)
+        text = json.dumps(dict(version=VERSION, entries=self.entries, rotated=self.rotated),
+                          indent=2, sort_keys=True)
+        safe_path.write_file(self.dir_fd, FILE, text + '\n', self.path)

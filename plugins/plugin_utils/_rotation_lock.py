@@ -20,8 +20,9 @@ Two POSIX record locks on one file, ``rotate_lock_path``:
   worker can outlive a killed run; whatever it is still doing (issuing, delivering, revoking),
   the next run's steps wait for it, then plan from the journal it left.
 
-The file is opened without following symbolic links, must be a regular file of the run's user,
-and is refused in a directory that other users can write, unless that directory is sticky.
+The file is opened without following symbolic links, relative to a descriptor of its directory,
+and must be a regular file of the run's user; the directory must belong to the run's user (or
+root) and be writable by no one else, sticky or not (``module_utils/_safe_path.py``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -31,20 +32,22 @@ import contextlib
 import errno
 import fcntl
 import os
-import pwd
 import select
 import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 
-from ansible_collections.tokenops.tokens.plugins.module_utils._secret_file import (
-    make_private_dir,
-)
+from ansible_collections.tokenops.tokens.plugins.module_utils import _safe_path as safe_path
 
 RUN_BYTE, STEP_BYTE = 0, 1
 POLL = 0.1
+#: how often a step checks whether the run that started it is still there
+CANCEL_POLL = 0.5
+#: the exit status of a worker that ended itself after its run was cancelled
+CANCELLED_EXIT = 75
 
 HOLDER = r'''
 import fcntl, os, sys, time
@@ -113,38 +116,26 @@ class LockError(Exception):
     pass
 
 
-def _user(uid):
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return 'uid %d' % uid
-
-
-def _check_directory(path, directory):
-    """Refuse a directory that another user could plant or swap the lock file in."""
-    info = os.stat(directory)
-    others_write = info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) or info.st_uid not in (
-        0, os.geteuid())
-    if others_write and not info.st_mode & stat.S_ISVTX:
-        raise LockError('rotate_lock_path: %s is in %s, which other users can write; put the lock '
-                        'in a directory only this user can write (the default, under '
-                        'rotate_state_dir, is one)' % (path, directory))
+_user = safe_path.user_name
 
 
 def open_lock_file(path):
-    """A descriptor of the lock file, checked: no symbolic link, a regular file of this user."""
-    directory = os.path.dirname(path) or '.'
-    make_private_dir(directory)
-    _check_directory(path, directory)
+    """A descriptor of the lock file, checked: its directory belongs to the run's user (or root)
+    and no one else can write it, the file is no symbolic link and a regular file of this user."""
+    directory, name = os.path.split(os.path.abspath(path))
+    dir_fd = safe_path.private_directory(directory, 'rotate_lock_path')
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK,
+                     0o600, dir_fd=dir_fd)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise LockError('rotate_lock_path: %s is a symbolic link; the lock is never taken '
                             'through a link (another user may have planted it): remove it, or '
                             'point rotate_lock_path at a directory only this user can write'
                             % path)
-        raise
+        raise OSError(exc.errno, exc.strerror, path)
+    finally:
+        os.close(dir_fd)
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
         os.close(fd)
@@ -227,3 +218,34 @@ def step_lock(path, timeout):
         yield
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def cancel_watch(grace, on_cancel):
+    """While the block runs, watch the run that started this process (its parent).
+
+    ansible-core 2.21 runs each worker in its own session, so cancelling a run as AWX does
+    (SIGKILL to the run's process group) leaves the worker of an engine step running, holding
+    the step lock. When the parent is gone, ``on_cancel()`` is called (the engine then starts no
+    further token, and finishes the ones under way); if the block has not ended ``grace``
+    seconds later (a request that hangs), this process ends: the kernel drops the step lock
+    with it, and the journal, written before every act, lets the next run finish what was left.
+    """
+    parent = os.getppid()
+    done = threading.Event()
+
+    def watch():
+        while not done.wait(CANCEL_POLL):
+            if os.getppid() != parent:
+                on_cancel()
+                if not done.wait(grace):
+                    os._exit(CANCELLED_EXIT)
+                return
+
+    watcher = threading.Thread(target=watch, name='tokenops-cancel-watch')
+    watcher.daemon = True
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()

@@ -17,16 +17,16 @@ run's time, the last run without a failure, and the tokens by outcome.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import errno
 import json
 import os
 import re
+import stat
 
+from ansible_collections.tokenops.tokens.plugins.module_utils import _safe_path as safe_path
 from ansible_collections.tokenops.tokens.plugins.module_utils._estate import moment_of
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, isoformat, parse_optional_timestamp,
-)
-from ansible_collections.tokenops.tokens.plugins.module_utils._secret_file import (
-    atomic_write, make_private_dir,
 )
 
 try:
@@ -131,33 +131,82 @@ def exposition(rows, now, last_success):
 
 def remember_run(state_dir, now, succeeded):
     """Record this run in the state directory; return the last run without a failure (ISO 8601
-    text, this one when it succeeded), or None when no run succeeded yet."""
-    make_private_dir(state_dir)
+    text, this one when it succeeded), or None when no run succeeded yet.
+
+    ``last_run.json`` is read and written as the journal is (``module_utils/_safe_path.py``): in
+    the run's own directory, never through a link, only a file of the run's user is believed.
+    ``MetricsError`` when it cannot be."""
     path = os.path.join(state_dir, LAST_RUN_FILE)
     try:
-        with open(path) as handle:
-            earlier = json.load(handle)
-    except (IOError, OSError, ValueError):
-        earlier = {}
-    last_success = isoformat(now) if succeeded else earlier.get('last_success')
-    atomic_write(path, json.dumps(dict(last_run=isoformat(now), last_success=last_success)),
-                 0o600)
+        dir_fd = safe_path.private_directory(state_dir, 'rotate_state_dir')
+    except (safe_path.UnsafePath, EnvironmentError) as exc:
+        raise MetricsError('the last successful run could not be remembered: %s' % _reason(exc))
+    try:
+        try:
+            earlier = json.loads(safe_path.read_file(dir_fd, LAST_RUN_FILE, path) or b'{}')
+        except (safe_path.UnsafePath, EnvironmentError, ValueError):
+            earlier = {}
+        if not isinstance(earlier, dict):
+            earlier = {}
+        last_success = isoformat(now) if succeeded else earlier.get('last_success')
+        if moment_of(last_success) is None:
+            last_success = None
+        safe_path.write_file(dir_fd, LAST_RUN_FILE, json.dumps(dict(
+            last_run=isoformat(now), last_success=last_success)), path)
+    except EnvironmentError as exc:
+        raise MetricsError('the last successful run could not be remembered: %s' % _reason(exc))
+    finally:
+        os.close(dir_fd)
     return last_success
 
 
+def _reason(exc):
+    """An exception as a short text: ``path: No space left on device``."""
+    if isinstance(exc, EnvironmentError) and exc.strerror:
+        return '%s: %s' % (exc.filename, exc.strerror) if exc.filename else exc.strerror
+    return str(exc)
+
+
 # -- checks before any request ----------------------------------------------------------------
+def metrics_directory(path):
+    """A descriptor of the metrics file's directory, or ``InputError`` naming
+    ``rotate_metrics_file``.
+
+    The directory is reached without another user's link on the way and must belong to the
+    run's user or root and be writable by no one else (``module_utils/_safe_path.py``), as the
+    role's other directories: node_exporter serves whatever the file says, so no other local
+    user may plant, swap or link it. Debian's textfile directory,
+    ``/var/lib/prometheus/node-exporter``, is root's, mode 0755. It is not created.
+    """
+    if not os.path.isabs(path):
+        raise InputError('rotate_metrics_file: must be an absolute path, got %s' % path)
+    directory = os.path.dirname(os.path.normpath(path))
+    try:
+        dir_fd = safe_path.private_directory(directory, 'rotate_metrics_file', create=False)
+    except safe_path.UnsafePath as exc:
+        raise InputError(str(exc))
+    except EnvironmentError as exc:
+        if exc.errno == errno.ENOENT:
+            raise InputError('rotate_metrics_file: the directory %s does not exist' % directory)
+        raise InputError('rotate_metrics_file: the directory %s cannot be used (%s)'
+                         % (directory, _reason(exc)))
+    try:
+        if not os.access('.', os.W_OK | os.X_OK, dir_fd=dir_fd):
+            raise InputError('rotate_metrics_file: this run (uid %d) may not create files in %s'
+                             % (os.geteuid(), directory))
+        info = safe_path.file_info(dir_fd, os.path.basename(path))
+        if info is not None and stat.S_ISDIR(info.st_mode):
+            raise InputError('rotate_metrics_file: %s is a directory' % path)
+    except BaseException:
+        os.close(dir_fd)
+        raise
+    return dir_fd
+
+
 def check_metrics_file(path):
     """``InputError`` naming ``rotate_metrics_file`` when the file could not be written."""
-    if not path:
-        return
-    directory = os.path.dirname(path) or '.'
-    if os.path.isdir(path):
-        raise InputError('rotate_metrics_file: %s is a directory' % path)
-    if not os.path.isdir(directory):
-        raise InputError('rotate_metrics_file: the directory %s does not exist' % directory)
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise InputError('rotate_metrics_file: this run (uid %d) may not create files in %s'
-                         % (os.geteuid(), directory))
+    if path:
+        os.close(metrics_directory(path))
 
 
 def shown_url(url):
@@ -194,13 +243,21 @@ def check_pushgateway(url, job):
 
 # -- output -------------------------------------------------------------------------------------
 def write_metrics_file(path, text):
-    """Replace the metrics file whole (node_exporter reads it at any time): readable by all, as
-    the textfile collector runs as another user; it holds no secret."""
+    """Replace the metrics file whole (node_exporter reads it at any time): a temporary file
+    beside it, never through a link, renamed over it; readable by all, as the textfile
+    collector runs as another user; it holds no secret."""
     try:
-        atomic_write(path, text, 0o644)
-    except (IOError, OSError) as exc:
+        dir_fd = metrics_directory(path)
+    except InputError as exc:
+        raise MetricsError('%s; the metrics file was not written' % exc)
+    try:
+        safe_path.write_file(dir_fd, os.path.basename(os.path.normpath(path)), text, path,
+                             mode=0o644)
+    except EnvironmentError as exc:
         raise MetricsError('rotate_metrics_file: %s could not be written: %s'
                            % (path, exc.strerror or type(exc).__name__))
+    finally:
+        os.close(dir_fd)
 
 
 def push(url, job, text, timeout=PUSH_TIMEOUT):

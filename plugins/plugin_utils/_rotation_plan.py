@@ -19,6 +19,11 @@ __metaclass__ = type
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+try:
+    from urllib.parse import urlsplit
+except ImportError:  # pragma: no cover
+    from urlparse import urlsplit  # type: ignore
+
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
@@ -33,10 +38,13 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._registry import (
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, RotationPolicy, age_seconds, describe_seconds, isoformat,
-    forget_unreadable_times, parse_optional_timestamp,
+    forget_unreadable_times, parse_optional_timestamp, unknown_age,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_protocol import (
-    confirm_consumers, failure_text, recover,
+    check_again, confirm_consumers, failure_text, recover, unexpected_failure,
+)
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_reconcile import (
+    Reconciler, identity_tokens,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_report import new_row
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import (
@@ -382,7 +390,13 @@ class Planned:
         self.listing = None
         self.issued = None
         self.finish_entry = False
+        self.check_again = False
+        #: why the platform's time of issue of the current token cannot be right, or None
+        self.age_unknown = None
         self.notes = []
+        #: the current secret, read from the platform, to deliver again without rotating
+        #: (another run rotated the token and this run's sinks hold a dead secret)
+        self.redeliver = None
 
     @property
     def label(self):
@@ -504,7 +518,8 @@ def decide(planned, journal, now):
                       % item.provider.title)
     if item.policy.rotate == 'always':
         return True, 'force: true'
-    due, reason = item.policy.decide(issued, expires, now)
+    due, reason = item.policy.decide(issued, expires, now,
+                                     planned.age_unknown if record is None else None)
     if not due:
         reason = not_due_reason(item.policy, issued, expires, now)
     if record is not None and reason:
@@ -512,14 +527,33 @@ def decide(planned, journal, now):
     return due, reason
 
 
+def traced(client):
+    """``client``, remembering the request it sent last (``last_request``: method and path), so
+    that an error no step expects can say which answer it followed."""
+    send = client.request
+
+    def request(method, path, *args, **kwargs):
+        try:
+            shown = urlsplit(client.url_for(path)).path
+        except Exception:  # pylint: disable=broad-except
+            shown = str(path)
+        client.last_request = (method, shown)
+        return send(method, path, *args, **kwargs)
+
+    client.last_request = None
+    client.request = request
+    return client
+
+
 def plan_group(group, journal, now, on_client=None):
     """Plan every item of one connection group; returns ``(client, [Planned])``."""
     limits = Limits(group)
-    client = make_client(group[0].provider.api, group[0].params, budget=limits.budget)
+    client = traced(make_client(group[0].provider.api, group[0].params, budget=limits.budget))
 
     def spawn():
         """Another client of the same credential, for another thread (``for_each_token``)."""
-        worker = make_client(group[0].provider.api, group[0].params, budget=limits.budget)
+        worker = traced(make_client(group[0].provider.api, group[0].params,
+                                    budget=limits.budget))
         worker.memo = client.memo
         return worker
 
@@ -527,6 +561,7 @@ def plan_group(group, journal, now, on_client=None):
     if on_client is not None:
         on_client(client)
     listings = {}
+    added = {}          # scope -> replacements this run creates there
     plans = []
     for item in group:
         planned = Planned(item)
@@ -534,6 +569,7 @@ def plan_group(group, journal, now, on_client=None):
         try:
             adapter = planned.adapter = item.new_adapter(client, now)
             entry = journal.get(item)
+            reconciler = None
             try:
                 scope = adapter.scope_key()
             except NotImplementedError:
@@ -553,10 +589,19 @@ def plan_group(group, journal, now, on_client=None):
                     excluded = recover(planned, entry, [token_id for token_id, raw in matched])
                     candidates = [raw for token_id, raw in matched if token_id not in excluded]
                 else:
-                    candidates = planned.listing.candidates(adapter)
+                    matched = identity_tokens(item, client, planned.listing, now)
+                    reconciler = Reconciler(planned, journal, now)
+                    excluded = reconciler.narrow([m for m in matched if m[3]])
+                    candidates = [raw for token_id, raw, token, live in matched
+                                  if token_id not in excluded]
                 current = adapter.find_in(candidates)
-            current = forget_unreadable_times(current, planned.notes.append)
+            planned.notes.extend(adapter.notes)     # what the lookup saw (dead namesakes)
+            del adapter.notes[:]
+            planned.age_unknown = unknown_age(current, adapter.issued_fields, now)
+            current = forget_unreadable_times(current, planned.notes.append, now)
             planned.current = current
+            if planned.check_again:
+                check_again(planned, entry)
             if current is not None:
                 planned.issued = issued_at(planned, journal)[0]
             if current is not None and current.get('id') in excluded:
@@ -572,12 +617,21 @@ def plan_group(group, journal, now, on_client=None):
                 continue
             if not planned.due:
                 planned.due, planned.reason = decide(planned, journal, now)
+            if reconciler is not None:
+                reconciler.after_lookup(current)
             if not planned.due and entry is None:
                 confirm_consumers(planned)
             if planned.due:
                 adapter.check_rotation(current)
+                if planned.listing is not None:
+                    adapter.scope_size = len(planned.listing.raws)
+                # A replacement lives beside its predecessor for a while: the scope must have
+                # room for it and for the replacements of this run's earlier items.
+                adapter.check_quota(added.get(scope, 0))
+                if item.overlaps:
+                    added[scope] = added.get(scope, 0) + 1
         except (InputError, TokenOpsError) as exc:
             planned.error = failure_text(exc)
         except Exception as exc:  # pylint: disable=broad-except
-            planned.error = '%s: %s' % (type(exc).__name__, failure_text(exc))
+            planned.error = unexpected_failure(exc, item, client)
     return client, plans

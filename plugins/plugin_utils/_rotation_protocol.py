@@ -12,8 +12,9 @@ next run does with a journal entry an interrupted run left at each step.
 
     issuing → issued → verified ──→ delivered ──→ checked → done
                   ↘ unverified ↗ ↘             ↗
-                                  checking ───→ rolled_back   (an item with check_tasks)
-    issuing, issued, verified, checking → undone  (overlapping platforms: the new token deleted)
+                  ↘ unusable_here ↗ checking ───→ rolled_back   (an item with check_tasks)
+    issuing, issued, verified, unusable_here, checking → undone  (overlapping platforms: the
+                                                                   new token deleted)
 
 :data:`STEPS` is the table; :class:`Rotation` walks it for one token (the engine,
 ``_rotation_engine.py``, runs many at once and keeps the rows); :func:`recover` reads a journal
@@ -23,7 +24,8 @@ A step is *journaled* when reaching it rewrites the journal entry (before the wo
 step, so a killed run leaves the entry at the last step it reached); ``recovery`` says what the
 next run does with an entry left there. ``done`` and ``undone`` close the entry (``undone``
 puts back the entry of an earlier run, if there was one); a rotation that ends ``done`` without
-a conclusive verification keeps an ``unverified`` entry instead.
+a conclusive verification keeps an ``unverified`` entry instead (not one that cannot be used
+from the controller by design, which no later check from there changes).
 
 A failure that is neither undone nor rolled back leaves the entry at its step: the next run
 recovers from there.
@@ -39,13 +41,17 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._power import issu
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, isoformat,
 )
-from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import TokenAdapter
+from ansible_collections.tokenops.tokens.plugins.module_utils._verification import (
+    INCONCLUSIVE, Verification,
+)
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_journal import fingerprint
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import SinkError
 
 ISSUING = 'issuing'
 ISSUED = 'issued'
 VERIFIED = 'verified'
 UNVERIFIED = 'unverified'
+UNUSABLE_HERE = 'unusable_here'
 DELIVERED = 'delivered'
 CHECKING = 'checking'
 CHECKED = 'checked'
@@ -75,13 +81,17 @@ STEPS = dict((step.name, step) for step in (
     Step(ISSUING, (ISSUED, UNDONE), True, REISSUE,
          'the request that issues a secret is about to be sent: the platform may act even if no '
          'answer comes back'),
-    Step(ISSUED, (VERIFIED, UNVERIFIED, UNDONE), True, REISSUE,
+    Step(ISSUED, (VERIFIED, UNVERIFIED, UNUSABLE_HERE, UNDONE), True, REISSUE,
          'the new token\'s id is known; its secret has not reached every sink'),
     Step(VERIFIED, (DELIVERED, CHECKING, UNDONE), False, REISSUE,
          'the platform accepted the new secret (the journal still says issued)'),
     Step(UNVERIFIED, (DELIVERED, CHECKING), False, CHECK_AGAIN,
          'in place, the check of the new secret could not conclude; it is delivered anyway (the '
          'previous secret is dead). Journaled when the rotation is done, for the next run'),
+    Step(UNUSABLE_HERE, (DELIVERED, CHECKING, UNDONE), False, REISSUE,
+         'the new secret cannot be used from the controller by design (an IP condition that '
+         'excludes it, a disabled token, a not_before ahead): it is delivered on every strategy '
+         'and not checked again from here (the journal still says issued)'),
     Step(DELIVERED, (CHECKED,), True, RETIRE,
          'every sink holds the new secret, and no consumer check was asked for'),
     Step(CHECKING, (CHECKED, ROLLED_BACK, UNDONE, DONE), True, REISSUE,
@@ -104,8 +114,8 @@ FIRST = ISSUING
 ERRORS = (InputError, TokenOpsError)
 #: a failed consumer check on a platform that replaced the secret in place (docs/rotation.md)
 IN_PLACE_CHECK_FAILED = ('the consumer check failed: %s. %s replaces secrets in place: the '
-                         'previous secret no longer works, so nothing was rolled back; the '
-                         'consumers hold the new secret')
+                         'previous secret stopped working when the new one was issued, so '
+                         'nothing was rolled back; the consumers hold the new secret')
 IN_PLACE_NOTE = ('replaced in place: the previous secret stopped working when the new one was '
                  'issued, so it was delivered at once')
 AWAITING = 'awaiting the task-file sinks'
@@ -127,21 +137,45 @@ def failure_text(exc):
     return str(exc) or type(exc).__name__
 
 
-def verify_secret(adapter, secret):
-    """``(ok, why not, conclusive)``: only the platform refusing the secret (401/403) concludes
-    that it does not work; a check that failed otherwise (404, 5xx, timeout) says nothing.
+def unexpected_failure(exc, item, client):
+    """The message for an error that no step of the protocol expects (an answer of a shape the
+    adapter cannot read, a date out of range, a full disk): it fails this token only, and names
+    the platform, the request it followed and, for an ``OSError``, the file."""
+    request = getattr(client, 'last_request', None)
+    after = ' after %s %s' % request if request else ''
+    if isinstance(exc, EnvironmentError) and getattr(exc, 'filename', None):
+        what = '%s: %s' % (exc.strerror or type(exc).__name__, exc.filename)
+    else:
+        what = '%s: %s' % (type(exc).__name__, str(exc) or 'no message')
+    text = ('%s: an unexpected error%s: %s. This token failed alone; what its rotation reached is '
+            'in the journal, and the next run carries on from there'
+            % (item.provider.title, after, what))
+    return client.redact(text) if client is not None else text
+
+
+def verify_secret(adapter, secret, token=None):
+    """What a check of ``secret`` (newly issued for ``token``) learned: a ``Verification`` that
+    says it works, is refused (a 401/403 that stayed one for ``max_verify_wait``), cannot be
+    used from the controller by design, or that the check said nothing (404, 5xx, timeout):
+    ``TokenAdapter.check_secret``.
 
     The only place the protocol asks a platform whether a secret works (after issuing it, and
     when a later run checks an unverified secret again).
     """
-    if adapter.verify_path is None and type(adapter).verify is TokenAdapter.verify:
-        return False, 'this platform adapter has no way to verify a secret', False
     try:
-        if adapter.verify(secret):
-            return True, None, True
-        return False, 'the platform did not accept the new secret', True
+        return adapter.check_secret(secret, token)
     except ERRORS as exc:
-        return False, 'the check failed: %s' % failure_text(exc), False
+        return Verification(INCONCLUSIVE, 'the check failed: %s' % failure_text(exc))
+
+
+def previous_words(item, previous):
+    """What became of the previous secret, in the words of the item's strategy."""
+    if not item.overlaps:
+        return 'the previous secret stopped working when the new one was issued'
+    expires = (previous or {}).get('expires_at')
+    return ('the previous secret still works until %s' % (
+        'it expires at %s or is revoked' % expires if expires
+        else 'it is revoked after a new one reached every sink'))
 
 
 def issue_secret(adapter, current):
@@ -291,7 +325,11 @@ class Rotation:
         self.superseded = []
         self.delivered = []
         self.unverified = None
+        #: the new secret cannot be used from the controller by design (``UNUSABLE_HERE``)
+        self.unusable_here = False
         self.previous_fate = None
+        #: the fingerprint of the new secret (``_rotation_journal.fingerprint``), never the secret
+        self.secret_digest = None
         #: preflight states by sink description (in memory only: they may hold a secret)
         self.states = {}
         #: what the role runs for each task-file sink (holds the secret)
@@ -335,6 +373,8 @@ class Rotation:
                              % failure_text(exc))
         if not planned.due:
             self.journal.finish(item)
+            if planned.redeliver:
+                return self._deliver_again(planned)
             return row
         secret = self._issue(planned, known_ids())
         if secret is None or not self._verify(secret):
@@ -353,6 +393,26 @@ class Rotation:
             row.update(action='rotated', notes=row['notes'] + [AWAITING])
             return row
         return self.complete(secret)
+
+    def _deliver_again(self, planned):
+        """The current secret, read from the platform, to the sinks the engine writes (another
+        run rotated the token; this run's sinks held a dead secret). Nothing changes on the
+        platform; task-file sinks are not run again."""
+        item, row = self.item, self.row
+        self.states, why = preflight(item.engine_sinks)
+        if why:
+            return self.fail('the current secret could not be delivered again: %s' % why)
+        try:
+            self.delivered = deliver(item.engine_sinks, planned.redeliver, planned.current,
+                                     states=self.states)
+        except SinkError as exc:
+            return self.fail('the current secret could not be delivered again: %s' % exc)
+        row.update(action='delivered again', delivered=self.delivered)
+        self.journal.adopt(item, planned.current.get('id'), fingerprint(planned.redeliver))
+        if item.task_sinks:
+            row['notes'] = row['notes'] + ['the task-file sinks were not run again: their '
+                                           'consumers may hold the dead secret']
+        return row
 
     def _clean_up(self, planned):
         """Delete what an interrupted run left before issuing again."""
@@ -391,6 +451,8 @@ class Rotation:
             self.fail('issuing a new secret failed: %s' % failure_text(exc))
             return None
         self.token = token
+        self.secret_digest = fingerprint(secret)
+        self.client.remember_secret(secret)     # masked in any later message of this run
         self._to(ISSUED, token_id=token.get('id'))
         if previous and not item.overlaps:
             # In place, the previous secret is dead now: if it was this group's credential, the
@@ -405,18 +467,23 @@ class Rotation:
         return secret
 
     def _verify(self, secret):
-        """``issued`` → ``verified`` (or ``unverified`` in place when the check cannot
-        conclude); False when the new secret is refused (then undone where it overlaps)."""
-        ok, why, conclusive = verify_secret(self.adapter, secret)
-        if ok:
+        """``issued`` → ``verified``, ``unusable_here`` (delivered on every strategy: no check
+        from here can tell), or ``unverified`` (in place, when the check cannot conclude); False
+        when the new secret is refused (then undone where it overlaps)."""
+        checked = verify_secret(self.adapter, secret, self.token)
+        if checked.ok:
             self._to(VERIFIED)
             return True
-        if conclusive or self.item.overlaps:
-            self._undo('verification of the new secret failed: %s' % why)
+        if checked.unusable_here:
+            self.unverified, self.unusable_here = checked.why, True
+            self._to(UNUSABLE_HERE)
+            return True
+        if checked.refused or self.item.overlaps:
+            self._undo('verification of the new secret failed: %s' % checked.why)
             return False
         # In place, the previous secret is dead for certain and the new one only could not be
         # checked: the consumers get it, and the next run checks it again.
-        self.unverified = why
+        self.unverified = checked.why
         self._to(UNVERIFIED)
         return True
 
@@ -481,23 +548,24 @@ class Rotation:
         """After a failed verification or delivery: keep the previous secret where possible."""
         item, row, planned = self.item, self.row, self.planned
         if not item.overlaps:
-            return self.fail('%s. %s replaces secrets in place, so the previous secret no longer '
-                             'works: the next run rotates again and delivers (the journal keeps '
-                             'this rotation)' % (message, item.provider.title))
+            return self.fail('%s. %s replaces secrets in place: %s, so the next run rotates '
+                             'again and delivers (the journal keeps this rotation)'
+                             % (message, item.provider.title,
+                                previous_words(item, self.previous)))
         token = self.token
         try:
             item.new_adapter(self.client, self.now).delete(token)
         except ERRORS as exc:
-            return self.fail('%s. The previous secret still works; deleting the unused new token '
-                             '%s failed (%s): the next run deletes it'
-                             % (message, token.get('id'), failure_text(exc)))
+            return self.fail('%s. %s; deleting the unused new token %s failed (%s): the next run '
+                             'deletes it' % (message, _capital(previous_words(item, self.previous)),
+                                             token.get('id'), failure_text(exc)))
         self._close_undone()
         before = planned.row(self.now)
         row.update(token_id=planned.current.get('id') if planned.current else None,
                    previous_id=None, age_days=before['age_days'], expires_at=before['expires_at'])
-        return self.fail('%s. The previous secret still works and every sink keeps its previous '
-                         'content; the unused new token %s was deleted'
-                         % (message, token.get('id')))
+        return self.fail('%s. %s, and every sink keeps its previous content; the unused new token '
+                         '%s was deleted' % (message, _capital(previous_words(item, self.previous)),
+                                             token.get('id')))
 
     # -- between the steps ----------------------------------------------------------------------
     def outcome(self):
@@ -506,7 +574,8 @@ class Rotation:
         return dict(label=self.item.label, provider=self.item.provider.name,
                     previous=self.previous, token=self.token, superseded=self.superseded,
                     delivered=self.delivered, earlier=self.earlier, unverified=self.unverified,
-                    previous_fate=self.previous_fate)
+                    unusable_here=self.unusable_here, previous_fate=self.previous_fate,
+                    secret_digest=self.secret_digest)
 
     def carried_states(self):
         """The preflight states of the sinks that can be rolled back, as JSON-able data for the
@@ -530,11 +599,14 @@ class Rotation:
         self.delivered = list(outcome.get('delivered') or [])
         self.earlier = outcome.get('earlier')
         self.unverified = outcome.get('unverified')
+        self.unusable_here = bool(outcome.get('unusable_here'))
         self.previous_fate = outcome.get('previous_fate')
+        self.secret_digest = outcome.get('secret_digest')
         if self.item.check is not None:
             self.step = CHECKING
         else:
-            self.step = UNVERIFIED if self.unverified else VERIFIED
+            self.step = (UNUSABLE_HERE if self.unusable_here
+                         else UNVERIFIED if self.unverified else VERIFIED)
         for sink in self.item.engine_sinks:
             described = sink.describe()
             if (states or {}).get(described) is not None:
@@ -560,23 +632,24 @@ class Rotation:
         item, row, token = self.item, self.row, self.token
         message = 'the task file %s failed' % ', '.join(sorted(set(f.get('file') or '?'
                                                                    for f in failed)))
+        fate = previous_words(item, self.previous)
         if not item.overlaps:
-            return self.fail('%s. %s replaces secrets in place: the next run rotates again and '
-                             'delivers' % (message, item.provider.title))
+            return self.fail('%s. %s replaces secrets in place: %s, so the next run rotates '
+                             'again and delivers' % (message, item.provider.title, fate))
         if self.delivered:
-            return self.fail('%s. The previous secret still works and was not revoked; the new '
-                             'token %s also stays, since %s holds it: the next run rotates again '
-                             'and then revokes both'
-                             % (message, token.get('id'), ', '.join(self.delivered)))
+            return self.fail('%s. %s (it was not revoked); the new token %s also stays, since %s '
+                             'holds it: the next run rotates again and then revokes both'
+                             % (message, _capital(fate), token.get('id'),
+                                ', '.join(self.delivered)))
         try:
             item.new_adapter(self.client, self.now).delete(token)
         except ERRORS as exc:
-            return self.fail('%s. The previous secret still works; deleting the unused new token '
-                             'failed (%s): the next run deletes it' % (message, failure_text(exc)))
+            return self.fail('%s. %s; deleting the unused new token failed (%s): the next run '
+                             'deletes it' % (message, _capital(fate), failure_text(exc)))
         self._close_undone()
         row.update(token_id=(self.previous or {}).get('id'), previous_id=None)
-        return self.fail('%s. The previous secret still works; the unused new token %s was '
-                         'deleted' % (message, token.get('id')))
+        return self.fail('%s. %s; the unused new token %s was deleted'
+                         % (message, _capital(fate), token.get('id')))
 
     def complete(self, secret=None, check_failure=None):
         """``delivered`` (or ``checking``) → ``checked`` → ``done``: every sink holds the new
@@ -623,7 +696,12 @@ class Rotation:
             notes.append(IN_PLACE_NOTE)
         token = self.token or {}
         self._to(DONE)
-        if self.unverified:
+        if self.unusable_here:
+            # No later check from here can tell: the entry closes, and the next run does not
+            # rotate the token again for that.
+            notes.append('delivered, not verified: %s' % self.unverified)
+            self.journal.finish(item)
+        elif self.unverified:
             notes.append('delivered, not verified: %s; the next run checks the secret again'
                          % self.unverified)
             self.journal.record(item, step=UNVERIFIED, token_id=token.get('id'),
@@ -633,7 +711,8 @@ class Rotation:
         # Remembered always: a platform may say when a secret was issued in a shape the module
         # cannot read (then the role counts the age from here), not only say nothing.
         if token.get('id'):
-            self.journal.remember_rotation(item, token['id'], isoformat(self.now))
+            self.journal.remember_rotation(item, token['id'], isoformat(self.now),
+                                           self.secret_digest)
         row.update(action='rotated', notes=notes)
         return row
 
@@ -688,7 +767,7 @@ def recover(planned, entry, matched):
     planned.entry = entry
     how = recovery_of(entry.get('step'))
     if how == CHECK_AGAIN:
-        check_again(planned, entry)
+        planned.check_again = True      # once the token is found: check_again (plan_group)
         return set()
     if how == RETIRE:
         return _retire(planned, entry, matched)
@@ -698,10 +777,22 @@ def recover(planned, entry, matched):
 
 
 def _retire(planned, entry, matched):
-    """Every sink held the new secret: only the previous token is left to revoke."""
+    """Every sink held the new secret: only the previous token is left to revoke.
+
+    Only when the platform lists the new token the entry names: an entry whose successor is not
+    there (another run's journal, an edited file) would have the previous token revoked with
+    nothing to replace it, so it is reported and not acted on.
+    """
     previous_id = entry.get('previous_id')
     planned.finish_entry = True
     if planned.item.overlaps and previous_id:
+        new_id = entry.get('token_id')
+        if new_id and new_id not in matched:
+            planned.notes.append('the journal says new token %s replaced token %s, but %s does not '
+                                 'list it: the entry was not acted on (closed), and token %s is '
+                                 'kept' % (new_id, previous_id, planned.item.provider.title,
+                                           previous_id))
+            return set()
         if previous_id in matched:
             planned.retire_now_ids.append(previous_id)
             planned.notes.append('an earlier run delivered the new secret but did not revoke '
@@ -748,7 +839,9 @@ def _reissue(planned, entry, matched):
 
 
 def check_again(planned, entry):
-    """An earlier run delivered an in-place secret it could not verify: check it now."""
+    """An earlier run delivered an in-place secret it could not verify: check it now, once the
+    token is found (``planned.current``), so that what the token is decides how a refusal
+    reads."""
     planned.entry = entry
     secret = None
     for sink in planned.item.sinks:
@@ -763,18 +856,23 @@ def check_again(planned, entry):
         planned.notes.append('an earlier run delivered a secret it could not verify (%s); no file '
                              'sink holds it to check again' % entry.get('unverified'))
         return
-    ok, why, conclusive = verify_secret(planned.adapter, secret)
-    if ok:
+    checked = verify_secret(planned.adapter, secret, planned.current)
+    if checked.ok:
         planned.finish_entry = True
         planned.notes.append('the secret an earlier run delivered without verifying it was '
                              'checked now: it works')
-    elif conclusive:
+    elif checked.refused:
         planned.due = True
         planned.reason = ('the secret an earlier run delivered without verifying it is refused '
-                          'by the platform; rotating again')
+                          'by the platform (%s); rotating again' % checked.why)
+    elif checked.unusable_here:
+        # By design, not broken: rotating again would only end the consumer's secret again.
+        planned.finish_entry = True
+        planned.notes.append('the secret an earlier run delivered cannot be checked from here: '
+                             '%s; it is not rotated again for that' % checked.why)
     else:
         planned.notes.append('the secret an earlier run delivered is still not verified: %s'
-                             % why)
+                             % checked.why)
 
 
 def confirm_consumers(planned):
@@ -799,13 +897,21 @@ def confirm_consumers(planned):
                               % described)
             return
         if held not in checked:
-            checked[held] = verify_secret(planned.adapter, held)
-        ok, why, conclusive = checked[held]
-        if not ok and conclusive:
+            checked[held] = verify_secret(planned.adapter, held, planned.current)
+        verdict = checked[held]
+        if verdict.refused:
             planned.due = True
-            planned.reason = ('the secret %s holds is refused by %s; rotating to deliver a '
-                              'working one' % (described, planned.item.provider.title))
+            planned.reason = ('the secret %s holds is refused by %s (%s); rotating to deliver a '
+                              'working one' % (described, planned.item.provider.title,
+                                               verdict.why))
             return
-        if not ok:
+        if verdict.unusable_here:
+            planned.notes.append('whether the secret %s holds still works cannot be checked '
+                                 'from here: %s' % (described, verdict.why))
+        elif not verdict.ok:
             planned.notes.append('whether the secret %s holds still works could not be '
-                                 'checked: %s' % (described, why))
+                                 'checked: %s' % (described, verdict.why))
+
+
+def _capital(text):
+    return text[:1].upper() + text[1:]

@@ -14,9 +14,8 @@ __metaclass__ = type
 import json
 import os
 
-from ansible_collections.tokenops.tokens.plugins.module_utils._secret_file import (
-    atomic_write, make_private_dir,
-)
+from ansible_collections.tokenops.tokens.plugins.module_utils import _safe_path as safe_path
+from ansible_collections.tokenops.tokens.plugins.module_utils._text import markdown as md_text
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_hygiene import (
     markdown as hygiene_markdown,
 )
@@ -44,11 +43,13 @@ def summary(rows):
 
 
 def _cell(value):
+    """A table cell: every field may hold what a platform sent (an error body, a token id), so
+    each is shown as literal text (``_text.markdown``: no control character, no markup)."""
     if value is None or value == []:
         return ''
     if isinstance(value, list):
         value = ', '.join(str(v) for v in value)
-    return str(value).replace('|', '\\|').replace('\n', ' ')
+    return md_text(value)
 
 
 def markdown(rows, generated_at, check_mode=False, hygiene=None):
@@ -72,7 +73,8 @@ def markdown(rows, generated_at, check_mode=False, hygiene=None):
     failed = [row for row in rows if row['action'] == 'failed']
     if failed:
         lines += ['', '## Failed', '']
-        lines += ['- **%s** (%s): %s' % (row['label'], row['platform'], row.get('error') or '')
+        lines += ['- **%s** (%s): %s'
+                  % (_cell(row['label']), _cell(row['platform']), _cell(row.get('error')))
                   for row in failed]
     lines += hygiene_markdown(hygiene)
     return '\n'.join(lines) + '\n'
@@ -105,12 +107,26 @@ def document_json(rows, generated_at, hygiene=None):
     return text + '\n}\n'
 
 
+def check_directory(report_dir):
+    """Refuse (``UnsafePath``) a report directory that another user could change; create it."""
+    os.close(safe_path.private_directory(report_dir, 'rotate_report_dir'))
+
+
 def write(report_dir, rows, generated_at, hygiene=None):
-    """Write ``report.json`` and ``report.md``; return their paths and the Markdown text."""
-    make_private_dir(report_dir)
+    """Write ``report.json`` and ``report.md`` (with the ``hygiene`` sections when given);
+    return their paths and the Markdown text.
+
+    In a directory of the run's user (or root) that no one else can write, relative to its
+    descriptor and never through a symbolic link (``module_utils/_safe_path.py``).
+    """
     json_path = os.path.join(report_dir, 'report.json')
     md_path = os.path.join(report_dir, 'report.md')
     text = markdown(rows, generated_at, hygiene=hygiene)
-    atomic_write(json_path, document_json(rows, generated_at, hygiene), 0o600)
-    atomic_write(md_path, text, 0o600)
+    dir_fd = safe_path.private_directory(report_dir, 'rotate_report_dir')
+    try:
+        safe_path.write_file(dir_fd, 'report.json', document_json(rows, generated_at, hygiene),
+                             json_path)
+        safe_path.write_file(dir_fd, 'report.md', text, md_path)
+    finally:
+        os.close(dir_fd)
     return json_path, md_path, text

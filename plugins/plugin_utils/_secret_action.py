@@ -24,6 +24,13 @@ What it does, in order, for every task:
    ``register`` still receives the whole result. A module cannot do this itself: ansible-core
    drops ``_ansible_no_log`` from module results.
 
+5. Hides a result whose ``api_token`` came from the loop item: ansible-core shows the item with
+   every result (the item label, the result's loop variable, ansible-runner events), where the
+   option's ``no_log`` does not reach. A failed result's (redacted) message is shown as a warning.
+6. Warns when ``api_token`` is given on an ad-hoc command line (``-a``): ansible-core quotes the
+   task's arguments in its own error message when the task fails (the ``Origin:`` block), and
+   other local users can read a command line.
+
 What stays the user's own act: ``debug: var=`` of a registered result, or any task that is
 given the secret without ``no_log``, prints what it is given.
 """
@@ -31,6 +38,9 @@ given the secret without ``no_log``, prints what it is given.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from collections.abc import Mapping
+
+from ansible import context
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
@@ -38,6 +48,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import 
 from ansible_collections.tokenops.tokens.plugins.module_utils._seal import (
     SealError, carries_secret, new_key, unseal_result,
 )
+from ansible_collections.tokenops.tokens.plugins.module_utils._text import printable
 
 display = Display()
 
@@ -49,6 +60,18 @@ WHERE_REGISTERED = ('the secret is in the registered result %s (use it in a no_l
 WHERE_FILE = 'the secret is in %s on the target'
 WHERE_LOST = ('this task neither registers its result nor sets secret_dest: the secret is not '
               'kept anywhere')
+LOOP_NOTICE = ('tokenops.tokens hid the result of %s%s because its api_token comes from '
+               'the loop item, which ansible-core shows with every result (the item label, the '
+               'result\'s "%s", ansible-runner events) where no_log does not reach. Loop over '
+               'names and look each credential up instead, for example loop: "{{ creds | '
+               'dict2items }}" with api_token: "{{ creds[item.key] }}" and loop_control.label '
+               '(the collection README, "Secrets")')
+LOOP_FAILURE = 'The hidden result failed: %s'
+COMMAND_LINE = ('%s: api_token is given on the ad-hoc command line (-a). ansible-core quotes the '
+                'task\'s arguments, api_token among them, in its own error message when the task '
+                'fails (its "Origin:" block), and other local users can read a command line: put '
+                'the credential in the %s environment variable instead (the collection README, '
+                '"Secrets")')
 WITHHELD = ('the collection withheld the secret from this failed result, so that error '
             'handlers and ansible_failed_result never see it')
 
@@ -63,6 +86,17 @@ class _Unprinted(str):
 
 #: the module options whose values are never printed, not even by ANSIBLE_DEBUG
 UNPRINTED_OPTIONS = ('api_token', 'seal_key')
+
+
+def _holds(value, text):
+    """Whether ``text`` is, or is inside, a string anywhere in ``value``."""
+    if isinstance(value, str):
+        return text in value
+    if isinstance(value, Mapping):
+        return any(_holds(key, text) or _holds(item, text) for key, item in value.items())
+    if isinstance(value, (list, tuple, set)):
+        return any(_holds(item, text) for item in value)
+    return False
 
 
 def _withhold_secrets(result):
@@ -140,6 +174,31 @@ class SecretHidingAction(ActionBase):
         except Exception:  # pylint: disable=broad-exception-caught
             return True
 
+    def _loop_variable(self, task_vars):
+        """The name of the loop variable when this task runs in a loop, else None."""
+        if self._task.loop is None and not self._task.loop_with:
+            return None
+        return (task_vars or {}).get('ansible_loop_var') or getattr(
+            self._task.loop_control, 'loop_var', None) or 'item'
+
+    def _credential_in_loop_item(self, task_vars):
+        """The loop variable's name when ``api_token`` (templated) is in the loop item."""
+        token = self._task.args.get('api_token')
+        name = self._loop_variable(task_vars)
+        if not name or not isinstance(token, str) or not token:
+            return None
+        return name if _holds((task_vars or {}).get(name), token) else None
+
+    def _credential_on_command_line(self):
+        token = self._task.args.get('api_token')
+        raw = (context.CLIARGS or {}).get('module_args')
+        return isinstance(token, str) and bool(token) and isinstance(raw, str) and token in raw
+
+    def _token_env(self):
+        """The platform's credential variable (every module's name starts with its platform)."""
+        found = PLATFORMS.get(self._module_name().split('_')[0])
+        return found.token_env if found else 'platform\'s credential'
+
     # ------------------------------------------------------------------------------------
     def run(self, tmp=None, task_vars=None):
         result = super(SecretHidingAction, self).run(tmp, task_vars)
@@ -147,6 +206,9 @@ class SecretHidingAction(ActionBase):
         if refusal:
             result.update(failed=True, msg=refusal)
             return result
+        if self._credential_on_command_line():
+            display.warning(COMMAND_LINE % ('tokenops.tokens.' + self._module_name(),
+                                            self._token_env()))
         key = new_key()
         module_args = dict(self._task.args)
         module_args['seal_key'] = key
@@ -166,8 +228,20 @@ class SecretHidingAction(ActionBase):
             _withhold_secrets(result)
         if carries_secret(result):
             result['_ansible_no_log'] = True
-            display.display(NOTICE % (self._task.get_name(), self._what_happened(result),
-                                      self._where_the_secret_is()))
+            # The line quotes a token's name and id, which the platform chose: text only.
+            display.display(printable(NOTICE % (self._task.get_name(),
+                                                self._what_happened(result),
+                                                self._where_the_secret_is())))
+        loop_variable = self._credential_in_loop_item(task_vars)
+        if loop_variable:
+            result['_ansible_no_log'] = True
+            loop = (task_vars or {}).get('ansible_loop')
+            position = loop.get('index') if isinstance(loop, Mapping) else None
+            notice = LOOP_NOTICE % (self._task.get_name(),
+                                    ' (item %s)' % position if position else '', loop_variable)
+            if result.get('failed'):
+                notice += '. ' + LOOP_FAILURE % result.get('msg')
+            display.warning(notice)
         return result
 
     def _where_the_secret_is(self):

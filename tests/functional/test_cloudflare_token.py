@@ -386,7 +386,7 @@ def test_adapter_interface_for_the_rotation_role(sandbox):
         token, secret = adapter.issue_replacement(current)
         assert sandbox.secrets.is_live(old_secret) is adapter.overlaps
         assert token["id"] == current["id"] and sandbox.secrets.is_live(secret)
-        assert adapter.verify(secret) is True          # after one "still propagating" answer
+        assert adapter.check_secret(secret, token).ok  # after one "still propagating" answer
         adapter.retire(current)                        # in place: nothing left to revoke
         assert adapter.verify(old_secret) is False
         assert cloudflare.token(current["id"])["value"] == secret

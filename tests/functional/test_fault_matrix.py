@@ -18,6 +18,17 @@ secret; after the failing run:
   malformed answer) still leaves the consumer holding a secret that works;
 - "lost x2" and "lost x3": that many create answers lost in a row, then a clean run.
 
+Issue 22 adds two rows, each with its own column, whose failing run must itself rotate (the
+transient answer is asked again) and must not take the caller's credential for dead:
+
+- "identity": the lookup of who api_token is (made before a rotation that could lock the caller
+  out, or after one to tell whether the caller's own credential died) answers a transient
+  refusal once ("transient x1"): Cloudflare's 403 code 10000 on verify, elsewhere a 401.
+  PactFlow has no such lookup here: it tells the caller's token by the values its listing shows.
+  CloudTruth looks only without a rekey window, so its row rotates with keep_previous_for: 0.
+- "lag": every secret issued by the run is refused for a second while it propagates ("lag 1s",
+  the sandbox's propagation_lag switch).
+
 Issue 24 adds a column per fault of the secret-store sinks (real OpenBao and moto servers,
 ``tests/stores.py``), at the deliver step; their clean runs deliver to a file, a ``vault_kv``
 and an ``aws_secretsmanager`` sink, and every one of them must hold the working secret:
@@ -32,6 +43,7 @@ The matrix is printed with a verdict in every cell; any failing cell fails the t
 """
 import json
 import pathlib
+import re
 import traceback
 
 import pytest
@@ -42,7 +54,7 @@ from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_engine i
 )
 
 from tests.sandbox import Sandbox
-from tests.sandbox.core import days_ago
+from tests.sandbox.core import credential_digest, days_ago
 
 # Each fault: how to inject it (sandbox fault keyword arguments) into a matched request.
 FAULTS = {
@@ -54,9 +66,16 @@ FAULTS = {
     "lost response": dict(action="lost_response", times=None),
     "malformed": dict(action="malformed", times=None),
     "401": dict(action="status", status=401, message="unauthorized", times=None),
+    # Issue 23: an answer the client cannot read (a Retry-After no clock reaches) fails its
+    # token only; the others carry on and the report is written.
+    "retry-after 99999": dict(action="status", status=429, times=None,
+                              headers={"Retry-After": "Fri, 31 Dec 99999 23:59:59 GMT"}),
     "lost x2": dict(action="lost_response", times=2),
     "lost x3": dict(action="lost_response", times=3),
 }
+TRANSIENT = "transient x1"
+LAG = "lag 1s"
+LAG_SECONDS = 1.0
 SINK_FAULT = "sink fails"
 VAULT_FAULT = "vault sink check"
 STORE_CHECK_FAULTS = ("vault_kv check", "aws check")
@@ -65,18 +84,22 @@ STORE_FAULTS = STORE_CHECK_FAULTS + (STORE_WRITE_FAULT,)
 SINK_FAULTS = (SINK_FAULT, VAULT_FAULT) + STORE_CHECK_FAULTS
 LOST_IN_A_ROW = ("lost x2", "lost x3")
 INCONCLUSIVE = ("500", "timeout", "drop", "malformed")
-STEPS = ("issue", "verify", "deliver", "revoke")
-CONNECTION = {"timeout": 0.3, "max_retry_wait": 0.5}
+STEPS = ("issue", "verify", "deliver", "revoke", "identity", "lag")
+#: the faults of a step of their own (issue 22): they apply to it alone
+OWN_FAULTS = {"identity": TRANSIENT, "lag": LAG}
+CONNECTION = {"timeout": 0.3, "max_retry_wait": 0.5, "max_verify_wait": 2}
 
 
 class Target:
     """One platform's token under test: how to seed it, find it and hit each step."""
 
-    def __init__(self, platform, seed, identity, requests):
+    def __init__(self, platform, seed, identity, requests, caller_params=None):
         self.platform = platform
         self.seed = seed              # seed(sandbox) -> role item without deliver
         self.identity = identity      # identity(sandbox) -> [(token id, secret)] of the token
         self.requests = requests      # step -> (method, path regex) or None (not a request)
+        #: item options under which the rotation looks up who api_token is ("identity" row)
+        self.caller_params = caller_params or {}
 
 
 def pulumi_seed(sandbox):
@@ -160,27 +183,34 @@ TARGETS = [
         "issue": ("POST", r"^/api/user/tokens$"),
         "verify": ("GET", r"^/api/user$"),
         "revoke": ("DELETE", r"^/api/user/tokens/"),
+        # a personal token cannot be told apart from the caller's others: after the rotation
+        # the run asks whether the caller's own credential still works
+        "identity": ("GET", r"^/api/user$"),
     }),
     Target("pactflow", pactflow_seed, pactflow_identity, {
         "issue": ("POST", r"/regenerate$"),
         "verify": ("GET", r"^/settings/tokens$"),
         "revoke": None,          # regenerated in place: nothing is left to revoke
+        "identity": None,        # told by the listed values, no lookup of its own
     }),
     Target("tfe", tfe_seed, tfe_identity, {
         "issue": ("POST", r"/authentication-tokens$"),
         "verify": ("GET", r"/account/details$"),
         "revoke": ("DELETE", r"^/api/v2/authentication-tokens/"),    # the previous generation
+        "identity": ("GET", r"/account/details$"),     # is it a token of the caller's team?
     }),
     Target("cloudflare", cloudflare_seed, cloudflare_identity, {
         "issue": ("POST", r"^/client/v4/user/tokens$"),     # the role replaces by default
         "verify": ("GET", r"^/client/v4/user/tokens/verify$"),
         "revoke": ("DELETE", r"^/client/v4/user/tokens/[0-9a-f]+$"),
+        "identity": ("GET", r"^/client/v4/user/tokens/verify$"),   # 403 code 10000 (switch)
     }),
     Target("cloudtruth", cloudtruth_seed, cloudtruth_identity, {
         "issue": ("POST", r"/rekey/$"),
         "verify": ("GET", r"^/api/v1/users/current/$"),
         "revoke": None,          # rekeyed in place: nothing is left to revoke
-    }),
+        "identity": ("GET", r"^/api/v1/users/current/$"),
+    }, caller_params={"keep_previous_for": "0"}),
 ]
 
 
@@ -192,6 +222,8 @@ def rotation(tokens, work):
 
 
 def applicable(target, step, fault):
+    if step in OWN_FAULTS or fault in OWN_FAULTS.values():
+        return OWN_FAULTS.get(step) == fault and (step == "lag" or target.requests[step])
     if fault in SINK_FAULTS or fault == STORE_WRITE_FAULT:
         return step == "deliver"
     if fault in LOST_IN_A_ROW:
@@ -199,7 +231,7 @@ def applicable(target, step, fault):
     return step != "deliver" and target.requests[step] is not None
 
 
-def failing_run_check(target, sandbox, fault, step, sink, previous):
+def failing_run_check(target, sandbox, fault, step, sink, previous, failing, item):
     """What the failing run must leave (issue 16); None when it did."""
     if fault in SINK_FAULTS:
         if sandbox.log.writes():
@@ -208,6 +240,21 @@ def failing_run_check(target, sandbox, fault, step, sink, previous):
         if sink.read_text() != previous or not sandbox.secrets.is_live(previous):
             return "a sink failed its check, yet the consumer's secret changed or died"
     in_place = target.requests["revoke"] is None
+    if step in OWN_FAULTS:
+        row = failing["rows"][0]
+        if row["action"] != "rotated":
+            return "the transient answer failed the run: %s" % (row.get("error") or row)
+        if any("was the credential in api_token" in note for note in row.get("notes") or []):
+            return "a transient refusal was taken for the caller's credential dying"
+        if not sandbox.secrets.is_live(sink.read_text().strip()):
+            return "the consumer holds a dead secret after the run"
+    if step == "identity":
+        method, path = target.requests["identity"]
+        caller = credential_digest(item["params"]["api_token"])
+        answers = [e.status for e in sandbox.log.select(target.platform, method)
+                   if re.search(path, e.path) and e.credential_digest == caller]
+        if not answers or answers[0] not in (401, 403) or 200 not in answers[1:]:
+            return "the transient identity answer was not asked again: %s" % answers
     if fault == STORE_WRITE_FAULT and not in_place:
         if sink.read_text() != previous or not sandbox.secrets.is_live(previous):
             return "the store's write failed, yet the consumer lost its working secret"
@@ -280,6 +327,13 @@ def cell(target, step, fault, tmp_path, openbao=None, moto=None):
             broken = dict(item, deliver=[{"type": "file", "path": str(sink)},
                                          {"type": "file", "path": str(blocker / "sink")}])
             first_tokens = [broken]
+        elif step == "lag":
+            sandbox[target.platform].propagation_lag = LAG_SECONDS
+            first_tokens = [dict(item, deliver=[{"type": "file", "path": str(sink)}])]
+        elif step == "identity":
+            item = dict(item, params=dict(item["params"], **target.caller_params))
+            injected = inject_transient_identity(target, sandbox, item)
+            first_tokens = [dict(item, deliver=[{"type": "file", "path": str(sink)}])]
         elif fault == VAULT_FAULT:
             broken = dict(item, deliver=[
                 {"type": "file", "path": str(sink)},
@@ -306,18 +360,22 @@ def cell(target, step, fault, tmp_path, openbao=None, moto=None):
         if fault == STORE_WRITE_FAULT:
             moto.enforce_iam(True)
         try:
-            rotation(first_tokens, tmp_path)      # the failing run: its report may say failed
+            failing = rotation(first_tokens, tmp_path)   # the failing run: it may say failed
         finally:
             if fault == STORE_WRITE_FAULT:
                 moto.enforce_iam(False)
-        if fault not in SINK_FAULTS + STORE_FAULTS and injected.hits == 0:
+        if step == "lag":
+            sandbox[target.platform].propagation_lag = 0
+            if not refused_while_propagating(sandbox, target, item):
+                return "no new secret was refused while it propagated: the cell proves nothing"
+        elif fault not in SINK_FAULTS + STORE_FAULTS and injected.hits == 0:
             return "the fault never hit a request: the cell proves nothing"
         while fault in LOST_IN_A_ROW and 0 < injected.hits < injected.times:
             hits = injected.hits
             rotation(first_tokens, tmp_path)      # the next run loses the next answers
             if injected.hits == hits:
                 break       # nothing left to create (PactFlow re-reads a lost secret at once)
-        why = failing_run_check(target, sandbox, fault, step, sink, previous)
+        why = failing_run_check(target, sandbox, fault, step, sink, previous, failing, item)
         if why is not None:
             return why
         sandbox.faults.clear()
@@ -354,9 +412,40 @@ def cell(target, step, fault, tmp_path, openbao=None, moto=None):
     return None
 
 
+class SwitchHits:
+    """The hits of a platform switch that counts down (Cloudflare's transient_verify_errors)."""
+
+    def __init__(self, platform, switch, times):
+        self.platform, self.switch, self.times = platform, switch, times
+        setattr(platform, switch, times)
+
+    @property
+    def hits(self):
+        return self.times - getattr(self.platform, self.switch)
+
+
+def inject_transient_identity(target, sandbox, item):
+    """One transient refusal of the lookup of who api_token is."""
+    if target.platform == "cloudflare":
+        return SwitchHits(sandbox["cloudflare"], "transient_verify_errors", 1)
+    method, path = target.requests["identity"]
+    return sandbox.faults.add(action="status", status=401, message="transient", times=1,
+                              platform=target.platform, method=method, path=path,
+                              only_credential=item["params"]["api_token"])
+
+
+def refused_while_propagating(sandbox, target, item):
+    """Whether the check of a new secret met the lag (a 401/403 with another credential)."""
+    method, path = target.requests["verify"]
+    admin = credential_digest(item["params"]["api_token"])
+    return any(e.status in (401, 403) and e.credential_digest != admin
+               for e in sandbox.log.select(target.platform, method) if re.search(path, e.path))
+
+
 def test_fault_matrix(tmp_path_factory, capsys, openbao, moto):
     verdicts, failures = {}, []
-    columns = list(FAULTS) + [SINK_FAULT, VAULT_FAULT] + list(STORE_FAULTS)
+    columns = (list(FAULTS) + [SINK_FAULT, VAULT_FAULT] + list(STORE_FAULTS)
+               + list(OWN_FAULTS.values()))
     for target in TARGETS:
         for step in STEPS:
             for fault in columns:

@@ -313,7 +313,9 @@ def test_failing_sink_and_failing_verification_keep_the_previous_secret(sandbox,
     tokens = [item("bad-verify", [file_sink(sinks / "bad-verify")]),
               item("bad-sink", [file_sink(kept), file_sink(sinks / "not-a-dir" / "secret")]),
               item("fine", [file_sink(sinks / "fine")])]
-    # The first check with a new secret (bad-verify's) is refused.
+    # The first check with a new secret (bad-verify's) is refused, and bad-verify does not ask
+    # again (max_verify_wait: 0), so that one refusal counts.
+    tokens[0]["params"]["max_verify_wait"] = 0
     sandbox.faults.add("status", platform="pulumi", method="GET", path="^/api/user$",
                        status=401, times=1)
     run = rotate(tmp_path, tokens, verbosity=4)

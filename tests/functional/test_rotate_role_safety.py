@@ -116,34 +116,38 @@ def test_a_symlinked_lock_path_is_refused_and_its_target_untouched(sandbox, tmp_
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o1777)                      # like /tmp: anyone may create files here
+    tokens = [pulumi_item(sandbox, "locked", [file_sink(tmp_path / "sink")])]
+    # A directory other users can write is refused, sticky (issue 23) or not, before any
+    # request, naming the directory, its owner and its mode.
+    for mode in (0o1777, 0o777, 0o770):
+        shared.chmod(mode)
+        run = rotate(tmp_path, tokens, extra={"rotate_lock_path": str(shared / "rotate.lock")})
+        assert run.rc != 0
+        assert "rotate_lock_path: %s is owned by root, mode %04o" % (shared, mode) in run.output
+    assert not (shared / "rotate.lock").exists()
+
+    # In a private directory: a lock file that is a link, or another user's file, is refused.
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
     victim = tmp_path / "victim"
     victim.write_text("root's file\n")
-    (shared / "rotate.lock").symlink_to(victim)
-    tokens = [pulumi_item(sandbox, "locked", [file_sink(tmp_path / "sink")])]
-    run = rotate(tmp_path, tokens, extra={"rotate_lock_path": str(shared / "rotate.lock")})
+    (private / "rotate.lock").symlink_to(victim)
+    run = rotate(tmp_path, tokens, extra={"rotate_lock_path": str(private / "rotate.lock")})
     assert run.rc != 0
-    assert "%s is a symbolic link" % (shared / "rotate.lock") in run.output
+    assert "%s is a symbolic link" % (private / "rotate.lock") in run.output
     assert victim.read_text() == "root's file\n"
-    assert sandbox.log.writes() == [] and sandbox.secrets.is_live(old_secret)
-
-    # A directory other users can write, and not sticky, is refused outright; so is a lock
-    # file that another user owns.
-    (shared / "rotate.lock").unlink()
-    shared.chmod(0o777)
-    run = rotate(tmp_path, tokens, extra={"rotate_lock_path": str(shared / "rotate.lock")})
-    assert run.rc != 0 and "which other users can write" in run.output
-    shared.chmod(0o1777)
-    (shared / "rotate.lock").write_text("")
-    os.chown(shared / "rotate.lock", NOBODY, NOGROUP)
-    run = rotate(tmp_path, tokens, extra={"rotate_lock_path": str(shared / "rotate.lock")})
+    (private / "rotate.lock").unlink()
+    (private / "rotate.lock").write_text("")
+    os.chown(private / "rotate.lock", NOBODY, NOGROUP)
+    run = rotate(tmp_path, tokens, extra={"rotate_lock_path": str(private / "rotate.lock")})
     assert run.rc != 0 and "it belongs to nobody" in run.output
     assert sandbox.log.writes() == [] and sandbox.secrets.is_live(old_secret)
 
-    # In a sticky directory, a lock file of the run's own user is fine.
-    (shared / "rotate.lock").unlink()
-    run = rotate(tmp_path, tokens, extra={"rotate_lock_path": str(shared / "rotate.lock")})
+    # A lock file of the run's own user in its own directory is fine.
+    (private / "rotate.lock").unlink()
+    run = rotate(tmp_path, tokens, extra={"rotate_lock_path": str(private / "rotate.lock")})
     assert run.rc == 0, run.output
-    assert stat.S_IMODE(os.stat(shared / "rotate.lock").st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(private / "rotate.lock").st_mode) == 0o600
 
 
 def test_under_umask_000_state_directories_are_0700_and_files_0600(sandbox, tmp_path):

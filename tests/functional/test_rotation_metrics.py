@@ -270,6 +270,43 @@ def test_bad_metrics_options_fail_before_any_request(sandbox, tmp_path):
         assert sandbox.log.select() == []
 
 
+def test_the_metrics_file_only_in_a_directory_no_other_user_can_change(
+        sandbox, tmp_path, other_user, world_dir):
+    """node_exporter serves whatever the file says: a directory another user can write (as
+    /tmp), or reaches through a link of theirs, is refused before any request; a link at the
+    file's own name is replaced, never written through."""
+    sinks = tmp_path / "sinks"
+    sinks.mkdir()
+    tokens, _seeded = items(sandbox, sinks)
+    target = tmp_path / "root-only"
+    target.mkdir(mode=0o755)
+    link = os.path.join(world_dir, "textfile")
+    other_user.run(["ln", "-s", str(target), link])
+    for path, message in (
+            (os.path.join(world_dir, "tokenops.prom"),
+             "rotate_metrics_file: %s is owned by root, mode 1777" % world_dir),
+            (os.path.join(link, "tokenops.prom"),
+             "rotate_metrics_file: %s is a symbolic link of user %s" % (link, other_user.name))):
+        sandbox.log.clear()
+        run = rotate(tmp_path, tokens[:2], name="refused",
+                     extra={"rotate_metrics_file": path})
+        assert run.rc != 0
+        assert message in run.output, run.output
+        assert sandbox.log.select() == []
+    assert os.listdir(target) == [] and sorted(os.listdir(world_dir)) == ["textfile"]
+
+    # In the run's own directory, a link where the file goes is replaced, not followed.
+    victim = tmp_path / "victim"
+    victim.write_text("root's file\n")
+    (target / "tokenops.prom").symlink_to(victim)
+    run = rotate(tmp_path, tokens[:2], extra={"rotate_metrics_file": str(target / "tokenops.prom")})
+    assert run.rc == 0, run.output
+    assert victim.read_text() == "root's file\n"
+    assert not (target / "tokenops.prom").is_symlink()
+    promtool_check(target / "tokenops.prom")
+    assert stat.S_IMODE(os.stat(target / "tokenops.prom").st_mode) == 0o644
+
+
 def test_the_estate_playbook_turns_the_inventory_into_metrics(sandbox, tmp_path):
     """``playbooks/estate_metrics.yml`` over the inventory plugin's hosts: one series per token
     and time the platform tells, checked by promtool."""

@@ -153,7 +153,15 @@ class Cloudflare(Platform):
     ``/user/tokens/verify``: 401 code 1000 as counterscale #246 saw; 403 as freellmapi #297 saw),
     ``expired_listing_window`` (``include_expired`` lists only tokens expired within it; SDK 5.9
     "recently-expired"; None lists every expired token), ``list_self_only`` (ids of tokens holding
-    only ``account.token.list_self``: their listings show only the tokens they created).
+    only ``account.token.list_self``: their listings show only the tokens they created),
+    ``transient_verify_errors`` (how many next verify calls, of any live token, answer 403 code
+    10000 "Authentication error" first, as a working credential was seen answered for a moment:
+    mrrfv/cloudflare-gateway-pihole-scripts#43, octodns/octodns-cloudflare#108),
+    ``verify_location_refusal`` (how verify answers a token whose IP condition excludes the
+    caller: 9109, 403 "Cannot use the access token from location: <ip>" as every other path
+    answers it, terraform-provider-cloudflare #897; or 1000, 401 "Invalid API Token", as a
+    public report saw verify answer while ``/accounts`` answered 9109 for the same token),
+    ``propagation_lag`` (seconds a newly issued secret answers 403 code 10000, see ``core``).
     """
 
     name = "cloudflare"
@@ -172,9 +180,13 @@ class Cloudflare(Platform):
     #: Assumption: how recent "recently expired" is is undocumented
     expired_listing_window: timedelta | None = timedelta(days=30)
     list_self_only: frozenset = frozenset()
-    SWITCHES = ("reorder_policies", "user_token_quota", "account_token_quota", "send_retry_after",
+    transient_verify_errors = 0
+    verify_location_refusal = 9109
+    SWITCHES = ("transient_verify_errors", "verify_location_refusal", "reorder_policies",
+                "user_token_quota", "account_token_quota", "send_retry_after",
                 "token_format", "normalise_cidrs", "verify_propagation_failures",
-                "account_token_user_verify_status", "expired_listing_window", "list_self_only")
+                "account_token_user_verify_status", "expired_listing_window", "list_self_only",
+                "propagation_lag")
     RATE_LIMIT, RATE_WINDOW = 1200, 300      # DOCS: per user or account token, per 5 minutes
 
     # ------------------------------------------------------------------ platform hooks
@@ -287,6 +299,21 @@ class Cloudflare(Platform):
     def tokens(self, account_id: str | None = None) -> list[dict]:
         """Every token of the user (``account_id`` None) or of that account, expired included."""
         return [self.token(t.id) for t in self._tokens.values() if t.account_id == account_id]
+
+    def works_from(self, secret: str, address: str) -> bool:
+        """The oracle for a location-restricted secret: would it authenticate (live, active,
+        valid now) from ``address``, which the sandbox itself cannot be called from?"""
+        live = self.secrets.authenticate(self.name, secret)
+        token = self._tokens.get(live.subject.get("token", "")) if live else None
+        if token is None or not self._usable(token) or self.propagating(live):
+            return False
+        rule = (token.condition or {}).get("request_ip", {})
+        where = ipaddress.ip_address(address)
+
+        def within(key: str) -> bool:
+            return any(where in ipaddress.ip_network(c, strict=False) for c in rule.get(key, ()))
+
+        return not ((rule.get("in") and not within("in")) or within("not_in"))
 
     def roll(self, token_id: str) -> str:
         """Roll directly (no HTTP), as the dashboard does; return the new secret."""
@@ -426,7 +453,13 @@ class Cloudflare(Platform):
             raise invalid("not_before: must be before expires_on")
 
     # ------------------------------------------------------------------ auth
-    def _caller(self) -> Token:
+    def _presented_secret(self):
+        """The live secret the request presents, if any (no other check)."""
+        scheme, _ignored, value = (request.headers.get("Authorization") or "").partition(" ")
+        return self.secrets.authenticate(self.name, value.strip()) \
+            if scheme.lower() == "bearer" else None
+
+    def _caller(self, verifying: bool = False) -> Token:
         """The live, active token behind ``Authorization: Bearer``; records its use."""
         header = request.headers.get("Authorization")
         if header is None:
@@ -440,10 +473,12 @@ class Cloudflare(Platform):
             raise ApiError(400, 6003, "Invalid request headers",
                            [(6111, "Invalid format for Authorization header")])
         secret = self.secrets.authenticate(self.name, value)
+        if secret is not None and self.propagating(secret):
+            raise ApiError(403, 10000, "Authentication error")
         token = self._tokens.get(secret.subject.get("token", "")) if secret else None
         if token is None or not self._usable(token):
             raise ApiError(401, *INVALID_TOKEN)
-        self._check_location(token)
+        self._check_location(token, verifying)
         token.last_used_on = _seconds(self.now())
         return token
 
@@ -452,7 +487,7 @@ class Cloudflare(Platform):
         return token.status == "active" and (token.not_before is None
                                              or token.not_before <= self.now())
 
-    def _check_location(self, token: Token) -> None:
+    def _check_location(self, token: Token, verifying: bool = False) -> None:
         rule = (token.condition or {}).get("request_ip", {})
         address = ipaddress.ip_address(request.remote_addr or "0.0.0.0")
 
@@ -460,6 +495,8 @@ class Cloudflare(Platform):
             return any(address in ipaddress.ip_network(c, strict=False) for c in rule.get(key, ()))
 
         if (rule.get("in") and not within("in")) or within("not_in"):
+            if verifying and self.verify_location_refusal == 1000:
+                raise ApiError(401, *INVALID_TOKEN)
             raise ApiError(403, 9109, f"Cannot use the access token from location: {address}")
 
     def _owner(self, account_id: str | None) -> None:
@@ -643,7 +680,10 @@ class Cloudflare(Platform):
         """Authenticates as the presented token. An account-owned token on the user path gets
         ``account_token_user_verify_status`` (401 code 1000 "Invalid API Token", as a bad token
         does); a user token on an account path 403."""
-        token = self._caller()
+        if self.transient_verify_errors > 0 and self._presented_secret() is not None:
+            self.transient_verify_errors -= 1
+            raise ApiError(403, 10000, "Authentication error")
+        token = self._caller(verifying=True)
         self._owner(account_id)
         if account_id is None and token.account_id is not None:
             status = self.account_token_user_verify_status

@@ -127,7 +127,8 @@ class CloudTruth(Platform):
     null_expire_at_means_never = False
     bodies_2021 = False
     SWITCHES = ("auth_failure_status", "send_retry_after", "default_page_size", "max_page_size",
-                "rekey_returns_key", "null_expire_at_means_never", "bodies_2021")
+                "rekey_returns_key", "null_expire_at_means_never", "bodies_2021",
+                "propagation_lag")
 
     # ------------------------------------------------------------------ platform hooks
     def setup(self) -> str:
@@ -505,7 +506,7 @@ class CloudTruth(Platform):
         scheme, value = header.partition(" ")[::2]
         secret = None
         if scheme.lower() == "api-key":
-            secret = self.secrets.authenticate(self.name, value.strip())
+            secret = self.authenticate(value.strip())
         user = self.users.get(secret.subject.get("user_id", "")) if secret else None
         if user is None:
             self._auth_failure(BAD_CREDENTIALS)

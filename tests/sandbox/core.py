@@ -44,6 +44,8 @@ class Secret:
     issued_at: datetime
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
+    #: when the sandbox issued it (``issued_at`` is what the platform claims, often backdated)
+    registered_at: datetime = field(default_factory=lambda: utcnow())
 
     def is_live(self, now: datetime | None = None) -> bool:
         now = now or utcnow()
@@ -171,6 +173,8 @@ class Fault:
     times: int | None = 1
     #: skip requests made with this credential (hit only, say, the check of a new secret)
     unless_credential: str | None = None
+    #: hit only requests made with this credential (say, the caller's own identity lookup)
+    only_credential: str | None = None
     hits: int = 0
 
     def __post_init__(self) -> None:
@@ -183,6 +187,7 @@ class Fault:
                 and (self.method is None or self.method == method)
                 and (self.path is None or re.search(self.path, path) is not None)
                 and (self.unless_credential is None or credential != self.unless_credential)
+                and (self.only_credential is None or credential == self.only_credential)
                 and (self.times is None or self.hits < self.times))
 
 
@@ -300,6 +305,34 @@ class Platform:
 
     def enforce_published_rate_limit(self) -> None:
         self.enforce_rate_limit(*self.published_rate_limit)
+
+    # The propagation lag (a switch of every platform; platforms list "propagation_lag" in their
+    # SWITCHES so that reset() turns it off) ---------------------------------------------------
+    @property
+    def propagation_lag(self) -> float:
+        """Seconds for which a secret issued after this switch was set is refused as if unknown,
+        the way a new credential is not yet known everywhere (Cloudflare's verify answers 403
+        code 10000 for a while, api/cloudflare.md §6; coder/coder#8956; xataio/client-ts#769;
+        FusionAuth, "When you create a new key, it will take a bit of time for the API key to be
+        usable"). 0 (the default) turns it off. Secrets issued before it was set are unaffected,
+        so the admin credential keeps working."""
+        return self.__dict__.get("propagation_lag", (0.0, None))[0]
+
+    @propagation_lag.setter
+    def propagation_lag(self, seconds: float) -> None:
+        self.__dict__["propagation_lag"] = (float(seconds), utcnow())
+
+    def propagating(self, secret: Secret) -> bool:
+        """True while ``secret`` is still within the propagation lag."""
+        seconds, since = self.__dict__.get("propagation_lag", (0.0, None))
+        return bool(seconds) and secret.registered_at >= since \
+            and utcnow() < secret.registered_at + timedelta(seconds=seconds)
+
+    def authenticate(self, value: str | None) -> Secret | None:
+        """The live secret of this platform with this value, once it has propagated; else None
+        (the platform's own "unauthenticated" answer follows)."""
+        secret = self.secrets.authenticate(self.name, value)
+        return None if secret is None or self.propagating(secret) else secret
 
     @property
     def url(self) -> str:

@@ -90,7 +90,8 @@ class PactFlow(Platform):
     send_retry_after = True
     SWITCHES = ("include_values", "extra_item", "extra_fields", "reverse_items",
                 "read_only_may_regenerate_itself", "token_lifetime", "token_id_style",
-                "send_retry_after")
+                "send_retry_after",
+                "propagation_lag")
 
     # ------------------------------------------------------------------ platform hooks
     def setup(self) -> str:
@@ -320,7 +321,7 @@ class PactFlow(Platform):
     def _caller(self) -> tuple[Principal, Token]:
         """The principal and token behind ``Authorization: Bearer``; expired or revoked: 401."""
         scheme, _ignored, value = request.headers.get("Authorization", "").partition(" ")
-        secret = self.secrets.authenticate(self.name, value.strip()) \
+        secret = self.authenticate(value.strip()) \
             if scheme.lower() == "bearer" else None
         token = self._tokens.get(secret.subject.get("token", "")) if secret else None
         if secret is None or token is None or token.value != secret.value:

@@ -180,7 +180,8 @@ class Pulumi(Platform):
     SWITCHES = ("send_retry_after", "null_continuation_token", "created_style",
                 "router_404_plain_text", "default_page_size", "max_page_size",
                 "gone_team_token_delete_status", "max_access_token_expiry_days",
-                "expiry_policy_rule", "metadata_status", "drop_role_on_create")
+                "expiry_policy_rule", "metadata_status", "drop_role_on_create",
+                "propagation_lag")
 
     # ------------------------------------------------------------------ platform hooks
     def setup(self) -> str:
@@ -549,7 +550,7 @@ class Pulumi(Platform):
 
     def _caller(self) -> AccessToken:
         value = self._presented_value(request.headers.get("Authorization"))
-        secret = self.secrets.authenticate(self.name, value)
+        secret = self.authenticate(value)
         token = self._tokens.get(secret.subject["token_id"]) if secret else None
         if token is None or token.type == REFRESH:
             raise ApiError(401, UNAUTHORIZED)

@@ -276,7 +276,7 @@ class TFE(WorkspaceVariables, Platform):
     def _authenticate(self) -> Response | None:
         if request.path == API + "/ping":
             return None
-        secret = self.secrets.authenticate(self.name, self.credential(request.environ))
+        secret = self.authenticate(self.credential(request.environ))
         if secret is None:
             return self.error(401, title_of(401))
         g.caller = secret.subject

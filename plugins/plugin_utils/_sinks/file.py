@@ -6,11 +6,21 @@
 # This module is private to tokenops.tokens and may change without notice.
 
 """The ``file`` sink: the secret in a file on the controller, raw, as ``VARIABLE=secret`` or as
-JSON, written by the one atomic private write (``module_utils/_secret_file.py``).
+JSON, written by the one atomic private write (``module_utils/_safe_path.py``).
+
+The directory is resolved once, at the preflight (a symbolic link on the way that belongs to
+another user than root and the run's user is refused: it may point anywhere), and every read,
+write and rollback happens relative to that descriptor, never through a link.
 
 The replaced file's owner, group and mode are kept unless the sink sets ``owner``, ``group`` or
-``mode`` (as ``ansible.builtin.copy`` does); a new file is 0600 and the run user's. The
-preflight state is the file's previous content and attributes, kept in memory for the length
+``mode`` (as ``ansible.builtin.copy`` does); a new file is 0600 and the run user's. In a
+directory other users can write (group or world writable, sticky or not, or another user's
+own), a file that another user owns is not inherited: whoever created it could read the secret.
+The sink refuses it unless ``owner`` says whose the file is, and there the new file's owner,
+group and mode are never taken from what was there (0600 unless ``mode`` says otherwise). This is
+stricter than ``ansible.builtin.copy`` because the content is a secret.
+
+The preflight state is the file's previous content and attributes, kept in memory for the length
 of the run (carried to the finish step in the ``ansible-playbook`` process's memory, a ``no_log``
 result, when the token has a consumer check), so that :meth:`FileSink.rollback` can put it back.
 """
@@ -19,6 +29,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import errno
 import grp
 import json
 import os
@@ -26,8 +37,9 @@ import pwd
 import re
 import stat
 
+from ansible_collections.tokenops.tokens.plugins.module_utils import _safe_path as safe_path
 from ansible_collections.tokenops.tokens.plugins.module_utils._secret_file import (
-    attributes, file_mode, stage,
+    DEFAULT_MODE, file_mode,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.base import Sink, SinkError
 
@@ -88,29 +100,22 @@ class Previous:
 
     __slots__ = ('exists', 'data', 'mode', 'uid', 'gid')
 
-    def __init__(self, path=None):
+    def __init__(self, dir_fd=None, name=None, where=None):
         self.exists, self.data = False, None
         self.mode = self.uid = self.gid = None
-        if path is None:
+        if dir_fd is None:
             return
-        try:
-            info = os.lstat(path)
-        except OSError:
+        info = safe_path.file_info(dir_fd, name)
+        if info is None:
             return
         self.exists = True
         self.mode, self.uid, self.gid = info.st_mode & 0o777, info.st_uid, info.st_gid
         if not stat.S_ISREG(info.st_mode):
             return      # a link or a special file is not read (nor put back)
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except OSError:
-            return      # unreadable here: it cannot be put back, but the write may still work
-        try:
-            with os.fdopen(fd, 'rb') as handle:
-                if stat.S_ISREG(os.fstat(fd).st_mode):
-                    self.data = handle.read()
-        except (IOError, OSError):
-            self.data = None
+            self.data = safe_path.read_file(dir_fd, name, where, owner_only=False)
+        except (safe_path.UnsafePath, IOError, OSError):
+            self.data = None    # unreadable: it cannot be put back, but the write may work
 
     def __repr__(self):
         return '<Previous exists=%r>' % self.exists
@@ -158,9 +163,42 @@ class FileSink(Sink):
             raise SinkError('%s.variable: must be an environment variable name' % where)
         return checked
 
+    _dir_fd = None
+    #: whether users other than root and the run's user can change the directory (see _directory)
+    shared = False
+
     @property
     def path(self):
         return self.options['path']
+
+    @property
+    def name(self):
+        return os.path.basename(self.path)
+
+    def _directory(self):
+        """The descriptor of the file's directory, resolved once (``_safe_path``)."""
+        if self._dir_fd is None:
+            directory = os.path.dirname(self.path)
+            try:
+                self._dir_fd = safe_path.open_directory(directory)
+            except safe_path.UnsafePath as exc:
+                raise SinkError(str(exc))
+            except OSError as exc:
+                if exc.errno == errno.ENOENT:
+                    raise SinkError('the directory %s does not exist' % directory)
+                if exc.errno == errno.ENOTDIR:
+                    raise SinkError('%s is not a directory' % exc.filename)
+                raise SinkError('the directory %s cannot be used: %s'
+                                % (directory, exc.strerror))
+            self.shared = safe_path.others_may_write(os.fstat(self._dir_fd))
+        return self._dir_fd
+
+    def close(self):
+        if self._dir_fd is not None:
+            os.close(self._dir_fd)
+            self._dir_fd = None
+
+    __del__ = close
 
     @property
     def target(self):
@@ -171,31 +209,45 @@ class FileSink(Sink):
 
     # -- preflight ------------------------------------------------------------------------------
     def preflight(self):
-        """The directory exists and the run may create files in it, and the file can be given
-        its owner and group; returns the file's :class:`Previous` content."""
+        """The directory exists (resolved once) and the run may create files in it, and the file
+        can be given its owner and group; returns the file's :class:`Previous` content."""
         try:
             self._check_writable()
+            return Previous(self._directory(), self.name, self.path)
         except SinkError as exc:
             raise SinkError('%s: %s' % (self.describe(), exc))
-        return Previous(self.path)
 
     def _check_writable(self):
-        path = self.path
-        directory = os.path.dirname(path)
-        if not os.path.isdir(directory):
-            raise SinkError('%s is not a directory' % directory if os.path.lexists(directory)
-                            else 'the directory %s does not exist' % directory)
-        if not os.access(directory, os.W_OK | os.X_OK):
+        dir_fd = self._directory()
+        if not os.access('.', os.W_OK | os.X_OK, dir_fd=dir_fd):
             raise SinkError('this run (uid %d) may not create files in %s'
-                            % (os.geteuid(), directory))
-        if os.path.isdir(path):
-            raise SinkError('%s is a directory' % path)
-        dummy, uid, gid = attributes(path, self.options.get('mode'), self.options.get('owner'),
-                                     self.options.get('group'))
+                            % (os.geteuid(), os.path.dirname(self.path)))
+        mode, uid, gid = self.attributes()
         if not _may_own(uid, gid):
             raise SinkError('this run (uid %d) cannot give the file to uid %d, gid %d; run as '
                             'root or set owner and group to the run\'s own'
                             % (os.geteuid(), uid, gid))
+
+    def attributes(self):
+        """``(mode, uid, gid)`` the new file gets: what the sink asks, else what the replaced
+        file had (not in a directory others can write), else 0600 and the run's user and group.
+        Raises ``SinkError`` for a directory in the file's place, and for another user's file in
+        a directory others can write when the sink does not name the owner."""
+        info = safe_path.file_info(self._directory(), self.name)
+        if info is not None and stat.S_ISDIR(info.st_mode):
+            raise SinkError('%s is a directory' % self.path)
+        asked = (self.options.get('mode'), self.options.get('owner'), self.options.get('group'))
+        if info is not None and self.shared and info.st_uid != os.geteuid():
+            if asked[1] is None:
+                raise SinkError(
+                    '%s belongs to %s, in a directory that other users can write: the sink does '
+                    'not hand a secret to a file another user created (whoever did could read it). '
+                    'Remove the file, or set owner (and mode, group) to say whose the new file is'
+                    % (self.path, safe_path.user_name(info.st_uid)))
+        kept = (DEFAULT_MODE, os.geteuid(), os.getegid())
+        if info is not None and stat.S_ISREG(info.st_mode) and not self.shared:
+            kept = (info.st_mode & 0o777, info.st_uid, info.st_gid)
+        return tuple(kept[n] if asked[n] is None else asked[n] for n in range(3))
 
     # -- write ----------------------------------------------------------------------------------
     def render(self, secret, token):
@@ -222,15 +274,14 @@ class FileSink(Sink):
         over the target. Raises ``SinkError`` naming the sink."""
         try:
             data = self.encode(self.render(secret, token))
-            if os.path.isdir(self.path):
-                raise SinkError('%s is a directory' % self.path)
-            return stage(self.path, data, self.options.get('mode'), self.options.get('owner'),
-                         self.options.get('group'))
+            mode, uid, gid = self.attributes()
+            return safe_path.stage(self._directory(), self.name, data, self.path, mode, uid, gid)
         except (IOError, OSError) as exc:
-            raise SinkError('%s cannot be written: %s' % (
-                self.describe(), exc.strerror or type(exc).__name__))
+            raise SinkError('%s cannot be written: %s%s' % (
+                self.describe(), exc.strerror or type(exc).__name__,
+                ' (%s)' % exc.filename if exc.filename else ''))
         except SinkError as exc:
-            raise SinkError('%s: %s' % (self.describe(), exc))
+            raise SinkError('%s cannot be written: %s' % (self.describe(), exc))
 
     def write(self, secret, token, record):
         """Replace the file whole (the same content written again is the same file)."""
@@ -241,8 +292,9 @@ class FileSink(Sink):
         """The secret the file holds (as :meth:`render` wrote it), or None."""
         from ansible.errors import AnsibleError
         try:
-            with open(self.path, 'rb') as handle:
-                data = handle.read()
+            data = safe_path.read_file(self._directory(), self.name, self.path, owner_only=False)
+            if data is None:
+                return None
             text = self.decode(data).decode('utf-8')
             fmt = self.options.get('format') or 'raw'
             if fmt == 'json':
@@ -252,7 +304,8 @@ class FileSink(Sink):
                 return next((line[len(prefix):] for line in text.splitlines()
                              if line.startswith(prefix)), None)
             return text.strip() or None
-        except (AnsibleError, AttributeError, OSError, SinkError, ValueError):
+        except (AnsibleError, AttributeError, OSError, SinkError, ValueError,
+                safe_path.UnsafePath):
             return None
 
     def export_state(self, state):
@@ -269,9 +322,10 @@ class FileSink(Sink):
                             'back' % self.describe())
         try:
             if not state.exists:
-                os.unlink(self.path)
+                safe_path.remove_file(self._directory(), self.name)
                 return
-            stage(self.path, state.data, state.mode, state.uid, state.gid).commit()
+            safe_path.stage(self._directory(), self.name, state.data, self.path, state.mode,
+                            state.uid, state.gid).commit()
         except FileNotFoundError:
             pass
         except (IOError, OSError) as exc:

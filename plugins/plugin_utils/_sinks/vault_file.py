@@ -11,6 +11,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.tokenops.tokens.plugins.module_utils import _safe_path as safe_path
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.base import SinkError
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.file import (
     FileSink, check_path,
@@ -65,11 +66,11 @@ class VaultFileSink(FileSink):
         from ansible.parsing.vault import is_encrypted
         vault = self._vault()[0]
         try:
-            with open(self.path, 'rb') as handle:
-                existing = handle.read()
-        except (IOError, OSError):
+            existing = safe_path.read_file(self._directory(), self.name, self.path,
+                                           owner_only=False)
+        except (safe_path.UnsafePath, IOError, OSError):
             return
-        if is_encrypted(existing):
+        if existing and is_encrypted(existing):
             try:
                 vault.decrypt(existing)
             except AnsibleError:

@@ -46,9 +46,10 @@ def test_without_a_key_the_result_is_unchanged():
 
 
 def test_secret_dest_is_checked_before_any_request(tmp_path):
-    assert secret_file.preflight({"secret_dest": None}) == (None, None)
-    assert secret_file.preflight({"secret_dest": str(tmp_path / "t"),
-                                  "secret_mode": "0640"}) == (str(tmp_path / "t"), 0o640)
+    assert secret_file.preflight({"secret_dest": None}) is None
+    dest = secret_file.preflight({"secret_dest": str(tmp_path / "t"), "secret_mode": "0640"})
+    assert (dest.path, dest.mode, dest.shared) == (str(tmp_path / "t"), 0o640, False)
+    dest.close()
     for params, words in [({"secret_dest": str(tmp_path)}, "is a directory"),
                           ({"secret_dest": str(tmp_path / "no" / "t")}, "does not exist"),
                           ({"secret_dest": "relative/t"}, "absolute path"),
@@ -76,18 +77,21 @@ def test_secret_dest_is_written_private_whole_and_keeps_the_owner(tmp_path, monk
     if os.geteuid() == 0:
         os.chown(target, 4321, 4322)
     seen = []
-    real_replace = os.replace
+    real_rename = os.replace
 
-    def replace(src, dst):
-        info = os.stat(src)
-        seen.append((stat.S_IMODE(info.st_mode), open(src).read()))
-        return real_replace(src, dst)
-    monkeypatch.setattr(os, "replace", replace)
-    assert secret_file.write_secret(str(target), SECRET, 0o600) is True
+    def rename(src, dst, src_dir_fd=None, dst_dir_fd=None):
+        info = os.stat(src, dir_fd=src_dir_fd)
+        with open(os.open(src, os.O_RDONLY, dir_fd=src_dir_fd)) as handle:
+            seen.append((stat.S_IMODE(info.st_mode), handle.read()))
+        return real_rename(src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd)
+    monkeypatch.setattr(os, "replace", rename)
+    dest = secret_file.preflight({"secret_dest": str(target), "secret_mode": 0o600})
+    assert dest.write(SECRET) is True
     assert seen == [(0o600, SECRET + "\n")], "whole and private before it appears"
     info = os.stat(target)
     assert stat.S_IMODE(info.st_mode) == 0o600 and target.read_text() == SECRET + "\n"
     if os.geteuid() == 0:
         assert (info.st_uid, info.st_gid) == (4321, 4322)
-    assert secret_file.write_secret(str(target), SECRET, 0o600) is False, "unchanged: no write"
+    assert dest.write(SECRET) is False, "unchanged: no write"
+    dest.close()
     assert [p.name for p in tmp_path.iterdir()] == ["token"]

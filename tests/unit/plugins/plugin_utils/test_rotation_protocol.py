@@ -19,14 +19,17 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     RotationPolicy, isoformat,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import TokenAdapter
+from ansible_collections.tokenops.tokens.plugins.module_utils._verification import (
+    UNUSABLE_HERE as UNUSABLE_HERE_OUTCOME, Verification,
+)
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_protocol as protocol
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_journal import Journal
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_plan import (
     Item, _ids_matching, plan_group,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_protocol import (
-    CHECKED, CHECKING, DELIVERED, DONE, ISSUED, ISSUING, ROLLED_BACK, STEPS, UNDONE, UNVERIFIED,
-    VERIFIED, ProtocolError, Rotation,
+    CHECKED, CHECKING, DELIVERED, DONE, ISSUED, ISSUING, ROLLED_BACK, STEPS, UNDONE,
+    UNUSABLE_HERE, UNVERIFIED, VERIFIED, ProtocolError, Rotation,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import (
     TYPES, Sink, SinkError, make_sink,
@@ -127,6 +130,11 @@ class FakeAdapter(TokenAdapter):
         token = platform.tokens.pop(current["id"], None)
         if token:
             platform.live.discard(token["secret"])
+
+    def check_secret(self, secret, token=None):
+        if self.platform.verify_answer == "unusable here":
+            return Verification(UNUSABLE_HERE_OUTCOME, "the token's IP condition excludes here")
+        return super().check_secret(secret, token)
 
     def verify(self, secret):
         answer = self.platform.verify_answer
@@ -249,7 +257,8 @@ class World:
 
     def item(self):
         provider = Provider(self.adapter_class)
-        params = dict(api_url=URL, api_token="fake-credential", name=LABEL)
+        # max_verify_wait 0: a refusal counts at once (asking again: test_verification.py)
+        params = dict(api_url=URL, api_token="fake-credential", name=LABEL, max_verify_wait=0)
         check = None if self.check_file is None else CheckTasks.for_item(
             str(self.check_file), "rotate_tokens[ci].check_tasks", LABEL, "fakecloud")
         return Item(0, {}, LABEL, provider, params, RotationPolicy("due", "90d"), self.sinks,
@@ -472,6 +481,20 @@ def test_an_inconclusive_check_in_place_delivers_then_the_next_run_checks_again(
     world.assert_converged()
 
 
+@pytest.mark.parametrize("overlaps", [True, False], ids=["overlap", "in-place"])
+def test_a_secret_unusable_from_here_by_design_is_delivered_and_not_rotated_again(
+        tmp_path, overlaps):
+    """Issue 22: neither undone as refused nor checked again in a loop; the previous secret is
+    retired as after any delivery."""
+    world = World(tmp_path, overlaps=overlaps)
+    world.platform.verify_answer = "unusable here"
+    row = world.run()
+    assert row["action"] == "rotated", row
+    assert world.rotations[0].path == [ISSUING, ISSUED, UNUSABLE_HERE, DELIVERED, CHECKED, DONE]
+    assert "delivered, not verified: the token's IP condition excludes here" in row["notes"]
+    world.assert_converged()
+
+
 def test_an_unverified_secret_the_platform_then_refuses_is_rotated_again(tmp_path):
     world = World(tmp_path, overlaps=False)
     world.platform.verify_answer = "inconclusive"
@@ -515,7 +538,8 @@ def test_delivery_failing_on_the_second_of_three_sinks_leaves_every_sink_as_it_w
     row = world.run()
     assert row["action"] == "failed"
     assert row["error"].startswith("delivery failed: memory:b: denied. The previous secret "
-                                   "still works and every sink keeps its previous content")
+                                   "still works until it is revoked after a new one reached "
+                                   "every sink, and every sink keeps its previous content")
     assert world.rotations[0].path == [ISSUING, ISSUED, VERIFIED, UNDONE]
     assert consumer.read_text() == "FAKE_TOKEN=before\n", "the first sink was not put back"
     assert oct(consumer.stat().st_mode & 0o777) == oct(0o640)

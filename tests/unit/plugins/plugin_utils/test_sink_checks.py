@@ -5,8 +5,8 @@ import stat
 
 import pytest
 
-from ansible_collections.tokenops.tokens.plugins.module_utils._secret_file import (
-    make_private_dir,
+from ansible_collections.tokenops.tokens.plugins.module_utils._safe_path import (
+    private_directory,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_protocol import deliver
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import SinkError, make_sink
@@ -97,7 +97,7 @@ def test_an_unknown_owner_is_an_input_error():
 def test_private_directories_whatever_the_umask(tmp_path):
     previous = os.umask(0)
     try:
-        make_private_dir(str(tmp_path / "a" / "b" / "c"))
+        os.close(private_directory(str(tmp_path / "a" / "b" / "c"), "rotate_state_dir"))
     finally:
         os.umask(previous)
     for path in ("a", "a/b", "a/b/c"):

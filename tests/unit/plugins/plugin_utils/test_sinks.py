@@ -1,6 +1,5 @@
 """Sink files never exist with wider permissions than asked, nor with partial content."""
 import os
-import pathlib
 import stat
 
 import pytest
@@ -30,10 +29,13 @@ def test_the_secret_is_written_while_private_and_renamed_whole(tmp_path, monkeyp
             seen.append(("written", stat.S_IMODE(info.st_mode)))
         return real_fsync(fd)
 
-    def replace(source, destination):
-        seen.append(("renamed", stat.S_IMODE(os.stat(source).st_mode),
-                     pathlib.Path(source).read_text(), pathlib.Path(destination).read_text()))
-        return real_replace(source, destination)
+    def replace(source, destination, src_dir_fd=None, dst_dir_fd=None):
+        def text(name, dir_fd):
+            with open(os.open(name, os.O_RDONLY, dir_fd=dir_fd)) as handle:
+                return handle.read()
+        seen.append(("renamed", stat.S_IMODE(os.stat(source, dir_fd=src_dir_fd).st_mode),
+                     text(source, src_dir_fd), text(destination, dst_dir_fd)))
+        return real_replace(source, destination, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd)
 
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(os, "replace", replace)
