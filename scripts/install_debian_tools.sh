@@ -13,7 +13,8 @@ done
 [ "${#missing[@]}" -eq 0 ] && exit 0
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-  echo "debian tools: ${missing[*]} missing; install them (apt-get install --no-install-recommends" \
+  echo "debian tools: ${missing[*]} missing, and this is not root on a machine with apt-get;" \
+       "install them (as root: apt-get update && apt-get install --no-install-recommends" \
        "${missing[*]}) and run this again" >&2
   exit 1
 fi
@@ -33,9 +34,14 @@ cleanup() { if $own_policy; then rm -f "$policy"; fi; }
 trap cleanup EXIT
 
 export DEBIAN_FRONTEND=noninteractive
-if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# A fresh machine (a CI image) has no package lists yet: read them once, then install.
+if ! apt-get update -qq </dev/null >/dev/null; then
+  echo "debian tools: apt-get update failed (see above); ${missing[*]} not installed" >&2
+  exit 1
+fi
+if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null; then
+  echo "debian tools: apt-get install ${missing[*]} failed (see above)" >&2
+  exit 1
 fi
 # Where systemd runs, the packages just installed also enabled their units (named as the
 # packages) for the next boot: the tests need only the binaries.
