@@ -110,6 +110,8 @@ options:
     description:
       - V(finish) writes the run's Prometheus metrics here (text exposition format, replaced
         atomically, mode 0644); V(plan) and V(issue) check first that it can be written.
+      - Its directory must belong to the run's user or root and be writable by no one else, reached
+        through no other user's symbolic link; it is not created.
     type: path
     version_added: 1.1.0
   pushgateway_url:
