@@ -73,6 +73,12 @@ def argument_spec():
     return spec
 
 
+def info_argument_spec():
+    """The options of ``cloudtruth_service_account_info`` beyond the shared ``_info`` ones (a
+    filter: CloudTruth lists the service accounts of the key's organization)."""
+    return dict(name=dict(type='str'))
+
+
 def user_id_of(value):
     """The user id in an owner or user reference: ``auth0|x`` from ``.../users/auth0%7Cx/``, a
     bare id as it is, None for a URL that names no user."""

@@ -54,6 +54,15 @@ def argument_spec():
 MUTUALLY_EXCLUSIVE = []
 
 
+def info_argument_spec():
+    """The options of ``pactflow_token_info`` beyond the shared ``_info`` ones (none of them
+    chooses what is listed: PactFlow lists the tokens of the principal ``api_token`` belongs to)."""
+    return dict(
+        type=dict(type='str', choices=list(TYPES)),
+        include_values=dict(type='bool', default=False),
+    )
+
+
 def token_type(raw):
     """``read-only``, ``read-write`` or None (unrecognised), from the token's description.
 

@@ -25,6 +25,7 @@ import threading
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._module import make_client
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import isoformat, utcnow
+from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_hygiene as hygiene
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_report as report
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_journal import Journal
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_plan import (
@@ -59,6 +60,8 @@ class Run:
         #: the preflight states the finish step needs for a rollback, by label (no_log only)
         self.states = {}
         self.outcomes = []
+        #: ``[(client, [Planned])]`` of the plan (the scopes' listings, for the hygiene)
+        self.plans = []
         #: the files a full disk kept this step from writing (ENOSPC)
         self.full = set()
         self._lock = threading.Lock()
@@ -67,7 +70,15 @@ class Run:
     def plan(self):
         """``[(client, [Planned])]`` per connection group, groups planned in parallel."""
         groups = group_by_connection(self.items)
-        return run_groups(groups, lambda group: plan_group(group, self.journal, self.now))
+        self.plans = run_groups(groups, lambda group: plan_group(group, self.journal, self.now))
+        return self.plans
+
+    def hygiene(self, rows, durations):
+        """The report's hygiene of the scopes the plan listed; ``durations``: the seconds of
+        ``(expiring_within, unused_for)``, or None for no hygiene."""
+        if durations is None:
+            return None
+        return hygiene.hygiene(self.plans, rows, self.now, *durations)
 
     def plan_rows(self, show_deliveries=False):
         """The plan's rows; ``show_deliveries`` (check mode): a due token's row says where its
@@ -267,15 +278,17 @@ NO_JOURNAL = ('rotate_state_dir %s holds no journal yet, so this is taken as the
               'scratch')
 
 
-def plan_step(tokens, state_dir, check_mode, now=None):
+def plan_step(tokens, state_dir, check_mode, now=None, durations=None):
+    """Plan only; ``durations``: see ``Run.hygiene``."""
     run = Run(tokens, state_dir, check_mode=True, now=now)
     rows, work = run.plan_rows(show_deliveries=check_mode)
     generated = isoformat(run.now)
-    result = dict(rows=rows, work=work, summary=report.summary(rows),
+    found = run.hygiene(rows, durations)
+    result = dict(rows=rows, work=work, summary=report.summary(rows), hygiene=found,
                   **_no_journal_notice(run.journal))
     if check_mode:
-        result['report_md'] = report.markdown(rows, generated, check_mode=True)
-        result['report'] = report.document(rows, generated, check_mode=True)
+        result['report_md'] = report.markdown(rows, generated, check_mode=True, hygiene=found)
+        result['report'] = report.document(rows, generated, check_mode=True, hygiene=found)
     return result
 
 
@@ -285,22 +298,24 @@ def _no_journal_notice(journal):
     return {} if journal.exists else dict(notices=[NO_JOURNAL % journal.state_dir])
 
 
-def issue_step(tokens, state_dir, fail_fast, now=None, cancelled=None):
+def issue_step(tokens, state_dir, fail_fast, now=None, cancelled=None, durations=None):
     """Plan (the listings are read here, under the step lock) and issue what is due; once
-    ``cancelled`` is set, no further token is started."""
+    ``cancelled`` is set, no further token is started. ``durations``: see ``Run.hygiene``."""
     run = Run(tokens, state_dir, fail_fast=fail_fast, now=now, cancelled=cancelled)
     notice = _no_journal_notice(run.journal)
     rows = run.issue()
     warnings = run.full_disk_warning()
     return dict(rows=rows, outcomes=run.outcomes, deliveries=run.deliveries, checks=run.checks,
-                states=run.states, failed_tokens=failed_labels(rows), **dict(notice, **(
+                states=run.states, failed_tokens=failed_labels(rows),
+                hygiene=run.hygiene(rows, durations), **dict(notice, **(
                     dict(warnings=warnings) if warnings else {})))
 
 
 def finish_step(tokens, state_dir, report_dir, rows, outcomes, task_failures, now=None,
-                check_failures=None, states=None):
-    """Close what waited for the task-file sinks and consumer checks, and write the report.
-    Only the items with such an outcome are checked again (the issue step checked them all)."""
+                check_failures=None, states=None, hygiene=None):
+    """Close what waited for the task-file sinks and consumer checks, and write the report
+    (with the ``hygiene`` the issue step found). Only the items with such an outcome are
+    checked again (the issue step checked them all)."""
     run = Run(tokens, state_dir, now=now, only=set(o['label'] for o in outcomes or []))
     rows = run.finish(rows, outcomes, task_failures, check_failures, states)
     try:
@@ -310,7 +325,7 @@ def finish_step(tokens, state_dir, report_dir, rows, outcomes, task_failures, no
             raise
         run.full.add(exc.filename or run.journal.path)
     generated = isoformat(run.now)
-    json_path, md_path, text = report.write(report_dir, rows, generated)
+    json_path, md_path, text = report.write(report_dir, rows, generated, hygiene)
     result = dict(rows=rows, failed_tokens=failed_labels(rows), summary=report.summary(rows),
                   report_md=text, report_json_path=json_path, report_md_path=md_path)
     if run.full:

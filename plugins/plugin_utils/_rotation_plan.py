@@ -29,6 +29,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
     RequestBudget, TokenOpsError,
 )
+from ansible_collections.tokenops.tokens.plugins.module_utils._estate import scope_of
 from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
     checked_connection, make_client,
 )
@@ -410,12 +411,17 @@ class Planned:
         row['overlaps'] = item.overlaps
         row['in_place'] = item.adapter.in_place
         row['notes'] = list(self.notes)
+        # what the metrics need: where the token lives, whether it is due, its times
+        row['scope'] = scope_of(item.provider.name, item.params, self.current or {})
+        row['due'] = None if self.error is not None else bool(self.due)
         if self.current is not None:
             issued = self.issued
             age = age_seconds(issued, now)
             row.update(token_id=self.current.get('id'),
                        age_days=None if age is None else age // 86400,
-                       expires_at=isoformat(self.adapter.expires_at(self.current)))
+                       expires_at=isoformat(self.adapter.expires_at(self.current)),
+                       issued_at=isoformat(issued),
+                       last_used_at=self.current.get('last_used_at'))
         if self.error is not None:
             row.update(action='failed', reason='could not plan', error=self.error)
         elif self.due:
