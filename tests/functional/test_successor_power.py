@@ -2,6 +2,7 @@
 items 1 and 2), through real ansible-playbook runs of the modules and the rotation role."""
 from datetime import timedelta
 
+import pytest
 import requests
 
 from tests.functional.harness import clean_playbook, leaked, module_task, run_playbook
@@ -241,6 +242,39 @@ def test_pulumi_cap_through_the_role_and_the_predecessor_kept_when_the_successor
     assert not sandbox.secrets.is_live(never_secret) and not sandbox.secrets.is_live(long_secret)
     again = rotate(tmp_path, items, name="again")
     assert {row["action"] for row in again.rows().values()} == {"not due"}, again.rows()
+    assert_no_leak(sandbox, run)
+
+
+@pytest.mark.parametrize("kind", ["organization", "team"])
+def test_a_pulumi_machine_successor_over_the_cap_counts_as_refused(sandbox, tmp_path, kind):
+    """An organization or team token is checked against its organization ("List teams"), which
+    the expiry policy guards, not on /api/user, which it does not: a successor over the cap (here
+    another admin tightens the policy right after the create) is refused as its consumers will
+    find it, deleted, and the previous token and the consumer's secret kept."""
+    pulumi = sandbox["pulumi"]
+    _admin_id, admin = pulumi.add_personal_token("ci admin", expires=in_days(30))
+    options = dict(created=days_ago(120), expires=in_days(180))
+    if kind == "organization":
+        old_id, old_secret = pulumi.add_org_token("deployer", **options)
+    else:
+        old_id, old_secret = pulumi.add_team_token(pulumi.team_name, "deployer", **options)
+    sink = tmp_path / "deployer"
+    sink.write_text(old_secret)
+    sink.chmod(0o600)
+    params = {"api_url": pulumi.url, "api_token": admin, "kind": kind, "organization": ORG,
+              "name": "deployer", "max_verify_wait": 1}
+    if kind == "team":
+        params["team"] = pulumi.team_name
+    pulumi.expiry_policy_after_create = 90
+    run = rotate(tmp_path, [{"provider": "pulumi", "id": "deployer", "max_age": "90d",
+                             "params": params, "deliver": [file_sink(sink)]}])
+    row = run.rows()["deployer"]
+    assert pulumi.max_access_token_expiry_days == 90, "the fault never hit: proves nothing"
+    assert row["action"] == "failed", row
+    assert "verification of the new secret failed" in row["error"], row
+    assert "did not accept the new secret" in row["error"], row
+    assert [t["id"] for t in pulumi.tokens(kind)] == [old_id], "the successor was kept"
+    assert secret_in(sink) == old_secret
     assert_no_leak(sandbox, run)
 
 
