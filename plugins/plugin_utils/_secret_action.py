@@ -228,8 +228,11 @@ class SecretHidingAction(ActionBase):
             _withhold_secrets(result)
         if carries_secret(result):
             result['_ansible_no_log'] = True
-            # The line quotes a token's name and id, which the platform chose: text only.
-            display.display(printable(NOTICE % (self._task.get_name(),
+            # The line quotes a token's name and id, which the platform chose: text only. A
+            # warning, not a line of stdout: ansible-core attaches it to the task's result (kept
+            # when the result is censored), so a JSON stdout callback carries it inside its
+            # document and the others print it on stderr, never between their own lines.
+            display.warning(printable(NOTICE % (self._task.get_name(),
                                                 self._what_happened(result),
                                                 self._where_the_secret_is())))
         loop_variable = self._credential_in_loop_item(task_vars)
