@@ -18,7 +18,7 @@ PYTEST_XDIST ?= -n $(PYTEST_WORKERS) --dist loadgroup
 PHONY_DOCS := docs docs-check
 .PHONY: $(PHONY_DOCS) help venv test pytest pytest-2.19 pytest-2.21 sanity sanity-2.19 sanity-2.21 lint build demo sandbox bench clean
 .PHONY: publish galaxy-import docs-lint ee units integration fresh-install changelog-check release
-.PHONY: nox docsite
+.PHONY: nox docsite debian-tools
 
 help:
 	@echo "make demo   - start the sandbox, run the rotation playbook against it, print the report"
@@ -55,14 +55,18 @@ test: pytest units integration sanity lint build docs-check publish
 
 pytest: pytest-2.21 pytest-2.19
 
+# Debian's promtool and prometheus-pushgateway, which the metrics and alert-rule tests run.
+debian-tools:
+	scripts/install_debian_tools.sh
+
 # Tests marked "serial" count 429 answers at a rate limit's window edge: they run alone, after.
-pytest-2.21: $(V221)/.ready
+pytest-2.21: $(V221)/.ready debian-tools
 	$(V221)/bin/python -m pytest $(PYTEST_FLAGS) $(PYTEST_XDIST) tests -m "not serial"
 	$(V221)/bin/python -m pytest $(PYTEST_FLAGS) tests -m serial
 
 # The older line runs the unit and playbook tests; SDK fidelity does not depend on ansible-core,
 # and the tests marked "wide" (more output formats of one check) run in full on 2.21 only.
-pytest-2.19: $(V219)/.ready
+pytest-2.19: $(V219)/.ready debian-tools
 	$(V219)/bin/python -m pytest $(PYTEST_FLAGS) $(PYTEST_XDIST) tests --ignore=tests/fidelity -m "not wide"
 
 sanity: sanity-2.21 sanity-2.19

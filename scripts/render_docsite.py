@@ -57,8 +57,10 @@ def _link(source, refs):
         if path.startswith("docs/modules/") and path.endswith(".md"):
             name = path[len("docs/modules/"):-3]
             if name != "README":
-                plugin = ("%s.%s#role" % (COLLECTION, name[:-5]) if name.endswith("_role")
-                          else "%s.%s#module" % (COLLECTION, name))
+                plugin = "%s.%s#module" % (COLLECTION, name)
+                for kind in ("role", "inventory"):
+                    if name.endswith("_" + kind):
+                        plugin = "%s.%s#%s" % (COLLECTION, name[:-len(kind) - 1], kind)
                 return "[%s](tokenops-plugin:%s)" % (match.group("text"), plugin)
         if path.startswith("docs/") and path.endswith(".md") and path[5:-3] in refs:
             return "[%s](tokenops-ref:%s)" % (match.group("text"), label(path[5:-3]))

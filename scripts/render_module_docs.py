@@ -1,4 +1,5 @@
-"""Render the modules' and the role's own documentation to Markdown in docs/modules/.
+"""Render the modules', the inventory plugin's and the role's own documentation to Markdown in
+docs/modules/.
 
 Usage: python scripts/render_module_docs.py [--check]
 The documentation comes from ``ansible-doc --json``; its markup (``O()``, ``V()``, ``RV()``,
@@ -33,7 +34,9 @@ class Links(LinkProvider):
     def plugin_link(self, plugin):
         if plugin.fqcn.startswith(COLLECTION + "."):
             name = plugin.fqcn[len(COLLECTION) + 1:]
-            return "%s_role.md" % name if plugin.type == "role" else "%s.md" % name
+            if plugin.type in ("role", "inventory"):
+                return "%s_%s.md" % (name, plugin.type)
+            return "%s.md" % name
         return None
 
 
@@ -102,10 +105,11 @@ def code(value):
     return "`%s`" % text.replace("|", "\\|").replace("`", "'")
 
 
-def module_page(name, data):
+def module_page(name, data, plugin_type="module"):
     doc = data["doc"]
-    out = Renderer("%s.%s" % (COLLECTION, name), "module")
-    lines = ["# %s.%s" % (COLLECTION, name), "", HEADER % "module", "",
+    out = Renderer("%s.%s" % (COLLECTION, name), plugin_type)
+    title = "" if plugin_type == "module" else " (%s plugin)" % plugin_type
+    lines = ["# %s.%s%s" % (COLLECTION, name, title), "", HEADER % plugin_type, "",
              "**%s**" % out.text(doc.get("short_description")), ""]
     if doc.get("version_added"):
         lines += ["New in %s %s." % (COLLECTION, doc["version_added"]), ""]
@@ -173,16 +177,26 @@ def pages():
     names = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("*.py")
                    if not p.stem.startswith("_"))
     docs = ansible_doc("module", names, env)
+    inventories = sorted(p.stem for p in (ROOT / "plugins" / "inventory").glob("*.py")
+                         if not p.stem.startswith("_"))
+    inventory_docs = ansible_doc("inventory", inventories, env) if inventories else {}
     role = ansible_doc("role", [ROLE], env)["%s.%s" % (COLLECTION, ROLE)]
     result = {"%s.md" % n: module_page(n, docs["%s.%s" % (COLLECTION, n)]) for n in names}
+    result.update(("%s_inventory.md" % n, module_page(n, inventory_docs["%s.%s" % (COLLECTION, n)],
+                                                      "inventory")) for n in inventories)
     result["%s_role.md" % ROLE] = role_page(ROLE, role)
-    index = ["# Reference", "", HEADER % "modules' and role", "",
-             "| module or role | what it does |", "| --- | --- |"]
+    index = ["# Reference", "", HEADER % "modules', inventory plugin's and role", "",
+             "| module, plugin or role | what it does |", "| --- | --- |"]
     for n in names:
         doc = docs["%s.%s" % (COLLECTION, n)]["doc"]
         summary = Renderer("%s.%s" % (COLLECTION, n), "module").text(
             doc.get("short_description"), True)
         index.append("| [%s](%s.md) | %s |" % (n, n, summary))
+    for n in inventories:
+        doc = inventory_docs["%s.%s" % (COLLECTION, n)]["doc"]
+        summary = Renderer("%s.%s" % (COLLECTION, n), "inventory").text(
+            doc.get("short_description"), True)
+        index.append("| [%s (inventory plugin)](%s_inventory.md) | %s |" % (n, n, summary))
     main = role["entry_points"]["main"]
     index.append("| [%s (role)](%s_role.md) | %s |" % (
         ROLE, ROLE, Renderer("%s.%s" % (COLLECTION, ROLE), "role", "main").text(

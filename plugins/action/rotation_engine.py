@@ -29,10 +29,13 @@ from ansible.utils.display import Display
 
 from ansible_collections.tokenops.tokens.plugins.module_utils import _safe_path as safe_path
 from ansible_collections.tokenops.tokens.plugins.module_utils._text import printable
+from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
+    InputError, isoformat, parse_duration, utcnow,
+)
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_engine as engine
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_lock as lock
+from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_metrics as metrics
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_report as report
-from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import isoformat, utcnow
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_journal import (
     Journal, JournalError,
 )
@@ -57,9 +60,15 @@ ARGUMENT_SPEC = dict(
     issued_var=dict(type='str', no_log=False),   # a variable's name
     handoff=dict(type='bool', default=False),
     handoff_key=dict(type='str', no_log=True),
+    hygiene=dict(type='bool', default=False),
+    expiring_within=dict(type='str', default='30d'),
+    unused_for=dict(type='str', default='90d'),
+    metrics_file=dict(type='path'),
+    pushgateway_url=dict(type='str'),
+    pushgateway_job=dict(type='str', default='tokenops_rotate'),
 )
 #: what V(plan) and V(issue) hand to V(finish) through the state directory when ``handoff``
-HANDOFF = ('rows', 'outcomes')
+HANDOFF = ('rows', 'outcomes', 'hygiene')
 HANDOFF_FILE = 'handoff.json'
 NEEDS = {'lock': ('lock_path',), 'plan': ('state_dir',), 'issue': ('state_dir',),
          'finish': ('state_dir', 'report_dir'), 'unlock': ('holder',)}
@@ -222,15 +231,19 @@ class ActionModule(ActionBase):
             return dict(changed=False, holder=holder, lock_path=args['lock_path'])
         if step == 'unlock':
             return dict(changed=False, released=lock.release(args['holder']))
+        if step in ('plan', 'issue'):
+            _check_metrics(args)            # before any request
+            durations = _hygiene_durations(args)
         if step == 'plan':
             answer = dict(changed=False, **engine.plan_step(self._tokens(args), args['state_dir'],
-                                                            self._task.check_mode))
+                                                            self._task.check_mode,
+                                                            durations=durations))
             return self._hand_off(args, answer)
         if step == 'issue':
             if args.get('report_dir'):
                 report.check_directory(args['report_dir'])      # before any request
             answer = engine.issue_step(self._tokens(args), args['state_dir'], args['fail_fast'],
-                                       cancelled=self._cancelled)
+                                       cancelled=self._cancelled, durations=durations)
             answer['changed'] = any(r['action'] in ('rotated', 'failed') and r.get('previous_id')
                                     for r in answer['rows'])
             rows = answer['rows']
@@ -240,14 +253,20 @@ class ActionModule(ActionBase):
                 return dict(self._no_hand_off(args, rows, exc),
                             **dict((key, answer[key]) for key in ('warnings', 'notices')
                                    if key in answer))
+        found = None             # the hygiene V(issue) found, handed over with the rows
         if args['handoff']:
-            args.update(_take_handoff(args['state_dir'], args.get('handoff_key')))
+            kept = _take_handoff(args['state_dir'], args.get('handoff_key'))
+            found = kept.pop('hygiene') or None
+            args.update(kept)
         tokens = self._tokens(args, set(outcome.get('label') for outcome in args['outcomes']))
         answer = engine.finish_step(tokens, args['state_dir'], args['report_dir'],
                                     args['rows'], args['outcomes'], args['task_failures'],
                                     check_failures=self._check_failures(args, task_vars),
-                                    states=self._carried_states(args, task_vars))
+                                    states=self._carried_states(args, task_vars),
+                                    hygiene=found)
         answer['changed'] = any(r['action'] == 'rotated' for r in answer['rows'])
+        if args['metrics_file'] or args['pushgateway_url']:
+            _export_metrics(args, answer)
         if args['handoff']:
             del answer['rows']
         return answer
@@ -320,6 +339,47 @@ class ActionModule(ActionBase):
                         'finishes them from the journal.%s'
                         % (getattr(exc, 'filename', None) or HANDOFF_FILE,
                            exc.strerror or exc, ', '.join(left) or 'none', written))
+
+
+def _hygiene_durations(args):
+    """``(expiring_within, unused_for)`` in seconds when the report's hygiene is wanted."""
+    if not args['hygiene']:
+        return None
+    try:
+        return (parse_duration(args['expiring_within'], 'rotate_expiring_within'),
+                parse_duration(args['unused_for'], 'rotate_unused_for'))
+    except InputError as exc:
+        raise ValidationError(str(exc))
+
+
+def _check_metrics(args):
+    try:
+        metrics.check_metrics_file(args['metrics_file'])
+        metrics.check_pushgateway(args['pushgateway_url'], args['pushgateway_job'])
+    except InputError as exc:
+        raise ValidationError(str(exc))
+
+
+def _export_metrics(args, answer):
+    """Write and push the run's metrics; a failure is a warning, never a failed rotation."""
+    now = utcnow()
+    try:
+        last_success = metrics.remember_run(args['state_dir'], now, not answer['failed_tokens'])
+    except metrics.MetricsError as exc:
+        answer.setdefault('warnings', []).append(str(exc))
+        last_success = isoformat(now) if not answer['failed_tokens'] else None
+    text = metrics.exposition(answer['rows'], now, last_success)
+    outputs = []
+    if args['metrics_file']:
+        outputs.append(lambda: metrics.write_metrics_file(args['metrics_file'], text))
+    if args['pushgateway_url']:
+        outputs.append(lambda: metrics.push(args['pushgateway_url'], args['pushgateway_job'],
+                                            text))
+    for output in outputs:
+        try:
+            output()
+        except metrics.MetricsError as exc:
+            answer.setdefault('warnings', []).append(str(exc))
 
 
 class HandoffError(Exception):

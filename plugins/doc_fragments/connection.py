@@ -20,19 +20,42 @@ options:
     default: true
   timeout:
     description:
-      - Seconds to wait for each HTTP request.
+      - Seconds one HTTP request may take from start to end, wall clock, whatever the server does,
+        for connecting, TLS, the status line and headers, and the whole body. A server that answers
+        one byte at a time is cut off when the time is up; no single read may wait longer either.
+      - A read or delete that timed out is sent once more (not again after that); a request that may
+        create or replace a secret never is, since the platform may have acted.
+      - Every answer's body is read up to O(max_body_mib) (after decompression); a larger one fails
+        with an error naming that limit, and so does JSON nested deeper than 64 levels.
     type: float
     default: 30
+  max_body_mib:
+    description:
+      - The most MiB of an answer's body (after decompression) the module reads. A larger answer,
+        declared or streamed (a body that never ends included), fails with an error naming this
+        limit, instead of using the controller's memory; the platforms' answers about tokens are a
+        few KiB.
+    type: int
+    default: 16
+    version_added: 1.1.0
   max_retry_wait:
     description:
-      - The most seconds the module waits in total before repeating requests that the platform rate
-        limited or could not serve (HTTP 429, 502, 503, 504, connection errors).
-      - Waits honour the platform's C(Retry-After) and C(X-RateLimit-Reset) headers, else back off
-        exponentially with jitter. No single wait is longer than 60 seconds.
-      - Reads and deletes are repeated. A request that may create or replace a secret is repeated only
-        after a 429 or when it provably never reached the platform; otherwise the module looks at the
-        platform before deciding, and never mints a duplicate.
-      - V(0) disables waiting.
+      - The most seconds one request may spend, after its first attempt, on repeating it (the
+        waits and the repeated attempts together). A request therefore ends within O(timeout) plus
+        O(max_retry_wait) seconds, not counting the time it waits for its turn under a rate limit
+        the platform stated.
+      - Reads and deletes are repeated after HTTP 425, 429, any 5xx, and connection errors (refused,
+        reset, dropped, timed out). A request that may create or replace a secret is repeated only
+        after a 425 or 429 (the platform refused it before acting) or when it provably never
+        reached the platform; otherwise the module looks at the platform before deciding, and never
+        mints a duplicate.
+      - Waits follow the platform's rate-limit headers (C(Retry-After) in seconds or as an HTTP date,
+        C(X-RateLimit-Reset) in seconds or as a Unix time, C(X-RateLimit-Limit) and
+        C(X-RateLimit-Remaining), and the IETF C(RateLimit) and C(RateLimit-Policy) fields), else
+        back off exponentially with jitter. No single wait is longer than 60 seconds; a header that
+        asks for longer than that gives up at once, one with an impossible value (negative, not a
+        number, a date in the year 99999) is ignored.
+      - V(0) disables repeating.
     type: float
     default: 120
   max_verify_wait:

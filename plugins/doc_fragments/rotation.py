@@ -93,6 +93,10 @@ notes:
     C(result.secret) on (to a task with C(no_log: true)), or set O(secret_dest)."
   - "A failed result never carries a secret, whether the module failed or the task's C(failed_when)
     failed it, so that C(ansible_failed_result) and error handlers never see one."
+  - "After issuing a secret, the module asks the platform once more whether that secret works (the
+    request the module's own credential check uses), before it returns the secret or writes
+    O(secret_dest): a secret that another run (a second playbook or job over the same token)
+    replaced meanwhile fails the task, and O(secret_dest) keeps what it held."
   - "What stays your own act: printing a registered secret yourself. C(debug: var=result), or a task
     given C(result.secret) without C(no_log: true), prints what it is given."
 '''

@@ -619,8 +619,7 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
     def _post(self, wanted):
         answer = self.client.post(self.path, _request_body(wanted))
         result = answer.get('result') or {}
-        secret = result.get('value')
-        self.client.remember_secret(secret)
+        secret = self.client.remember_secret(result.get('value'))
         if not secret:
             raise TokenOpsError('the platform created token %s but returned no value; roll it '
                                 '(rotate: always) to get a secret' % result.get('id'))
@@ -698,8 +697,7 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
             raise TokenOpsError('the roll of token %s returned no secret; the previous secret '
                                 'stopped working when the new one was issued: roll again '
                                 '(rotate: always)' % token['id'])
-        self.client.remember_secret(secret)
-        return secret
+        return self.client.remember_secret(secret)
 
     # -- power (``_power``) -----------------------------------------------------------------------
     def power_of(self, token):
@@ -734,7 +732,7 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
     def verify(self, secret):
         """True when ``secret`` is an active token of this kind (user or this account): one
         verify GET."""
-        self.client.remember_secret(secret)
+        secret = self.client.remember_secret(secret)
         try:
             body = self.client.request('GET', self.verify_path, credential=secret)
         except ApiError as exc:
@@ -757,7 +755,7 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
         by_design = unusable_by_design(token, self.now)
         if by_design:
             return Verification(UNUSABLE_HERE, by_design)
-        self.client.remember_secret(secret)
+        secret = self.client.remember_secret(secret)
         try:
             body = ask_again(lambda: self.client.request('GET', self.verify_path,
                                                          credential=secret),

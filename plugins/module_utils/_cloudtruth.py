@@ -74,6 +74,12 @@ def argument_spec():
     return spec
 
 
+def info_argument_spec():
+    """The options of ``cloudtruth_service_account_info`` beyond the shared ``_info`` ones (a
+    filter: CloudTruth lists the service accounts of the key's organization)."""
+    return dict(name=dict(type='str'))
+
+
 def user_id_of(value):
     """The user id in an owner or user reference: ``auth0|x`` from ``.../users/auth0%7Cx/``, a
     bare id as it is, None for a URL that names no user."""
@@ -344,8 +350,8 @@ class CloudTruthServiceAccountAdapter(TokenAdapter):
         return self.client.url_for(USERS + (user_id,))
 
     def _key_from(self, answer, what, advice):
-        secret = answer.get('apikey') if isinstance(answer, dict) else None
-        self.client.remember_secret(secret)
+        secret = self.client.remember_secret(
+            answer.get('apikey') if isinstance(answer, dict) else None)
         if not secret:
             raise TokenOpsError('%s: the server did not return the new key (its answer has no '
                                 'apikey), so there is no key to hand on; %s' % (what, advice))
@@ -402,8 +408,8 @@ class CloudTruthServiceAccountAdapter(TokenAdapter):
             if self._rekey_happened(current, exc):
                 raise
             answer = self.client.post(path, {'expire_at': expire_at})
-        secret = answer.get('apikey') if isinstance(answer, dict) else None
-        self.client.remember_secret(secret)
+        secret = self.client.remember_secret(
+            answer.get('apikey') if isinstance(answer, dict) else None)
         body = self.client.get(ACCOUNTS + (current['id'],), allow_not_found=True)
         fate = self.previous_fate = self._previous_key_fate(current, body)
         if not secret:

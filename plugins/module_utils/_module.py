@@ -23,6 +23,9 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
 from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import PLATFORMS
 from ansible_collections.tokenops.tokens.plugins.module_utils._seal import seal_result
 from ansible_collections.tokenops.tokens.plugins.module_utils._text import printable
+from ansible_collections.tokenops.tokens.plugins.module_utils._transport import (
+    MAX_BODY_BYTES, unsendable_character,
+)
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import InputError
 from ansible_collections.tokenops.tokens.plugins.module_utils._verification import (
     DEFAULT_VERIFY_WAIT,
@@ -75,7 +78,7 @@ def ignored_url_variable(platform):
 
 def connection_argument_spec(platform):
     """``api_token``, ``api_url``, ``validate_certs``, ``timeout``, ``max_retry_wait``,
-    ``max_verify_wait``."""
+    ``max_verify_wait``, ``max_body_mib``."""
     info = PLATFORMS[platform]
     return dict(
         api_token=dict(type='str', no_log=True, fallback=(env_fallback, [info.token_env])),
@@ -84,6 +87,7 @@ def connection_argument_spec(platform):
         timeout=dict(type='float', default=30),
         max_retry_wait=dict(type='float', default=120),
         max_verify_wait=dict(type='float', default=DEFAULT_VERIFY_WAIT),
+        max_body_mib=dict(type='int', default=MAX_BODY_BYTES // (1024 * 1024)),
     )
 
 
@@ -200,14 +204,21 @@ def checked_connection(platform, params):
     if not token:
         raise InputError('api_token: no credential given; set api_token or the %s environment '
                          'variable' % info.token_env)
-    if any(c.isspace() for c in token):
-        raise InputError('api_token: must not contain white space')
+    problem = unsendable_character(token)
+    if problem:
+        # Named by kind and position, never shown: an HTTP header cannot carry it, and the
+        # HTTP stack's own error would quote the whole header, credential included.
+        raise InputError('api_token: holds %s, which an HTTP header cannot carry (the value is '
+                         'not shown); credentials are visible ASCII: look for a pasted line '
+                         'break, space or invisible character' % problem)
     if params.get('timeout') is not None and params['timeout'] <= 0:
         raise InputError('timeout: must be a positive number of seconds')
     if params.get('max_retry_wait') is not None and params['max_retry_wait'] < 0:
         raise InputError('max_retry_wait: cannot be negative')
     if params.get('max_verify_wait') is not None and params['max_verify_wait'] < 0:
         raise InputError('max_verify_wait: cannot be negative')
+    if params.get('max_body_mib') is not None and params['max_body_mib'] < 1:
+        raise InputError('max_body_mib: must be at least 1 (MiB)')
     return base_url, token
 
 
@@ -219,10 +230,12 @@ def make_client(api, params, secrets=(), budget=None):
                         max_wait=min(60.0, params.get('max_retry_wait', 120) or 0))
     return ApiClient(base_url + api.path_prefix, '%s %s' % (api.auth_scheme, token),
                      api.decode_error, timeout=params.get('timeout') or 30,
+                     platform=PLATFORMS[api.platform].title,
                      validate_certs=params.get('validate_certs', True), retry=retry,
                      accept=api.accept, content_type=api.content_type,
                      trailing_slash=api.trailing_slash, secrets=secrets,
-                     content_type_on=api.content_type_on, budget=budget)
+                     content_type_on=api.content_type_on, budget=budget,
+                     max_body=(params.get('max_body_mib') or MAX_BODY_BYTES >> 20) << 20)
 
 
 def failure(exc, **details):

@@ -55,6 +55,15 @@ def argument_spec():
 MUTUALLY_EXCLUSIVE = []
 
 
+def info_argument_spec():
+    """The options of ``pactflow_token_info`` beyond the shared ``_info`` ones (none of them
+    chooses what is listed: PactFlow lists the tokens of the principal ``api_token`` belongs to)."""
+    return dict(
+        type=dict(type='str', choices=list(TYPES)),
+        include_values=dict(type='bool', default=False),
+    )
+
+
 def token_type(raw):
     """``read-only``, ``read-write`` or None (unrecognised), from the token's description.
 
@@ -98,7 +107,8 @@ def list_tokens(client):
         raise ApiError('GET /settings/tokens answered without a token list (_embedded.items)')
     items = [item for item in items if isinstance(item, dict)]
     for item in items:
-        client.remember_secret(item.get('value'))
+        if item.get('value'):
+            item['value'] = client.remember_secret(item['value'])
     return items
 
 
@@ -242,8 +252,8 @@ class PactFlowTokenAdapter(TokenAdapter):
         except AmbiguousWriteError as exc:
             secret = self._value_after_lost_answer(current, previous, mine, exc)
         else:
-            secret = answer.get('value') if isinstance(answer, dict) else None
-            self.client.remember_secret(secret)
+            secret = self.client.remember_secret(
+                answer.get('value') if isinstance(answer, dict) else None)
             if not secret:
                 secret = self._listed_new_value(current, previous, mine)
         if mine is None:
@@ -289,8 +299,8 @@ class PactFlowTokenAdapter(TokenAdapter):
         if listed != previous:
             return listed
         answer = self._regenerate(current['id'])
-        secret = answer.get('value') if isinstance(answer, dict) else None
-        self.client.remember_secret(secret)
+        secret = self.client.remember_secret(
+            answer.get('value') if isinstance(answer, dict) else None)
         return secret or self._listed_new_value(current, previous, mine)
 
     def _listed_new_value(self, current, previous, mine):

@@ -7,12 +7,34 @@
 
 """Pagination for the four styles the platforms use, as generators of items.
 
-Each generator asks for the largest page the platform allows, asks for every page exactly once
-and stops as soon as the platform's own paging data says there is nothing more.
+Each generator asks for the largest page the platform allows and follows the platform's own
+paging data (next page, totals, cursors, links) to the end; the length of a page decides
+nothing, since a server may serve fewer items than asked.
+
+A listing that changes while it is read (a token created or deleted by another job between two
+pages) can shift items from one page to the next: read naively, one item comes twice and
+another never, and a missed token is a token the caller creates again. So every item is
+yielded once (by id), and a read whose pages disagree (totals that change, an item on two
+pages, fewer items than the stated total) is read again from the start, yielding only what
+was not yet yielded, up to ``MAX_READS`` times; then :class:`ListingChangedError`, never a
+partial listing.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
+
+import json
+
+from ansible_collections.tokenops.tokens.plugins.module_utils._client import ApiError
+
+#: reads of one listing before giving up on it changing under us
+MAX_READS = 3
+#: pages of one read before giving up (a server that ignores the page asked for)
+MAX_PAGES = 10000
+
+
+class ListingChangedError(ApiError):
+    """The listing changed while it was read, ``MAX_READS`` times in a row."""
 
 
 def _with(params, **extra):
@@ -21,64 +43,147 @@ def _with(params, **extra):
     return merged
 
 
-def iter_jsonapi(client, path, params=None, page_size=100):
-    """JSON:API page numbers (TFE): ``page[number]``/``page[size]``, ``meta.pagination``."""
-    page = 1
-    while True:
-        query = _with(params, **{'page[number]': page, 'page[size]': page_size})
-        body = client.get(path, params=query)
-        items = body.get('data') or []
-        yield from items
-        pagination = (body.get('meta') or {}).get('pagination') or {}
-        next_page = pagination.get('next-page')
-        if not items or not next_page or next_page <= page:
+def _identity(item):
+    if isinstance(item, dict) and item.get('id') is not None:
+        return 'id', str(item['id'])
+    return 'item', json.dumps(item, sort_keys=True, default=str)
+
+
+class _Read:
+    """One read of a listing, page by page: what it saw, and whether its pages agreed."""
+
+    def __init__(self):
+        self.ids = set()
+        self.count = 0
+        self.totals = set()
+        self.duplicates = False
+
+    def page(self, items, total=None):
+        """The items of one page not yet seen in this read; False-y when the page held only
+        items seen before (a server repeating itself)."""
+        fresh = []
+        for item in items:
+            key = _identity(item)
+            if key in self.ids:
+                self.duplicates = True
+                continue
+            self.ids.add(key)
+            fresh.append(item)
+        self.count += len(items)
+        if total is not None:
+            self.totals.add(total)
+        return fresh
+
+    @property
+    def consistent(self):
+        if self.duplicates or len(self.totals) > 1:
+            return False
+        return not self.totals or len(self.ids) == next(iter(self.totals))
+
+
+def _listing(client, path, read):
+    """Items of ``read(state)`` (a generator of pages' fresh items), each yielded once, read
+    again while the pages disagree."""
+    yielded = set()
+    for dummy in range(MAX_READS):
+        state = _Read()
+        for item in read(state):
+            key = _identity(item)
+            if key not in yielded:
+                yielded.add(key)
+                yield item
+        if state.consistent:
             return
-        page = next_page
+    shown = path if isinstance(path, str) else '/' + '/'.join(str(p) for p in path)
+    raise ListingChangedError(client.named(
+        'the listing GET %s changed while it was read, %d times in a row (its pages disagreed '
+        'on the total, or an item appeared on two pages); nothing was decided from it, so '
+        'nothing was created. Run again when the platform is quieter' % (shown, MAX_READS)),
+        method='GET', path=shown, platform=client.platform)
+
+
+def _number(value):
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def iter_jsonapi(client, path, params=None, page_size=100):
+    """JSON:API page numbers (TFE): ``page[number]``/``page[size]``; ``meta.pagination``'s
+    ``next-page`` leads, ``total-count`` checks."""
+    def read(state):
+        page = 1
+        for dummy in range(MAX_PAGES):
+            query = _with(params, **{'page[number]': page, 'page[size]': page_size})
+            body = client.get(path, params=query)
+            pagination = (body.get('meta') or {}).get('pagination') or {}
+            items = body.get('data') or []
+            fresh = state.page(items, _number(pagination.get('total-count')))
+            yield from fresh
+            next_page = _number(pagination.get('next-page'))
+            if not next_page or next_page <= page or (items and not fresh):
+                return
+            page = next_page
+    return _listing(client, path, read)
 
 
 def iter_result_info(client, path, params=None, per_page=50):
     """Cloudflare's ``page``/``per_page`` with ``result_info``.
 
-    Stops on an empty or short page, or once ``total_count`` items were seen, so no extra
-    empty page is requested when the platform says how many there are.
+    Stops once ``total_count`` items were seen (no extra empty page), else after
+    ``total_pages``, else on an empty page, as the vendor's SDK does; never on a short page.
     """
-    page, seen = 1, 0
-    while True:
-        body = client.get(path, params=_with(params, page=page, per_page=per_page))
-        items = body.get('result') or []
-        yield from items
-        seen += len(items)
-        info = body.get('result_info') or {}
-        total = info.get('total_count')
-        if not items or len(items) < per_page or (total is not None and seen >= total):
-            return
-        page += 1
+    def read(state):
+        page = 1
+        for dummy in range(MAX_PAGES):
+            body = client.get(path, params=_with(params, page=page, per_page=per_page))
+            info = body.get('result_info') or {}
+            items = body.get('result') or []
+            total = _number(info.get('total_count'))
+            fresh = state.page(items, total)
+            yield from fresh
+            total_pages = _number(info.get('total_pages'))
+            if not items or not fresh:
+                return
+            if total is not None and state.count >= total:
+                return
+            if total is None and total_pages is not None and page >= total_pages:
+                return
+            page += 1
+    return _listing(client, path, read)
 
 
 def iter_continuation(client, path, params=None, key='tokens', max_results=1000):
     """Pulumi's opaque ``continuationToken``."""
-    token = None
-    while True:
-        query = _with(params, maxResults=max_results)
-        if token:
-            query['continuationToken'] = token
-        body = client.get(path, params=query)
-        yield from body.get(key) or []
-        next_token = body.get('continuationToken')
-        if not next_token or next_token == token:
-            return
-        token = next_token
+    def read(state):
+        token = None
+        for dummy in range(MAX_PAGES):
+            query = _with(params, maxResults=max_results)
+            if token:
+                query['continuationToken'] = token
+            body = client.get(path, params=query)
+            items = body.get(key) or []
+            fresh = state.page(items)
+            yield from fresh
+            next_token = body.get('continuationToken')
+            if not next_token or next_token == token or (items and not fresh):
+                return
+            token = next_token
+    return _listing(client, path, read)
 
 
 def iter_next_links(client, path, params=None, page_size=100):
-    """Django REST framework's ``results`` with absolute ``next`` links (CloudTruth).
+    """Django REST framework's ``results`` with absolute ``next`` links and ``count`` (CloudTruth).
 
-    The client refuses a ``next`` link to another host, so the credential stays at home.
+    A link is followed by its path and query on api_url's origin (``ApiClient.link_url``): a
+    proxy that rewrote its scheme, host or port changes nothing, and the credential stays home.
     """
-    body = client.get(path, params=_with(params, page_size=page_size))
-    while True:
-        yield from body.get('results') or []
-        next_url = body.get('next')
-        if not next_url:
-            return
-        body = client.get(next_url)
+    def read(state):
+        body = client.get(path, params=_with(params, page_size=page_size))
+        for dummy in range(MAX_PAGES):
+            items = body.get('results') or []
+            fresh = state.page(items, _number(body.get('count')))
+            yield from fresh
+            next_url = body.get('next')
+            if not next_url or (items and not fresh):
+                return
+            body = client.get(client.link_url(next_url))
+    return _listing(client, path, read)

@@ -67,6 +67,18 @@ def argument_spec():
     return spec
 
 
+def info_argument_spec():
+    """The options of ``pulumi_token_info`` beyond the shared ``_info`` ones: ``kind``,
+    ``organization`` and ``team`` choose the listing (``scope_from_params``), the others filter it."""
+    return dict(
+        kind=dict(type='str', default='personal', choices=['personal', 'organization', 'team']),
+        organization=dict(type='str'),
+        team=dict(type='str'),
+        description=dict(type='str'),
+        name=dict(type='str'),
+    )
+
+
 def token_metadata(raw):
     """The public, snake_case metadata of a listed token."""
     return dict(
@@ -457,8 +469,7 @@ class PulumiTokenAdapter(GenerationRotation, TokenAdapter):
 
     def _post(self, body, expiry):
         answer = self.client.post(self.scope.path, body)
-        secret = answer.get('tokenValue')
-        self.client.remember_secret(secret)
+        secret = self.client.remember_secret(answer.get('tokenValue'))
         if not secret:
             raise ApiError('the platform created token %s but returned no tokenValue'
                            % answer.get('id'))

@@ -502,8 +502,7 @@ class TfeTeamTokenAdapter(GenerationRotation, TokenAdapter):
                            'tokens%s (TFE answers 404 for each)' % (exc, team_id, hint), status=404,
                            method=exc.method, path=exc.path, request_id=exc.request_id)
         resource = body.get('data') or {}
-        secret = (resource.get('attributes') or {}).get('token')
-        self.client.remember_secret(secret)
+        secret = self.client.remember_secret((resource.get('attributes') or {}).get('token'))
         if not secret:
             raise TokenOpsError('TFE created token %s but returned no secret'
                                 % resource.get('id'))
@@ -568,20 +567,34 @@ class TfeTeamTokenAdapter(GenerationRotation, TokenAdapter):
             super(TfeTeamTokenAdapter, self).delete(current)
 
 
-def annotate_listing(client, params, listing):
-    """The ``tokens`` of ``tfe_team_token_info``: filtered, annotated metadata, no secret."""
-    team_id = team_name = None
-    if params.get('team'):
-        check_team(params['team'])
-        team_id, team_name = Teams(client, params['organization']).resolve(params['team'])
-    listing.cap = ttl_cap(client, params['organization'])
-    tokens = []
+def selected_team(client, params):
+    """``(team_id, team_name)`` of the info module's ``team`` option (one request), or Nones."""
+    if not params.get('team'):
+        return None, None
+    check_team(params['team'])
+    return Teams(client, params['organization']).resolve(params['team'])
+
+
+def team_tokens(client, params, team=None):
+    """The metadata of the team tokens ``tfe_team_token_info``'s options select: the
+    organization's, or one ``team``'s (``team``: its ``selected_team``, when already read), with
+    exactly ``description`` when given. No secret."""
+    team_id, team_name = team or selected_team(client, params)
     for resource in list_team_tokens(client, params['organization'], team_name):
         token = token_metadata(resource)
         if team_id is not None and token['team_id'] != team_id:
             continue
         if params.get('description') is not None and token['description'] != params['description']:
             continue
+        yield token
+
+
+def annotate_listing(client, params, listing):
+    """The ``tokens`` of ``tfe_team_token_info``: filtered, annotated metadata, no secret."""
+    team = selected_team(client, params)
+    listing.cap = ttl_cap(client, params['organization'])
+    tokens = []
+    for token in team_tokens(client, params, team):
         annotated = listing.annotate(token)
         if listing.keep(annotated):
             tokens.append(annotated)

@@ -213,7 +213,7 @@ service_accounts:
 '''
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._cloudtruth import (
-    account_metadata, list_accounts,
+    account_metadata, info_argument_spec as cloudtruth_info_argument_spec, list_accounts,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._info import (
     Listing, info_argument_spec,
@@ -229,7 +229,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
 
 def main():
     argument_spec = info_argument_spec()
-    argument_spec.update(name=dict(type='str'))
+    argument_spec.update(cloudtruth_info_argument_spec())
     module = build_module('cloudtruth', argument_spec)
 
     def work():

@@ -135,7 +135,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
     build_module, make_client, run,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._pactflow import (
-    TYPES, list_tokens, token_metadata,
+    info_argument_spec as pactflow_info_argument_spec, list_tokens, token_metadata,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import API
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import utcnow
@@ -143,10 +143,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import u
 
 def main():
     argument_spec = info_argument_spec()
-    argument_spec.update(
-        type=dict(type='str', choices=list(TYPES)),
-        include_values=dict(type='bool', default=False),
-    )
+    argument_spec.update(pactflow_info_argument_spec())
     module = build_module('pactflow', argument_spec)
 
     def work():

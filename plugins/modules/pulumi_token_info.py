@@ -207,20 +207,15 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import API
 from ansible_collections.tokenops.tokens.plugins.module_utils._pulumi import (
-    expiry_cap, generation_of, scope_from_params, token_metadata,
+    expiry_cap, generation_of, info_argument_spec as pulumi_info_argument_spec,
+    scope_from_params, token_metadata,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import utcnow
 
 
 def main():
     argument_spec = info_argument_spec()
-    argument_spec.update(
-        kind=dict(type='str', default='personal', choices=['personal', 'organization', 'team']),
-        organization=dict(type='str'),
-        team=dict(type='str'),
-        description=dict(type='str'),
-        name=dict(type='str'),
-    )
+    argument_spec.update(pulumi_info_argument_spec())
     module = build_module('pulumi', argument_spec)
 
     def work():

@@ -87,6 +87,45 @@ options:
     description: Stop issuing at the first failed token.
     type: bool
     default: false
+  hygiene:
+    description:
+      - V(plan) and V(issue) also report the hygiene of the scopes they listed (tokens no item
+        covers, expired, expiring within O(expiring_within), never expiring, unused for
+        O(unused_for), earlier generations left), from the listings they read anyway; V(finish)
+        writes it into the report.
+    type: bool
+    default: false
+    version_added: 1.1.0
+  expiring_within:
+    description: A duration (V(30d), V(2w), ...); with O(hygiene), tokens that expire within it.
+    type: str
+    default: 30d
+    version_added: 1.1.0
+  unused_for:
+    description: A duration; with O(hygiene), tokens last used (or, never used, issued) this long ago.
+    type: str
+    default: 90d
+    version_added: 1.1.0
+  metrics_file:
+    description:
+      - V(finish) writes the run's Prometheus metrics here (text exposition format, replaced
+        atomically, mode 0644); V(plan) and V(issue) check first that it can be written.
+      - Its directory must belong to the run's user or root and be writable by no one else, reached
+        through no other user's symbolic link; it is not created.
+    type: path
+    version_added: 1.1.0
+  pushgateway_url:
+    description:
+      - V(finish) pushes the run's metrics to this Prometheus Pushgateway (C(PUT
+        /metrics/job/<pushgateway_job>)); a failed push is a warning. V(plan) and V(issue) check
+        the URL first.
+    type: str
+    version_added: 1.1.0
+  pushgateway_job:
+    description: The Pushgateway job (grouping key) of the push.
+    type: str
+    default: tokenops_rotate
+    version_added: 1.1.0
   holder:
     description: Process id of the lock holder, from V(lock) (for V(unlock)).
     type: int
@@ -199,6 +238,10 @@ rows:
       notes:
         - previous token dcb03842-a7c2-449c-94c5-c1d421e6049b revoked after delivery
       error: 'api_token: no credential given; set api_token or the PULUMI_ACCESS_TOKEN environment variable'
+      scope: user
+      due: true
+      issued_at: '2026-08-04T09:12:44Z'
+      last_used_at: '2026-11-30T05:25:57Z'
   contains:
     label:
       description: The item's C(id).
@@ -258,6 +301,26 @@ rows:
       description: The error, when the token failed, else null.
       type: str
       sample: "api_token: no credential given; set api_token or the PULUMI_ACCESS_TOKEN environment variable"
+    scope:
+      description: Where the token lives on its platform, as the inventory plugin C(tokenops.tokens.tokens) names it (the C(scope) label of the metrics).
+      type: str
+      sample: user
+      version_added: 1.1.0
+    due:
+      description: Whether the plan found the token due; null when it could not be planned.
+      type: bool
+      sample: true
+      version_added: 1.1.0
+    issued_at:
+      description: When the token's secret was issued before this run, as the platform says or as this role recorded it (ISO 8601), or null.
+      type: str
+      sample: "2026-08-04T09:12:44Z"
+      version_added: 1.1.0
+    last_used_at:
+      description: When the token was last used before this run, as the platform says (ISO 8601), or null.
+      type: str
+      sample: "2026-11-30T05:25:57Z"
+      version_added: 1.1.0
 work:
   description: Whether the plan found anything to issue or to finish.
   returned: on plan
@@ -269,7 +332,9 @@ summary:
   type: dict
   sample: {"rotated": 1, "not due": 3}
 report:
-  description: The report (as written to C(report.json) by V(finish)), with C(generated_at), C(check_mode), C(summary) and the rows as C(tokens).
+  description:
+    - The report (as written to C(report.json) by V(finish)), with C(generated_at), C(check_mode), C(summary), the rows
+      as C(tokens) and, with O(hygiene), C(hygiene) (see RV(hygiene)).
   returned: on plan in check mode
   type: dict
   sample: {"generated_at": "2026-11-30T05:24:21Z", "check_mode": true, "summary": {"not due": 1}, "tokens": []}
@@ -316,6 +381,173 @@ deliveries:
       secret: pul-0123456789abcdef0123456789abcdef01234567
       token:
         id: a088bad3-b904-41a0-b6a9-626e9d6ad9aa
+hygiene:
+  description:
+    - With O(hygiene), what the scopes the step listed hold, from the listings it read anyway (no further request), as
+      they were before its rotations; the tokens of items it rotated are left out. Null without O(hygiene).
+    - Each list holds tokens as C(id), C(name), C(scope) (the token's own, as the inventory plugin names it), C(kind),
+      C(label) (the item it belongs to, or null), C(generation), C(created_at), C(expires_at), C(last_used_at),
+      C(age_days). Never a secret.
+  returned: on plan and issue, unless O(handoff)
+  type: dict
+  version_added: 1.1.0
+  sample:
+    expiring_within: 30d
+    unused_for: 90d
+    scopes:
+      - platform: tfe
+        api_url: https://app.terraform.io
+        scope: acme
+        listed: 3
+        unmanaged:
+          - id: at-N6HJ7NYWGjSyOAD8
+            name: hand-made
+            scope: acme/team-xKbd9i0kufJ8dSw7
+            kind: described
+            label: null
+            generation: 1
+            created_at: '2025-01-10T05:25:29Z'
+            expires_at: null
+            last_used_at: null
+            age_days: 690
+        expired: []
+        expiring: []
+        never_expires: []
+        unused: []
+        earlier_generations: []
+  contains:
+    expiring_within:
+      description: The window of RV(hygiene.scopes[].expiring), as given.
+      type: str
+      sample: 30d
+    unused_for:
+      description: The idle time of RV(hygiene.scopes[].unused), as given.
+      type: str
+      sample: 90d
+    scopes:
+      description: One entry per platform, API URL and listed scope.
+      type: list
+      elements: dict
+      sample:
+        - platform: tfe
+          api_url: https://app.terraform.io
+          scope: acme
+          listed: 3
+          unmanaged: []
+          expired: []
+          expiring: []
+          never_expires: []
+          unused: []
+          earlier_generations: []
+      contains:
+        platform:
+          description: The platform.
+          type: str
+          sample: tfe
+        api_url:
+          description: The API the scope was listed from.
+          type: str
+          sample: https://app.terraform.io
+        scope:
+          description:
+            - The listed scope (TFE the organization; Cloudflare V(user) or C(account/<id>); Pulumi V(user), the
+              organization, or C(<organization>/<team>); CloudTruth V(organization); PactFlow V(user)).
+          type: str
+          sample: acme
+        listed:
+          description: How many tokens the listings of the scope held.
+          type: int
+          sample: 3
+        unmanaged:
+          description: Tokens no item covers (neither an item's token nor an earlier generation of one).
+          type: list
+          elements: dict
+          sample:
+            - id: at-N6HJ7NYWGjSyOAD8
+              name: hand-made
+              scope: acme/team-xKbd9i0kufJ8dSw7
+              kind: described
+              label: null
+              generation: 1
+              created_at: '2025-01-10T05:25:29Z'
+              expires_at: null
+              last_used_at: null
+              age_days: 690
+        expired:
+          description: Expired tokens.
+          type: list
+          elements: dict
+          sample:
+            - id: at-N6HJ7NYWGjSyOAD8
+              name: hand-made
+              scope: acme/team-xKbd9i0kufJ8dSw7
+              kind: described
+              label: null
+              generation: 1
+              created_at: '2025-01-10T05:25:29Z'
+              expires_at: null
+              last_used_at: null
+              age_days: 690
+        expiring:
+          description: Tokens that expire within RV(hygiene.expiring_within).
+          type: list
+          elements: dict
+          sample:
+            - id: at-N6HJ7NYWGjSyOAD8
+              name: hand-made
+              scope: acme/team-xKbd9i0kufJ8dSw7
+              kind: described
+              label: null
+              generation: 1
+              created_at: '2025-01-10T05:25:29Z'
+              expires_at: null
+              last_used_at: null
+              age_days: 690
+        never_expires:
+          description: Tokens without expiry (PactFlow says nothing of expiry, so its tokens are never here).
+          type: list
+          elements: dict
+          sample:
+            - id: at-N6HJ7NYWGjSyOAD8
+              name: hand-made
+              scope: acme/team-xKbd9i0kufJ8dSw7
+              kind: described
+              label: null
+              generation: 1
+              created_at: '2025-01-10T05:25:29Z'
+              expires_at: null
+              last_used_at: null
+              age_days: 690
+        unused:
+          description: Tokens last used RV(hygiene.unused_for) ago or longer, or never used and issued that long ago.
+          type: list
+          elements: dict
+          sample:
+            - id: at-N6HJ7NYWGjSyOAD8
+              name: hand-made
+              scope: acme/team-xKbd9i0kufJ8dSw7
+              kind: described
+              label: null
+              generation: 1
+              created_at: '2025-01-10T05:25:29Z'
+              expires_at: null
+              last_used_at: null
+              age_days: 690
+        earlier_generations:
+          description: Generations (C(name--N)) older than the newest of their name, left behind; nothing is deleted.
+          type: list
+          elements: dict
+          sample:
+            - id: at-N6HJ7NYWGjSyOAD8
+              name: hand-made
+              scope: acme/team-xKbd9i0kufJ8dSw7
+              kind: described
+              label: null
+              generation: 1
+              created_at: '2025-01-10T05:25:29Z'
+              expires_at: null
+              last_used_at: null
+              age_days: 690
 checks:
   description: The consumer checks (C(check_tasks)) still to run, each with the new secret; the result is hidden from all output.
   returned: on issue
@@ -382,6 +614,12 @@ def main():
         issued_var=dict(type='str', no_log=False),   # a variable's name
         handoff=dict(type='bool', default=False),
         handoff_key=dict(type='str', no_log=True),
+        hygiene=dict(type='bool', default=False),
+        expiring_within=dict(type='str', default='30d'),
+        unused_for=dict(type='str', default='90d'),
+        metrics_file=dict(type='path'),
+        pushgateway_url=dict(type='str'),
+        pushgateway_job=dict(type='str', default='tokenops_rotate'),
     ), mutually_exclusive=[('tokens', 'tokens_var')], supports_check_mode=True)
     module.fail_json(msg='tokenops.tokens.rotation_engine runs only as the action plugin of the '
                          'tokenops.tokens.rotate role')

@@ -25,14 +25,15 @@ import threading
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._module import make_client
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import isoformat, utcnow
+from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_hygiene as hygiene
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_report as report
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_journal import Journal
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_plan import (
-    _ids_matching, for_each_token, group_by_connection, plan_group, run_groups, traced,
+    Limits, _ids_matching, for_each_token, group_by_connection, plan_group, run_groups, traced,
     validate_items,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_protocol import (
-    Rotation, preflight, unexpected_failure,
+    Rotation, preflight, sink_notes, unexpected_failure,
 )
 
 
@@ -59,6 +60,8 @@ class Run:
         #: the preflight states the finish step needs for a rollback, by label (no_log only)
         self.states = {}
         self.outcomes = []
+        #: ``[(client, [Planned])]`` of the plan (the scopes' listings, for the hygiene)
+        self.plans = []
         #: the files a full disk kept this step from writing (ENOSPC)
         self.full = set()
         self._lock = threading.Lock()
@@ -67,7 +70,15 @@ class Run:
     def plan(self):
         """``[(client, [Planned])]`` per connection group, groups planned in parallel."""
         groups = group_by_connection(self.items)
-        return run_groups(groups, lambda group: plan_group(group, self.journal, self.now))
+        self.plans = run_groups(groups, lambda group: plan_group(group, self.journal, self.now))
+        return self.plans
+
+    def hygiene(self, rows, durations):
+        """The report's hygiene of the scopes the plan listed; ``durations``: the seconds of
+        ``(expiring_within, unused_for)``, or None for no hygiene."""
+        if durations is None:
+            return None
+        return hygiene.hygiene(self.plans, rows, self.now, *durations)
 
     def plan_rows(self, show_deliveries=False):
         """The plan's rows; ``show_deliveries`` (check mode): a due token's row says where its
@@ -80,6 +91,8 @@ class Run:
             elif p.due and not p.error and show_deliveries:
                 p.notes.append('would deliver to %s'
                                % ', '.join(sink.describe() for sink in p.item.sinks))
+                # what the sinks' checks found that a real run would change before issuing
+                p.notes.extend(sink_notes(p.item.sinks))
         rows = self._ordered([p.row(self.now, self.check_mode) for p in planned])
         work = any(p.due or p.retire_now_ids or p.finish_entry or p.redeliver
                    for p in planned if not p.error)
@@ -182,7 +195,11 @@ class Run:
             groups.setdefault(item.connection, []).append((item, outcome))
 
         def finish_group(pairs):
-            client = traced(make_client(pairs[0][0].provider.api, pairs[0][0].params))
+            # the credential's request budget, as in the issue step: the revocations of many
+            # tokens would otherwise go at full speed into the platform's rate limit
+            budget = Limits([item for item, outcome in pairs]).budget
+            client = traced(make_client(pairs[0][0].provider.api, pairs[0][0].params,
+                                        budget=budget))
             return [self._finish_one(client, item, outcome, by_label[item.label],
                                      failures.get(item.label), checks.get(item.label),
                                      states.get(item.label))
@@ -261,15 +278,17 @@ NO_JOURNAL = ('rotate_state_dir %s holds no journal yet, so this is taken as the
               'scratch')
 
 
-def plan_step(tokens, state_dir, check_mode, now=None):
+def plan_step(tokens, state_dir, check_mode, now=None, durations=None):
+    """Plan only; ``durations``: see ``Run.hygiene``."""
     run = Run(tokens, state_dir, check_mode=True, now=now)
     rows, work = run.plan_rows(show_deliveries=check_mode)
     generated = isoformat(run.now)
-    result = dict(rows=rows, work=work, summary=report.summary(rows),
+    found = run.hygiene(rows, durations)
+    result = dict(rows=rows, work=work, summary=report.summary(rows), hygiene=found,
                   **_no_journal_notice(run.journal))
     if check_mode:
-        result['report_md'] = report.markdown(rows, generated, check_mode=True)
-        result['report'] = report.document(rows, generated, check_mode=True)
+        result['report_md'] = report.markdown(rows, generated, check_mode=True, hygiene=found)
+        result['report'] = report.document(rows, generated, check_mode=True, hygiene=found)
     return result
 
 
@@ -279,22 +298,24 @@ def _no_journal_notice(journal):
     return {} if journal.exists else dict(notices=[NO_JOURNAL % journal.state_dir])
 
 
-def issue_step(tokens, state_dir, fail_fast, now=None, cancelled=None):
+def issue_step(tokens, state_dir, fail_fast, now=None, cancelled=None, durations=None):
     """Plan (the listings are read here, under the step lock) and issue what is due; once
-    ``cancelled`` is set, no further token is started."""
+    ``cancelled`` is set, no further token is started. ``durations``: see ``Run.hygiene``."""
     run = Run(tokens, state_dir, fail_fast=fail_fast, now=now, cancelled=cancelled)
     notice = _no_journal_notice(run.journal)
     rows = run.issue()
     warnings = run.full_disk_warning()
     return dict(rows=rows, outcomes=run.outcomes, deliveries=run.deliveries, checks=run.checks,
-                states=run.states, failed_tokens=failed_labels(rows), **dict(notice, **(
+                states=run.states, failed_tokens=failed_labels(rows),
+                hygiene=run.hygiene(rows, durations), **dict(notice, **(
                     dict(warnings=warnings) if warnings else {})))
 
 
 def finish_step(tokens, state_dir, report_dir, rows, outcomes, task_failures, now=None,
-                check_failures=None, states=None):
-    """Close what waited for the task-file sinks and consumer checks, and write the report.
-    Only the items with such an outcome are checked again (the issue step checked them all)."""
+                check_failures=None, states=None, hygiene=None):
+    """Close what waited for the task-file sinks and consumer checks, and write the report
+    (with the ``hygiene`` the issue step found). Only the items with such an outcome are
+    checked again (the issue step checked them all)."""
     run = Run(tokens, state_dir, now=now, only=set(o['label'] for o in outcomes or []))
     rows = run.finish(rows, outcomes, task_failures, check_failures, states)
     try:
@@ -304,7 +325,7 @@ def finish_step(tokens, state_dir, report_dir, rows, outcomes, task_failures, no
             raise
         run.full.add(exc.filename or run.journal.path)
     generated = isoformat(run.now)
-    json_path, md_path, text = report.write(report_dir, rows, generated)
+    json_path, md_path, text = report.write(report_dir, rows, generated, hygiene)
     result = dict(rows=rows, failed_tokens=failed_labels(rows), summary=report.summary(rows),
                   report_md=text, report_json_path=json_path, report_md_path=md_path)
     if run.full:

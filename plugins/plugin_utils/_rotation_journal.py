@@ -17,7 +17,7 @@ reached (``_rotation_protocol.STEPS`` names them, says when each is written and 
 run does with an entry left there); ``delivered`` lists the sinks that hold the new secret, and
 ``sink_records`` what a sink asked the journal to keep before it was written (never a secret).
 ``rotated`` remembers when the role last rotated each token, for platforms that do not say when
-a secret was issued.
+a secret was issued, and which sinks that rotation delivered to.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -157,15 +157,18 @@ class Journal:
         """
         return self._find(self.rotated, item)
 
-    def remember_rotation(self, item, token_id, rotated_at, secret_digest=None):
-        """This run rotated the token: ``token_id``, when, and the :func:`fingerprint` of the
-        secret it delivered (how a later run tells its own delivery from another run's)."""
+    def remember_rotation(self, item, token_id, rotated_at, secret_digest=None, sinks=None):
+        """This run rotated the token: ``token_id``, when, the :func:`fingerprint` of the secret
+        it delivered (how a later run tells its own delivery from another run's), and the
+        descriptions of the ``sinks`` it delivered to (a later run delivers to a sink added
+        since)."""
         with self._lock:
             self.rotated.pop(legacy_key(item), None)
-            self.rotated[item.journal_key] = dict(label=item.label, token_id=token_id,
-                                                  rotated_at=rotated_at,
-                                                  fingerprint=secret_digest,
-                                                  delivered_at=isoformat(utcnow()))
+            record = dict(label=item.label, token_id=token_id, rotated_at=rotated_at,
+                          fingerprint=secret_digest, delivered_at=isoformat(utcnow()))
+            if sinks is not None:
+                record['sinks'] = list(sinks)
+            self.rotated[item.journal_key] = record
             self._save()
 
     def adopt(self, item, token_id, secret_digest):

@@ -29,6 +29,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
     RequestBudget, TokenOpsError,
 )
+from ansible_collections.tokenops.tokens.plugins.module_utils._estate import scope_of
 from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
     checked_connection, make_client,
 )
@@ -40,7 +41,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     forget_unreadable_times, parse_optional_timestamp, unknown_age,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_protocol import (
-    check_again, confirm_consumers, failure_text, recover, unexpected_failure,
+    added_sinks, check_again, confirm_consumers, failure_text, recover, unexpected_failure,
 )
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_reconcile import (
     Reconciler, identity_tokens,
@@ -230,7 +231,7 @@ def validate_item(index, raw, labels, now, providers=None):
     except InputError as exc:
         raise ValidationError('%s.params.%s' % (where, exc))
     connection = (provider.name, base_url, token, bool(params.get('validate_certs', True)),
-                  params.get('timeout'), params.get('max_retry_wait'))
+                  params.get('timeout'), params.get('max_retry_wait'), params.get('max_body_mib'))
     for sink in sinks:
         sink.rotating(provider.name, base_url, token)
     return Item(index, raw, label, provider, params, policy, sinks, connection, adapter,
@@ -295,10 +296,13 @@ def validate_items(tokens, now, only=None):
             if sink.target is None:
                 continue
             if sink.target in seen:
-                errors.append('rotate_tokens[%s].deliver: %s is also a sink of %s; two tokens '
-                              'cannot share a file or a stored secret'
-                              % (item.label, sink.target, seen[sink.target]))
-            seen[sink.target] = item.label
+                label, where = seen[sink.target]
+                errors.append('%s: writes %s, as %s does; %s' % (
+                    sink.where, sink.target, where,
+                    'two sinks of one token cannot write one file or stored secret'
+                    if label == item.label else 'two tokens cannot share a file or a stored '
+                                                'secret'))
+            seen.setdefault(sink.target, (item.label, sink.where))
     errors += _same_token_twice(items)
     if errors:
         raise ValidationError('; '.join(errors))
@@ -407,12 +411,17 @@ class Planned:
         row['overlaps'] = item.overlaps
         row['in_place'] = item.adapter.in_place
         row['notes'] = list(self.notes)
+        # what the metrics need: where the token lives, whether it is due, its times
+        row['scope'] = scope_of(item.provider.name, item.params, self.current or {})
+        row['due'] = None if self.error is not None else bool(self.due)
         if self.current is not None:
             issued = self.issued
             age = age_seconds(issued, now)
             row.update(token_id=self.current.get('id'),
                        age_days=None if age is None else age // 86400,
-                       expires_at=isoformat(self.adapter.expires_at(self.current)))
+                       expires_at=isoformat(self.adapter.expires_at(self.current)),
+                       issued_at=isoformat(issued),
+                       last_used_at=self.current.get('last_used_at'))
         if self.error is not None:
             row.update(action='failed', reason='could not plan', error=self.error)
         elif self.due:
@@ -613,6 +622,8 @@ def plan_group(group, journal, now, on_client=None):
                 planned.due, planned.reason = decide(planned, journal, now)
             if reconciler is not None:
                 reconciler.after_lookup(current)
+            if not planned.due and entry is None:
+                added_sinks(planned, journal)
             if not planned.due and entry is None:
                 confirm_consumers(planned)
             if planned.due:

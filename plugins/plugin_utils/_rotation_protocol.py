@@ -116,6 +116,12 @@ ERRORS = (InputError, TokenOpsError)
 IN_PLACE_CHECK_FAILED = ('the consumer check failed: %s. %s replaces secrets in place: the '
                          'previous secret stopped working when the new one was issued, so '
                          'nothing was rolled back; the consumers hold the new secret')
+#: the same where the platform keeps the previous secret for a window of its own (CloudTruth's
+#: rekey): what became of it, read back, and why nothing goes back to it
+WINDOW_CHECK_FAILED = ('the consumer check failed: %s. %s rekeys in place: %s (read back from the '
+                       'platform); nothing was rolled back to a secret that ends by itself, '
+                       'since the new one cannot be revoked alone; the consumers hold the new '
+                       'secret')
 IN_PLACE_NOTE = ('replaced in place: the previous secret stopped working when the new one was '
                  'issued, so it was delivered at once')
 AWAITING = 'awaiting the task-file sinks'
@@ -209,52 +215,119 @@ def preflight(sinks, check_mode=False):
     return states, None
 
 
-class PartialDelivery(SinkError):
-    """A delivery that failed after sinks that cannot be put back took the new secret, or
-    whose write may have happened (a store that acted and dropped its answer): ``stuck`` names
-    them (their consumers hold, or may hold, the new secret now)."""
+class DeliveryFailure(SinkError):
+    """A failed delivery, with where the new secret went (sink descriptions): ``holders`` hold
+    it, ``unsure`` may hold it (a write whose outcome is unknown), ``restored`` were written and
+    put back; every other sink holds what it held before the run. ``stuck``: why each holder
+    was not put back (``(description, why)``). The message is the cause alone (it names the
+    failed sink): :func:`delivery_fate` says the rest in the protocol's words."""
 
-    def __init__(self, message, stuck):
-        super(PartialDelivery, self).__init__(message)
-        self.stuck = stuck
+    def __init__(self, causes, holders=(), unsure=(), restored=(), stuck=()):
+        super(DeliveryFailure, self).__init__('; '.join(causes))
+        self.causes = list(causes)
+        self.holders = list(holders)
+        self.unsure = list(unsure)
+        self.restored = list(restored)
+        self.stuck = list(stuck)
+
+    @property
+    def reached(self):
+        """The sinks whose consumers hold, or may hold, the new secret."""
+        return self.holders + [d for d in self.unsure if d not in self.holders]
 
 
-def deliver(sinks, secret, token, records=None, states=None):
-    """Write ``secret`` to every sink, all or none; return their descriptions.
+def deliver(sinks, secret, token, records=None, states=None, all_or_none=True):
+    """Write ``secret`` to every sink; return their descriptions. Raises
+    :class:`DeliveryFailure` saying which sink failed and where the new secret went.
 
-    Every sink is staged first (a file sink writes its temporary file), then each is committed
-    (renamed, or written where a store cannot stage). On a failure the staged ones are
-    abandoned and the committed ones rolled back with their preflight ``states``; raises
-    ``SinkError`` naming the sink that failed, or :class:`PartialDelivery` when some sinks may
-    hold the new secret all the same (not put back, or a write whose outcome is unknown).
+    ``all_or_none`` (where the previous secret still works): every sink is staged first (a file
+    sink writes its temporary file), then each is committed (renamed, or written where a store
+    cannot stage); on a failure the staged ones are abandoned and the committed ones rolled back
+    with their preflight ``states``, so that, but for a sink that cannot be put back (or whose
+    write's outcome is unknown), every sink keeps what it held. Otherwise (in place: the
+    previous secret is dead), as many sinks as possible: a failed sink does not stop the others,
+    and nothing is put back over a dead secret.
     """
     records = records or {}
+    if not all_or_none:
+        return _deliver_each(sinks, secret, token, records)
     staged, committed = [], []
+    committing = None
     try:
         for sink in sinks:
             staged.append((sink, _unexpected(sink, sink.stage, secret, token,
                                              records.get(sink.describe()))))
         for sink, write in staged:
+            committing = sink
             _unexpected(sink, write.commit)
             committed.append(sink)
     except BaseException as exc:
         for sink, write in staged[len(committed):]:
-            write.abort()
-        stuck = _roll_back(committed, states or {})[1]
+            _quietly(write.abort)
+        restored, stuck = _roll_back(committed, states or {})
         if not isinstance(exc, SinkError):
             raise
-        failed = staged[len(committed)][0] if len(committed) < len(staged) else None
-        holders = [d for d, why in stuck]
-        if exc.maybe_written and failed is not None:
-            holders.append(failed.describe())
-        message = str(exc)
-        if stuck:
-            message = '%s; and %s could not be put back (%s)' % (
-                exc, ', '.join(d for d, why in stuck), '; '.join(why for d, why in stuck))
-        if holders:
-            raise PartialDelivery(message, holders)
-        raise
+        # Staging never reaches a consumer: only a commit whose outcome is unknown may have.
+        unsure = [committing.describe()] if exc.maybe_written and committing is not None else []
+        raise DeliveryFailure([str(exc)], holders=[d for d, why in stuck], unsure=unsure,
+                              restored=restored, stuck=stuck)
     return [sink.describe() for sink in sinks]
+
+
+def _deliver_each(sinks, secret, token, records):
+    """Every sink written on its own (staged and committed at once); the failures collected."""
+    causes, holders, unsure = [], [], []
+    for sink in sinks:
+        write = None
+        try:
+            write = _unexpected(sink, sink.stage, secret, token, records.get(sink.describe()))
+            _unexpected(sink, write.commit)
+            holders.append(sink.describe())
+        except SinkError as exc:
+            if write is not None:
+                _quietly(write.abort)
+                if exc.maybe_written:
+                    unsure.append(sink.describe())
+            causes.append(str(exc))
+    if causes:
+        raise DeliveryFailure(causes, holders=holders, unsure=unsure)
+    return [sink.describe() for sink in sinks]
+
+
+def _quietly(call):
+    """``call()``, whatever it raises (abandoning a staged write is best effort)."""
+    try:
+        call()
+    except Exception:  # pylint: disable=broad-except
+        pass
+
+
+def _listed(names):
+    """``a``, ``a and b``, ``a, b and c``."""
+    names = list(names)
+    return ' and '.join(names) if len(names) < 3 else '%s and %s' % (', '.join(names[:-1]),
+                                                                     names[-1])
+
+
+def delivery_fate(failure, overlaps):
+    """Where a failed delivery left each sink, true to the case: the parts of a sentence that
+    follows the cause (``'; '``-joined)."""
+    why = dict(failure.stuck)
+    parts = []
+    plain = [d for d in failure.holders if d not in why]
+    if plain:
+        parts.append('%s hold%s the new secret' % (_listed(plain), '' if len(plain) > 1 else 's'))
+    parts.extend('%s holds the new secret (not put back: %s)' % (d, why[d])
+                 for d in failure.holders if d in why)
+    unsure = [d for d in failure.unsure if d not in failure.holders]
+    if unsure:
+        parts.append('%s may hold it (whether the write happened is unknown)' % _listed(unsure))
+    if failure.restored:
+        parts.append('put back: %s' % _listed(failure.restored))
+    if not overlaps:
+        parts.append('every other sink holds the previous one' if failure.reached
+                     else 'no sink holds the new secret')
+    return parts
 
 
 def _unexpected(sink, call, *args):
@@ -296,6 +369,10 @@ def _roll_back(sinks, states):
                 restored.append(described)
             except SinkError as exc:
                 stuck.append((described, str(exc)))
+            except Exception as exc:  # pylint: disable=broad-except
+                # A bug or a library's surprise: its message may quote what the store holds.
+                stuck.append((described, 'putting it back failed unexpectedly (%s)'
+                              % type(exc).__name__))
     return restored, stuck
 
 
@@ -381,7 +458,6 @@ class Rotation:
             return row
         if not self._deliver(secret):
             return row
-        self.previous_fate = adapter.previous_fate
         if item.check is not None:
             self._to(CHECKING, delivered=self.delivered)
             self.checks = [item.check.delivery(secret, self.token, item.index)]
@@ -451,6 +527,8 @@ class Rotation:
             self.fail('issuing a new secret failed: %s' % failure_text(exc))
             return None
         self.token = token
+        # What became of the previous secret, as the platform says (CloudTruth's window)
+        self.previous_fate = self.adapter.previous_fate
         self.secret_digest = fingerprint(secret)
         self.client.remember_secret(secret)     # masked in any later message of this run
         self._to(ISSUED, token_id=token.get('id'))
@@ -488,7 +566,8 @@ class Rotation:
         return True
 
     def _deliver(self, secret):
-        """Write the sinks the engine writes, all or none; False after a failure."""
+        """Write the sinks the engine writes (all or none where the previous secret still
+        works, as many as possible in place); False after a failure."""
         item = self.item
         sinks = item.engine_sinks
         records = dict((sink.describe(), sink.journal_record(self.token)) for sink in sinks)
@@ -496,12 +575,10 @@ class Rotation:
         if records:
             self.journal.record(item, sink_records=records)
         try:
-            self.delivered = deliver(sinks, secret, self.token, records, self.states)
-        except PartialDelivery as exc:
-            self._keep_partly_delivered('delivery failed: %s' % exc, exc.stuck)
-            return False
-        except SinkError as exc:
-            self._undo('delivery failed: %s' % exc)
+            self.delivered = deliver(sinks, secret, self.token, records, self.states,
+                                     all_or_none=item.overlaps)
+        except DeliveryFailure as exc:
+            self._delivery_failed(exc)
             return False
         self.row['delivered'] = self.delivered
         self.row['notes'] = list(self.row.get('notes') or []) + sink_notes(sinks)
@@ -530,42 +607,56 @@ class Rotation:
             self.journal.record(self.item, **dict(self.earlier,
                                                   sink_records=self.earlier.get('sink_records')))
 
-    def _keep_partly_delivered(self, message, holders):
-        """After a delivery that left the new secret in sinks that cannot be put back: their
-        consumers hold it, so it is kept alive (deleting it would break them), and so is the
-        previous one. The journal says where it went: the next run rotates again and revokes
-        it once a newer secret reached every sink (``_reissue``)."""
-        if not self.item.overlaps:
+    def _delivery_failed(self, failure):
+        """After a failed delivery, say where the new secret went. Where the previous secret
+        still works and no sink holds the new one, it is deleted (:meth:`_undo`). A sink that
+        holds (or may hold) it keeps it alive, since deleting it would break its consumers, and
+        so is the previous one: the journal says where it went, and the next run rotates again
+        and revokes both once a newer secret reached every sink (``_reissue``)."""
+        item = self.item
+        parts = ['delivery failed: %s' % failure]
+        parts.extend(delivery_fate(failure, item.overlaps))
+        message = '; '.join(parts)
+        if not item.overlaps or not failure.reached:
             return self._undo(message)
-        self.journal.record(self.item, delivered=list(holders))
-        return self.fail('%s. The new token %s is kept, since %s hold%s it; the previous secret '
-                         'still works; the next run rotates again and revokes both once every '
-                         'sink holds a newer secret'
-                         % (message, self.token.get('id'), ', '.join(holders),
-                            '' if len(holders) > 1 else 's'))
+        self.journal.record(item, delivered=failure.reached)
+        return self.fail('%s. The new token %s is kept for %s, and the previous secret still '
+                         'works for every other sink: the next run rotates again and revokes '
+                         'both once every sink holds a newer secret'
+                         % (message, self.token.get('id'),
+                            'it' if len(failure.reached) == 1 else 'them'))
 
     def _undo(self, message):
-        """After a failed verification or delivery: keep the previous secret where possible."""
+        """After a failed verification, or a delivery that left the new secret in no sink: keep
+        the previous secret where possible."""
         item, row, planned = self.item, self.row, self.planned
         if not item.overlaps:
-            return self.fail('%s. %s replaces secrets in place: %s, so the next run rotates '
-                             'again and delivers (the journal keeps this rotation)'
-                             % (message, item.provider.title,
-                                previous_words(item, self.previous)))
+            return self.fail('%s. %s, so the next run rotates again and delivers (the journal '
+                             'keeps this rotation)' % (message, self._in_place_words()))
         token = self.token
         try:
             item.new_adapter(self.client, self.now).delete(token)
         except ERRORS as exc:
-            return self.fail('%s. %s; deleting the unused new token %s failed (%s): the next run '
-                             'deletes it' % (message, _capital(previous_words(item, self.previous)),
-                                             token.get('id'), failure_text(exc)))
+            return self.fail('%s. %s, and every sink holds it; deleting the unused new token %s '
+                             'failed (%s): the next run deletes it'
+                             % (message, _capital(previous_words(item, self.previous)),
+                                token.get('id'), failure_text(exc)))
         self._close_undone()
         before = planned.row(self.now)
         row.update(token_id=planned.current.get('id') if planned.current else None,
                    previous_id=None, age_days=before['age_days'], expires_at=before['expires_at'])
-        return self.fail('%s. %s, and every sink keeps its previous content; the unused new token '
-                         '%s was deleted' % (message, _capital(previous_words(item, self.previous)),
-                                             token.get('id')))
+        return self.fail('%s. %s, and every sink holds it; the unused new token %s was deleted'
+                         % (message, _capital(previous_words(item, self.previous)),
+                            token.get('id')))
+
+    def _in_place_words(self):
+        """What an in-place rotation did to the previous secret: what the platform read back
+        when it said (CloudTruth's window), else the strategy's words."""
+        if self.previous_fate:
+            return '%s rekeys in place: %s (read back from the platform)' % (
+                self.item.provider.title, self.previous_fate)
+        return '%s replaces secrets in place: %s' % (
+            self.item.provider.title, previous_words(self.item, self.previous))
 
     # -- between the steps ----------------------------------------------------------------------
     def outcome(self):
@@ -634,13 +725,14 @@ class Rotation:
                                                                    for f in failed)))
         fate = previous_words(item, self.previous)
         if not item.overlaps:
-            return self.fail('%s. %s replaces secrets in place: %s, so the next run rotates '
-                             'again and delivers' % (message, item.provider.title, fate))
+            return self.fail('%s. %s, so the next run rotates again and delivers'
+                             % (message, self._in_place_words()))
         if self.delivered:
             return self.fail('%s. %s (it was not revoked); the new token %s also stays, since %s '
-                             'holds it: the next run rotates again and then revokes both'
+                             'hold%s it: the next run rotates again and then revokes both'
                              % (message, _capital(fate), token.get('id'),
-                                ', '.join(self.delivered)))
+                                _listed(self.delivered),
+                                '' if len(self.delivered) > 1 else 's'))
         try:
             item.new_adapter(self.client, self.now).delete(token)
         except ERRORS as exc:
@@ -712,7 +804,8 @@ class Rotation:
         # cannot read (then the role counts the age from here), not only say nothing.
         if token.get('id'):
             self.journal.remember_rotation(item, token['id'], isoformat(self.now),
-                                           self.secret_digest)
+                                           self.secret_digest,
+                                           sinks=[sink.describe() for sink in item.sinks])
         row.update(action='rotated', notes=notes)
         return row
 
@@ -728,7 +821,11 @@ class Rotation:
             self._to(DONE)
             self.journal.finish(item)
             if token.get('id'):
-                self.journal.remember_rotation(item, token['id'], isoformat(self.now))
+                self.journal.remember_rotation(item, token['id'], isoformat(self.now),
+                                               sinks=[sink.describe() for sink in item.sinks])
+            if self.previous_fate:
+                return self.fail(WINDOW_CHECK_FAILED % (why, item.provider.title,
+                                                        self.previous_fate))
             return self.fail(IN_PLACE_CHECK_FAILED % (why, item.provider.title))
         sinks = [s for s in item.sinks if s.describe() in set(self.delivered)]
         restored, stuck = _roll_back(sinks, self.states)
@@ -741,9 +838,18 @@ class Rotation:
             parts.append('not rolled back: %s' % '; '.join('%s (%s)' % pair for pair in stuck))
         previous_id = (self.previous or {}).get('id')
         if kept:
-            parts.append('the previous token %s still works; the new token %s stays, since %s '
-                         'holds it: the next run rotates again and then revokes it'
-                         % (previous_id, token.get('id'), ', '.join(kept)))
+            # A sink whose rollback was tried and failed may hold another writer's value now.
+            task_files = set(s.describe() for s in sinks if s.runs_as_task_file)
+            tried = [d for d in kept if d in self.states and d not in task_files]
+            holders = [d for d in kept if d not in tried]
+            said = []
+            if holders:
+                said.append('%s hold%s it' % (_listed(holders), '' if len(holders) > 1 else 's'))
+            if tried:
+                said.append('%s may hold it' % _listed(tried))
+            parts.append('the previous token %s still works; the new token %s stays, since %s: '
+                         'the next run rotates again and then revokes it'
+                         % (previous_id, token.get('id'), ' and '.join(said)))
             return self.fail('. '.join(parts))
         try:
             item.new_adapter(self.client, self.now).delete(token)
@@ -873,6 +979,24 @@ def check_again(planned, entry):
     else:
         planned.notes.append('the secret an earlier run delivered is still not verified: %s'
                              % checked.why)
+
+
+def added_sinks(planned, journal):
+    """A token that is not due: a sink added to its item since this role last rotated it (into
+    the sinks the journal remembers) makes it due, so that the new sink gets a working secret
+    (the platforms never give a secret out twice: delivering is rotating). Nothing is said of a
+    token whose last rotation the journal does not remember with its sinks."""
+    record = journal.last_rotation(planned.item)
+    if not record or not isinstance(record.get('sinks'), list) or \
+            record.get('token_id') != (planned.current or {}).get('id'):
+        return
+    added = [sink.describe() for sink in planned.item.sinks
+             if sink.describe() not in record['sinks']]
+    if added:
+        planned.due = True
+        planned.reason = ('%s %s added since the last rotation; rotating to deliver a working '
+                          'secret there' % (', '.join(added), 'was' if len(added) == 1
+                                            else 'were'))
 
 
 def confirm_consumers(planned):

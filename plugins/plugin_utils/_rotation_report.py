@@ -16,6 +16,9 @@ import os
 
 from ansible_collections.tokenops.tokens.plugins.module_utils import _safe_path as safe_path
 from ansible_collections.tokenops.tokens.plugins.module_utils._text import markdown as md_text
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_hygiene import (
+    markdown as hygiene_markdown,
+)
 
 COLUMNS = (('platform', 'Platform'), ('label', 'Label'), ('token_id', 'Token'),
            ('age_days', 'Age (days)'), ('expires_at', 'Expires'), ('action', 'Action'),
@@ -23,7 +26,7 @@ COLUMNS = (('platform', 'Platform'), ('label', 'Label'), ('token_id', 'Token'),
 
 ROW_KEYS = ('label', 'provider', 'platform', 'token_id', 'previous_id', 'age_days',
             'expires_at', 'action', 'reason', 'overlaps', 'in_place', 'delivered', 'notes',
-            'error')
+            'error', 'scope', 'due', 'issued_at', 'last_used_at')
 
 
 def new_row(label, provider, platform):
@@ -49,7 +52,7 @@ def _cell(value):
     return md_text(value)
 
 
-def markdown(rows, generated_at, check_mode=False):
+def markdown(rows, generated_at, check_mode=False, hygiene=None):
     counts = summary(rows)
     mode = ' in check mode (nothing was changed)' if check_mode else ''
     counted = ', '.join('%d %s' % (n, action) for action, n in sorted(counts.items()))
@@ -73,24 +76,35 @@ def markdown(rows, generated_at, check_mode=False):
         lines += ['- **%s** (%s): %s'
                   % (_cell(row['label']), _cell(row['platform']), _cell(row.get('error')))
                   for row in failed]
+    lines += hygiene_markdown(hygiene)
     return '\n'.join(lines) + '\n'
 
 
-def document(rows, generated_at, check_mode=False):
-    return dict(generated_at=generated_at, check_mode=check_mode, summary=summary(rows),
-                tokens=rows)
+def document(rows, generated_at, check_mode=False, hygiene=None):
+    result = dict(generated_at=generated_at, check_mode=check_mode, summary=summary(rows),
+                  tokens=rows)
+    if hygiene is not None:
+        result['hygiene'] = hygiene
+    return result
 
 
-def document_json(rows, generated_at):
-    """``document`` as JSON text, one row per line: readable, and written by the C encoder
-    (``indent`` makes ``json`` fall back to its pure-Python encoder, ten times slower)."""
+def _json_lines(values):
+    return '[]' if not values else (
+        '[\n    ' + ',\n    '.join(json.dumps(value) for value in values) + '\n  ]')
+
+
+def document_json(rows, generated_at, hygiene=None):
+    """``document`` as JSON text, one row (and one hygiene scope) per line: readable, and
+    written by the C encoder (``indent`` makes ``json`` fall back to its pure-Python encoder,
+    ten times slower)."""
     head = document(rows, generated_at)
     del head['tokens']
-    text = json.dumps(head, indent=2)[:-2]
-    if not rows:
-        return text + ',\n  "tokens": []\n}\n'
-    return (text + ',\n  "tokens": [\n    '
-            + ',\n    '.join(json.dumps(row) for row in rows) + '\n  ]\n}\n')
+    text = json.dumps(head, indent=2)[:-2] + ',\n  "tokens": ' + _json_lines(rows)
+    if hygiene is not None:
+        settings = dict((key, value) for key, value in hygiene.items() if key != 'scopes')
+        scopes = _json_lines(hygiene['scopes'])
+        text += ',\n  "hygiene": %s, "scopes": %s}' % (json.dumps(settings)[:-1], scopes)
+    return text + '\n}\n'
 
 
 def check_directory(report_dir):
@@ -98,18 +112,20 @@ def check_directory(report_dir):
     os.close(safe_path.private_directory(report_dir, 'rotate_report_dir'))
 
 
-def write(report_dir, rows, generated_at):
-    """Write ``report.json`` and ``report.md``; return their paths and the Markdown text.
+def write(report_dir, rows, generated_at, hygiene=None):
+    """Write ``report.json`` and ``report.md`` (with the ``hygiene`` sections when given);
+    return their paths and the Markdown text.
 
     In a directory of the run's user (or root) that no one else can write, relative to its
     descriptor and never through a symbolic link (``module_utils/_safe_path.py``).
     """
     json_path = os.path.join(report_dir, 'report.json')
     md_path = os.path.join(report_dir, 'report.md')
-    text = markdown(rows, generated_at)
+    text = markdown(rows, generated_at, hygiene=hygiene)
     dir_fd = safe_path.private_directory(report_dir, 'rotate_report_dir')
     try:
-        safe_path.write_file(dir_fd, 'report.json', document_json(rows, generated_at), json_path)
+        safe_path.write_file(dir_fd, 'report.json', document_json(rows, generated_at, hygiene),
+                             json_path)
         safe_path.write_file(dir_fd, 'report.md', text, md_path)
     finally:
         os.close(dir_fd)

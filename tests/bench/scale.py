@@ -130,13 +130,16 @@ def _no_rolespec_playbook(work):
     return playbook
 
 
-def run_role(work, tokens, sinks, invocation="no-rolespec"):
+def run_role(work, tokens, sinks, invocation="no-rolespec", inventory=None):
     """Run the role once; return (seconds, peak RSS in MiB of the run's largest process, report).
 
-    ``invocation`` is one of ``INVOCATIONS``."""
+    ``invocation`` is one of ``INVOCATIONS``; ``inventory``: one that already holds the role's
+    variables (then called as ``no-rolespec``)."""
     for item in tokens:
         item["deliver"] = [{"type": "file", "path": str(sinks / item["id"])}]
-    if invocation == "vars_files":
+    if inventory is not None:
+        playbook = _no_rolespec_playbook(work)
+    elif invocation == "vars_files":
         inventory, playbook = "localhost,", role_playbook(work, tokens)
     else:
         inventory, playbook = inventory_playbook(work, tokens)

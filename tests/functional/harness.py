@@ -23,6 +23,8 @@ class Run:
     stderr: str
     results: dict = field(default_factory=dict)
     log: str = ""
+    #: the largest resident set of any process of the run, in MiB (``measure_memory=True``)
+    peak_mib: float | None = None
 
     @property
     def output(self):
@@ -90,8 +92,17 @@ def lift_credentials(node, found):
     return lifted
 
 
+#: runs a command and writes the peak resident set (KiB) of its process tree to argv[1]:
+#: RUSAGE_CHILDREN's ru_maxrss is the largest of every descendant reaped, workers included
+_MEASURED = ("import resource, subprocess, sys\n"
+             "rc = subprocess.run(sys.argv[2:]).returncode\n"
+             "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN)"
+             ".ru_maxrss))\n"
+             "sys.exit(rc)\n")
+
+
 def run_playbook(tmp_path, tasks, *, check=False, diff=False, verbosity=0, env=None,
-                 extra_vars=None, module_defaults=None):
+                 extra_vars=None, module_defaults=None, measure_memory=False):
     """Run ``tasks`` on localhost; registered variables come back in ``Run.results``."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     credentials = {}
@@ -126,11 +137,16 @@ def run_playbook(tmp_path, tasks, *, check=False, diff=False, verbosity=0, env=N
         vars_file.write_text(json.dumps(credentials))
         vars_file.chmod(0o600)
         cmd += ["-e", "@" + str(vars_file)]
+    peak_file = tmp_path / "peak-rss-kib"
+    if measure_memory:
+        cmd = [sys.executable, "-c", _MEASURED, str(peak_file)] + cmd
     proc = subprocess.run(cmd, capture_output=True, text=True, env=ansible_env(tmp_path, env),
                           cwd=tmp_path, timeout=300, check=False)
     log_file = tmp_path / "ansible.log"
     run = Run(proc.returncode, proc.stdout, proc.stderr,
               log=log_file.read_text() if log_file.exists() else "")
+    if measure_memory:
+        run.peak_mib = int(peak_file.read_text()) / 1024.0
     if results_file.exists():
         run.results = json.loads(results_file.read_text())
     return run

@@ -9,20 +9,15 @@ import os
 import signal
 import time
 
-import pytest
-
 from tests.functional.test_rotate_role import assert_no_leak, file_sink, rotate
 from tests.functional.test_rotate_role_safety import wait_for_step
 from tests.processes import processes_under, reap
-from tests.sandbox import core
 from tests.sandbox.core import days_ago
 
 TIMEOUT = 5
 
 
 def test_a_cancelled_run_against_a_trickling_server_leaves_no_lock_behind(sandbox, tmp_path):
-    if "trickle" not in core.FAULT_ACTIONS:
-        pytest.skip("needs the sandbox's trickle fault")
     pulumi = sandbox["pulumi"]
     labels = ["trickled-%d" % n for n in range(4)]
     old = {label: pulumi.add_personal_token(label, created=days_ago(120)) for label in labels}

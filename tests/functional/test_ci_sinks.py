@@ -240,7 +240,10 @@ def test_a_sink_failing_after_one_that_cannot_be_put_back_keeps_the_secret_it_ho
     failed = rotate(tmp_path, [item], name="failed")
     assert failed.rc != 0 and refusal.hits == 1
     row = failed.rows()["cf-tfe"]
-    assert row["action"] == "failed" and "could not be put back" in row["error"], row
+    assert row["action"] == "failed" and (
+        "tfe_variable:tokenops/workspace prod CLOUDFLARE_API_TOKEN (env) on %s holds the new "
+        "secret (not put back: this store keeps no earlier version)" % tfe.url) in row["error"], row
+    assert "The new token %s is kept for it" % row["token_id"] in row["error"], row
     held = tfe.variable("CLOUDFLARE_API_TOKEN", workspace="prod")["value"]
     assert held != old["cf-tfe"]
     assert sandbox.secrets.is_live(held), "the workspace's consumers hold it: it stays"

@@ -110,11 +110,13 @@ def test_create_update_in_place_with_diff_and_delete(sandbox, tmp_path):
     assert sandbox.secrets.is_live(created["secret"]), "an in-place change must keep the key"
     assert not run["changed_again"]["changed"]
 
-    # One listing per task; writes only where something changed: no rekey, no PUT.
+    # One listing per task; writes only where something changed: no rekey, no PUT. The new key
+    # is asked once whether it works (no other run replaced it: the rotation doc fragment).
     path = "/api/v1/serviceaccounts/%s/" % account.id
     membership = "/api/v1/memberships/%s/" % account.user.membership_id
     assert ct_requests(sandbox) == [
         ("GET", "/api/v1/serviceaccounts/"), ("POST", "/api/v1/serviceaccounts/"),
+        ("GET", "/api/v1/users/current/"),
         ("GET", "/api/v1/serviceaccounts/"),
         ("GET", "/api/v1/serviceaccounts/"),
         ("GET", "/api/v1/serviceaccounts/"), ("PATCH", path), ("PATCH", membership),

@@ -29,6 +29,12 @@ transient answer is asked again) and must not take the caller's credential for d
 - "lag": every secret issued by the run is refused for a second while it propagates ("lag 1s",
   the sandbox's propagation_lag switch).
 
+Issues 22 and 23 add a second matrix (``test_wire_fault_matrix``): the listing as a step, and the
+wire faults of hostile servers: one 500 (the failing run itself must succeed where the request
+is safe to repeat), a trickled answer (the request's deadline ends it), an oversized body,
+deeply nested JSON, and a Retry-After in the year 99999 (ignored, never a crash: the run backs
+off and succeeds on every step).
+
 Issue 24 adds a column per fault of the secret-store sinks (real OpenBao and moto servers,
 ``tests/stores.py``), at the deliver step; their clean runs deliver to a file, a ``vault_kv``
 and an ``aws_secretsmanager`` sink, and every one of them must hold the working secret:
@@ -37,13 +43,35 @@ and an ``aws_secretsmanager`` sink, and every one of them must hold the working 
   secret that is not JSON. Both fail before issuing, as the other sink faults;
 - "aws write denied": the identity may read the secret but not write it (IAM), which no check
   before issuing can tell: the write fails after the secret was issued. Where the previous
-  secret still works it stays, and every sink keeps its content.
+  secret still works it stays, and the sinks written before are put back;
+- "vault_kv changed" (on one platform of each kind): another writer changes the Vault secret
+  while the new one is being issued, so the check-and-set write fails. Where the previous secret
+  still works, as above; in place, where it is dead, the sinks written before are not put back
+  to it (nothing is rolled back over a dead secret): their consumers keep the live one.
+
+Issue 25's sinks, which keep no earlier version and never give a value back (a GitHub Actions
+secret, a TFE variable, in the sandbox), get a column per fault that matters, each on one
+platform that keeps its previous secret (Pulumi) and, for a write after issuing, one that
+replaces it in place (PactFlow), since the two must end differently:
+
+- "github check" (the token is refused: 401 on the public key) and "tfe check" (the workspace
+  is not found) fail before issuing, as the other sink faults;
+- "github lost answer" and "tfe lost answer": every write of the secret or the variable acts,
+  then its answer is lost: the sink reads the secret's ``updated_at`` or the variable's
+  ``version-id`` again and finds its write (delivered after all). A sink that took the new
+  secret must never be left holding a secret that was then revoked (nor, in place, be the only
+  one to hold the live secret while the others were put back to the dead one).
+
+After the failing run of these columns, every consumer (the file and the CI sink) holds a secret
+the platform accepts, and the clean runs deliver to both.
 
 The matrix is printed with a verdict in every cell; any failing cell fails the test.
 """
 import json
 import pathlib
 import re
+import threading
+import time
 import traceback
 
 import pytest
@@ -61,18 +89,32 @@ FAULTS = {
     "500": dict(action="status", status=500, message="injected server error", times=None),
     "429 x3": dict(action="status", status=429, message="rate limited", times=3,
                    headers={"Retry-After": "0"}),
-    "timeout": dict(action="delay", delay=0.6, times=None),
+    "timeout": dict(action="delay", delay=1.5, times=None),
     "drop": dict(action="drop", times=None),
     "lost response": dict(action="lost_response", times=None),
     "malformed": dict(action="malformed", times=None),
     "401": dict(action="status", status=401, message="unauthorized", times=None),
-    # Issue 23: an answer the client cannot read (a Retry-After no clock reaches) fails its
-    # token only; the others carry on and the report is written.
-    "retry-after 99999": dict(action="status", status=429, times=None,
-                              headers={"Retry-After": "Fri, 31 Dec 99999 23:59:59 GMT"}),
     "lost x2": dict(action="lost_response", times=2),
     "lost x3": dict(action="lost_response", times=3),
 }
+#: the wire faults of hostile servers (issues 22, 23), and the steps each is tried on
+WIRE_FAULTS = {
+    "500 once": dict(action="status", status=500, message="injected server error", times=1),
+    "trickle": dict(action="trickle", where="body", interval=0.5, size=64, times=None),
+    "oversize": dict(action="huge_body", where="declared", size=32 << 20, times=None),
+    "deep JSON": dict(action="deep_json", times=None),
+    "Retry-After 99999": dict(action="status", status=429, message="rate limited", times=1,
+                              headers={"Retry-After": "Fri, 31 Dec 99999 23:59:59 GMT"}),
+}
+WIRE_STEPS = {"500 once": ("list", "verify", "revoke"),
+              "trickle": ("list", "issue", "verify", "revoke"),
+              "oversize": ("list", "issue"), "deep JSON": ("list", "issue"),
+              "Retry-After 99999": ("list", "issue", "verify", "revoke")}
+#: the faults of the first matrix also tried on the listing
+LIST_FAULTS = ("500", "drop")
+#: faults the failing run itself gets over (on the steps whose requests may be repeated)
+HEALED = {"500 once": ("list", "verify", "revoke"),
+          "Retry-After 99999": ("list", "issue", "verify", "revoke")}
 TRANSIENT = "transient x1"
 LAG = "lag 1s"
 LAG_SECONDS = 1.0
@@ -80,14 +122,27 @@ SINK_FAULT = "sink fails"
 VAULT_FAULT = "vault sink check"
 STORE_CHECK_FAULTS = ("vault_kv check", "aws check")
 STORE_WRITE_FAULT = "aws write denied"
-STORE_FAULTS = STORE_CHECK_FAULTS + (STORE_WRITE_FAULT,)
-SINK_FAULTS = (SINK_FAULT, VAULT_FAULT) + STORE_CHECK_FAULTS
+VAULT_CHANGED = "vault_kv changed"
+STORE_FAULTS = STORE_CHECK_FAULTS + (STORE_WRITE_FAULT, VAULT_CHANGED)
+CI_CHECK_FAULTS = ("github check", "tfe check")
+CI_WRITE_FAULTS = ("github lost answer", "tfe lost answer")
+CI_FAULTS = CI_CHECK_FAULTS + CI_WRITE_FAULTS
+#: the platforms a column runs on (the others: every platform)
+ONLY = {VAULT_CHANGED: ("pulumi", "pactflow"), "github check": ("pulumi",),
+        "tfe check": ("pulumi",), "github lost answer": ("pulumi", "pactflow"),
+        "tfe lost answer": ("pulumi", "pactflow")}
+SINK_FAULTS = (SINK_FAULT, VAULT_FAULT) + STORE_CHECK_FAULTS + CI_CHECK_FAULTS
 LOST_IN_A_ROW = ("lost x2", "lost x3")
 INCONCLUSIVE = ("500", "timeout", "drop", "malformed")
 STEPS = ("issue", "verify", "deliver", "revoke", "identity", "lag")
 #: the faults of a step of their own (issue 22): they apply to it alone
 OWN_FAULTS = {"identity": TRANSIENT, "lag": LAG}
-CONNECTION = {"timeout": 0.3, "max_retry_wait": 0.5, "max_verify_wait": 2}
+WIRE_MATRIX_STEPS = ("list", "issue", "verify", "revoke")
+# A request's deadline covers connecting, the headers and the body: 1 s keeps a loaded
+# machine's answers within it; the "timeout" fault answers after 1.5 s.
+CONNECTION = {"timeout": 1.0, "max_retry_wait": 2.0, "max_verify_wait": 2}
+#: what the CI sinks take of it (they verify nothing)
+SINK_CONNECTION = {"timeout": CONNECTION["timeout"], "max_retry_wait": CONNECTION["max_retry_wait"]}
 
 
 class Target:
@@ -180,6 +235,7 @@ def cloudflare_identity(sandbox):
 
 TARGETS = [
     Target("pulumi", pulumi_seed, pulumi_identity, {
+        "list": ("GET", r"^/api/user/tokens$"),
         "issue": ("POST", r"^/api/user/tokens$"),
         "verify": ("GET", r"^/api/user$"),
         "revoke": ("DELETE", r"^/api/user/tokens/"),
@@ -188,24 +244,28 @@ TARGETS = [
         "identity": ("GET", r"^/api/user$"),
     }),
     Target("pactflow", pactflow_seed, pactflow_identity, {
+        "list": ("GET", r"^/settings/tokens$"),
         "issue": ("POST", r"/regenerate$"),
         "verify": ("GET", r"^/settings/tokens$"),
         "revoke": None,          # regenerated in place: nothing is left to revoke
         "identity": None,        # told by the listed values, no lookup of its own
     }),
     Target("tfe", tfe_seed, tfe_identity, {
+        "list": ("GET", r"/team-tokens$"),
         "issue": ("POST", r"/authentication-tokens$"),
         "verify": ("GET", r"/account/details$"),
         "revoke": ("DELETE", r"^/api/v2/authentication-tokens/"),    # the previous generation
         "identity": ("GET", r"/account/details$"),     # is it a token of the caller's team?
     }),
     Target("cloudflare", cloudflare_seed, cloudflare_identity, {
+        "list": ("GET", r"^/client/v4/user/tokens$"),
         "issue": ("POST", r"^/client/v4/user/tokens$"),     # the role replaces by default
         "verify": ("GET", r"^/client/v4/user/tokens/verify$"),
         "revoke": ("DELETE", r"^/client/v4/user/tokens/[0-9a-f]+$"),
         "identity": ("GET", r"^/client/v4/user/tokens/verify$"),   # 403 code 10000 (switch)
     }),
     Target("cloudtruth", cloudtruth_seed, cloudtruth_identity, {
+        "list": ("GET", r"^/api/v1/serviceaccounts/$"),
         "issue": ("POST", r"/rekey/$"),
         "verify": ("GET", r"^/api/v1/users/current/$"),
         "revoke": None,          # rekeyed in place: nothing is left to revoke
@@ -222,17 +282,37 @@ def rotation(tokens, work):
 
 
 def applicable(target, step, fault):
+    if target.platform not in ONLY.get(fault, (target.platform,)):
+        return False
+    if target.requests.get(step, "") is None:
+        return False
+    if step == "list":
+        return fault in LIST_FAULTS or fault in WIRE_FAULTS
+    if fault in WIRE_FAULTS:
+        return step in WIRE_STEPS[fault]
     if step in OWN_FAULTS or fault in OWN_FAULTS.values():
         return OWN_FAULTS.get(step) == fault and (step == "lag" or target.requests[step])
-    if fault in SINK_FAULTS or fault == STORE_WRITE_FAULT:
+    if fault in SINK_FAULTS or fault in (STORE_WRITE_FAULT, VAULT_CHANGED) + CI_WRITE_FAULTS:
         return step == "deliver"
     if fault in LOST_IN_A_ROW:
         return step == "issue"
     return step != "deliver" and target.requests[step] is not None
 
 
-def failing_run_check(target, sandbox, fault, step, sink, previous, failing, item):
+def failing_run_check(target, sandbox, fault, step, sink, previous, failing, item, ci=None):
     """What the failing run must leave (issue 16); None when it did."""
+    if step in HEALED.get(fault, ()):
+        actions = [(row["action"], row.get("error")) for row in (failing or {}).get("rows", [])]
+        if [action for action, error in actions] != ["rotated"]:
+            return "a fault the run should get over failed it: %s" % actions
+        if not sandbox.secrets.is_live(sink.read_text().strip()):
+            return "a fault the run got over left the consumer with a dead secret"
+    if fault in CI_WRITE_FAULTS:
+        held = {"file": sink.read_text().strip(), fault.split()[0]: ci.held(fault)}
+        dead = [where for where, secret in held.items() if not sandbox.secrets.is_live(secret)]
+        if dead:
+            return "after the failed write, %s hold%s a secret the platform rejects" % (
+                " and ".join(dead), "" if len(dead) > 1 else "s")
     if fault in SINK_FAULTS:
         if sandbox.log.writes():
             return "a sink failed its check, yet the failing run sent %s" % [
@@ -240,6 +320,10 @@ def failing_run_check(target, sandbox, fault, step, sink, previous, failing, ite
         if sink.read_text() != previous or not sandbox.secrets.is_live(previous):
             return "a sink failed its check, yet the consumer's secret changed or died"
     in_place = target.requests["revoke"] is None
+    if fault in (STORE_WRITE_FAULT, VAULT_CHANGED) and in_place:
+        if not sandbox.secrets.is_live(sink.read_text().strip()):
+            return ("in place, the store's write failed and the file written before it was put "
+                    "back over the dead previous secret")
     if step in OWN_FAULTS:
         row = failing["rows"][0]
         if row["action"] != "rotated":
@@ -255,7 +339,7 @@ def failing_run_check(target, sandbox, fault, step, sink, previous, failing, ite
                    if re.search(path, e.path) and e.credential_digest == caller]
         if not answers or answers[0] not in (401, 403) or 200 not in answers[1:]:
             return "the transient identity answer was not asked again: %s" % answers
-    if fault == STORE_WRITE_FAULT and not in_place:
+    if fault in (STORE_WRITE_FAULT, VAULT_CHANGED) and not in_place:
         if sink.read_text() != previous or not sandbox.secrets.is_live(previous):
             return "the store's write failed, yet the consumer lost its working secret"
         if len(target.identity(sandbox)) != 1:
@@ -295,8 +379,29 @@ class StoreSinks:
             plain = self.name + "-plain"
             self.moto.client().create_secret(Name=plain, SecretString="not json")
             return self.moto.sink(plain, key="token")
+        if fault == VAULT_CHANGED:
+            return self.working()[0]
         return self.moto.sink(self.name, key="token", access_key=self.reader[0],
                               secret_key=self.reader[1])
+
+    def change_while_issuing(self, sandbox, target):
+        """Another writer changes the Vault secret while the issuing request is answered (after
+        the check before issuing read its version, before the sink writes)."""
+        method, path = target.requests["issue"]
+        sandbox.faults.add("delay", platform=target.platform, method=method, path=path,
+                           delay=0.2, times=1)     # below the timeout: answered
+        previous = self.openbao.read(self.path)
+
+        def write_when_issuing():
+            deadline = time.monotonic() + 30
+            while not sandbox.log.select(target.platform, method) and \
+                    time.monotonic() < deadline:
+                time.sleep(0.02)
+            self.openbao.write(self.path, dict(previous, rotated_by="someone else"))
+
+        thread = threading.Thread(target=write_when_issuing, daemon=True)
+        thread.start()
+        return thread
 
     def held(self):
         """What the consumers of each store read (None: they disagree)."""
@@ -307,6 +412,56 @@ class StoreSinks:
     def versions(self):
         return (self.openbao.metadata(self.path)["current_version"],
                 sorted(self.moto.stages(self.name)))
+
+
+class CiSinks:
+    """The CI sinks of a cell: a GitHub repository secret and a TFE workspace variable holding
+    the consumer's secret, in the cell's sandbox; working sinks for the clean runs, and the
+    broken one (or the faults) of the cell's fault."""
+
+    REPOSITORY, WORKSPACE, KEY = "tokenops/matrix", "matrix", "MATRIX_TOKEN"
+
+    def __init__(self, sandbox, previous):
+        self.github, self.tfe = sandbox["github"], sandbox["tfe"]
+        self.sandbox = sandbox
+        self.github.add_repo(self.REPOSITORY)
+        self.github.put_secret(self.KEY, previous, repository=self.REPOSITORY)
+        self.tfe.add_workspace(self.WORKSPACE)
+        self.tfe.add_variable(self.KEY, previous, workspace=self.WORKSPACE)
+
+    def github_sink(self, **more):
+        return dict({"type": "github_secret", "repository": self.REPOSITORY, "key": self.KEY,
+                     "api_url": self.github.url, "token": self.github.admin_token,
+                     **SINK_CONNECTION}, **more)
+
+    def tfe_sink(self, **more):
+        return dict({"type": "tfe_variable", "organization": self.tfe.organization,
+                     "workspace": self.WORKSPACE, "key": self.KEY, "api_url": self.tfe.url,
+                     "api_token": self.tfe.admin_token, **SINK_CONNECTION}, **more)
+
+    def working(self, fault):
+        return [self.github_sink() if fault.startswith("github") else self.tfe_sink()]
+
+    def broken(self, fault):
+        faults = self.sandbox.faults
+        if fault == "github check":
+            return self.github_sink(token="ghp_" + "0" * 36)
+        if fault == "tfe check":
+            return self.tfe_sink(workspace="nowhere")
+        if fault == "github lost answer":
+            faults.add("lost_response", platform="github", method="PUT", path="/secrets/",
+                       times=None)
+            return self.github_sink()
+        for method in ("POST", "PATCH"):      # the variable's writes, not the listing
+            faults.add("lost_response", platform="tfe", method=method, path="/vars",
+                       times=None)
+        return self.tfe_sink()
+
+    def held(self, fault):
+        """What the consumers of the sink of ``fault`` read."""
+        if fault.startswith("github"):
+            return self.github.secret_value(self.KEY, repository=self.REPOSITORY)
+        return self.tfe.variable(self.KEY, workspace=self.WORKSPACE)["value"]
 
 
 def cell(target, step, fault, tmp_path, openbao=None, moto=None):
@@ -344,9 +499,14 @@ def cell(target, step, fault, tmp_path, openbao=None, moto=None):
             stores = StoreSinks(openbao, moto, target.platform, previous)
             first_tokens = [dict(item, deliver=[{"type": "file", "path": str(sink)},
                                                 stores.broken(fault, tmp_path)])]
+        elif fault in CI_FAULTS:
+            ci = CiSinks(sandbox, previous)
+            sandbox.log.clear()
+            first_tokens = [dict(item, deliver=[{"type": "file", "path": str(sink)},
+                                                ci.broken(fault)])]
         else:
             method, path = target.requests[step]
-            options = dict(FAULTS[fault])
+            options = dict(FAULTS.get(fault) or WIRE_FAULTS[fault])
             if step == "verify":
                 # Only the check of the new secret: the listing uses the admin credential.
                 options["unless_credential"] = item["params"]["api_token"]
@@ -356,26 +516,34 @@ def cell(target, step, fault, tmp_path, openbao=None, moto=None):
         tokens = [dict(item, deliver=[{"type": "file", "path": str(sink)}])]
         if fault in STORE_FAULTS:
             tokens = [dict(item, deliver=tokens[0]["deliver"] + stores.working())]
+        if fault in CI_FAULTS:
+            tokens = [dict(item, deliver=tokens[0]["deliver"] + ci.working(fault))]
 
         if fault == STORE_WRITE_FAULT:
             moto.enforce_iam(True)
+        writer = stores.change_while_issuing(sandbox, target) if fault == VAULT_CHANGED else None
         try:
             failing = rotation(first_tokens, tmp_path)   # the failing run: it may say failed
         finally:
             if fault == STORE_WRITE_FAULT:
                 moto.enforce_iam(False)
+            if writer is not None:
+                writer.join(30)
+        if fault in CI_WRITE_FAULTS and not [f for f in sandbox.faults._faults if f.hits]:
+            return "the fault never hit a request: the cell proves nothing"
         if step == "lag":
             sandbox[target.platform].propagation_lag = 0
             if not refused_while_propagating(sandbox, target, item):
                 return "no new secret was refused while it propagated: the cell proves nothing"
-        elif fault not in SINK_FAULTS + STORE_FAULTS and injected.hits == 0:
+        elif fault not in SINK_FAULTS + STORE_FAULTS + CI_FAULTS and injected.hits == 0:
             return "the fault never hit a request: the cell proves nothing"
         while fault in LOST_IN_A_ROW and 0 < injected.hits < injected.times:
             hits = injected.hits
             rotation(first_tokens, tmp_path)      # the next run loses the next answers
             if injected.hits == hits:
                 break       # nothing left to create (PactFlow re-reads a lost secret at once)
-        why = failing_run_check(target, sandbox, fault, step, sink, previous, failing, item)
+        why = failing_run_check(target, sandbox, fault, step, sink, previous, failing, item,
+                                ci if fault in CI_FAULTS else None)
         if why is not None:
             return why
         sandbox.faults.clear()
@@ -403,6 +571,8 @@ def cell(target, step, fault, tmp_path, openbao=None, moto=None):
             if stores.held() != held:
                 return "the stores' consumers do not read the consumer's working secret"
             versions = stores.versions()
+        if fault in CI_FAULTS and ci.held(fault) != held:
+            return "the CI sinks' consumers do not read the consumer's working secret"
         sandbox.log.clear()
         again = rotation(tokens, tmp_path)
         if {row["action"] for row in again["rows"]} != {"not due"}:
@@ -447,11 +617,22 @@ def refused_while_propagating(sandbox, target, item):
 
 
 def test_fault_matrix(tmp_path_factory, capsys, openbao, moto):
+    run_matrix(STEPS, list(FAULTS) + [SINK_FAULT, VAULT_FAULT] + list(STORE_FAULTS)
+               + list(CI_FAULTS) + list(OWN_FAULTS.values()), tmp_path_factory, capsys, openbao,
+               moto)
+
+
+def test_wire_fault_matrix(tmp_path_factory, capsys):
+    """Issues 22 and 23: the listing as a step, and hostile servers' answers."""
+    run_matrix(WIRE_MATRIX_STEPS, list(LIST_FAULTS) + list(WIRE_FAULTS), tmp_path_factory,
+               capsys)
+
+
+def run_matrix(steps, columns, tmp_path_factory, capsys, openbao=None, moto=None):
+    """Run every applicable cell of ``steps`` x ``columns`` on every target; print the table."""
     verdicts, failures = {}, []
-    columns = (list(FAULTS) + [SINK_FAULT, VAULT_FAULT] + list(STORE_FAULTS)
-               + list(OWN_FAULTS.values()))
     for target in TARGETS:
-        for step in STEPS:
+        for step in steps:
             for fault in columns:
                 if not applicable(target, step, fault):
                     verdicts[target.platform, step, fault] = "n/a"
@@ -468,7 +649,7 @@ def test_fault_matrix(tmp_path_factory, capsys, openbao, moto):
     lines = ["| platform | step | " + " | ".join(columns) + " |",
              "|---|---|" + "---|" * len(columns)]
     for target in TARGETS:
-        for step in STEPS:
+        for step in steps:
             lines.append("| %s | %s | %s |" % (target.platform, step, " | ".join(
                 verdicts[target.platform, step, fault] for fault in columns)))
     cells = sum(1 for v in verdicts.values() if v != "n/a")

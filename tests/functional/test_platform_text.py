@@ -57,6 +57,8 @@ def test_hostile_text_in_the_report_and_on_the_terminal(sandbox, tmp_path):
     hostile_id = "\x1b[2J<b>x</b>|forged|\n# Injected heading"
     rename_token(pulumi, fresh_id, hostile_id)
     cloudflare.add_token("cf-hostile", issued_on=days_ago(120))
+    # a token no item covers, named by someone else: the report's hygiene lists it (issue 27)
+    cloudflare.add_token("by hand " + HOSTILE, issued_on=days_ago(5))
     sandbox.faults.add("status", platform="cloudflare", method="POST", status=400,
                        message=HOSTILE, times=None)
     pconn = {"api_url": pulumi.url, "api_token": pulumi.admin_token}
@@ -79,6 +81,9 @@ def test_hostile_text_in_the_report_and_on_the_terminal(sandbox, tmp_path):
     assert "&lt;img src=x onerror=alert(1)&gt;" in run.report_md
     assert "[click]\\(https://evil.example)" in run.report_md
     assert "[2J&lt;b&gt;x&lt;/b&gt;\\|forged\\| # Injected heading" in run.report_md
+    hygiene = run.report_md.split("## Hygiene")[1]
+    assert "by hand ]0;owned" in hygiene and "\\`code\\`" in hygiene
+    assert "[2J&lt;b&gt;x&lt;/b&gt;\\|forged\\|" in hygiene        # never expires
     assert_inert(run.output)
     assert "<img" not in run.output
     assert_no_leak(sandbox, run)

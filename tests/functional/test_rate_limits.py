@@ -57,3 +57,66 @@ def test_a_limit_the_user_sets_is_kept(tmp_path):
     assert outcome["done"] == {"rotated": 200}
     assert outcome["live"] == 200
     assert outcome["refused"] <= HANDFUL
+
+
+def test_a_tfe_credential_shared_at_5_per_second_meets_a_handful_of_429s(tmp_path, capsys):
+    """Issue 22: others spend the credential's budget, so the platform allows this run 5
+    requests per second where the role's default budget is 25. Before the budget followed the
+    platform, 30 due tokens met 86 answers 429 for 95 successes; the 429's X-RateLimit-Limit
+    now replaces the budget, and the first 429 stops every thread of the credential."""
+    outcome = rotate_all(tmp_path, "tfe", 30, limit=(5, 1.0))
+    with capsys.disabled():
+        print("\nrate limit [tfe, 5 per second, shared]: %d answers 429 for %d accepted"
+              % (outcome["refused"], sum(outcome["admitted"].values())))
+    assert outcome["done"] == {"rotated": 30}
+    assert outcome["live"] == 30
+    assert outcome["refused"] <= HANDFUL
+
+
+@pytest.mark.parametrize("style", ["x-ratelimit-seconds", "x-ratelimit-epoch", "ietf-fields",
+                                   "ietf-dictionary", "ietf-structured", "retry-after-seconds",
+                                   "retry-after-date", "none"])
+def test_every_rate_limit_header_style_keeps_the_429s_few(tmp_path, style, monkeypatch, capsys):
+    """Pulumi at 3 requests per second (a lower limit than the role's default of 8), its
+    answers in each header style the platforms and gateways use: styles that state a limit or a
+    remainder pace the run before any 429; the others still stop every thread at the first 429
+    and halve the budget."""
+    from tests.sandbox import core
+    monkeypatch.setattr(core.Platform, "rate_limit_style", style)
+    outcome = rotate_all(tmp_path, "pulumi", 20, limit=(3, 1.0))
+    with capsys.disabled():
+        print("\nrate limit [pulumi, 3 per second, %s]: %d answers 429 for %d accepted"
+              % (style, outcome["refused"], sum(outcome["admitted"].values())))
+    assert outcome["done"] == {"rotated": 20}
+    assert outcome["live"] == 20
+    assert outcome["refused"] <= 2 * HANDFUL
+
+
+def test_the_revocations_after_task_file_sinks_keep_the_items_limits(tmp_path):
+    """The finish step revokes what the task-file sinks replaced; it spends the credential's
+    budget as the issue step does, so the items' ``limits`` hold there too. Pulumi states no
+    limit in its answers (style "none"): only the budget keeps the run below it."""
+    from tests.functional.test_rotate_role import rotate
+    from tests.functional.test_rotate_role_recovery import DELIVER
+    from tests.sandbox import core
+    with Sandbox() as sandbox:
+        pulumi = sandbox["pulumi"]
+        consumers = tmp_path / "consumers"
+        consumers.mkdir()
+        tasks_file = tmp_path / "deliver.yml"
+        tasks_file.write_text(DELIVER.format(directory=consumers))
+        items = []
+        for index in range(6):
+            pulumi.add_personal_token("finish-%d" % index, created=core.days_ago(120))
+            items.append({"provider": "pulumi", "id": "finish-%d" % index,
+                          "params": {"api_url": pulumi.url, "api_token": pulumi.admin_token,
+                                     "description": "finish-%d" % index},
+                          "max_age": "90d", "limits": {"requests": 2, "seconds": 1},
+                          "deliver": [{"type": "tasks", "file": str(tasks_file)}]})
+        pulumi.enforce_rate_limit(2, 1.0)
+        pulumi.rate_limit_style = "none"
+        run = rotate(tmp_path, items)
+        assert run.rc == 0, run.output
+        deletes = [e for e in sandbox.log.select("pulumi", "DELETE")]
+        assert len([e for e in deletes if e.status == 204]) == 6
+        assert [e.status for e in deletes if e.status == 429] == []

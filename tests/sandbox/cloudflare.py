@@ -212,6 +212,7 @@ class Cloudflare(Platform):
             self._revoke_value(token)
         for switch in self.SWITCHES:
             self.__dict__.pop(switch, None)
+        self.reset_generic_switches()
         self.rate_limiter = None
         self.admin_token = self.setup()
         return self.admin_token
@@ -616,6 +617,7 @@ class Cloudflare(Platform):
         """Oldest first (Assumption) unless ``direction=desc``; expired hidden by default."""
         caller = self._authorized("list", account_id)
         page, per_page = _int_arg("page", 1, 1, None), _int_arg("per_page", 20, 5, 50)
+        per_page = self.served(per_page)
         direction = request.args.get("direction", "asc")
         if direction not in ("asc", "desc"):
             raise invalid("direction: must be 'asc' or 'desc'")

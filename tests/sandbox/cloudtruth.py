@@ -173,7 +173,8 @@ class CloudTruth(Platform):
             self._retire_keys(account, None)
         self.secrets.revoke(self.admin_token)
         for switch in self.SWITCHES:
-            self.__dict__.pop(switch, None)     # back to the class defaults
+            self.__dict__.pop(switch, None)
+        self.reset_generic_switches()     # back to the class defaults
         self.rate_limiter = None
         self.admin_token = self.setup()
         return self.admin_token
@@ -674,7 +675,7 @@ class CloudTruth(Platform):
     def _paginate(self, items: list[dict]) -> Response:
         """DRF PageNumberPagination: 404 "Invalid page." outside 1..last; ``page=last`` works."""
         items = self._ordered(items)
-        size = self._page_size()
+        size = self.served(self._page_size())
         pages = max(1, math.ceil(len(items) / size))
         requested = request.args.get("page", "1")
         try:
@@ -697,14 +698,13 @@ class CloudTruth(Platform):
             return self.default_page_size
         return min(size, self.max_page_size) if size > 0 else self.default_page_size
 
-    @staticmethod
-    def _page_link(number: int) -> str:
+    def _page_link(self, number: int) -> str:
         """The request's own absolute URL with ``page`` replaced (dropped for page 1, as DRF)."""
         parts = urlsplit(request.url)
         query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "page"]
         if number > 1:
             query.append(("page", str(number)))
-        return urlunsplit(parts._replace(query=urlencode(query)))
+        return self.absolute_link(urlunsplit(parts._replace(query=urlencode(query))))
 
     @staticmethod
     def _ordered(items: list[dict]) -> list[dict]:

@@ -6,8 +6,10 @@ five services lives here.
 """
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import json
+import math
 import re
 import secrets as _random
 import socket
@@ -15,7 +17,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, Response
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -95,6 +98,15 @@ class SecretRegistry:
         secret = self.get(value)
         return secret is not None and secret.is_live()
 
+    def count(self) -> int:
+        with self._lock:
+            return len(self._by_value)
+
+    def issued_since(self, count: int) -> list[str]:
+        """The values issued after the first ``count`` (in the order they were issued)."""
+        with self._lock:
+            return list(self._by_value)[count:]
+
     def all_values(self) -> list[str]:
         with self._lock:
             return list(self._by_value)
@@ -155,12 +167,28 @@ class RequestLog:
         return [e for e in self.select(platform) if e.method not in ("GET", "HEAD")]
 
 
-FAULT_ACTIONS = ("status", "delay", "drop", "lost_response", "malformed", "echo")
+FAULT_ACTIONS = ("status", "delay", "drop", "lost_response", "malformed", "echo",
+                 "trickle", "huge_body", "endless_body", "deep_json")
+#: actions whose answer replaces the platform's after it acted (a write is done, as with
+#: ``lost_response``; only the answer is hostile)
+ANSWER_FAULTS = ("trickle", "huge_body", "endless_body", "deep_json")
 
 
 @dataclass
 class Fault:
-    """One injected fault. ``times`` is how many matching requests it hits (None: all)."""
+    """One injected fault. ``times`` is how many matching requests it hits (None: all).
+
+    Hostile answers, each sent after the platform acted on the request:
+
+    - ``trickle``: one byte every ``interval`` seconds, of the status line and headers
+      (``where="headers"``: they never end) or of a body of ``size`` bytes behind complete
+      headers (``where="body"``) -- a slow-loris server; ``requests``' timeout bounds each
+      read, not the answer;
+    - ``huge_body``: a 200 with a body of ``size`` bytes, its length declared
+      (``where="declared"``) or sent chunked (``where="chunked"``);
+    - ``endless_body``: a 200 whose chunked body never ends;
+    - ``deep_json``: a 200 whose JSON nests ``size`` arrays (Python's parser recurses).
+    """
 
     action: str
     platform: str | None = None
@@ -175,6 +203,10 @@ class Fault:
     unless_credential: str | None = None
     #: hit only requests made with this credential (say, the caller's own identity lookup)
     only_credential: str | None = None
+    #: hostile answers (see above)
+    where: str = "body"
+    interval: float = 1.0
+    size: int = 0
     hits: int = 0
 
     def __post_init__(self) -> None:
@@ -228,8 +260,10 @@ class RateLimiter:
 
     def check(self, key: str) -> float:
         """Count one request; return 0 when allowed, else the seconds until the window resets."""
-        now = time.monotonic()
         with self._lock:
+            # the time is read under the lock: a thread that read it before another opened
+            # a new window would count its earlier request into that window
+            now = time.monotonic()
             start, count = self._windows.get(key, (now, 0))
             if now - start >= self.window:
                 start, count = now, 0
@@ -240,19 +274,104 @@ class RateLimiter:
             self.admitted[key] = self.admitted.get(key, 0) + 1
             return 0.0
 
+    def state(self, key: str) -> tuple[int, float]:
+        """``(remaining, seconds until the window resets)`` for ``key``, as a platform states it."""
+        now = time.monotonic()
+        with self._lock:
+            start, count = self._windows.get(key, (now, 0))
+        if now - start >= self.window:
+            return self.limit, self.window
+        return max(0, self.limit - count), self.window - (now - start)
+
 
 # --------------------------------------------------------------------------------------------
 # Platforms
 # --------------------------------------------------------------------------------------------
 
+#: ``Platform.rate_limit_style`` values: the header forms the platforms and their gateways use
+#: (``None``: the platform's own, see its ``rate_limited``)
+RATE_LIMIT_STYLES = (
+    "none",                 # a bare 429 (Pulumi documents no header)
+    "retry-after-seconds",  # RFC 9110 10.2.3 delta-seconds (Cloudflare, the Pulumi CLI reads it)
+    "retry-after-date",     # RFC 9110 10.2.3 HTTP-date (the Cloudflare SDK parses both forms)
+    "x-ratelimit-seconds",  # X-RateLimit-Limit/-Remaining/-Reset, reset in seconds (TFE, go-tfe)
+    "x-ratelimit-epoch",    # the same, reset a Unix time (GitHub's REST API)
+    "x-ratelimit-epoch-ms",  # the same, reset a Unix time in milliseconds (some gateways)
+    "ietf-fields",          # RateLimit-Limit/-Remaining/-Reset (draft-ietf-httpapi-ratelimit-
+                            # headers 00-06, Heroku, DigitalOcean)
+    "ietf-dictionary",      # RateLimit: limit=, remaining=, reset= (draft 07)
+    "ietf-structured",      # RateLimit: "name";r=;t=, RateLimit-Policy: "name";q=;w= (draft 08
+                            # on; Cloudflare's API)
+)
+
+
+def rate_limit_headers(style: str, limit: int, window: float, remaining: int,
+                       reset: float, refused: bool) -> dict:
+    """The headers of ``style`` for a window of ``limit`` per ``window`` seconds with
+    ``remaining`` left for ``reset`` seconds; Retry-After only on a refusal."""
+    seconds = max(1, math.ceil(reset))
+    if style == "retry-after-seconds":
+        return {"Retry-After": str(seconds)} if refused else {}
+    if style == "retry-after-date":
+        return {"Retry-After": email.utils.formatdate(time.time() + seconds, usegmt=True)} \
+            if refused else {}
+    if style.startswith("x-ratelimit"):
+        at = {"x-ratelimit-seconds": f"{reset:.3f}", "x-ratelimit-epoch": str(int(time.time() + seconds)),
+              "x-ratelimit-epoch-ms": str(int((time.time() + reset) * 1000))}[style]
+        return {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(remaining),
+                "X-RateLimit-Reset": at}
+    policy_window = max(1, math.ceil(window))
+    if style == "ietf-fields":
+        return {"RateLimit-Limit": str(limit), "RateLimit-Remaining": str(remaining),
+                "RateLimit-Reset": str(seconds), "RateLimit-Policy": f"{limit};w={policy_window}"}
+    if style == "ietf-dictionary":
+        return {"RateLimit": f"limit={limit}, remaining={remaining}, reset={seconds}",
+                "RateLimit-Policy": f"{limit};w={policy_window}"}
+    if style == "ietf-structured":
+        return {"RateLimit": f'"default";r={remaining};t={seconds}',
+                "RateLimit-Policy": f'"default";q={limit};w={policy_window}'}
+    return {}
+
+
+#: the rate-limit headers of every style (removed from a refusal before a style's are added)
+_RATE_LIMIT_HEADER_NAMES = ("Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining",
+                            "X-RateLimit-Reset", "RateLimit", "RateLimit-Policy", "RateLimit-Limit",
+                            "RateLimit-Remaining", "RateLimit-Reset")
+
+
 class Platform:
-    """One fake service. Subclasses set ``name`` and ``base_path`` and add routes in ``routes``."""
+    """One fake service. Subclasses set ``name`` and ``base_path`` and add routes in ``routes``.
+
+    Switches every platform has (tests set them on the instance; ``GENERIC_SWITCHES``), each
+    off by default as the real services are:
+
+    - ``served_page_size``: the most items a listing page holds, whatever the client asked for
+      (a server may serve fewer than asked; the vendors' SDKs page on totals, links or an empty
+      page, never on a short one);
+    - ``link_origin``: ``scheme://host:port`` that absolute pagination links carry instead of
+      the request's own, as behind a proxy that does not pass ``X-Forwarded-*`` (Django REST
+      framework builds ``next`` with ``request.build_absolute_uri``);
+    - ``rate_limit_style``: the rate-limit headers, one of ``RATE_LIMIT_STYLES`` (on every
+      answer where the style states a remainder; Retry-After on refusals);
+    - ``transient_get_errors``: how many GETs answer ``transient_get_status`` first (a
+      platform's passing 5xx, which go-tfe, the Cloudflare SDK and the Pulumi CLI retry);
+    - ``secret_suffix`` (a hostile server, issue 23): every secret a request issues appears in
+      its answer with this suffix (``"\\n"``); the platform holds the secret without it.
+    """
 
     name = ""
     base_path = ""          # appended to http://host:port to form the base URL a module gets
     #: ``(requests, seconds)`` per credential as the platform publishes it (or as we assume it
     #: where it publishes nothing); ``enforce_published_rate_limit`` turns it on
     published_rate_limit: tuple[int, float] = (10, 1.0)
+    served_page_size: int | None = None
+    link_origin: str | None = None
+    rate_limit_style: str | None = None
+    transient_get_errors: int = 0
+    transient_get_status: int = 503
+    secret_suffix: str = ""
+    GENERIC_SWITCHES = ("served_page_size", "link_origin", "rate_limit_style",
+                        "transient_get_errors", "transient_get_status", "secret_suffix")
 
     def __init__(self, sandbox: "Sandbox") -> None:
         self.sandbox = sandbox
@@ -338,6 +457,42 @@ class Platform:
     def url(self) -> str:
         return self.sandbox.root_url(self.name) + self.base_path
 
+    def served(self, size: int) -> int:
+        """The page size actually served when ``size`` was asked (``served_page_size``)."""
+        return min(size, self.served_page_size) if self.served_page_size else size
+
+    def absolute_link(self, url: str) -> str:
+        """A pagination link as this platform's clients see it (``link_origin``)."""
+        if not self.link_origin:
+            return url
+        origin, parts = urlsplit(self.link_origin), urlsplit(url)
+        return urlunsplit((origin.scheme, origin.netloc, parts.path, parts.query, parts.fragment))
+
+    def reset_generic_switches(self) -> None:
+        for switch in self.GENERIC_SWITCHES:
+            self.__dict__.pop(switch, None)
+
+    def rate_limit_state(self, key: str) -> dict:
+        """The style's headers for ``key``'s current window (empty without a limiter or style)."""
+        if self.rate_limiter is None or self.rate_limit_style is None:
+            return {}
+        remaining, reset = self.rate_limiter.state(key)
+        return rate_limit_headers(self.rate_limit_style, self.rate_limiter.limit,
+                                  self.rate_limiter.window, remaining, reset, refused=False)
+
+    def refusal(self, key: str, retry_after: float) -> Response:
+        """The platform's 429, with the headers of ``rate_limit_style`` when one is set."""
+        response = self.rate_limited(retry_after)
+        if self.rate_limit_style is None:
+            return response
+        for name in _RATE_LIMIT_HEADER_NAMES:
+            response.headers.pop(name, None)
+        remaining, reset = self.rate_limiter.state(key)
+        response.headers.update(rate_limit_headers(
+            self.rate_limit_style, self.rate_limiter.limit, self.rate_limiter.window, 0,
+            max(reset, retry_after), refused=True))
+        return response
+
 
 def isoformat_ms(value: datetime | None) -> str | None:
     """``2026-11-22T10:15:30.123Z``: millisecond precision, ``Z``."""
@@ -374,25 +529,28 @@ class _Instrumented:
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         sandbox, platform = self.sandbox, self.platform
+        credential = platform.credential(environ)
         entry = LoggedRequest(platform.name, environ["REQUEST_METHOD"],
                               environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""),
                               content_type=environ.get("CONTENT_TYPE") or None,
                               accept=environ.get("HTTP_ACCEPT") or None,
-                              credential_digest=credential_digest(platform.credential(environ)))
+                              credential_digest=credential_digest(credential))
         started = time.monotonic()
         sandbox.log.add(entry)
         sandbox.serving(+1)
+        extra_headers: list = []
 
         def recording_start_response(status: str, headers: list, exc_info: Any = None) -> Any:
             entry.status = int(status.split(" ", 1)[0])
+            headers = [h for h in headers if h[0].lower() not in
+                       {name.lower() for name, value in extra_headers}] + extra_headers
             return start_response(status, headers, exc_info) if exc_info else \
                 start_response(status, headers)
 
         try:
             if sandbox.latency:
                 time.sleep(sandbox.latency)
-            fault = sandbox.faults.take(platform.name, entry.method, entry.path,
-                                        platform.credential(environ))
+            fault = sandbox.faults.take(platform.name, entry.method, entry.path, credential)
             if fault is not None:
                 entry.fault = fault.action
                 if fault.delay:
@@ -405,7 +563,7 @@ class _Instrumented:
                 if fault.action == "echo":
                     # A proxy's page: ``message`` and ``headers`` with ``{credential}`` replaced
                     # by the credential the request presented, as text/html.
-                    presented = platform.credential(environ) or ""
+                    presented = credential or ""
                     return Response(fault.message.replace("{credential}", presented),
                                     status=fault.status, content_type="text/html",
                                     headers={k: v.replace("{credential}", presented)
@@ -415,12 +573,36 @@ class _Instrumented:
                     return Response(b'{"truncated": ', status=200,
                                     content_type=platform.content_type)(
                         environ, recording_start_response)
+            if entry.method == "GET" and platform.transient_get_errors > 0:
+                with sandbox.lock:
+                    transient = platform.transient_get_errors > 0
+                    platform.transient_get_errors -= transient
+                if transient:
+                    entry.fault = "transient"
+                    return platform.error(platform.transient_get_status, "transient error")(
+                        environ, recording_start_response)
             if platform.rate_limiter is not None:
-                wait = platform.rate_limiter.check(platform.credential(environ) or "anonymous")
+                key = credential or "anonymous"
+                wait = platform.rate_limiter.check(key)
                 if wait:
-                    return platform.rate_limited(wait)(environ, recording_start_response)
+                    return platform.refusal(key, wait)(environ, recording_start_response)
+                extra_headers.extend(platform.rate_limit_state(key).items())
+            if fault is not None and fault.action in ANSWER_FAULTS:
+                with sandbox.lock:     # the platform acts; its answer is replaced
+                    for dummy in platform.app(environ, lambda *args: None):
+                        pass
+                return self._hostile(fault, environ, recording_start_response)
+            captured: list = []
             with sandbox.lock:
-                body = b"".join(platform.app(environ, recording_start_response))
+                issued = sandbox.secrets.count()
+                body = b"".join(platform.app(environ, lambda *args: captured.append(args)))
+                if platform.secret_suffix:
+                    body = _suffixed(body, sandbox.secrets.issued_since(issued),
+                                     platform.secret_suffix)
+            status, headers = captured[-1][:2]
+            recording_start_response(status, [
+                (name, str(len(body)) if name.lower() == "content-length" else value)
+                for name, value in headers])
             if fault is not None and fault.action == "lost_response":
                 # The platform acted; the client never hears of it.
                 return self._drop(environ, lambda *a: None)
@@ -428,6 +610,43 @@ class _Instrumented:
         finally:
             entry.seconds = time.monotonic() - started
             sandbox.serving(-1)
+
+    def _hostile(self, fault: Fault, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        content_type = self.platform.content_type
+        if fault.action == "trickle" and fault.where == "headers":
+            return self._trickle_headers(fault, environ, start_response)
+        if fault.action == "trickle":
+            body = b'{"data": "' + b"x" * max(0, fault.size - 12) + b'"}'
+            return Response(_trickled(body, fault.interval), status=200,
+                            headers={"Content-Length": str(len(body))},
+                            content_type=content_type, direct_passthrough=True)(
+                environ, start_response)
+        if fault.action == "deep_json":
+            depth = fault.size or 100000
+            return Response(b"[" * depth + b"]" * depth, status=200,
+                            content_type=content_type)(environ, start_response)
+        if fault.action == "huge_body":
+            headers = {"Content-Length": str(fault.size)} if fault.where == "declared" else {}
+            return Response(_filler(fault.size), status=200, headers=headers,
+                            content_type=content_type, direct_passthrough=True)(
+                environ, start_response)
+        return Response(_filler(None), status=200, content_type=content_type,
+                        direct_passthrough=True)(environ, start_response)     # endless_body
+
+    @staticmethod
+    def _trickle_headers(fault: Fault, environ: dict, start_response: Callable) -> list[bytes]:
+        """The status line and headers, one byte every ``interval`` seconds, never ending (or
+        ending after ``size`` bytes); then the connection is closed."""
+        sock = environ.get("werkzeug.socket")
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Trickle: "
+        limit = fault.size or 10 ** 9
+        try:
+            for position in range(limit):
+                sock.sendall(head[position:position + 1] if position < len(head) else b"y")
+                time.sleep(fault.interval)
+        except OSError:
+            pass
+        return _Instrumented._drop(environ, start_response)
 
     @staticmethod
     def _drop(environ: dict, start_response: Callable) -> list[bytes]:
@@ -439,6 +658,33 @@ class _Instrumented:
                 pass
         start_response("500 Dropped", [("Content-Length", "0")])
         return []
+
+
+def _suffixed(body: bytes, secrets: list[str], suffix: str) -> bytes:
+    """``body`` with each of ``secrets`` followed by ``suffix`` where it appears as a JSON
+    string (the value a create or roll returns)."""
+    for value in secrets:
+        body = body.replace(json.dumps(value).encode(), json.dumps(value + suffix).encode())
+    return body
+
+
+def _trickled(body: bytes, interval: float) -> Iterator[bytes]:
+    for position in range(len(body)):
+        yield body[position:position + 1]
+        time.sleep(interval)
+
+
+#: one chunk of a huge or endless body
+_CHUNK = b"x" * (1 << 20)
+
+
+def _filler(size: int | None) -> Iterator[bytes]:
+    """``size`` bytes of filler (None: for ever), a chunk at a time."""
+    sent = 0
+    while size is None or sent < size:
+        chunk = _CHUNK if size is None else _CHUNK[:size - sent]
+        sent += len(chunk)
+        yield chunk
 
 
 class _QuietHandler(WSGIRequestHandler):

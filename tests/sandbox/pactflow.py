@@ -126,7 +126,8 @@ class PactFlow(Platform):
             if self.secrets.is_live(token.value):
                 self.secrets.revoke(token.value)
         for switch in self.SWITCHES:
-            self.__dict__.pop(switch, None)     # back to the class defaults
+            self.__dict__.pop(switch, None)
+        self.reset_generic_switches()     # back to the class defaults
         self.rate_limiter = None
         self.admin_token = self.setup()
         return self.admin_token

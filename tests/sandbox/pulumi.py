@@ -231,7 +231,8 @@ class Pulumi(Platform):
         for token in list(self._tokens.values()):
             self._delete(token)
         for switch in self.SWITCHES:
-            self.__dict__.pop(switch, None)     # back to the class defaults
+            self.__dict__.pop(switch, None)
+        self.reset_generic_switches()     # back to the class defaults
         self.rate_limiter = None
         self.admin_token = self.setup()
         return self.admin_token
@@ -721,7 +722,7 @@ class Pulumi(Platform):
         """One page of the caller's tokens, filtered, searched and sorted as the query asks."""
         args = request.args
         shown = self._choice("filter", FILTERS, "active")
-        page_size = self._page_size(args.get("maxResults"))
+        page_size = self.served(self._page_size(args.get("maxResults")))
         offset = decode_cursor(args["continuationToken"]) if args.get("continuationToken") else 0
         search = args.get("search", "").lower()
         now = epoch(self.now())

@@ -521,8 +521,8 @@ class TFE(WorkspaceVariables, Platform):
     def _page(self, items: list, render: Callable[[Any], dict]) -> Response:
         """One page of ``items`` with ``links`` and all six ``meta.pagination`` keys."""
         number = positive_int(request.args.get("page[number]"), 1)
-        size = min(positive_int(request.args.get("page[size]"), DEFAULT_PAGE_SIZE),
-                   MAX_PAGE_SIZE)
+        size = self.served(min(positive_int(request.args.get("page[size]"), DEFAULT_PAGE_SIZE),
+                               MAX_PAGE_SIZE))
         total_pages = max(1, math.ceil(len(items) / size))
         pagination = {
             "current-page": number,
@@ -537,8 +537,7 @@ class TFE(WorkspaceVariables, Platform):
                           "links": self._links(pagination),
                           "meta": {"pagination": pagination}})
 
-    @staticmethod
-    def _links(pagination: dict) -> dict:
+    def _links(self, pagination: dict) -> dict:
         kept = [(key, value) for key, value in request.args.items(multi=True)
                 if not key.startswith("page[")]
 
@@ -546,7 +545,8 @@ class TFE(WorkspaceVariables, Platform):
             if page is None:
                 return None
             query = kept + [("page[number]", page), ("page[size]", pagination["page-size"])]
-            return f"{request.base_url}?{urlencode(query)}"    # brackets percent-encoded
+            # brackets percent-encoded
+            return self.absolute_link(f"{request.base_url}?{urlencode(query)}")
 
         return {"self": link(pagination["current-page"]), "first": link(1),
                 "prev": link(pagination["prev-page"]), "next": link(pagination["next-page"]),

@@ -69,6 +69,26 @@ def seconds(value, option, default):
     return number
 
 
+def retry_wait(value, option, default=120.0):
+    """Seconds a request may spend waiting between its retries in all (0: never wait)."""
+    if value is None or value == '':
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1
+    if isinstance(value, bool) or not 0 <= number <= 3600:
+        raise SinkError('%s: expected a number of seconds between 0 and 3600, got %r'
+                        % (option, value))
+    return number
+
+
+def retry_policy(max_retry_wait):
+    """The HTTP client's retry policy for ``max_retry_wait`` (as the modules build it)."""
+    from ansible_collections.tokenops.tokens.plugins.module_utils._client import RetryPolicy
+    return RetryPolicy(max_total_wait=max_retry_wait, max_wait=min(60.0, max_retry_wait))
+
+
 def url(value, option):
     """An http(s) URL without credentials in it, without a trailing slash."""
     value = text(value, option, required=True)
@@ -79,6 +99,22 @@ def url(value, option):
         raise SinkError('%s: must not hold credentials; give them in their own options'
                         % option)
     return value.rstrip('/')
+
+
+def same_place(value):
+    """``value`` (a URL) as two spellings of one place compare: scheme and host in lower case,
+    the scheme's default port and trailing slashes left out. For :attr:`Sink.target` only."""
+    from urllib.parse import urlsplit
+    try:
+        parts = urlsplit(str(value).strip())
+        port = parts.port
+    except ValueError:
+        return str(value).strip().rstrip('/')
+    scheme = (parts.scheme or '').lower()
+    host = (parts.hostname or '').lower()
+    if port and (scheme, port) not in (('http', 80), ('https', 443)):
+        host = '%s:%d' % (host, port)
+    return '%s://%s%s' % (scheme, host, parts.path.rstrip('/'))
 
 
 def redact(message, secrets):

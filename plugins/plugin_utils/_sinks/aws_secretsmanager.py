@@ -28,6 +28,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import re
 import uuid
 
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import _options as opt
@@ -49,6 +50,9 @@ CURRENT, PENDING = 'AWSCURRENT', 'AWSPENDING'
 DENIED = ('AccessDeniedException', 'AccessDenied')
 TIMEOUT = 30
 DESCRIPTION = 'API token %s (%s), delivered by the tokenops.tokens rotate role'
+#: a secret's ARN: AWS appends a hyphen and six random characters to the name
+ARN = re.compile(r'^arn:aws[a-z-]*:secretsmanager:(?P<region>[a-z0-9-]+):[0-9]*:secret:'
+                 r'(?P<name>.*?(?P<suffix>-[A-Za-z0-9]{6})?)$')
 
 
 class Previous:
@@ -124,8 +128,20 @@ class AwsSecretsManagerSink(Sink):
     # -- names ----------------------------------------------------------------------------------
     @property
     def target(self):
-        place = self.options.get('endpoint_url') or self.options.get('region') or ''
-        return 'aws_secretsmanager:%s:%s' % (place, self.options['name'])
+        """The secret, whatever its fields, by region (or endpoint) and name: an ARN names its
+        region and its secret's name (``arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-xxxxxx``,
+        AWS's six characters after the name left out), so one secret named by name in one item
+        and by ARN in another is found. (The account is left out, since a name does not say it:
+        two accounts' secrets of one name and region are refused too.)"""
+        name, region = self.options['name'], self.options.get('region')
+        arn = ARN.match(name)
+        if arn:
+            region, name = arn.group('region'), arn.group('name')
+            if arn.group('suffix') is not None:
+                name = name[:-len(arn.group('suffix'))]
+        endpoint = self.options.get('endpoint_url')
+        place = opt.same_place(endpoint) if endpoint else (region or '').lower()
+        return 'aws_secretsmanager:%s:%s' % (place, name)
 
     def describe(self):
         key = self.options.get('key')
@@ -214,6 +230,9 @@ class AwsSecretsManagerSink(Sink):
     def _create_empty(self):
         previous = Previous(value={} if self.options.get('key') else None)
         if self.check_mode:
+            self.notes.append('%s: the secret does not exist; a real run creates it, empty, '
+                              'before issuing (this identity needs secretsmanager:CreateSecret)'
+                              % self.describe())
             return previous
         try:
             answer = self._call('name: the secret does not exist, and creating it',
@@ -242,9 +261,14 @@ class AwsSecretsManagerSink(Sink):
         except botocore.exceptions.ClientError as exc:
             raise self._fail('reading the secret\'s value failed: %s' % _code(exc))
         value = answer.get('SecretString')
+        if value is None and answer.get('SecretBinary') is not None:
+            raise self._fail('name: the secret holds a binary value (SecretBinary), which a '
+                             'token (a SecretString) would replace under its consumers; give '
+                             'a secret of its own')
         if key:
             try:
-                parsed = json.loads(value) if value is not None else None
+                # An empty value holds no field: the token's field is its first.
+                parsed = json.loads(value) if (value or '').strip() else {}
             except ValueError:
                 parsed = None
             if not isinstance(parsed, dict):

@@ -26,16 +26,18 @@ import re
 from datetime import datetime, timedelta, timezone
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
-    ApiClient, ApiError, AuthenticationError, TokenOpsError, decode_json_error,
+    AmbiguousWriteError, ApiClient, ApiError, AuthenticationError, TokenOpsError,
+    decode_json_error,
 )
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import _options as opt
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.base import Sink, SinkError
 
 DEFAULT_API_URL = 'https://api.github.com'
 TOKEN_ENV = ('GITHUB_TOKEN', 'GH_TOKEN')
 VISIBILITIES = ('all', 'private', 'selected')
 _NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
-_PART = re.compile(r'^[A-Za-z0-9_.-]+$')
-_ENVIRONMENT = re.compile(r'^[^/\x00-\x1f]+$')
+_PART = re.compile(r'^(?!\.\.?$)[A-Za-z0-9_.-]+$')      # a name, never . or ..
+_ENVIRONMENT = re.compile(r'^(?!\.\.?$)[^/\x00-\x1f]+$')
 API_VERSION = '2022-11-28'
 #: how far GitHub's clock may be behind the controller's when a write is confirmed by time
 CLOCK_SKEW = timedelta(minutes=5)
@@ -64,6 +66,22 @@ def _check_url(value, option):
     return value.strip().rstrip('/')
 
 
+def connection_options(raw, where):
+    """``validate_certs``, ``timeout`` and ``max_retry_wait``, checked and defaulted as the
+    platform modules do."""
+    return dict(validate_certs=opt.boolean(raw.get('validate_certs'), where + '.validate_certs',
+                                           True),
+                timeout=opt.seconds(raw.get('timeout'), where + '.timeout', 30),
+                max_retry_wait=opt.retry_wait(raw.get('max_retry_wait'),
+                                              where + '.max_retry_wait'))
+
+
+def _repository_name(name):
+    """``name`` or ``owner/name``, each part a GitHub name (never ``.`` or ``..``)."""
+    parts = name.split('/') if isinstance(name, str) else []
+    return 1 <= len(parts) <= 2 and all(_PART.match(part) for part in parts)
+
+
 def _sealed_box_class():
     try:
         from nacl.public import PublicKey, SealedBox
@@ -85,7 +103,8 @@ class GitHubSecretSink(Sink):
 
     type = 'github_secret'
     OPTIONS = ('type', 'key', 'repository', 'environment', 'organization', 'visibility',
-               'selected_repositories', 'api_url', 'token', 'validate_certs', 'timeout')
+               'selected_repositories', 'api_url', 'token', 'validate_certs', 'timeout',
+               'max_retry_wait')
 
     @classmethod
     def check_options(cls, raw, where, default_variable):
@@ -128,7 +147,7 @@ class GitHubSecretSink(Sink):
                 raise SinkError('%s.selected_repositories: needs visibility: selected' % where)
             if visibility == 'selected':
                 if not isinstance(selected, list) or not selected or not all(
-                        isinstance(n, str) and 1 <= len(n.split('/')) <= 2 for n in selected):
+                        _repository_name(n) for n in selected):
                     raise SinkError('%s.selected_repositories: a list of repository names (name '
                                     'or owner/name) is required with visibility: selected'
                                     % where)
@@ -143,8 +162,7 @@ class GitHubSecretSink(Sink):
         if any(c.isspace() for c in token):
             raise SinkError('%s.token: must not contain white space' % where)
         checked['token'] = token
-        checked['validate_certs'] = raw.get('validate_certs') is not False
-        checked['timeout'] = raw.get('timeout') or 30
+        checked.update(connection_options(raw, where))
         if _sealed_box_class() is None:
             raise SinkError('%s: the github_secret sink needs the PyNaCl Python library on the '
                             'controller (pip install PyNaCl) to seal the secret' % where)
@@ -172,7 +190,10 @@ class GitHubSecretSink(Sink):
 
     @property
     def target(self):
-        return (self.options['api_url'], self._scope, self.options['key'])
+        """The secret: GitHub's names of owners, repositories, organizations and environments
+        are case-insensitive, as the secret's own name is (kept upper-case)."""
+        return '%s:%s%s/secrets/%s' % (self.type, opt.same_place(self.options['api_url']),
+                                       self._scope.lower(), self.options['key'])
 
     def describe(self):
         options = self.options
@@ -194,7 +215,9 @@ class GitHubSecretSink(Sink):
                                      decode_json_error(_github_error),
                                      timeout=options['timeout'],
                                      validate_certs=options['validate_certs'],
-                                     accept='application/vnd.github+json')
+                                     retry=opt.retry_policy(options['max_retry_wait']),
+                                     accept='application/vnd.github+json',
+                                     platform='GitHub', credential_option='%s.token' % self.where)
             self._client.session.headers['X-GitHub-Api-Version'] = API_VERSION
         return self._client
 
@@ -255,6 +278,12 @@ class GitHubSecretSink(Sink):
                 if not body or not body.get('id'):
                     raise SinkError('%s.selected_repositories: repository %s not found, or not '
                                     'visible to the token' % (self.where, name))
+                owner = str((body.get('owner') or {}).get('login') or name.split('/')[0])
+                if owner.lower() != self.options['organization'].lower():
+                    # An organization secret is for the organization's own repositories.
+                    raise SinkError('%s.selected_repositories: %s is not a repository of the '
+                                    'organization %s' % (self.where, name,
+                                                         self.options['organization']))
                 ids.append(int(body['id']))
             self._repository_ids = ids
         return self._repository_ids
@@ -293,11 +322,12 @@ class GitHubSecretSink(Sink):
         """``PUT`` the sealed secret (replaying it writes the same value again), then confirm
         by ``updated_at`` that GitHub holds a write of this moment: later than the one the
         preflight saw, or (GitHub keeps whole seconds) of this run's time, give or take the
-        clocks' skew."""
+        clocks' skew. A ``PUT`` without a clear answer is settled the same way."""
         self.client.remember_secret(secret)
         started = datetime.now(timezone.utc) - CLOCK_SKEW
         path = '%s/secrets/%s' % (self._scope, self.options['key'])
         public_key = self._public_key or self._read_public_key()
+        what = 'writing secret %s' % self.options['key']
         try:
             try:
                 self.client.put(path, self._body(secret, public_key), idempotent=True)
@@ -309,13 +339,50 @@ class GitHubSecretSink(Sink):
                 self.client.put(path, self._body(secret, self._read_public_key()),
                                 idempotent=True)
         except TokenOpsError as exc:
-            raise self._failure(exc, 'writing secret %s' % self.options['key'])
-        written = _timestamp((self._metadata() or {}).get('updated_at'))
-        previous = self._previous_update
-        if written is None or not ((previous is None or written > previous)
-                                   or written >= started):
+            if write_refused(exc):
+                raise self._failure(exc, what)
+            # No clear answer (no answer, a 5xx, an unreadable one): GitHub may have acted.
+            if self._landed(started, exc, what):
+                return
+            raise self._failure(exc, what)
+        if not self._landed(started):
             raise SinkError('%s: GitHub did not confirm the write (the secret\'s updated_at is '
-                            'older than this run\'s write)' % self.describe())
+                            'older than this run\'s write)' % self.describe(), maybe_written=True)
+
+    def _landed(self, started, exc=None, what=None):
+        """Whether the secret's ``updated_at`` shows a write of this run: True, False, or (after
+        a failed ``exc``) a ``SinkError`` with ``maybe_written`` when it cannot be told."""
+        try:
+            written = _timestamp((self._metadata() or {}).get('updated_at'))
+        except SinkError:
+            if exc is None:
+                raise SinkError('%s: GitHub did not confirm the write (its metadata cannot be '
+                                'read)' % self.describe(), maybe_written=True)
+            raise SinkError('%s: %s failed (%s) and whether GitHub took it cannot be read back'
+                            % (self.describe(), what, _said(exc)), maybe_written=True)
+        previous = self._previous_update
+        if written is None:
+            return False
+        if previous is None or written > previous:
+            return True
+        if exc is not None and written >= started:
+            # Written within the clocks' skew of this run, but not after what the preflight
+            # saw (GitHub keeps whole seconds): this run's write or not, no one can tell.
+            raise SinkError('%s: %s failed (%s) and whether GitHub took it cannot be told'
+                            % (self.describe(), what, _said(exc)), maybe_written=True)
+        return exc is None and written >= started
+
+
+def write_refused(exc):
+    """Whether a failed write was refused by the server (a 4xx answer: nothing was changed),
+    rather than left without a clear answer (none, a 5xx, an unreadable one)."""
+    status = getattr(exc, 'status', None)
+    return isinstance(exc, ApiError) and not isinstance(exc, AmbiguousWriteError) \
+        and status is not None and 400 <= status < 500
+
+
+def _said(exc):
+    return getattr(exc, 'platform_message', None) or str(exc)
 
 
 def _quote(value):

@@ -18,10 +18,57 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.base import Sink, SinkError
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.file import check_path
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.vault_file import _first_line
+
+
+#: the modules whose failure message ansible-core prints even when the task is ``no_log``, and
+#: the arguments that become it
+FAILURE_MESSAGES = {
+    'fail': ('msg',),
+    'assert': ('fail_msg', 'msg', 'success_msg'),
+}
+SECRET_VARIABLE = re.compile(r'\brotate_secret\b')
+
+
+def printed_secret(tasks, where='task'):
+    """Where a task file puts ``rotate_secret`` into text ansible-core prints whatever
+    ``no_log`` says (a task's or a block's name, a ``fail`` or ``assert`` message), as
+    ``task 2 (its name)``, or None. Only what the file says: a message built elsewhere (a
+    variable, an include) is not followed."""
+    for number, task in enumerate(tasks, 1):
+        if not isinstance(task, dict):
+            continue
+        here = '%s %d' % (where, number)
+        if _mentions(task.get('name')):
+            return '%s (its name)' % here
+        for section in ('block', 'rescue', 'always'):
+            if isinstance(task.get(section), list):
+                found = printed_secret(task[section], '%s, %s task' % (here, section))
+                if found:
+                    return found
+        for action, value in task.items():
+            short = str(action).rsplit('.', 1)[-1]
+            if short not in FAILURE_MESSAGES or not str(action).startswith(
+                    ('ansible.builtin.', 'ansible.legacy.', short)):
+                continue
+            if isinstance(value, str):
+                if _mentions(value):
+                    return '%s (its %s message)' % (here, short)
+            elif isinstance(value, dict):
+                for argument in FAILURE_MESSAGES[short]:
+                    if _mentions(value.get(argument)):
+                        return '%s (its %s %s)' % (here, short, argument)
+    return None
+
+
+def _mentions(value):
+    if isinstance(value, (list, tuple)):
+        return any(_mentions(v) for v in value)
+    return isinstance(value, str) and SECRET_VARIABLE.search(value) is not None
 
 
 class TasksSink(Sink):
@@ -57,6 +104,12 @@ class TasksSink(Sink):
                 raise SinkError('the task file is not valid YAML: %s' % _first_line(exc))
             if tasks is not None and not isinstance(tasks, list):
                 raise SinkError('the task file must hold a list of tasks')
+            printed = printed_secret(tasks or [])
+            if printed:
+                raise SinkError(
+                    '%s holds rotate_secret, which ansible-core prints even with no_log (every '
+                    'task\'s name, a failed task\'s message): leave the secret out of it, or '
+                    'the new secret would be in the run\'s output' % printed)
         except SinkError as exc:
             raise SinkError('%s: %s' % (self.describe(), exc))
         return None

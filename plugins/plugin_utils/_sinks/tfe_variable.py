@@ -27,14 +27,17 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
     ApiClient, AuthenticationError, TokenOpsError,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._paging import iter_jsonapi
-from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import API
+from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import API, PLATFORMS
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import _options as opt
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.base import Sink, SinkError
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.github_secret import (
-    _check_url,
+    _check_url, _said, connection_options, write_refused,
 )
 
 DEFAULT_API_URL = 'https://app.terraform.io'
 CATEGORIES = ('env', 'terraform')
+#: how many of a variable set's workspaces the check for their own variable of the key reads
+SHADOW_CHECKS = 20
 
 
 def _flag(raw, name, where, default):
@@ -51,7 +54,8 @@ class TfeVariableSink(Sink):
 
     type = 'tfe_variable'
     OPTIONS = ('type', 'organization', 'workspace', 'variable_set', 'key', 'category', 'hcl',
-               'sensitive', 'description', 'api_url', 'api_token', 'validate_certs', 'timeout')
+               'sensitive', 'description', 'api_url', 'api_token', 'validate_certs', 'timeout',
+               'max_retry_wait')
 
     @classmethod
     def check_options(cls, raw, where, default_variable):
@@ -61,8 +65,10 @@ class TfeVariableSink(Sink):
         for option in ('organization', 'key'):
             if not isinstance(raw.get(option), str) or not raw.get(option):
                 raise SinkError('%s.%s: required' % (where, option))
+        if raw['organization'] in ('.', '..') or '/' in raw['organization']:
+            raise SinkError('%s.organization: must be a name' % where)
         holder = workspace if workspace is not None else variable_set
-        if not isinstance(holder, str) or not holder or '/' in holder:
+        if not isinstance(holder, str) or not holder or '/' in holder or holder in ('.', '..'):
             option = 'workspace' if workspace is not None else 'variable_set'
             raise SinkError('%s.%s: must be a name' % (where, option))
         category = raw.get('category') or 'env'
@@ -84,8 +90,7 @@ class TfeVariableSink(Sink):
                     hcl=_flag(raw, 'hcl', where, False),
                     sensitive=_flag(raw, 'sensitive', where, True), description=description,
                     api_url=_check_url(api_url, where + '.api_url'), api_token=token,
-                    validate_certs=raw.get('validate_certs') is not False,
-                    timeout=raw.get('timeout') or 30)
+                    **connection_options(raw, where))
 
     def __init__(self, options, where, label, provider):
         super(TfeVariableSink, self).__init__(options, where, label, provider)
@@ -96,11 +101,13 @@ class TfeVariableSink(Sink):
         self._existing = None
         #: the sink authenticates as the rotation does (same instance, same credential)
         self._shares_rotation_credential = False
+        #: the variable set's document, once found (``variable_set`` only)
+        self._varset = None
 
     def rotating(self, platform, base_url, credential):
         self._shares_rotation_credential = (
-            platform == 'tfe' and credential == self.options['api_token']
-            and base_url.rstrip('/') == self.options['api_url'])
+            platform == 'tfe' and credential == self.options['api_token'] and (
+                opt.same_place(base_url) == opt.same_place(self.options['api_url'])))
 
     @property
     def _holder_option(self):
@@ -108,9 +115,13 @@ class TfeVariableSink(Sink):
 
     @property
     def target(self):
+        """The variable: by key and category in its workspace or set. Organization names are
+        case-insensitive to the TFE API (hashicorp/terraform-provider-tfe#299)."""
         options = self.options
-        return (options['api_url'], options['organization'], self._holder_option,
-                options[self._holder_option], options['category'], options['key'])
+        return '%s:%s/%s/%s %s/%s (%s)' % (
+            self.type, opt.same_place(options['api_url']), options['organization'].lower(),
+            self._holder_option, options[self._holder_option], options['key'],
+            options['category'])
 
     def describe(self):
         options = self.options
@@ -129,8 +140,11 @@ class TfeVariableSink(Sink):
                                      'Bearer %s' % options['api_token'], spec.decode_error,
                                      timeout=options['timeout'],
                                      validate_certs=options['validate_certs'],
+                                     retry=opt.retry_policy(options['max_retry_wait']),
                                      accept=spec.accept, content_type=spec.content_type,
-                                     content_type_on=spec.content_type_on)
+                                     content_type_on=spec.content_type_on,
+                                     platform=PLATFORMS['tfe'].title,
+                                     credential_option='%s.api_token' % self.where)
         return self._client
 
     def _failure(self, exc, what, subject=None):
@@ -171,6 +185,7 @@ class TfeVariableSink(Sink):
                 if attributes.get('name') == options['variable_set']:
                     if (attributes.get('permissions') or {}).get('can-update') is False:
                         raise SinkError('%s.api_token: may not update %s' % (self.where, words))
+                    self._varset = varset
                     return '/varsets/%s/relationships/vars' % varset['id'], True
         except TokenOpsError as exc:
             raise self._failure(exc, 'reading the %s' % words, words)
@@ -180,10 +195,21 @@ class TfeVariableSink(Sink):
         raise SinkError('%s.variable_set: %s not found, or not visible to api_token'
                         % (self.where, words))
 
-    def _variables(self, paged):
+    def _variables(self, paged, credential=None):
         if paged:
             return list(iter_jsonapi(self.client, self._vars_path))
-        return self.client.get(self._vars_path).get('data') or []
+        return self.client.request('GET', self._vars_path,
+                                   credential=credential).get('data') or []
+
+    def _find_variable(self, variables):
+        """The variable with this key and category (its ``attributes`` a dict), or None."""
+        found = None
+        for variable in variables:
+            attributes = variable.get('attributes') or {}
+            if attributes.get('key') == self.options['key'] and \
+                    attributes.get('category') == self.options['category']:
+                found = dict(variable, attributes=attributes)
+        return found
 
     def preflight(self):
         """The workspace or set exists and may be written; the variable, if any, found by key
@@ -194,41 +220,80 @@ class TfeVariableSink(Sink):
         except TokenOpsError as exc:
             raise self._failure(exc, 'listing the variables')
         self._existing = None
-        for variable in variables:
-            attributes = variable.get('attributes') or {}
-            if attributes.get('key') == self.options['key'] and \
-                    attributes.get('category') == self.options['category']:
-                self._existing = (variable['id'], attributes.get('version-id'),
-                                  bool(attributes.get('sensitive')))
+        variable = self._find_variable(variables)
+        if variable is not None:
+            attributes = variable['attributes']
+            self._existing = (variable['id'], attributes.get('version-id'),
+                              bool(attributes.get('sensitive')))
         if self._existing and self._existing[2] and not self.options['sensitive']:
             raise SinkError('%s.sensitive: the variable is sensitive, and TFE cannot make a '
                             'sensitive variable non-sensitive' % self.where)
+        if self._varset is not None:
+            self._note_shadowing_workspaces()
         return dict(exists=self._existing is not None)
+
+    def _note_shadowing_workspaces(self):
+        """A workspace's own variable of the same key and category wins over a variable set's,
+        unless the set is a priority set (TFE's variable precedence): its runs would keep reading
+        their own value. Said in the report's notes (the set's other workspaces do read the new
+        secret); at most :data:`SHADOW_CHECKS` workspaces are looked at."""
+        attributes = self._varset.get('attributes') or {}
+        if attributes.get('priority') or attributes.get('global'):
+            return
+        related = ((self._varset.get('relationships') or {}).get('workspaces') or {}).get(
+            'data') or []
+        shadowed = []
+        for workspace in related[:SHADOW_CHECKS]:
+            try:
+                own = self.client.get('/workspaces/%s/vars' % quote(str(workspace.get('id')),
+                                                                    safe='')).get('data') or []
+            except (TokenOpsError, AttributeError):
+                continue
+            if self._find_variable(own) is not None:
+                shadowed.append(str(workspace.get('id')))
+        if shadowed:
+            self.notes.append(
+                '%s: workspace%s %s ha%s a variable %s (%s) of %s own, which wins over the '
+                'variable set\'s (it is not a priority set): %s runs keep reading %s own value'
+                % (self.describe(), 's' if len(shadowed) > 1 else '', ', '.join(shadowed),
+                   've' if len(shadowed) > 1 else 's', self.options['key'],
+                   self.options['category'], 'their' if len(shadowed) > 1 else 'its',
+                   'their' if len(shadowed) > 1 else 'its',
+                   'their' if len(shadowed) > 1 else 'its'))
 
     # -- write -----------------------------------------------------------------------------
     def write(self, secret, token, record):
         """One ``PATCH`` of the variable found by key (or one ``POST`` when there is none),
         confirmed by a new ``version-id``. When the sink authenticates as the rotation does and
         that credential is refused now, it was the token being rotated, replaced in place: the
-        write is made with the new secret (only ever sent to the same instance)."""
+        write is made with the new secret (only ever sent to the same instance). A write without
+        a clear answer is settled by reading the variable again."""
         self.client.remember_secret(secret)
+        credential = None
         try:
-            body = self._send(secret, None)
-        except AuthenticationError as exc:
-            if not self._shares_rotation_credential:
+            try:
+                body = self._send(secret, None)
+            except AuthenticationError:
+                if not self._shares_rotation_credential:
+                    raise
+                credential = secret
+                body = self._send(secret, credential)
+        except TokenOpsError as exc:
+            if write_refused(exc):
                 raise self._failure(exc, 'writing variable %s' % self.options['key'])
-            body = self._send(secret, secret)
+            # No clear answer: TFE may have acted (a POST is never sent twice).
+            body = self._settle(exc, credential)
         data = (body or {}).get('data') or {}
         version = (data.get('attributes') or {}).get('version-id')
         before = self._existing[1] if self._existing else None
         if not data.get('id') or not version or version == before:
             raise SinkError('%s: the TFE API did not confirm the write (no new version-id)'
-                            % self.describe())
+                            % self.describe(), maybe_written=True)
         self._existing = (data['id'], version, self.options['sensitive'])
 
     def _send(self, secret, credential):
-        """One PATCH of the existing variable, or one POST; an authentication failure is
-        raised as it is (a 401 acted on nothing), any other as a ``SinkError``."""
+        """One PATCH of the existing variable, or one POST; what the client raises is raised
+        as it is."""
         if self._vars_path is None:
             self.preflight()
         options = self.options
@@ -236,17 +301,28 @@ class TfeVariableSink(Sink):
                           hcl=options['hcl'], sensitive=options['sensitive'])
         if options['description'] is not None:
             attributes['description'] = options['description']
-        try:
-            if self._existing:
-                var_id = self._existing[0]
-                return self.client.request(
-                    'PATCH', '%s/%s' % (self._vars_path, var_id), idempotent=True,
-                    body=dict(data=dict(type='vars', id=var_id, attributes=attributes)),
-                    credential=credential)
-            return self.client.request('POST', self._vars_path, body=dict(
-                data=dict(type='vars', attributes=attributes)), idempotent=False,
+        if self._existing:
+            var_id = self._existing[0]
+            return self.client.request(
+                'PATCH', '%s/%s' % (self._vars_path, var_id), idempotent=True,
+                body=dict(data=dict(type='vars', id=var_id, attributes=attributes)),
                 credential=credential)
-        except AuthenticationError:
-            raise
-        except TokenOpsError as exc:
-            raise self._failure(exc, 'writing variable %s' % options['key'])
+        return self.client.request('POST', self._vars_path, body=dict(
+            data=dict(type='vars', attributes=attributes)), idempotent=False,
+            credential=credential)
+
+    def _settle(self, exc, credential):
+        """After a write without a clear answer: the variable as it is now (a document like the
+        write's answer) when it changed since the preflight (a new version, or created), else
+        the write's failure; ``maybe_written`` when the variable cannot be read."""
+        what = 'writing variable %s' % self.options['key']
+        try:
+            found = self._find_variable(self._variables(self._vars_path.startswith('/varsets/'),
+                                                        credential))
+        except (TokenOpsError, KeyError, TypeError, AttributeError):
+            raise SinkError('%s: %s failed (%s) and whether TFE took it cannot be read back'
+                            % (self.describe(), what, _said(exc)), maybe_written=True)
+        before = self._existing[1] if self._existing else None
+        if found is not None and found['attributes'].get('version-id') not in (None, before):
+            return dict(data=found)
+        raise self._failure(exc, what)

@@ -158,7 +158,10 @@ class VaultKvSink(Sink):
 
     @property
     def target(self):
-        return 'vault_kv:%s/%s' % (self.options['url'], self.secret_path)
+        """The secret, wherever its fields: two tokens at one path would each make the other's
+        check-and-set fail. A namespace is a path prefix to Vault (``ns1`` with the mount
+        ``secret`` is the mount ``ns1/secret``), so ``secret_path`` compares as Vault sees it."""
+        return 'vault_kv:%s/%s' % (opt.same_place(self.options['url']), self.secret_path)
 
     def describe(self):
         return 'vault_kv:%s/%s#%s' % (self.options['url'], self.secret_path, self.options['key'])
@@ -203,22 +206,27 @@ class VaultKvSink(Sink):
     # -- preflight ------------------------------------------------------------------------------
     def preflight(self):
         """Logged in, a KV version 2 engine at ``engine_mount_point``, the token may read and
-        write the secret and its metadata; returns the secret's :class:`Previous` state."""
+        write the secret and its metadata; returns the secret's :class:`Previous` state.
+
+        What the token may do is asked first (``sys/capabilities-self`` answers for any path,
+        mounted or not): a token whose policies grant nothing there is told apart from a mount
+        that does not exist, which Vault answers alike to such a token."""
         client = self._client()
+        capabilities = self._capabilities(client)
         mount = self.options['engine_mount_point']
         with self._errors('reading the mount %s' % mount, 'engine_mount_point'):
             try:
                 found = client.adapter.get('/v1/sys/internal/ui/mounts/%s' % mount)
             except (vault_errors.Forbidden, vault_errors.InvalidPath, vault_errors.InvalidRequest):
-                raise self._fail('engine_mount_point: no secrets engine is mounted at %s (or '
-                                 'this token may use nothing under it)' % mount)
+                raise self._fail('engine_mount_point: no secrets engine is mounted at %s'
+                                 % mount)
         data = (found or {}).get('data') or {}
         version = str(((data.get('options') or {}).get('version')) or '1')
         if data.get('type') not in ('kv', 'generic') or version != '2':
             raise self._fail('engine_mount_point: %s is a %s engine (version %s); the vault_kv '
                              'sink needs KV version 2' % (mount, data.get('type'), version))
         previous = self._read_previous(client)
-        self._check_capabilities(client, previous.exists)
+        self._check_capabilities(capabilities, previous.exists)
         self._previous = previous
         return previous
 
@@ -241,19 +249,35 @@ class VaultKvSink(Sink):
         data = ((answer or {}).get('data') or {}).get('data') or {}
         return Previous(version, exists=True, data=dict(data), custom_metadata=custom)
 
-    def _check_capabilities(self, client, exists):
+    @property
+    def _paths(self):
+        """The API paths of the secret's data and metadata (inside a namespace: relative)."""
         mount, path = self.options['engine_mount_point'], self.options['path']
-        data_path, meta_path = '%s/data/%s' % (mount, path), '%s/metadata/%s' % (mount, path)
+        return '%s/data/%s' % (mount, path), '%s/metadata/%s' % (mount, path)
+
+    def _capabilities(self, client):
+        """What the token's policies grant on the data and metadata paths; fails naming
+        ``path`` when they grant nothing at all there."""
+        data_path, meta_path = self._paths
         with self._errors('checking what this token may do (sys/capabilities-self)', 'path'):
             answer = client.sys.get_capabilities(paths=[data_path, meta_path])
         found = (answer or {}).get('data') or answer or {}
+        granted = dict((where, set(found.get(where) or [])) for where in (data_path, meta_path))
+        if not granted[data_path] - set(['deny']):
+            raise self._fail('path: this token\'s policies grant nothing on %s (a token with '
+                             'only the default policy, or a deny); it needs read and create or '
+                             'update there, read and update on %s' % (data_path, meta_path))
+        return granted
+
+    def _check_capabilities(self, granted, exists):
+        data_path, meta_path = self._paths
         # Writing the data of a secret that does not exist needs create, of one that does update;
         # its metadata exists by the time custom_metadata is written: update.
         needs = {data_path: ('read', 'update' if exists else 'create'),
                  meta_path: ('read', 'update')}
         missing = []
-        for where, wanted in needs.items():
-            have = set(found.get(where) or [])
+        for where, wanted in sorted(needs.items()):
+            have = granted[where]
             if 'root' in have:
                 continue
             lacking = [cap for cap in wanted if cap not in have or 'deny' in have]

@@ -3,6 +3,7 @@
 Each expected call names the method, the URL (query string included) and what to answer: a
 status with JSON body and headers, or an exception to raise. One call too many or too few fails.
 """
+import io
 import json
 
 import requests
@@ -38,9 +39,14 @@ class Conversation(requests.Session):
         response.status_code = step.status
         response.headers.update(step.headers)
         if isinstance(step.body, (dict, list)):
-            response._content = json.dumps(step.body).encode()
+            content = json.dumps(step.body).encode()
+        elif isinstance(step.body, bytes):
+            content = step.body
         else:
-            response._content = (step.body or "").encode()
+            content = (step.body or "").encode()
+        # the body is read as a stream, as from the network (the client asks stream=True)
+        response.raw = io.BytesIO(content)
+        response._content = False
         response.url = request.url
         response.request = request
         return response

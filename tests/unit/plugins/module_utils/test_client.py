@@ -16,11 +16,11 @@ BASE = "https://api.example.test"
 SECRET = "s3cr3t-token-value-0123456789"
 
 
-def client(*expected, api="cloudflare", retry=None, trailing_slash=False):
+def client(*expected, api="cloudflare", retry=None, trailing_slash=False, base=BASE, **options):
     session = Conversation(*expected)
     sleeps = []
     spec = API[api]
-    made = ApiClient(BASE, f"Bearer {SECRET}", spec.decode_error, session=session,
+    made = ApiClient(base, f"Bearer {SECRET}", spec.decode_error, session=session, **options,
                      sleep=sleeps.append, clock=lambda: 1_700_000_000.0, retry=retry,
                      trailing_slash=trailing_slash)
     return made, session, sleeps
@@ -53,11 +53,12 @@ def test_result_info_stops_when_total_count_is_reached_without_an_empty_page():
 
 
 def test_result_info_without_counts_stops_on_the_empty_page():
-    full = {"result": [{"id": "a"}, {"id": "b"}]}
+    def full(n):
+        return {"result": [{"id": f"{n}a"}, {"id": f"{n}b"}]}
     c, session, _sleeps = client(
-        Expect("GET", f"{BASE}/t?page=1&per_page=2", body=full),
-        Expect("GET", f"{BASE}/t?page=2&per_page=2", body=full),
-        Expect("GET", f"{BASE}/t?page=3&per_page=2", body=full),
+        Expect("GET", f"{BASE}/t?page=1&per_page=2", body=full(1)),
+        Expect("GET", f"{BASE}/t?page=2&per_page=2", body=full(2)),
+        Expect("GET", f"{BASE}/t?page=3&per_page=2", body=full(3)),
         Expect("GET", f"{BASE}/t?page=4&per_page=2", body={"result": []}),
     )
     assert len(list(_paging.iter_result_info(c, "/t", per_page=2))) == 6
@@ -95,12 +96,13 @@ def test_next_links_are_followed_and_ids_with_a_pipe_are_encoded():
     assert session.finished()
 
 
-def test_a_next_link_to_another_host_is_refused_before_sending_the_credential():
+def test_a_next_link_outside_api_urls_path_is_refused_before_sending_the_credential():
     c, session, _sleeps = client(
-        Expect("GET", f"{BASE}/items/?page_size=100",
-               body={"results": [], "next": "https://evil.example.test/items/?page=2"}),
+        Expect("GET", f"{BASE}/v4/items/?page_size=100",
+               body={"results": [{"id": 1}], "next": "https://evil.example.test/items/?page=2"}),
+        base=f"{BASE}/v4",
     )
-    with pytest.raises(ApiError, match="not the api_url host"):
+    with pytest.raises(ApiError, match="outside api_url"):
         list(_paging.iter_next_links(c, "/items/"))
     assert session.finished()
 

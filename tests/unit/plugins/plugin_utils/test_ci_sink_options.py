@@ -49,6 +49,16 @@ def tfe(**raw):
     ({"repository": "a/b", "api_url": "https://u:p@x"}, WHERE + ".api_url: must not contain"),
     ({"repository": "a/b", "token": "has space"}, WHERE + ".token: must not contain white"),
     ({"repository": "a/b", "unknown": 1}, WHERE + ": unsupported option(s) unknown"),
+    ({"repository": "../.."}, WHERE + ".repository: must be owner/name"),
+    ({"repository": "a/b", "environment": ".."}, WHERE + ".environment: must be an environment"),
+    ({"organization": "a", "visibility": "selected", "selected_repositories": ["../x"]},
+     WHERE + ".selected_repositories: a list"),
+    ({"organization": "a", "visibility": "selected", "selected_repositories": [""]},
+     WHERE + ".selected_repositories: a list"),
+    ({"repository": "a/b", "timeout": "soon"}, WHERE + ".timeout: expected a number of seconds"),
+    ({"repository": "a/b", "timeout": 0}, WHERE + ".timeout: expected a number of seconds"),
+    ({"repository": "a/b", "validate_certs": "maybe"}, WHERE + ".validate_certs: expected true"),
+    ({"repository": "a/b", "max_retry_wait": -1}, WHERE + ".max_retry_wait: expected a number"),
 ])
 def test_github_secret_refuses_bad_options_naming_them(raw, message):
     with pytest.raises(SinkError) as failed:
@@ -105,6 +115,12 @@ def test_github_secret_targets_and_descriptions_never_hold_the_token():
     ({"workspace": "w", "hcl": 1}, WHERE + ".hcl: must be true or false"),
     ({"workspace": "w", "api_token": None}, WHERE + ".api_token: no credential given"),
     ({"workspace": "w", "api_url": "app.terraform.io"}, WHERE + ".api_url: must be"),
+    ({"workspace": ".."}, WHERE + ".workspace: must be a name"),
+    ({"variable_set": "."}, WHERE + ".variable_set: must be a name"),
+    ({"workspace": "w", "organization": ".."}, WHERE + ".organization: must be a name"),
+    ({"workspace": "w", "timeout": "soon"}, WHERE + ".timeout: expected a number of seconds"),
+    ({"workspace": "w", "validate_certs": "maybe"}, WHERE + ".validate_certs: expected true"),
+    ({"workspace": "w", "max_retry_wait": "x"}, WHERE + ".max_retry_wait: expected a number"),
 ])
 def test_tfe_variable_refuses_bad_options_naming_them(raw, message):
     with pytest.raises(SinkError) as failed:
@@ -125,3 +141,30 @@ def test_tfe_variable_defaults_and_environment_fallbacks(monkeypatch):
     assert described == ("tfe_variable:acme/variable set shared TFE_TOKEN (env) on "
                          "https://tfe.example")
     assert "atlasv1" not in described
+
+
+def test_the_ci_sinks_connection_options_default_as_the_modules_do():
+    for checked in (github(repository="a/b").options, tfe(workspace="w").options):
+        assert (checked["validate_certs"], checked["timeout"], checked["max_retry_wait"]) == (
+            True, 30, 120.0)
+    checked = github(repository="a/b", validate_certs="no", timeout="5",
+                     max_retry_wait=0).options
+    assert (checked["validate_certs"], checked["timeout"], checked["max_retry_wait"]) == (
+        False, 5.0, 0.0)
+
+
+def test_a_tfe_variable_written_with_the_rotated_credential_knows_it_however_the_url_is_spelled():
+    """The sink writes with the new secret (in place, the previous one is dead) only when it
+    authenticates as the rotation does: the same credential at the same instance, whatever the
+    URL's case, default port or trailing slash."""
+    for rotation_url in ("https://app.terraform.io", "https://APP.Terraform.io/",
+                         "https://app.terraform.io:443"):
+        sink = tfe(workspace="w", api_url="https://app.terraform.io")
+        sink.rotating("tfe", rotation_url, "x.atlasv1.y")
+        assert sink._shares_rotation_credential, rotation_url
+    for platform, url, credential in (("tfe", "https://tfe.example", "x.atlasv1.y"),
+                                      ("tfe", "https://app.terraform.io", "other"),
+                                      ("pulumi", "https://app.terraform.io", "x.atlasv1.y")):
+        sink = tfe(workspace="w", api_url="https://app.terraform.io")
+        sink.rotating(platform, url, credential)
+        assert not sink._shares_rotation_credential, (platform, url)

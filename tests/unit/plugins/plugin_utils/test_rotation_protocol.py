@@ -8,6 +8,7 @@ import datetime
 import json
 import pathlib
 import re
+import types
 
 import pytest
 
@@ -537,9 +538,10 @@ def test_delivery_failing_on_the_second_of_three_sinks_leaves_every_sink_as_it_w
     second.fail_write = "denied"
     row = world.run()
     assert row["action"] == "failed"
-    assert row["error"].startswith("delivery failed: memory:b: denied. The previous secret "
-                                   "still works until it is revoked after a new one reached "
-                                   "every sink, and every sink keeps its previous content")
+    assert row["error"] == (
+        "delivery failed: memory:b: denied; put back: file:%s. The previous secret still works "
+        "until it is revoked after a new one reached every sink, and every sink holds it; the "
+        "unused new token %s was deleted" % (consumer, world.rotations[0].token["id"]))
     assert world.rotations[0].path == [ISSUING, ISSUED, VERIFIED, UNDONE]
     assert consumer.read_text() == "FAKE_TOKEN=before\n", "the first sink was not put back"
     assert oct(consumer.stat().st_mode & 0o777) == oct(0o640)
@@ -566,9 +568,12 @@ def test_a_failure_after_a_sink_that_cannot_be_put_back_keeps_the_secret_it_hold
     failing.fail_write = "denied"
     row = world.run()
     assert row["action"] == "failed"
-    assert "memory:held could not be put back" in row["error"]
-    assert "is kept, since memory:held holds it" in row["error"]
     new_id = world.rotations[0].token["id"]
+    assert row["error"] == (
+        "delivery failed: memory:failing: denied; memory:held holds the new secret (not put back: "
+        "this store keeps no earlier version). The new token %s is kept for it, and the previous "
+        "secret still works for every other sink: the next run rotates again and revokes both "
+        "once every sink holds a newer secret" % new_id)
     assert held.current == world.platform.tokens[new_id]["secret"]
     assert sorted(world.platform.live_tokens()) == sorted([world.previous_id, new_id]), \
         "the new token stays alive for the consumers of the sink that holds it"
@@ -577,6 +582,88 @@ def test_a_failure_after_a_sink_that_cannot_be_put_back_keeps_the_secret_it_hold
     failing.fail_write = None
     assert world.run()["action"] == "rotated"
     assert new_id not in world.platform.live_tokens()
+    world.assert_converged()
+
+
+class StageFails(MemorySink):
+    """A store whose staging meets a bug (a library's surprise): nothing was written."""
+
+    def stage(self, secret, token, record):
+        raise RuntimeError("a surprise quoting %s" % secret)
+
+
+class RollbackFails(MemorySink):
+    """A store whose rollback meets a bug."""
+
+    def rollback(self, state):
+        raise KeyError("versions")
+
+
+#: per failure: the sinks of the token, the failing one last but one or last
+DELIVERY_FAILURES = {
+    "refused after a rollbackable sink": lambda: [MemorySink("a"), _failing(MemorySink("b"))],
+    "refused after a write-once sink": lambda: [WriteOnceSink("once"), _failing(MemorySink("b"))],
+    "answer lost": lambda: [MemorySink("a"), _losing(MemorySink("b")), MemorySink("c")],
+    "write-once answer lost": lambda: [_losing(WriteOnceSink("once")), MemorySink("b")],
+    "stage fails on the second": lambda: [MemorySink("a"), StageFails("b"), MemorySink("c")],
+    "rollback fails": lambda: [RollbackFails("a"), _failing(MemorySink("b"))],
+    "first of two refused": lambda: [_failing(MemorySink("a")), MemorySink("b")],
+}
+
+
+def _failing(sink):
+    sink.fail_write = "denied"
+    return sink
+
+
+def _losing(sink):
+    sink.lose_answer = True
+    return sink
+
+
+@pytest.mark.parametrize("overlaps", [True, False], ids=["overlap", "in-place"])
+@pytest.mark.parametrize("case", list(DELIVERY_FAILURES))
+def test_a_failed_delivery_says_truly_where_the_new_secret_went(tmp_path, case, overlaps):
+    """Whatever failed, the message names every sink that holds (or may hold) the new secret,
+    never says every sink holds the previous one while one does not, and the new token lives
+    exactly as long as a sink may hold it. In place nothing is put back over the dead previous
+    secret, and a failed sink does not keep the others from the new one."""
+    sinks = DELIVERY_FAILURES[case]()
+    world = World(tmp_path, sinks=sinks, overlaps=overlaps)
+    row = world.run()
+    error = row["error"]
+    assert row["action"] == "failed", row
+    new = world.rotations[0].token
+    new_secret = [s for s in world.platform.issued if s != world.previous_secret][0]
+    held = dict((sink.describe(), sink.current) for sink in sinks)
+    with_new = [d for d, secret in held.items() if secret == new_secret]
+    for described in with_new:
+        assert ("%s holds the new secret" % described in error
+                or "%s may hold it" % described in error
+                or re.search(r"%s( and [^;]+)? hold the new secret" % re.escape(described),
+                             error)), (described, error)
+    if with_new:
+        assert "every sink holds it" not in error and "no sink" not in error, error
+    assert new_secret not in error, "the secret is in the message"
+    if overlaps:
+        assert world.platform.tokens.get(new["id"]) is not None or not with_new, \
+            "the new token was deleted although a sink holds it"
+        assert world.previous_secret in world.platform.live
+        if not with_new:
+            assert "unused new token %s was deleted" % new["id"] in error, error
+            assert set(held.values()) == {world.previous_secret}
+    else:
+        written = [s.describe() for s in sinks
+                   if not (s.fail_write or isinstance(s, StageFails))]
+        assert set(written) <= set(with_new), "a written sink was put back over a dead secret"
+        assert ("replaces secrets in place: the previous secret stopped working when the new one "
+                "was issued, so the next run rotates again") in error, error
+    # The next run converges whatever the failure left.
+    for sink in sinks:
+        sink.fail_write, sink.lose_answer = None, False
+        if isinstance(sink, StageFails):
+            sink.stage = types.MethodType(MemorySink.stage, sink)
+    assert world.run()["action"] == "rotated"
     world.assert_converged()
 
 
@@ -757,6 +844,24 @@ def test_a_failed_consumer_check_rolls_back_what_can_be_and_says_what_cannot(tmp
     world.assert_converged()
 
 
+def test_a_rollback_says_which_sinks_hold_the_new_secret_and_which_may(tmp_path):
+    """After a failed check: a store that keeps no earlier version holds the new secret; one
+    whose rollback failed (another writer came, the store broke) may hold it, or another value."""
+    once, broken, good = WriteOnceSink("once"), RollbackFails("broken"), MemorySink("good")
+    world = World(tmp_path, sinks=[once, broken, good], check=True)
+    for sink in (broken, good):
+        sink.versions[0]["secret"] = world.previous_secret
+    row = world.run(check_failure="terraform plan failed")
+    new_id = world.rotations[0].token["id"]
+    assert row["error"] == (
+        "rolled back: terraform plan failed. put back: memory:good. not rolled back: memory:once "
+        "(this store keeps no earlier version); memory:broken (putting it back failed "
+        "unexpectedly (KeyError)). the previous token %s still works; the new token %s stays, "
+        "since memory:once holds it and memory:broken may hold it: the next run rotates again "
+        "and then revokes it" % (world.previous_id, new_id)), row["error"]
+    assert sorted(world.platform.live_tokens()) == sorted([world.previous_id, new_id])
+
+
 def test_a_rollback_where_every_sink_is_put_back_deletes_the_new_token(tmp_path):
     world = World(tmp_path, sinks=[MemorySink("a"), MemorySink("b")], check=True)
     row = world.run(check_failure="health probe failed")
@@ -826,8 +931,12 @@ def test_a_store_that_acted_and_lost_its_answer_keeps_the_new_token(tmp_path):
     world = World(tmp_path)
     world.sinks[1].lose_answer = True
     row = world.run()
-    assert row["action"] == "failed" and "is kept, since memory:b holds it" in row["error"], row
     new_id = world.rotations[0].token["id"]
+    assert row["action"] == "failed" and row["error"] == (
+        "delivery failed: memory:b: no answer; memory:b may hold it (whether the write happened "
+        "is unknown); put back: memory:a. The new token %s is kept for it, and the previous "
+        "secret still works for every other sink: the next run rotates again and revokes both "
+        "once every sink holds a newer secret" % new_id), row
     assert world.platform.live_tokens() == sorted([world.previous_id, new_id]), \
         "the new token was deleted although memory:b may hold it"
     entry = list(world.journal["entries"].values())[0]
@@ -879,6 +988,32 @@ def test_a_not_due_token_whose_store_holds_a_dead_secret_is_delivered_again(tmp_
     assert ("refused by Fake Cloud" if tamper == "refused" else "holds no secret") in \
         row["reason"]
     world.assert_converged()
+
+
+def test_a_sink_added_to_a_token_that_is_not_due_gets_a_working_secret(tmp_path):
+    """A sink added to the item after the token's last rotation (a GitHub secret, a file: most
+    cannot be read back) would otherwise wait for the next due rotation, holding nothing: the
+    journal remembers where the last rotation delivered, and a sink not among them makes the
+    token due. A journal that remembers no sinks (an older one) changes nothing."""
+    world = World(tmp_path, sinks=[MemorySink("a")])
+    assert world.run()["action"] == "rotated"
+    assert world.run()["action"] == "not due"
+    added = WriteOnceSink("added")
+    world.sinks.append(added)
+    row = world.run()
+    assert row["action"] == "rotated", row
+    assert row["reason"] == ("memory:added was added since the last rotation; rotating to "
+                             "deliver a working secret there")
+    assert added.current == world.sinks[0].current
+    world.assert_converged()
+    # An older journal's record, without the sinks: nothing to compare with, nothing done.
+    journal = pathlib.Path(world.state_dir) / "journal.json"
+    data = json.loads(journal.read_text())
+    for record in data["rotated"].values():
+        record.pop("sinks")
+    journal.write_text(json.dumps(data))
+    world.sinks.append(WriteOnceSink("later"))
+    assert world.run()["action"] == "not due"
 
 
 def test_a_store_that_cannot_be_read_back_changes_nothing(tmp_path):
