@@ -11,8 +11,8 @@ A create, regenerate, rekey or roll that fails without a clear answer (``Ambiguo
 may have acted. Every adapter looks (lists, reads) before it writes again, and writes again
 only when the look shows that nothing happened. The look says so only once the server is done
 with the lost request. It is when the server answered (a 5xx, an unreadable body) or closed the
-connection. It is not when the client gave up waiting (a timeout, or a gateway's 504 for a
-backend that had not answered): the server may still be at work, and what it does after the
+connection. It is not when the client gave up waiting (a timeout, or a gateway's 504 or 524 for
+a backend that had not answered): the server may still be at work, and what it does after the
 look is a token nobody holds the secret of next to the one the run issues again, or, in place,
 a regenerate that ends the secret the run has just delivered.
 
@@ -30,21 +30,20 @@ import time
 
 #: how many times the client's timeout a look waits after a write the server may still act on
 SETTLE = 2
-GATEWAY_TIMEOUT = 504
+#: a gateway's answer that it gave up waiting for the server behind it, which may still act:
+#: 504 Gateway Timeout (RFC 9110, 15.6.5), and Cloudflare's 524 "A timeout occurred" (the
+#: connection to the origin was made, but the origin did not answer in time)
+GATEWAY_GAVE_UP = (504, 524)
 
 
 def may_still_act(exc):
     """Whether the server may still be acting on the write that failed with ``exc``: the client
-    gave up waiting (no HTTP answer within ``timeout``) or a gateway did (504)."""
+    gave up waiting (no HTTP answer within ``timeout``: the client's ``timed_out``) or a gateway
+    did (504, 524)."""
     flag = getattr(exc, 'timed_out', None)
     if flag is not None:
         return bool(flag)
-    status = getattr(exc, 'status', None)
-    if status == GATEWAY_TIMEOUT:
-        return True
-    # The client's words for "no answer within timeout" (``_client._transport_error``): the
-    # only sign it gives of a timeout until the error says so itself (``timed_out``).
-    return status is None and ' timed out' in str(exc)
+    return getattr(exc, 'status', None) in GATEWAY_GAVE_UP
 
 
 def settle_time(client):

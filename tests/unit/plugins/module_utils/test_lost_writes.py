@@ -29,10 +29,11 @@ def lost_write(**answer):
 @pytest.mark.parametrize("answer, still", [
     (dict(raises=requests.exceptions.ReadTimeout("slow")), True),     # the client gave up
     (dict(status=504, body={}), True),                                # a gateway gave up
+    (dict(status=524, body={}), True),                                # Cloudflare's proxy did
     (dict(status=500, body={}), False),                               # the server answered
     (dict(status=502, body={}), False),
     (dict(raises=requests.exceptions.ConnectionError("Connection aborted.")), False),
-], ids=["read timeout", "504", "500", "502", "dropped"])
+], ids=["read timeout", "504", "524", "500", "502", "dropped"])
 def test_the_server_may_still_act_only_when_nobody_waited_for_its_answer(answer, still):
     client, exc = lost_write(**answer)
     assert may_still_act(exc) is still
@@ -48,3 +49,12 @@ def test_an_error_that_says_whether_it_timed_out_is_believed():
     denied = AmbiguousWriteError("POST /tokens timed out")
     denied.timed_out = False
     assert not may_still_act(denied)
+
+
+def test_the_client_says_it_gave_up_in_the_error_not_only_in_its_words():
+    """``timed_out`` is the client's own: a rewording of its message cannot turn a write the
+    server may still make into one it is done with."""
+    client, exc = lost_write(raises=requests.exceptions.ReadTimeout("slow"))
+    assert exc.timed_out is True
+    client, exc = lost_write(raises=requests.exceptions.ConnectionError("Connection aborted."))
+    assert exc.timed_out is False
