@@ -393,8 +393,8 @@ FAILING_TASK_FILES = {
     # A fail message that names rotate_secret itself is refused before issuing
     # (test_sink_breaks); one built in a variable is not seen, and ansible-core prints it.
     "fail quoting the secret through a variable": [
-        {"name": "hand on the secret", "vars": {"refusal": "cannot deliver {{ rotate_secret }} "
-                                                          "to the consumer"},
+        {"name": "hand on the secret",
+         "vars": {"refusal": "cannot deliver {{ rotate_secret }} to the consumer"},
          "ansible.builtin.fail": {"msg": "{{ refusal }}"}}],
     "filter error quoting the secret": [
         {"name": "parse the secret", "ansible.builtin.set_fact":

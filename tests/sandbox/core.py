@@ -48,7 +48,7 @@ class Secret:
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
     #: when the sandbox issued it (``issued_at`` is what the platform claims, often backdated)
-    registered_at: datetime = field(default_factory=lambda: utcnow())
+    registered_at: datetime = field(default_factory=utcnow)
 
     def is_live(self, now: datetime | None = None) -> bool:
         now = now or utcnow()
