@@ -223,8 +223,8 @@ def test_notice_says_why_the_result_was_hidden(sandbox, tmp_path):
         {"name": "create", "tokenops.tokens.pulumi_token":
          pulumi_args(sandbox, description="notice"), "register": "created"}], verbosity=1)
     assert run.rc == 0, run.output
-    assert "tokenops.tokens hid the result of create because it carries a secret" in run.stdout
-    assert "created.secret" in run.stdout
+    assert "tokenops.tokens hid the result of create because it carries a secret" in run.stderr
+    assert "created.secret" in run.stderr
     assert leaked(sandbox, run.output) == []
 
 
