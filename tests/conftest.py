@@ -35,8 +35,22 @@ def pytest_configure(config):
         "markers", "wide: one more output format or variation of a check that the newest "
                    "ansible-core line runs in full; the older line runs a representative subset")
     config.addinivalue_line(
+        "markers", "core: exercises ansible-core's own machinery (output and no_log, callbacks, "
+                   "async, ad hoc, roles and argument specs, action and inventory plugins, "
+                   "templating, ansible-vault, ansible-runner); every unit test is one too. The "
+                   "older ansible-core line runs these; what the platforms and the engine do "
+                   "does not depend on the line and runs on the newest")
+    config.addinivalue_line(
         "markers", "serial: counts what a platform's rate limit refuses, which another test "
                    "busy on the same cores can shift; run alone, after the parallel pass")
+
+
+def pytest_collection_modifyitems(items):
+    """Unit tests import ansible-core's module_utils and plugin base classes: each is ``core``."""
+    unit = ROOT / "tests" / "unit"
+    for item in items:
+        if unit in pathlib.Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.core)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -10,10 +10,15 @@ import pathlib
 import shutil
 import stat
 
+import pytest
+
 import ansible_runner
 
 from tests.functional.harness import ROOT, ansible_env, leaked
 from tests.sandbox.core import days_ago
+
+# ansible-core's own machinery: runs on every supported ansible-core line (tests/conftest.py)
+pytestmark = pytest.mark.core
 
 
 def test_rotation_playbook_under_ansible_runner(sandbox, tmp_path, monkeypatch):

@@ -10,11 +10,16 @@ import pathlib
 import shutil
 import time
 
+import pytest
+
 import ansible_runner
 
 from tests.functional.harness import ROOT, ansible_env, leaked
 from tests.processes import processes_under, reap
 from tests.sandbox.core import days_ago
+
+# ansible-core's own machinery: runs on every supported ansible-core line (tests/conftest.py)
+pytestmark = pytest.mark.core
 
 HANG = """\
 - name: Tell the test that delivery has started

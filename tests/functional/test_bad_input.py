@@ -7,6 +7,9 @@ import pytest
 
 from tests.functional.harness import leaked, run_playbook
 
+# ansible-core's own machinery: runs on every supported ansible-core line (tests/conftest.py)
+pytestmark = pytest.mark.core
+
 LONG = "x" * 5000
 
 # module -> [(option named first in the message, arguments)]; connection options are added.

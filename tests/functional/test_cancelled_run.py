@@ -9,10 +9,15 @@ import os
 import signal
 import time
 
+import pytest
+
 from tests.functional.test_rotate_role import assert_no_leak, file_sink, rotate
 from tests.functional.test_rotate_role_safety import wait_for_step
 from tests.processes import processes_under, reap
 from tests.sandbox.core import days_ago
+
+# ansible-core's own machinery: runs on every supported ansible-core line (tests/conftest.py)
+pytestmark = pytest.mark.core
 
 TIMEOUT = 5
 

@@ -19,6 +19,9 @@ import yaml
 from tests.functional.harness import BIN, ansible_env, leaked, lift_credentials, run_playbook
 from tests.sandbox.core import days_ago
 
+# ansible-core's own machinery: runs on every supported ansible-core line (tests/conftest.py)
+pytestmark = pytest.mark.core
+
 SEALED = "tokenops-sealed:v1:"
 #: the test's own inputs and its copy of the registered results (which hold the secret by design)
 INPUTS = {"playbook.yml", "credentials.json", "registered.json", "rotate-vars.yml",

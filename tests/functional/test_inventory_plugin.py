@@ -16,6 +16,9 @@ from tests.functional.harness import BIN, ansible_env, leaked
 from tests.sandbox.cloudflare import ACCOUNT_SCOPE, policy
 from tests.sandbox.core import utcnow
 
+# ansible-core's own machinery: runs on every supported ansible-core line (tests/conftest.py)
+pytestmark = pytest.mark.core
+
 DAY = timedelta(days=1)
 HALF = timedelta(hours=12)
 PLATFORM_GROUPS = ("tokenops_cloudflare", "tokenops_cloudtruth", "tokenops_pactflow",

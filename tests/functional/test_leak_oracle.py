@@ -30,6 +30,9 @@ from tests.functional.harness import ansible_env, leaked, lift_credentials, run_
 from tests.sandbox.core import days_ago
 from tests.stores import unique
 
+# ansible-core's own machinery: runs on every supported ansible-core line (tests/conftest.py)
+pytestmark = pytest.mark.core
+
 SCENARIOS = {}
 
 

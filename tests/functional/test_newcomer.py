@@ -13,6 +13,9 @@ import pytest
 from tests.functional.harness import BIN, ROOT
 from tests.sandbox.__main__ import END_LINE, VARIABLES
 
+# ansible-core's own machinery: runs on every supported ansible-core line (tests/conftest.py)
+pytestmark = pytest.mark.core
+
 README = ROOT / "README.md"
 PLUGINS = ROOT / "plugins"
 

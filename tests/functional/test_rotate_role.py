@@ -12,8 +12,13 @@ from dataclasses import dataclass, field
 
 import yaml
 
+import pytest
+
 from tests.functional.harness import BIN, Run, ansible_env, leaked
 from tests.sandbox.core import days_ago
+
+# ansible-core's own machinery: runs on every supported ansible-core line (tests/conftest.py)
+pytestmark = pytest.mark.core
 
 
 @dataclass

@@ -10,9 +10,14 @@ import sys
 
 import yaml
 
+import pytest
+
 from tests.functional.harness import BIN, ansible_env, leaked
 from tests.functional.test_rotate_role import file_sink
 from tests.sandbox.core import days_ago
+
+# ansible-core's own machinery: runs on every supported ansible-core line (tests/conftest.py)
+pytestmark = pytest.mark.core
 
 DELIVER = """\
 - name: Count the deliveries

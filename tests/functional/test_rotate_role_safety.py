@@ -13,8 +13,13 @@ import signal
 import stat
 import time
 
+import pytest
+
 from tests.functional.test_rotate_role import assert_no_leak, file_sink, rotate
 from tests.sandbox.core import days_ago
+
+# ansible-core's own machinery: runs on every supported ansible-core line (tests/conftest.py)
+pytestmark = pytest.mark.core
 
 NOBODY = pwd.getpwnam("nobody").pw_uid
 NOGROUP = grp.getgrnam("nogroup").gr_gid

@@ -10,6 +10,9 @@ from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_plan imp
     ITEM_LEVEL, ValidationError, validate_item,
 )
 
+# ansible-core's own machinery: runs on every supported ansible-core line (tests/conftest.py)
+pytestmark = pytest.mark.core
+
 
 def pulumi_item(sandbox, tmp_path, label, **more):
     pulumi = sandbox["pulumi"]

@@ -9,6 +9,9 @@ import yaml
 
 from tests.functional.harness import ansible_env, leaked, run_adhoc, run_playbook
 
+# ansible-core's own machinery: runs on every supported ansible-core line (tests/conftest.py)
+pytestmark = pytest.mark.core
+
 
 def pulumi_task(sandbox, **args):
     platform = sandbox["pulumi"]

@@ -4,7 +4,12 @@ with a warning naming the variable; an error about a value from the environment 
 variable, not ``api_url``."""
 import json
 
+import pytest
+
 from tests.functional.harness import run_playbook
+
+# ansible-core's own machinery: runs on every supported ansible-core line (tests/conftest.py)
+pytestmark = pytest.mark.core
 
 
 def pulumi_info(tmp_path, sandbox, env, **args):
