@@ -40,9 +40,6 @@ def pytest_configure(config):
                    "templating, ansible-vault, ansible-runner); every unit test is one too. The "
                    "older ansible-core line runs these; what the platforms and the engine do "
                    "does not depend on the line and runs on the newest")
-    config.addinivalue_line(
-        "markers", "serial: counts what a platform's rate limit refuses, which another test "
-                   "busy on the same cores can shift; run alone, after the parallel pass")
 
 
 def pytest_collection_modifyitems(items):

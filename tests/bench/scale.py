@@ -57,12 +57,16 @@ def _tfe(tfe, count, age):
 
 
 def _cloudflare(cloudflare, count, age):
+    # Cloudflare allows 50 user tokens per user: the sandbox holds more here, and the items roll
+    # their tokens' values in place (rotation: roll), since the default replace would add a
+    # token beside each and the role's preflight refuses a replace over the quota.
     cloudflare.user_token_quota = 10000
     conn = {"api_url": cloudflare.url, "api_token": cloudflare.admin_token}
     for index in range(count):
         cloudflare.add_token("scale-%03d" % index, issued_on=age(index))
     return [{"provider": "cloudflare", "id": "cloudflare-%03d" % index,
-             "params": dict(conn, name="scale-%03d" % index)} for index in range(count)]
+             "params": dict(conn, name="scale-%03d" % index, rotation="roll")}
+            for index in range(count)]
 
 
 def _cloudtruth(cloudtruth, count, age):

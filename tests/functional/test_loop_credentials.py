@@ -46,7 +46,7 @@ def test_an_api_token_from_a_loop_item_is_hidden(sandbox, tmp_path):
         assert run.stdout.count("(item=(censored due to no_log))") == 2
         assert run.output.count("its api_token comes from the loop item") >= 2
         # The failure of the second item stays visible, as a warning, without its credential.
-        assert "The hidden result failed: GET /api/user" in run.output
+        assert "The hidden result failed: Pulumi Cloud: GET /api/user" in run.output
         first, second = run["listed"]["results"]
         assert first["tokens"] and not first.get("failed")   # register keeps the results
         assert second["failed"]
