@@ -27,7 +27,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils import _safe_path 
 from ansible_collections.tokenops.tokens.plugins.module_utils._estate import moment_of
 from ansible_collections.tokenops.tokens.plugins.module_utils._text import printable
 from ansible_collections.tokenops.tokens.plugins.module_utils._transport import (
-    BodyTooLarge, Deadline, DeadlineAdapter, describe_size, read_body,
+    BodyTooLargeError, DeadlineSession, DeadlineTimeout,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, isoformat, parse_optional_timestamp,
@@ -274,28 +274,15 @@ def push(url, job, text, timeout=PUSH_TIMEOUT):
     timeout bounds each read, so an address that answers a byte a second would hold the run,
     and its lock, for ever.
     """
-    import requests  # pylint: disable=import-outside-toplevel
-
     target = '%s/metrics/job/%s' % (url.rstrip('/'), quote(job, safe=''))
-    session = requests.Session()
-    adapter = DeadlineAdapter()
-    session.mount('http://', adapter)
-    session.mount('https://', adapter)
-    deadline = Deadline(timeout)
+    session = DeadlineSession(timeout, PUSH_ANSWER_BYTES)
     try:
-        with deadline:
-            answer = session.put(target, data=text.encode('utf-8'), timeout=(timeout, timeout),
-                                 headers={'Content-Type': CONTENT_TYPE}, stream=True,
-                                 allow_redirects=False)
-            read_body(answer, deadline, PUSH_ANSWER_BYTES)
+        answer = session.put(target, data=text.encode('utf-8'), timeout=(timeout, timeout),
+                             headers={'Content-Type': CONTENT_TYPE}, allow_redirects=False)
     except Exception as exc:  # pylint: disable=broad-except
-        # anything the HTTP stack raises; its text may quote the URL's password
-        if deadline.passed:
-            why = 'no complete answer within %ss' % timeout
-        elif isinstance(exc, BodyTooLarge):
-            why = 'an answer larger than %s, which was not read' % describe_size(exc.limit)
-        else:
-            why = type(exc).__name__
+        # anything the HTTP stack raises; its text may quote the URL's password, except ours
+        why = str(exc) if isinstance(exc, (DeadlineTimeout, BodyTooLargeError)) \
+            else type(exc).__name__
         raise MetricsError('pushing the metrics to the Pushgateway at %s failed: %s'
                            % (shown_url(url), why))
     finally:

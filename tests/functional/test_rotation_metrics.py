@@ -347,10 +347,10 @@ def test_the_estate_playbook_turns_the_inventory_into_metrics(sandbox, tmp_path)
     assert leaked(sandbox, text, proc.stdout, proc.stderr) == []
 
 
-class HostilePushgateway:
-    """A loopback server that reads a request and answers as ``mode`` says: ``trickle`` (one
-    byte of its status line and headers a second, never ending) or ``loud`` (a 500 with an
-    ESC sequence and 64 MiB of body)."""
+class HostileServer:
+    """A loopback server (a Pushgateway, a Vault...) that reads a request and answers as
+    ``mode`` says: ``trickle`` (one byte of its status line and headers a second, never
+    ending) or ``loud`` (a 500 with an ESC sequence and 64 MiB of body)."""
 
     def __init__(self, mode):
         self.mode = mode
@@ -408,7 +408,7 @@ def test_a_hostile_pushgateway_costs_the_run_a_bounded_time_and_a_plain_warning(
     sinks = tmp_path / "sinks"
     sinks.mkdir()
     tokens, _seeded = items(sandbox, sinks)
-    server = HostilePushgateway(mode)
+    server = HostileServer(mode)
     try:
         started = time.monotonic()
         proc = rotate(tmp_path, tokens[:1], extra={"rotate_pushgateway_url": server.url},
