@@ -600,8 +600,12 @@ class ApiClient:
             message = self.named('%s %s failed without an HTTP answer: %s' % (
                 method, path, failure.name))
         if not idempotent and failure.kind != 'unsent':
-            return AmbiguousWriteError(message + '; the platform may or may not have acted',
-                                       **details)
+            error = AmbiguousWriteError(message + '; the platform may or may not have acted',
+                                        **details)
+            # Whether the platform may still be acting on it (``_lost_writes``): the client
+            # gave up waiting, rather than the connection ending.
+            error.timed_out = failure.kind == 'timeout'
+            return error
         return TransportError(message, **details)
 
     def _seconds(self):

@@ -34,6 +34,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
 from ansible_collections.tokenops.tokens.plugins.module_utils._generations import (
     GenerationRotation,
 )
+from ansible_collections.tokenops.tokens.plugins.module_utils._lost_writes import settle
 from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
     management_argument_spec,
 )
@@ -629,7 +630,9 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
 
     def _recover_create(self, exc):
         """After a create without a clear answer: look. Nothing there: create again. A token of
-        this name there (none was before): it is ours and nobody holds its secret, so roll it."""
+        this name there (none was before): it is ours and nobody holds its secret, so roll it.
+        Looked for once the server is done with the lost create (``_lost_writes``)."""
+        settle(self.client, exc)
         current = self.find_in(self.list_scope())
         if current is None:
             return self.create()
@@ -679,9 +682,12 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
         path = self.path + (token['id'], 'value')
         try:
             answer = self.client.put(path, {})
-        except AmbiguousWriteError:
+        except AmbiguousWriteError as exc:
             # A roll creates nothing that could pile up: rolling again only replaces a secret that
-            # nobody received. Look first, so a vanished token gives a clear error.
+            # nobody received. Look first, so a vanished token gives a clear error, and only once
+            # the server is done with the lost roll: a roll it makes after ours would end the
+            # secret this one returns.
+            settle(self.client, exc)
             if self.client.get(self.path + (token['id'],), allow_not_found=True) is None:
                 raise TokenOpsError('token %s disappeared while its secret was being rolled'
                                     % token['id'])

@@ -32,6 +32,7 @@ except ImportError:  # pragma: no cover
 from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
     AmbiguousWriteError, TokenOpsError,
 )
+from ansible_collections.tokenops.tokens.plugins.module_utils._lost_writes import settle
 from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
     management_argument_spec,
 )
@@ -459,7 +460,9 @@ class CloudTruthServiceAccountAdapter(TokenAdapter):
         return '; '.join(fates) or asked
 
     def _rekey_happened(self, current, exc):
-        """After a rekey without a clear answer: False only when a look shows no new key."""
+        """After a rekey without a clear answer: False only when a look shows no new key (made
+        once the server is done with the lost rekey, ``_lost_writes``)."""
+        settle(self.client, exc)
         body = self.client.get(ACCOUNTS + (current['id'],), allow_not_found=True)
         if body is None or 'keys' not in body:
             return True

@@ -24,6 +24,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._client import AmbiguousWriteError
+from ansible_collections.tokenops.tokens.plugins.module_utils._lost_writes import settle
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import InputError
 
 SEPARATOR = '--'
@@ -82,21 +83,24 @@ class GenerationRotation:
     def issue_replacement(self, current):
         try:
             return self.create(previous=current)
-        except AmbiguousWriteError:
-            # The new token may exist without anyone holding its secret: remove what appeared,
-            # then issue again. The previous secret has not been touched.
-            self._remove_unanswered()
+        except AmbiguousWriteError as exc:
+            # The new token may exist without anyone holding its secret: remove what appeared
+            # (once the server is done with the lost create, ``_lost_writes``), then issue
+            # again. The previous secret has not been touched.
+            self._remove_unanswered(exc)
         try:
             return self.create(previous=current)
-        except AmbiguousWriteError:
+        except AmbiguousWriteError as exc:
             # Lost again: remove this one too, so that however many answers are lost in a row,
             # only the previous token (whose secret still works) is left for the next run.
-            self._remove_unanswered()
+            self._remove_unanswered(exc)
             raise
 
-    def _remove_unanswered(self):
+    def _remove_unanswered(self, exc):
         """Delete the tokens of this identity that appeared since ``find``: this run created
-        them (``matched_ids`` are the ones it found), and nobody holds their secrets."""
+        them (``matched_ids`` are the ones it found), and nobody holds their secrets. Looked for
+        once the server is done with the lost create of ``exc`` (``_lost_writes.settle``)."""
+        settle(self.client, exc)
         for orphan in self._matches():
             if orphan['id'] not in self.matched_ids:
                 self._delete(orphan['id'])

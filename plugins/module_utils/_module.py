@@ -222,12 +222,18 @@ def checked_connection(platform, params):
     return base_url, token
 
 
+def retry_policy(params):
+    """How long the connection ``params`` let a client wait: ``max_retry_wait`` in all, no single
+    wait longer than a minute or than ``max_retry_wait`` itself."""
+    total = params.get('max_retry_wait', 120)
+    return RetryPolicy(max_total_wait=total, max_wait=min(60.0, total or 0))
+
+
 def make_client(api, params, secrets=(), budget=None):
     """The client for one platform's ``api`` description (see ``_platforms.ApiSpec``);
     ``budget``: the credential's shared ``RequestBudget`` (the rotation role's), or None."""
     base_url, token = checked_connection(api.platform, params)
-    retry = RetryPolicy(max_total_wait=params.get('max_retry_wait', 120),
-                        max_wait=min(60.0, params.get('max_retry_wait', 120) or 0))
+    retry = retry_policy(params)
     return ApiClient(base_url + api.path_prefix, '%s %s' % (api.auth_scheme, token),
                      api.decode_error, timeout=params.get('timeout') or 30,
                      platform=PLATFORMS[api.platform].title,

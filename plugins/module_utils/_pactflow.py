@@ -21,6 +21,7 @@ import re
 from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
     AmbiguousWriteError, AuthenticationError, TokenOpsError, UnreadableAnswerError,
 )
+from ansible_collections.tokenops.tokens.plugins.module_utils._lost_writes import settle
 from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
     management_argument_spec,
 )
@@ -291,6 +292,9 @@ class PactFlowTokenAdapter(TokenAdapter):
                 % exc)
         if not previous:
             raise exc       # the list shows no values: nothing to compare with
+        # Once the server is done with the lost regenerate: one it makes after the look would
+        # end the value this one returns.
+        settle(self.client, exc)
         listed = self._listed_value(current['id'])
         if listed is None:
             raise exc

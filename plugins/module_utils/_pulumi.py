@@ -352,6 +352,22 @@ class PulumiTokenAdapter(GenerationRotation, TokenAdapter):
             power['description'] = self.params['description']
         return power
 
+    def check_path(self):
+        """Where a new secret is checked: ``/api/user`` for a personal token (it spans
+        organizations). An organization or team token is checked against its organization with
+        "List teams" (``GET /api/orgs/{org}/teams``, allowed to team, organization and admin
+        tokens by the permission table of pulumi/docs content/docs/pulumi-cloud/access-management/
+        access-tokens.md): the organization's access token expiry policy guards every request
+        against the organization and not ``/api/user`` (the 2026-07-27 blog "Enforce Access
+        Token Expiry Policies"), so a successor over the cap is refused there (403), as its
+        consumers will find it, and not let through."""
+        if self.kind == 'personal':
+            return self.verify_path
+        return ('api', 'orgs', self.params['organization'], 'teams')
+
+    def verify(self, secret):
+        return self.client.credential_works(self.check_path(), secret)
+
     def read_back(self, token):
         """The new token from a fresh listing (Pulumi has no read of one token), newest first
         (``sortBy``/``sortDirection``, pulumi-cloud-sdk's list parameters), so that it is on the

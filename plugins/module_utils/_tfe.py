@@ -40,6 +40,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._generations impor
     newest,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._lifetime import read_cap
+from ansible_collections.tokenops.tokens.plugins.module_utils._lost_writes import settle
 from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
     management_argument_spec,
 )
@@ -540,9 +541,12 @@ class TfeTeamTokenAdapter(GenerationRotation, TokenAdapter):
         team_id = current['team_id']
         try:
             return self._post(team_id, None)
-        except AmbiguousWriteError:
-            # Look first. Either the previous token is still there, or a new one whose secret
-            # was lost replaced it; in both cases regenerating once more is what was asked.
+        except AmbiguousWriteError as exc:
+            # Look first (once the server is done with the lost regenerate: one it makes after
+            # ours would end the secret this one returns). Either the previous token is still
+            # there, or a new one whose secret was lost replaced it; in both cases regenerating
+            # once more is what was asked.
+            settle(self.client, exc)
             self.client.get(('teams', team_id, 'authentication-token'), allow_not_found=True)
             return self._post(team_id, None)
 

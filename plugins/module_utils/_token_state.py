@@ -21,6 +21,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
     AmbiguousWriteError, ApiError, TokenOpsError,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._lifetime import due_under_cap
+from ansible_collections.tokenops.tokens.plugins.module_utils._lost_writes import settle
 from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
     build_module, make_client, run,
 )
@@ -470,7 +471,9 @@ class TokenStateMachine:
         return self._result(True, None, token, secret=secret, rotated=True)
 
     def _create_again_if_nothing_was_created(self, exc):
-        """After a create with no clear answer: look, and only try again if nothing is there."""
+        """After a create with no clear answer: look (once the server is done with it,
+        ``_lost_writes``), and only try again if nothing is there."""
+        settle(self.adapter.client, exc)
         created = self.adapter.find()
         if created is not None:
             raise TokenOpsError(

@@ -31,7 +31,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._estate import scope_of
 from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
-    checked_connection, make_client,
+    checked_connection, make_client, retry_policy,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._registry import (
     PROVIDERS, ProviderUnavailable, get_provider,
@@ -274,7 +274,10 @@ class Limits:
         rates = [(g.get('requests', requests), g.get('seconds', seconds))
                  for g in given if 'requests' in g or 'seconds' in g]
         requests, seconds = min(rates or [(requests, seconds)], key=lambda r: r[0] / r[1])
-        self.budget = RequestBudget(requests, seconds)
+        # No wait for the budget (a platform's pause or spent quota) is longer than one the
+        # connection's max_retry_wait allows: a server that asks for a day gets the bound.
+        self.budget = RequestBudget(requests, seconds,
+                                    longest_wait=retry_policy(group[0].params).max_wait)
 
 
 def validate_items(tokens, now, only=None):

@@ -228,10 +228,13 @@ class SecretHidingAction(ActionBase):
             _withhold_secrets(result)
         if carries_secret(result):
             result['_ansible_no_log'] = True
-            # The line quotes a token's name and id, which the platform chose: text only.
+            # The line quotes a token's name and id, which the platform chose: text only. On
+            # stderr: stdout holds only what the stdout callback prints (one JSON document for
+            # ``ansible-playbook | jq``, one line per result for oneline). Information, not a
+            # warning: a run that hides a secret it was asked for has nothing to warn about.
             display.display(printable(NOTICE % (self._task.get_name(),
                                                 self._what_happened(result),
-                                                self._where_the_secret_is())))
+                                                self._where_the_secret_is())), stderr=True)
         loop_variable = self._credential_in_loop_item(task_vars)
         if loop_variable:
             result['_ansible_no_log'] = True

@@ -405,7 +405,7 @@ def role_section(big):
             "with the report's hygiene and the metrics file alternate with runs without them, "
             "%d of each; the wall time is their median, the peak memory (the run's largest "
             "process, `wait4`) their largest." % (big["count"], big["count"] // len(MANY),
-                                                   big["repeats"]), "",
+                                                  big["repeats"]), "",
             table(["run", "wall time", "peak memory", "requests", "rows"], rows), "",
             "Goals:", ""] + goals + [""]
 

@@ -191,6 +191,15 @@ def test_sdk_create_returns_value_policies_and_condition(cf, client, call, sandb
     assert works(call, created.value)
 
 
+def test_drop_last_policy_on_create_fault_makes_the_token_with_one_policy_less(cf, client):
+    """A fault, not fidelity: the create answers as usual, the token has lost a policy."""
+    cf.drop_last_policy_on_create = True
+    created = client.user.tokens.create(name="lossy", policies=two_policies(cf))
+    assert len(created.policies) == 1 == len(client.user.tokens.get(created.id).policies)
+    single = client.user.tokens.create(name="single", policies=two_policies(cf)[:1])
+    assert len(single.policies) == 1
+
+
 def test_create_wire_shape_and_value_shown_once(call):
     response = call("POST", "/user/tokens", json={"name": "x", "policies": [policy("Zone Read")]})
     assert response.status_code == 200

@@ -608,6 +608,31 @@ def test_creates_over_the_policy_are_refused_for_machine_tokens_not_personal_one
     assert personal.token_value
 
 
+def test_list_teams_answers_machine_tokens_and_is_guarded_by_the_expiry_policy(pulumi):
+    """"List teams" (GET /api/orgs/{org}/teams) is allowed to team, organization and admin
+    tokens (the permission table of pulumi/docs content/docs/pulumi-cloud/access-management/
+    access-tokens.md); it is a request against the organization, so the expiry policy guards it,
+    and a token over the cap gets 403 there while /api/user still answers 200."""
+    _ignored, org = pulumi.add_org_token("member-bot", expires=in_days(300))
+    _ignored, team = pulumi.add_team_token(pulumi.team_name, "team-bot", expires=in_days(300))
+    sdk_teams = [team.name for team in Sdk(pulumi, org).orgs.list_teams(pulumi.org_name).teams]
+    assert sdk_teams == [pulumi.team_name]
+    assert Sdk(pulumi, team).orgs.list_teams(pulumi.org_name).teams
+    pulumi.max_access_token_expiry_days = 90
+    for secret in (org, team):
+        assert call(pulumi, "GET", org_path(pulumi, "/teams"), secret).status_code == 403
+        assert whoami(pulumi, secret).status_code == 200
+
+
+def test_expiry_policy_after_create_fault_tightens_the_policy_after_a_create(pulumi, sdk):
+    pulumi.expiry_policy_after_create = 90
+    request = CreateOrgAccessTokenRequest(description="", expires=in_days(300), name="made",
+                                          admin=False)
+    made = sdk.orgs.create_org_token(pulumi.org_name, request)
+    assert pulumi.max_access_token_expiry_days == 90 and pulumi.expiry_policy_after_create is None
+    assert call(pulumi, "GET", org_path(pulumi, "/teams"), made.token_value).status_code == 403
+
+
 def test_metadata_status_switch_makes_the_policy_unreadable(pulumi, sdk):
     pulumi.metadata_status = 403
     assert sdk_error(sdk.orgs.get_organization_metadata, pulumi.org_name) == (403, FORBIDDEN)

@@ -517,6 +517,15 @@ def test_drop_fault_fails_the_request_and_changes_nothing(sandbox, tfe, call):
 
 # -- the official SDK ----------------------------------------------------------------------------
 
+def test_create_in_team_fault_makes_a_described_token_in_another_team(tfe, client):
+    """A fault, not fidelity: the create answers 201, the token belongs to another team."""
+    asked, other = tfe.add_team("asked"), tfe.add_team("other")
+    tfe.create_in_team = other
+    created = client.team_tokens.create_with_options(
+        asked, TeamTokenCreateOptions(description="ci"))
+    assert client.team_tokens.read_by_id(created.id).team.id == other
+
+
 def test_pytfe_creates_reads_and_deletes_described_tokens(tfe, client):
     team_id = tfe.add_team("ci")
     expiry = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)

@@ -507,3 +507,20 @@ def test_an_account_owned_credential_without_account_id_is_told_to_give_it(sandb
         assert "account-owned token (cfat_...)" in run[name]["msg"], run[name]["msg"]
         assert "give account_id" in run[name]["msg"]
     assert {e.method for e in sandbox.log.select("cloudflare")} == {"GET"}
+
+
+def test_info_verify_credential_asks_a_transient_10000_again(sandbox, tmp_path):
+    """Cloudflare answers a working credential 403 "Authentication error (10000)" for a moment
+    (mrrfv/cloudflare-gateway-pihole-scripts#43): verify_credential asks again and reports the
+    credential as it is, instead of failing the task or calling a working credential refused."""
+    cloudflare = sandbox["cloudflare"]
+    cloudflare.transient_verify_errors = 1
+    sandbox.log.clear()
+    run = clean_playbook(sandbox, tmp_path, [
+        info_task(sandbox, "info", verify_credential=True, max_verify_wait=5)])
+    credential = run["info"]["credential"]
+    assert (credential["id"], credential["status"]) == (cloudflare.admin_token_id, "active")
+    answers = [e.status for e in sandbox.log.select("cloudflare", "GET")
+               if e.path.endswith("/user/tokens/verify")]
+    assert answers == [403, 200], "the transient answer was not asked again: %s" % answers
+    assert cloudflare.transient_verify_errors == 0

@@ -223,8 +223,8 @@ def test_notice_says_why_the_result_was_hidden(sandbox, tmp_path):
         {"name": "create", "tokenops.tokens.pulumi_token":
          pulumi_args(sandbox, description="notice"), "register": "created"}], verbosity=1)
     assert run.rc == 0, run.output
-    assert "tokenops.tokens hid the result of create because it carries a secret" in run.stdout
-    assert "created.secret" in run.stdout
+    assert "tokenops.tokens hid the result of create because it carries a secret" in run.stderr
+    assert "created.secret" in run.stderr
     assert leaked(sandbox, run.output) == []
 
 
@@ -393,8 +393,8 @@ FAILING_TASK_FILES = {
     # A fail message that names rotate_secret itself is refused before issuing
     # (test_sink_breaks); one built in a variable is not seen, and ansible-core prints it.
     "fail quoting the secret through a variable": [
-        {"name": "hand on the secret", "vars": {"refusal": "cannot deliver {{ rotate_secret }} "
-                                                          "to the consumer"},
+        {"name": "hand on the secret",
+         "vars": {"refusal": "cannot deliver {{ rotate_secret }} to the consumer"},
          "ansible.builtin.fail": {"msg": "{{ refusal }}"}}],
     "filter error quoting the secret": [
         {"name": "parse the secret", "ansible.builtin.set_fact":

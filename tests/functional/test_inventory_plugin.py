@@ -78,11 +78,11 @@ def estate(sandbox):
     org = tfe.organization
     deployers, ops = tfe.add_team("deployers"), tfe.add_team("ops")
     owner = ("users", tfe.admin_user_id)
-    deploy, _ = tfe.add_token(deployers, "deploy", created_at=now - 400 * DAY,
-                              expired_at=now + 10 * DAY + HALF, last_used_at=now - 100 * DAY)
-    deploy2, _ = tfe.add_token(deployers, "deploy--2", created_at=now - 5 * DAY, expired_at=None)
-    legacy, _ = tfe.add_token(ops, None, created_at=now - 50 * DAY, expired_at=now - HALF,
-                              last_used_at=now - 2 * DAY)
+    deploy, _secret = tfe.add_token(deployers, "deploy", created_at=now - 400 * DAY,
+                                    expired_at=now + 10 * DAY + HALF, last_used_at=now - 100 * DAY)
+    deploy2, _secret = tfe.add_token(deployers, "deploy--2", created_at=now - 5 * DAY, expired_at=None)
+    legacy, _secret = tfe.add_token(ops, None, created_at=now - 50 * DAY, expired_at=now - HALF,
+                                    last_used_at=now - 2 * DAY)
     for host, token_id, description, team, times, more in (
             ("tfe_deploy_" + deploy, deploy, "deploy", deployers,
              dict(created=now - 400 * DAY, expires=now + 10 * DAY + HALF,
@@ -99,15 +99,15 @@ def estate(sandbox):
                         owner=owner[1], **times, **more))
 
     # Cloudflare: user tokens (one disabled, never used), an account token rolled 10 days ago.
-    ci, _ = cloudflare.add_token("ci", issued_on=now - 200 * DAY)
+    ci, _secret = cloudflare.add_token("ci", issued_on=now - 200 * DAY)
     cloudflare._tokens[ci].last_used_on = (now - DAY).replace(microsecond=0)
-    old_bot, _ = cloudflare.add_token("old-bot", issued_on=now - 300 * DAY, status="disabled",
-                                      expires_on=now + 20 * DAY + HALF)
-    workers, _ = cloudflare.add_token(
-        "workers", account_id=cloudflare.account_id, issued_on=now - 30 * DAY,
-        modified_on=now - 10 * DAY, expires_on=now + 5 * DAY + HALF,
-        policies=[policy("Workers Scripts Write",
-                         resources={"%s.%s" % (ACCOUNT_SCOPE, cloudflare.account_id): "*"})])
+    old_bot, _secret = cloudflare.add_token("old-bot", issued_on=now - 300 * DAY, status="disabled",
+                                            expires_on=now + 20 * DAY + HALF)
+    workers, _secret = cloudflare.add_token(
+              "workers", account_id=cloudflare.account_id, issued_on=now - 30 * DAY,
+              modified_on=now - 10 * DAY, expires_on=now + 5 * DAY + HALF,
+              policies=[policy("Workers Scripts Write",
+                               resources={"%s.%s" % (ACCOUNT_SCOPE, cloudflare.account_id): "*"})])
     cloudflare._tokens[workers].last_used_on = (now - 3 * DAY).replace(microsecond=0)
     add("cloudflare_ci_" + ci, token("cloudflare", cloudflare.url, "user", "user", ci, name="ci",
                                      created=now - 200 * DAY, used=now - DAY, age=200,
@@ -126,12 +126,12 @@ def estate(sandbox):
         name="Sandbox admin", created=RECENT, used=RECENT, age=0, flags=("never_expires",)))
 
     # Pulumi: personal, organization and team tokens.
-    laptop, _ = pulumi.add_personal_token("laptop", created=now - 120 * DAY,
-                                          last_used=now - 100 * DAY)
-    ci_org, _ = pulumi.add_org_token("ci-org", created=now - 20 * DAY,
-                                     expires=now + 300 * DAY + HALF, last_used=now - DAY)
-    deployer, _ = pulumi.add_team_token(pulumi.team_name, "platform-deployer",
-                                        created=now - 100 * DAY)
+    laptop, _secret = pulumi.add_personal_token("laptop", created=now - 120 * DAY,
+                                                last_used=now - 100 * DAY)
+    ci_org, _secret = pulumi.add_org_token("ci-org", created=now - 20 * DAY,
+                                           expires=now + 300 * DAY + HALF, last_used=now - DAY)
+    deployer, _secret = pulumi.add_team_token(pulumi.team_name, "platform-deployer",
+                                              created=now - 100 * DAY)
     login = pulumi.user_login
     add("pulumi_laptop_" + laptop, token(
         "pulumi", pulumi.url, "user", "personal", laptop, description="laptop", owner=login,
@@ -152,11 +152,11 @@ def estate(sandbox):
 
     # CloudTruth: one account rekeyed 95 days ago and never used, one expiring and in use.
     alice = cloudtruth.add_user("alice", role="ADMIN")
-    backup, _ = cloudtruth.add_service_account("backup", description="Backup job",
-                                               created_at=now - 200 * DAY,
-                                               key_created=now - 95 * DAY, owner=alice)
-    release, _ = cloudtruth.add_service_account("release", created_at=now - 30 * DAY,
-                                                key_expires_at=now + 20 * DAY + HALF)
+    backup, _secret = cloudtruth.add_service_account("backup", description="Backup job",
+                                                     created_at=now - 200 * DAY,
+                                                     key_created=now - 95 * DAY, owner=alice)
+    release, _secret = cloudtruth.add_service_account("release", created_at=now - 30 * DAY,
+                                                      key_expires_at=now + 20 * DAY + HALF)
     cloudtruth.account(release).last_used_at = now - DAY
     add("cloudtruth_backup_" + backup.replace("|", "_"), token(
         "cloudtruth", cloudtruth.url, "organization", "service_account", backup, name="backup",
@@ -442,8 +442,8 @@ def test_options_from_templates_vault_and_environment(sandbox, tmp_path):
         % (pulumi.url, cloudtruth.url, tfe.url, tfe.organization,
            inline.replace("\n", "\n    ").rstrip(" ")))
     team = tfe.add_team("vaulted")
-    tfe_token, _ = tfe.add_token(team, "from-vault")
-    account, _ = cloudtruth.add_service_account("from-vault")
+    tfe_token, _secret = tfe.add_token(team, "from-vault")
+    account, _secret = cloudtruth.add_service_account("from-vault")
     sandbox.log.clear()
     proc = inventory(tmp_path, source, "--list", "-e", "@" + str(vars_file),
                      "--vault-password-file", str(password),

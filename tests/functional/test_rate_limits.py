@@ -117,6 +117,6 @@ def test_the_revocations_after_task_file_sinks_keep_the_items_limits(tmp_path):
         pulumi.rate_limit_style = "none"
         run = rotate(tmp_path, items)
         assert run.rc == 0, run.output
-        deletes = [e for e in sandbox.log.select("pulumi", "DELETE")]
+        deletes = list(sandbox.log.select("pulumi", "DELETE"))
         assert len([e for e in deletes if e.status == 204]) == 6
         assert [e.status for e in deletes if e.status == 429] == []

@@ -19,38 +19,38 @@ def seed(sandbox, sinks):
     ids = {}
     team = tfe.add_team("ci")
     # an item's token, and the generation a killed rotation left before it
-    ids["tfe-deploy-1"], _ = tfe.add_token(team, "deploy", created_at=now - 40 * DAY,
-                                           last_used_at=now - 39 * DAY)
-    ids["tfe-deploy-2"], _ = tfe.add_token(team, "deploy--2", created_at=now - 30 * DAY,
-                                           last_used_at=now - DAY)
+    ids["tfe-deploy-1"], _secret = tfe.add_token(team, "deploy", created_at=now - 40 * DAY,
+                                                 last_used_at=now - 39 * DAY)
+    ids["tfe-deploy-2"], _secret = tfe.add_token(team, "deploy--2", created_at=now - 30 * DAY,
+                                                 last_used_at=now - DAY)
     # made by hand, never expires, never used for 200 days
-    ids["tfe-hand"], _ = tfe.add_token(team, "hand-made", created_at=now - 200 * DAY,
-                                       expired_at=None)
+    ids["tfe-hand"], _secret = tfe.add_token(team, "hand-made", created_at=now - 200 * DAY,
+                                             expired_at=None)
     # an identity no item covers, with two generations
-    ids["tfe-old-3"], _ = tfe.add_token(team, "old--3", created_at=now - 20 * DAY,
-                                        last_used_at=now - 2 * DAY)
-    ids["tfe-old-4"], _ = tfe.add_token(team, "old--4", created_at=now - 10 * DAY,
-                                        last_used_at=now - DAY)
-    ids["cf-ci"], _ = cloudflare.add_token("cf-ci", issued_on=now - 10 * DAY,
-                                           expires_on=now + 100 * DAY)
-    ids["cf-hand"], _ = cloudflare.add_token("cf-hand", issued_on=now - 50 * DAY,
-                                             expires_on=now + 5 * DAY)
-    ids["cf-expired"], _ = cloudflare.add_token("cf-expired", issued_on=now - 60 * DAY,
-                                                expires_on=now - 2 * DAY)
+    ids["tfe-old-3"], _secret = tfe.add_token(team, "old--3", created_at=now - 20 * DAY,
+                                              last_used_at=now - 2 * DAY)
+    ids["tfe-old-4"], _secret = tfe.add_token(team, "old--4", created_at=now - 10 * DAY,
+                                              last_used_at=now - DAY)
+    ids["cf-ci"], _secret = cloudflare.add_token("cf-ci", issued_on=now - 10 * DAY,
+                                                 expires_on=now + 100 * DAY)
+    ids["cf-hand"], _secret = cloudflare.add_token("cf-hand", issued_on=now - 50 * DAY,
+                                                   expires_on=now + 5 * DAY)
+    ids["cf-expired"], _secret = cloudflare.add_token("cf-expired", issued_on=now - 60 * DAY,
+                                                      expires_on=now - 2 * DAY)
     for token_id in (ids["cf-ci"], ids["cf-hand"], ids["cf-expired"]):
         cloudflare._tokens[token_id].last_used_on = (now - DAY).replace(microsecond=0)
     # due: this run rotates it, so it is left out of the hygiene
-    ids["pulumi-due"], _ = pulumi.add_personal_token("laptop", created=now - 120 * DAY,
-                                                     expires=now + 10 * DAY,
-                                                     last_used=now - 100 * DAY)
-    ids["pulumi-forgotten"], _ = pulumi.add_personal_token("forgotten", created=now - 300 * DAY,
-                                                           expires=now + 300 * DAY,
+    ids["pulumi-due"], _secret = pulumi.add_personal_token("laptop", created=now - 120 * DAY,
+                                                           expires=now + 10 * DAY,
                                                            last_used=now - 100 * DAY)
-    ids["ct-svc"], _ = cloudtruth.add_service_account("svc", created_at=now - 10 * DAY,
-                                                      key_expires_at=now + 100 * DAY)
+    ids["pulumi-forgotten"], _secret = pulumi.add_personal_token("forgotten", created=now - 300 * DAY,
+                                                                 expires=now + 300 * DAY,
+                                                                 last_used=now - 100 * DAY)
+    ids["ct-svc"], _secret = cloudtruth.add_service_account("svc", created_at=now - 10 * DAY,
+                                                            key_expires_at=now + 100 * DAY)
     cloudtruth.account(ids["ct-svc"]).last_used_at = now - DAY
-    ids["ct-other"], _ = cloudtruth.add_service_account("other", created_at=now - 10 * DAY,
-                                                        key_expires_at=now + 20 * DAY)
+    ids["ct-other"], _secret = cloudtruth.add_service_account("other", created_at=now - 10 * DAY,
+                                                              key_expires_at=now + 20 * DAY)
     cloudtruth.account(ids["ct-other"]).last_used_at = now - DAY
     ids["pf-ro"] = pactflow.token_by_type("read-only")["uuid"]
     ids["pf-rw"] = pactflow.token_by_type("read-write")["uuid"]

@@ -314,10 +314,10 @@ def test_the_estate_playbook_turns_the_inventory_into_metrics(sandbox, tmp_path)
     and time the platform tells, checked by promtool."""
     cloudflare, pulumi = sandbox["cloudflare"], sandbox["pulumi"]
     now = utcnow()
-    expiring, _ = cloudflare.add_token("estate-expiring", issued_on=now - timedelta(days=20),
-                                       expires_on=now + timedelta(days=3))
-    used, _ = pulumi.add_personal_token("estate-used", created=now - timedelta(days=50),
-                                        last_used=now - timedelta(days=7))
+    expiring, _secret = cloudflare.add_token("estate-expiring", issued_on=now - timedelta(days=20),
+                                             expires_on=now + timedelta(days=3))
+    used, _secret = pulumi.add_personal_token("estate-used", created=now - timedelta(days=50),
+                                              last_used=now - timedelta(days=7))
     source = tmp_path / "estate.tokens.yml"
     source.write_text(yaml.safe_dump({"plugin": "tokenops.tokens.tokens", "connections": [
         {"platform": name, "api_url": sandbox[name].url, "api_token": sandbox[name].admin_token}

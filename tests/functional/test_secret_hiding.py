@@ -1,5 +1,6 @@
 """A result that carries a secret is hidden everywhere Ansible writes, and ``register`` still
 receives it. The sandbox knows every secret it issued, so it is the oracle for leaks."""
+import json
 import pathlib
 
 import ansible_runner
@@ -96,10 +97,11 @@ def test_ansible_runner_job_events_and_artifacts_hold_no_secret(sandbox, tmp_pat
 
 
 def notice_of(run, task):
-    """The collection's line for the hidden result of ``task``."""
+    """The collection's line for the hidden result of ``task``: on stderr, so that stdout holds
+    only what the stdout callback prints."""
     prefix = "tokenops.tokens hid the result of %s because it carries a secret" % task
-    lines = [line for line in run.stdout.splitlines() if line.startswith(prefix)]
-    assert len(lines) == 1, run.stdout
+    lines = [line for line in run.stderr.splitlines() if line.startswith(prefix)]
+    assert len(lines) == 1, run.stderr
     return lines[0]
 
 
@@ -140,4 +142,42 @@ def test_an_adhoc_call_names_the_token_and_the_file_it_wrote(sandbox, tmp_path):
     assert f'Cloudflare token {token_id} ("adhoc-named", no expiry) created' in line
     assert f"the secret is in {dest} on the target" in line
     assert sandbox.secrets.is_live(dest.read_text().strip())
+    assert leaked(sandbox, run.output) == []
+
+
+CALLBACKS = pathlib.Path(__file__).resolve().parent / "callback_plugins"
+
+
+def run_with_stdout_callback(sandbox, tmp_path, callback):
+    env = {"ANSIBLE_STDOUT_CALLBACK": callback, "ANSIBLE_CALLBACK_PLUGINS": str(CALLBACKS)}
+    return run_playbook(tmp_path, [
+        {"name": "create", **pulumi_task(sandbox, description="parsed"), "register": "created"},
+    ], env=env)
+
+
+def test_a_json_stdout_callback_prints_one_valid_document(sandbox, tmp_path):
+    """ansible-playbook | jq: stdout holds only what the stdout callback prints. The line that
+    says why a result is hidden goes to stderr (information, not a warning of the task); printed
+    on stdout, it broke the document."""
+    run = run_with_stdout_callback(sandbox, tmp_path, "json_document")
+    assert run.rc == 0, run.output
+    document = json.loads(run.stdout)
+    [created] = [t["hosts"]["localhost"] for t in document["tasks"] if t["task"] == "create"]
+    assert "censored" in created and "secret" not in created
+    assert notice_of(run, "create")
+    assert "[WARNING]" not in run.stderr, run.stderr
+    assert leaked(sandbox, run.output) == []
+
+
+@pytest.mark.parametrize("callback", ["ansible.builtin.oneline", "ansible.builtin.minimal"])
+def test_line_oriented_callbacks_keep_stdout_to_their_own_lines(sandbox, tmp_path, callback):
+    """oneline prints one line per result and minimal one block per result: the notice is
+    not a line of theirs on stdout, and stays visible on stderr."""
+    run = run_with_stdout_callback(sandbox, tmp_path, callback)
+    assert run.rc == 0, run.output
+    assert "hid the result of create" not in run.stdout
+    if callback.endswith("oneline"):
+        assert all(line.startswith("localhost | ") for line in run.stdout.splitlines()
+                   if line.strip()), run.stdout
+    assert notice_of(run, "create")
     assert leaked(sandbox, run.output) == []

@@ -2,10 +2,12 @@
 items 1 and 2), through real ansible-playbook runs of the modules and the rotation role."""
 from datetime import timedelta
 
+import pytest
 import requests
 
 from tests.functional.harness import clean_playbook, leaked, module_task, run_playbook
 from tests.functional.test_rotate_role import assert_no_leak, file_sink, rotate, secret_in
+from tests.sandbox.cloudflare import policy
 from tests.sandbox.core import days_ago, parse_time, utcnow
 
 ORG = "tokenops"
@@ -242,6 +244,113 @@ def test_pulumi_cap_through_the_role_and_the_predecessor_kept_when_the_successor
     again = rotate(tmp_path, items, name="again")
     assert {row["action"] for row in again.rows().values()} == {"not due"}, again.rows()
     assert_no_leak(sandbox, run)
+
+
+@pytest.mark.parametrize("kind", ["organization", "team"])
+def test_a_pulumi_machine_successor_over_the_cap_counts_as_refused(sandbox, tmp_path, kind):
+    """An organization or team token is checked against its organization ("List teams"), which
+    the expiry policy guards, not on /api/user, which it does not: a successor over the cap (here
+    another admin tightens the policy right after the create) is refused as its consumers will
+    find it, deleted, and the previous token and the consumer's secret kept."""
+    pulumi = sandbox["pulumi"]
+    _admin_id, admin = pulumi.add_personal_token("ci admin", expires=in_days(30))
+    options = dict(created=days_ago(120), expires=in_days(180))
+    if kind == "organization":
+        old_id, old_secret = pulumi.add_org_token("deployer", **options)
+    else:
+        old_id, old_secret = pulumi.add_team_token(pulumi.team_name, "deployer", **options)
+    sink = tmp_path / "deployer"
+    sink.write_text(old_secret)
+    sink.chmod(0o600)
+    params = {"api_url": pulumi.url, "api_token": admin, "kind": kind, "organization": ORG,
+              "name": "deployer", "max_verify_wait": 1}
+    if kind == "team":
+        params["team"] = pulumi.team_name
+    pulumi.expiry_policy_after_create = 90
+    run = rotate(tmp_path, [{"provider": "pulumi", "id": "deployer", "max_age": "90d",
+                             "params": params, "deliver": [file_sink(sink)]}])
+    row = run.rows()["deployer"]
+    assert pulumi.max_access_token_expiry_days == 90, "the fault never hit: proves nothing"
+    assert row["action"] == "failed", row
+    assert "verification of the new secret failed" in row["error"], row
+    assert "did not accept the new secret" in row["error"], row
+    assert [t["id"] for t in pulumi.tokens(kind)] == [old_id], "the successor was kept"
+    assert secret_in(sink) == old_secret
+    assert_no_leak(sandbox, run)
+
+
+# -- Cloudflare and TFE successors that differ (sandbox faults) --------------------------------
+
+def cloudflare_two_policies():
+    return [policy("Zone Read"), policy("DNS Write")]
+
+
+def test_a_cloudflare_successor_without_a_policy_is_deleted_and_the_predecessor_kept(
+        sandbox, tmp_path):
+    """The role replaces by default: a successor created without one of its predecessor's
+    policies is read back, compared, deleted; the consumer keeps the working secret and the
+    report says which policy was missing. The module says the same."""
+    cloudflare = sandbox["cloudflare"]
+    old_id, old_secret = cloudflare.add_token("deploy", policies=cloudflare_two_policies(),
+                                              issued_on=days_ago(120))
+    cloudflare.drop_last_policy_on_create = True
+    sink = tmp_path / "deploy"
+    sink.write_text(old_secret)
+    sink.chmod(0o600)
+    conn = {"api_url": cloudflare.url, "api_token": cloudflare.admin_token}
+    run = rotate(tmp_path, [{"provider": "cloudflare", "id": "deploy", "max_age": "90d",
+                             "params": dict(conn, name="deploy"),
+                             "deliver": [file_sink(sink)]}])
+    row = run.rows()["deploy"]
+    assert row["action"] == "failed", row
+    assert "does not carry the power of token %s" % old_id in row["error"], row
+    assert "policies:" in row["error"] and "read back" in row["error"], row
+    assert "it was deleted, and the previous token was kept" in row["error"], row
+    assert [t["id"] for t in cloudflare.tokens() if t["name"] == "deploy"] == [old_id]
+    assert secret_in(sink) == old_secret and sandbox.secrets.is_live(old_secret)
+    assert_no_leak(sandbox, run)
+
+    module = run_playbook(tmp_path / "module", [module_task(
+        "cloudflare_token", "replaced", dict(conn, name="deploy", rotation="replace",
+                                             rotate="always"), ignore_errors=True)])
+    failed = module["replaced"]
+    assert failed["failed"] and "policies:" in failed["msg"], failed
+    assert "it was deleted, and the previous token was kept" in failed["msg"]
+    assert [t["id"] for t in cloudflare.tokens() if t["name"] == "deploy"] == [old_id]
+    assert leaked(sandbox, module.output) == []
+
+
+def test_a_tfe_successor_made_in_another_team_is_deleted_and_the_predecessor_kept(
+        sandbox, tmp_path):
+    """A described team token's successor that TFE makes in another team acts with that team's
+    permissions: read back, compared, deleted; the previous token and the consumer's secret are
+    kept, and the report says which team was asked and which was read back."""
+    tfe = sandbox["tfe"]
+    team = tfe.add_team("platform")
+    other = tfe.add_team("elsewhere")
+    old_id, old_secret = tfe.add_token(team, "ci", created_at=days_ago(120))
+    tfe.create_in_team = other
+    sink = tmp_path / "ci"
+    sink.write_text(old_secret)
+    sink.chmod(0o600)
+    params = dict(tfe_conn(tfe), team="platform", description="ci")
+    run = rotate(tmp_path, [{"provider": "tfe", "id": "ci", "max_age": "90d", "params": params,
+                             "deliver": [file_sink(sink)]}])
+    row = run.rows()["ci"]
+    assert row["action"] == "failed", row
+    assert "team_id: %r asked, %r read back" % (team, other) in row["error"], row
+    assert "it was deleted, and the previous token was kept" in row["error"], row
+    assert [t["id"] for t in tfe.tokens()] == [old_id], "the successor was kept"
+    assert secret_in(sink) == old_secret and sandbox.secrets.is_live(old_secret)
+    assert_no_leak(sandbox, run)
+
+    module = run_playbook(tmp_path / "module", [module_task(
+        "tfe_team_token", "rotated", dict(params, rotate="always"), ignore_errors=True)])
+    failed = module["rotated"]
+    assert failed["failed"] and "team_id: %r asked, %r read back" % (team, other) in \
+        failed["msg"], failed
+    assert [t["id"] for t in tfe.tokens()] == [old_id]
+    assert leaked(sandbox, module.output) == []
 
 
 # -- item 2: TFE's team token TTL policy -------------------------------------------------------

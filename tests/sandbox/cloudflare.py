@@ -162,6 +162,8 @@ class Cloudflare(Platform):
     answers it, terraform-provider-cloudflare #897; or 1000, 401 "Invalid API Token", as a
     public report saw verify answer while ``/accounts`` answered 9109 for the same token),
     ``propagation_lag`` (seconds a newly issued secret answers 403 code 10000, see ``core``).
+    Fault: ``drop_last_policy_on_create`` (a create of a token with more than one policy makes
+    it without the last one, to prove that clients read a successor back and compare).
     """
 
     name = "cloudflare"
@@ -182,11 +184,12 @@ class Cloudflare(Platform):
     list_self_only: frozenset = frozenset()
     transient_verify_errors = 0
     verify_location_refusal = 9109
+    drop_last_policy_on_create = False
     SWITCHES = ("transient_verify_errors", "verify_location_refusal", "reorder_policies",
                 "user_token_quota", "account_token_quota", "send_retry_after",
                 "token_format", "normalise_cidrs", "verify_propagation_failures",
                 "account_token_user_verify_status", "expired_listing_window", "list_self_only",
-                "propagation_lag")
+                "drop_last_policy_on_create", "propagation_lag")
     RATE_LIMIT, RATE_WINDOW = 1200, 300      # DOCS: per user or account token, per 5 minutes
 
     # ------------------------------------------------------------------ platform hooks
@@ -639,6 +642,8 @@ class Cloudflare(Platform):
         caller = self._authorized("create", account_id)
         scope = "account" if account_id else "user"
         fields = self._fields(_json_body(), scope, current=None)
+        if self.drop_last_policy_on_create and len(fields["policies"]) > 1:
+            fields["policies"] = fields["policies"][:-1]
         quota = self.account_token_quota if account_id else self.user_token_quota
         if sum(t.account_id == account_id for t in self._tokens.values()) >= quota:
             # Assumption: the code and wording are undocumented.

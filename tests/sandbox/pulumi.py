@@ -144,7 +144,7 @@ class Pulumi(Platform):
     "the requested token is not a team token", the only error the spec lists; 404 to answer as
     for other kinds); ``max_access_token_expiry_days``, ``expiry_policy_rule``,
     ``metadata_status`` (the organization's access token expiry policy) and
-    ``drop_role_on_create`` (a fault). Organization and team token names stay reserved after
+    ``drop_role_on_create`` and ``expiry_policy_after_create`` (faults). Organization and team token names stay reserved after
     deletion: any create with a name ever used answers 409 "Conflict: token name already
     exists".
     """
@@ -177,11 +177,15 @@ class Pulumi(Platform):
     #: create the token without it (it gets the default member role), to prove that clients
     #: read a successor back and compare
     drop_role_on_create = False
+    #: a fault: right after the next organization or team token create, the organization's
+    #: expiry policy becomes this many days (another admin tightens it mid-rotation), so that a
+    #: successor made within the old policy is over the new one
+    expiry_policy_after_create: int | None = None
     SWITCHES = ("send_retry_after", "null_continuation_token", "created_style",
                 "router_404_plain_text", "default_page_size", "max_page_size",
                 "gone_team_token_delete_status", "max_access_token_expiry_days",
                 "expiry_policy_rule", "metadata_status", "drop_role_on_create",
-                "propagation_lag")
+                "expiry_policy_after_create", "propagation_lag")
 
     # ------------------------------------------------------------------ platform hooks
     def setup(self) -> str:
@@ -445,6 +449,7 @@ class Pulumi(Platform):
         self._claim_name(name)
         token = self._new_token(ORGANIZATION, self.org_name, caller.owner, None, name=name,
                                 **attributes)
+        self._tighten_policy_after_create()
         return self._created(token)
 
     def delete_org_token(self, org: str, token_id: str) -> Response:
@@ -516,7 +521,13 @@ class Pulumi(Platform):
                           expires=self._within_policy(self._expires(body)))
         self._claim_name(name)
         token = self._new_token(TEAM, team, caller.owner, None, name=name, **attributes)
+        self._tighten_policy_after_create()
         return self._created(token)
+
+    def _tighten_policy_after_create(self) -> None:
+        if self.expiry_policy_after_create is not None:
+            self.max_access_token_expiry_days = self.expiry_policy_after_create
+            self.expiry_policy_after_create = None
 
     def delete_team_token(self, org: str, team: str, token_id: str) -> Response:
         self._authorize(org, self._manages_team_tokens)

@@ -173,6 +173,9 @@ class TFE(WorkspaceVariables, Platform):
     max_token_ttl: timedelta | None = None   # the organization's team token TTL policy
     capped_default = "refuse"            # a create without expired-at under max_token_ttl
     ttl_policies_status: int | None = None   # answer GET token-ttl-policies with this status
+    #: a fault: a described token create makes the token in this team (an id) instead of the
+    #: one asked for, to prove that clients read a successor back and compare
+    create_in_team: str | None = None
     advertised_rate_limit = 30           # X-RateLimit-Limit when no limiter is enforced
 
     def as_older_release(self) -> None:
@@ -634,7 +637,8 @@ class TFE(WorkspaceVariables, Platform):
             raise ApiError(422, "Validation failed: Description has already been taken",
                            DESCRIPTION)
         now = self.now()
-        return self._created(self._issue(team.id, description, now,
+        made_in = self.create_in_team if self.create_in_team in self._teams else team.id
+        return self._created(self._issue(made_in, description, now,
                                          self._requested_expiry(attributes, now),
                                          self._creator()))
 

@@ -45,7 +45,7 @@ def test_a_transient_refusal_is_asked_again_with_the_pauses():
 
 def test_the_last_refusal_counts_once_the_window_is_spent():
     slept = []
-    ask = Answers(*[refusal() for _ in range(20)])
+    ask = Answers(*[refusal() for _unused in range(20)])
     with pytest.raises(ApiError):
         ask_again(ask, 1, refused_now, slept.append)
     assert ask.asked == 4 and sum(slept) == pytest.approx(1)
