@@ -170,6 +170,17 @@ def decode_json(text):
     return value
 
 
+def _json_kind(value):
+    """``an array``, ``a string``: what a decoded JSON value is, in JSON's words."""
+    if value is None:
+        return 'null'
+    if isinstance(value, bool):
+        return 'a boolean'
+    if isinstance(value, (int, float)):
+        return 'a number'
+    return 'a string' if isinstance(value, str) else 'an array'
+
+
 class RetryPolicy:
     """When and how long to wait before repeating a request that is safe to repeat.
 
@@ -643,9 +654,19 @@ class ApiClient:
         try:
             # as requests' Response.json() reads it: the declared charset, else UTF-8/16/32
             encoding = response.encoding or guess_json_utf(response.content) or 'utf-8'
-            return decode_json(response.content.decode(encoding))
+            value = decode_json(response.content.decode(encoding))
+            # Every answer of the five platforms (and the sinks' services) is a JSON object;
+            # anything else (a gateway's ``null``, a list, a string) would be read as one by
+            # every caller and fail as a Python error naming nothing.
+            if isinstance(value, dict):
+                return value
+            if method == 'DELETE':
+                return {}       # the deletion's status decides; its body is not read
+            raise ValueError('JSON but not an object (%s)' % _json_kind(value))
         except (ValueError, LookupError) as exc:
             why = 'JSON %s' % exc if 'nested' in str(exc) else 'not JSON'
+            if 'not an object' in str(exc):
+                why = str(exc)
             message = self.named('%s %s returned HTTP %s with a body that is %s' % (
                 method, path, response.status_code, why))
             details = dict(status=response.status_code, method=method, path=path,

@@ -19,7 +19,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
-    AmbiguousWriteError, ApiError, AuthenticationError, TokenOpsError,
+    AmbiguousWriteError, AuthenticationError, TokenOpsError, UnreadableAnswerError,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._lost_writes import settle
 from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
@@ -103,9 +103,11 @@ def list_tokens(client):
         items = (body.get('_embedded') or {}).get('items')
         if items is None:
             items = body.get('tokens')    # the shape of another client's fixtures; tolerated
-    if not isinstance(items, list):
-        raise ApiError('GET /settings/tokens answered without a token list (_embedded.items)')
-    items = [item for item in items if isinstance(item, dict)]
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise UnreadableAnswerError(client.named(
+            'GET /settings/tokens answered without its list of objects (_embedded.items); '
+            'nothing was decided from it'), method='GET', path='/settings/tokens',
+            platform=client.platform)
     for item in items:
         if item.get('value'):
             item['value'] = client.remember_secret(item['value'])

@@ -25,7 +25,14 @@ __metaclass__ = type
 
 import json
 
-from ansible_collections.tokenops.tokens.plugins.module_utils._client import ApiError
+try:
+    from urllib.parse import urlsplit
+except ImportError:  # pragma: no cover - Python 2 is not supported
+    from urlparse import urlsplit  # type: ignore
+
+from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
+    ApiError, UnreadableAnswerError,
+)
 
 #: reads of one listing before giving up on it changing under us
 MAX_READS = 3
@@ -94,12 +101,42 @@ def _listing(client, path, read):
                 yield item
         if state.consistent:
             return
-    shown = path if isinstance(path, str) else '/' + '/'.join(str(p) for p in path)
+    shown = _shown(client, path)
     raise ListingChangedError(client.named(
         'the listing GET %s changed while it was read, %d times in a row (its pages disagreed '
         'on the total, or an item appeared on two pages); nothing was decided from it, so '
         'nothing was created. Run again when the platform is quieter' % (shown, MAX_READS)),
         method='GET', path=shown, platform=client.platform)
+
+
+def _shown(client, path):
+    """The path of a listing as the platform saw it (api_url's path included)."""
+    return urlsplit(client.url_for(path)).path
+
+
+def _items(client, path, body, key):
+    """The list of objects ``body[key]`` of one page (``null``: none).
+
+    A page without that list (a gateway's or proxy's own JSON, an API that changed) is an
+    error, never an empty page: a token missing from a listing is a token the caller would
+    create again.
+    """
+    items = body.get(key, ()) if isinstance(body, dict) else ()
+    if items is None:
+        return []
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        shown = _shown(client, path)
+        raise UnreadableAnswerError(client.named(
+            'GET %s answered without its list of objects (%s); nothing was decided from it, so '
+            'nothing was created' % (shown, key)), method='GET', path=shown,
+            platform=client.platform)
+    return items
+
+
+def _object(body, key):
+    """``body[key]`` when it is an object, else an empty one."""
+    value = body.get(key) if isinstance(body, dict) else None
+    return value if isinstance(value, dict) else {}
 
 
 def _number(value):
@@ -114,8 +151,8 @@ def iter_jsonapi(client, path, params=None, page_size=100):
         for dummy in range(MAX_PAGES):
             query = _with(params, **{'page[number]': page, 'page[size]': page_size})
             body = client.get(path, params=query)
-            pagination = (body.get('meta') or {}).get('pagination') or {}
-            items = body.get('data') or []
+            items = _items(client, path, body, 'data')
+            pagination = _object(_object(body, 'meta'), 'pagination')
             fresh = state.page(items, _number(pagination.get('total-count')))
             yield from fresh
             next_page = _number(pagination.get('next-page'))
@@ -135,8 +172,8 @@ def iter_result_info(client, path, params=None, per_page=50):
         page = 1
         for dummy in range(MAX_PAGES):
             body = client.get(path, params=_with(params, page=page, per_page=per_page))
-            info = body.get('result_info') or {}
-            items = body.get('result') or []
+            items = _items(client, path, body, 'result')
+            info = _object(body, 'result_info')
             total = _number(info.get('total_count'))
             fresh = state.page(items, total)
             yield from fresh
@@ -160,10 +197,12 @@ def iter_continuation(client, path, params=None, key='tokens', max_results=1000)
             if token:
                 query['continuationToken'] = token
             body = client.get(path, params=query)
-            items = body.get(key) or []
+            items = _items(client, path, body, key)
             fresh = state.page(items)
             yield from fresh
             next_token = body.get('continuationToken')
+            if not isinstance(next_token, str):
+                next_token = None
             if not next_token or next_token == token or (items and not fresh):
                 return
             token = next_token
@@ -179,10 +218,12 @@ def iter_next_links(client, path, params=None, page_size=100):
     def read(state):
         body = client.get(path, params=_with(params, page_size=page_size))
         for dummy in range(MAX_PAGES):
-            items = body.get('results') or []
+            items = _items(client, path, body, 'results')
             fresh = state.page(items, _number(body.get('count')))
             yield from fresh
             next_url = body.get('next')
+            if not isinstance(next_url, str):
+                next_url = None
             if not next_url or (items and not fresh):
                 return
             body = client.get(client.link_url(next_url))

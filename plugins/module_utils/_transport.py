@@ -219,6 +219,54 @@ def read_body(response, deadline, limit=MAX_BODY_BYTES):
     return response
 
 
+if HAS_URLLIB3:
+    import requests as _requests
+
+    class DeadlineSession(_requests.Session):
+        """A ``requests.Session`` whose every request (redirects included) ends within
+        ``seconds`` and reads at most ``max_body`` bytes of body: for the libraries that take a
+        session of ours (hvac) and the requests made outside :class:`ApiClient` (the Pushgateway
+        push). A passed deadline is a ``requests`` ``Timeout``, a body over the limit a
+        ``requests`` ``RequestException``, so a caller that handles ``requests``' errors
+        handles these too."""
+
+        def __init__(self, seconds, max_body=MAX_BODY_BYTES):
+            super(DeadlineSession, self).__init__()
+            self.seconds = seconds
+            self.max_body = max_body
+            adapter = DeadlineAdapter()
+            self.mount('https://', adapter)
+            self.mount('http://', adapter)
+
+        def request(self, method, url, *args, **kwargs):
+            kwargs['stream'] = True
+            deadline = Deadline(self.seconds)
+            try:
+                with deadline:
+                    response = super(DeadlineSession, self).request(method, url, *args, **kwargs)
+                    read_body(response, deadline, self.max_body)
+            except BodyTooLarge as exc:
+                raise BodyTooLargeError(exc.limit, exc.declared)
+            except Exception:
+                if deadline.passed:
+                    raise DeadlineTimeout('no complete answer within %ss' % self.seconds)
+                raise
+            return response
+
+    class DeadlineTimeout(_requests.exceptions.Timeout):
+        """The deadline of a :class:`DeadlineSession` request passed."""
+
+    class BodyTooLargeError(_requests.exceptions.RequestException):
+        """A :class:`DeadlineSession` answer's body is over the limit; it was not read."""
+
+        def __init__(self, limit, declared=None):
+            super(BodyTooLargeError, self).__init__('an answer larger than %s, which was not '
+                                                    'read' % describe_size(limit))
+            self.limit, self.declared = limit, declared
+else:  # pragma: no cover - requests is checked where modules and sinks start
+    DeadlineSession = DeadlineTimeout = BodyTooLargeError = None
+
+
 def describe_size(size):
     """``16 MiB``, ``200.0 MB``: a byte count for a message."""
     if size >= 1024 * 1024 and size % (1024 * 1024) == 0:

@@ -25,6 +25,10 @@ import stat
 
 from ansible_collections.tokenops.tokens.plugins.module_utils import _safe_path as safe_path
 from ansible_collections.tokenops.tokens.plugins.module_utils._estate import moment_of
+from ansible_collections.tokenops.tokens.plugins.module_utils._text import printable
+from ansible_collections.tokenops.tokens.plugins.module_utils._transport import (
+    BodyTooLargeError, DeadlineSession, DeadlineTimeout,
+)
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, isoformat, parse_optional_timestamp,
 )
@@ -64,6 +68,8 @@ LAST_RUN_FILE = 'last_run.json'
 PUSH_JOB = re.compile(r'^[A-Za-z0-9_.:-]+$')
 CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 PUSH_TIMEOUT = 10
+#: the most of the Pushgateway's answer read (it answers an empty body, or a line of error)
+PUSH_ANSWER_BYTES = 64 * 1024
 
 
 class MetricsError(Exception):
@@ -261,16 +267,34 @@ def write_metrics_file(path, text):
 
 
 def push(url, job, text, timeout=PUSH_TIMEOUT):
-    """PUT the metrics as the group ``job`` (replacing what the last run pushed)."""
-    import requests  # pylint: disable=import-outside-toplevel
+    """PUT the metrics as the group ``job`` (replacing what the last run pushed).
 
+    Within one deadline of ``timeout`` seconds for connecting, the headers and the body, and
+    reading at most ``PUSH_ANSWER_BYTES`` of the answer (``_transport``): ``requests``' own
+    timeout bounds each read, so an address that answers a byte a second would hold the run,
+    and its lock, for ever.
+    """
     target = '%s/metrics/job/%s' % (url.rstrip('/'), quote(job, safe=''))
+    session = DeadlineSession(timeout, PUSH_ANSWER_BYTES)
     try:
-        answer = requests.put(target, data=text.encode('utf-8'), timeout=timeout,
-                              headers={'Content-Type': CONTENT_TYPE})
-    except requests.RequestException as exc:
+        answer = session.put(target, data=text.encode('utf-8'), timeout=(timeout, timeout),
+                             headers={'Content-Type': CONTENT_TYPE}, allow_redirects=False)
+    except Exception as exc:  # pylint: disable=broad-except
+        # anything the HTTP stack raises; its text may quote the URL's password, except ours
+        why = str(exc) if isinstance(exc, (DeadlineTimeout, BodyTooLargeError)) \
+            else type(exc).__name__
         raise MetricsError('pushing the metrics to the Pushgateway at %s failed: %s'
-                           % (shown_url(url), type(exc).__name__))
+                           % (shown_url(url), why))
+    finally:
+        session.close()
     if answer.status_code >= 300:
         raise MetricsError('the Pushgateway at %s answered HTTP %d: %s'
-                           % (shown_url(url), answer.status_code, (answer.text or '')[:300]))
+                           % (shown_url(url), answer.status_code,
+                              printable(' '.join(_answer_text(answer).split()))[:300]))
+
+
+def _answer_text(answer):
+    try:
+        return answer.text or ''
+    except (LookupError, ValueError, TypeError):     # an unknown or broken charset
+        return answer.content.decode('utf-8', 'replace')

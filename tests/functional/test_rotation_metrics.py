@@ -7,9 +7,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import stat
 import subprocess
+import threading
 import time
 import urllib.request
 from datetime import timedelta
@@ -343,3 +345,84 @@ def test_the_estate_playbook_turns_the_inventory_into_metrics(sandbox, tmp_path)
         "tokenops_token_expiry_timestamp_seconds", "tokenops_token_last_rotation_timestamp_seconds",
         "tokenops_token_last_used_timestamp_seconds"}
     assert leaked(sandbox, text, proc.stdout, proc.stderr) == []
+
+
+class HostileServer:
+    """A loopback server (a Pushgateway, a Vault...) that reads a request and answers as
+    ``mode`` says: ``trickle`` (one byte of its status line and headers a second, never
+    ending) or ``loud`` (a 500 with an ESC sequence and 64 MiB of body)."""
+
+    def __init__(self, mode):
+        self.mode = mode
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.url = "http://127.0.0.1:%d" % self.listener.getsockname()[1]
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        self.listener.settimeout(0.2)
+        while not self.stopped.is_set():
+            try:
+                conn, _address = self.listener.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn):
+        try:
+            conn.recv(65536)
+            if self.mode == "trickle":
+                for byte in b"HTTP/1.1 200 OK\r\nX-Trickle: " + b"y" * 10000:
+                    if self.stopped.is_set():
+                        break
+                    conn.sendall(bytes([byte]))
+                    time.sleep(1)
+            else:
+                size = 64 << 20
+                conn.sendall(b"HTTP/1.1 500 Boom\r\nContent-Type: text/plain\r\n"
+                             b"Content-Length: %d\r\n\r\n" % (size + 12))
+                conn.sendall(b"\x1b[2Jboom\x1b]0;")
+                chunk = b"x" * (1 << 20)
+                for _index in range(64):
+                    conn.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def stop(self):
+        self.stopped.set()
+        self.listener.close()
+        self.thread.join(timeout=5)
+
+
+@pytest.mark.parametrize("mode", ["trickle", "loud"])
+def test_a_hostile_pushgateway_costs_the_run_a_bounded_time_and_a_plain_warning(
+        sandbox, tmp_path, mode):
+    """The push is a request like any other (issue 23 item 3): one deadline for connect,
+    headers and body, a bounded body, a message without control characters. A Pushgateway (or
+    anything at its address) that trickled its answer held the run, and its lock, for ever."""
+    sinks = tmp_path / "sinks"
+    sinks.mkdir()
+    tokens, _seeded = items(sandbox, sinks)
+    server = HostileServer(mode)
+    try:
+        started = time.monotonic()
+        proc = rotate(tmp_path, tokens[:1], extra={"rotate_pushgateway_url": server.url},
+                      popen=True)
+        try:
+            output, _errors = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            pytest.fail("the run was still waiting for the Pushgateway after 120 s")
+        elapsed = time.monotonic() - started
+    finally:
+        server.stop()
+    assert proc.returncode == 0, output
+    assert "Pushgateway at %s" % server.url in output, output
+    assert "\x1b" not in output
+    assert elapsed < 90, elapsed

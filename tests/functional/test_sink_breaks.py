@@ -6,11 +6,13 @@ a second; the cases that need the role's own tasks (check mode, check_tasks) run
 ``ansible-playbook``.
 """
 import json
+import os
 import pathlib
 import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -28,6 +30,8 @@ from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.tfe_variabl
 
 from tests.functional.harness import leaked
 from tests.functional.test_fault_matrix import rotation
+from tests.functional.test_rotate_role import rotate
+from tests.functional.test_rotation_metrics import HostileServer, items as metrics_items
 from tests.sandbox.core import days_ago
 from tests.stores import unique
 
@@ -592,3 +596,30 @@ def test_a_sink_added_to_a_token_that_is_not_due_gets_a_working_secret(ci, tmp_p
     assert sandbox.secrets.is_live(live)
     assert (tmp_path / "second").read_text().strip() == live == ci_held(sandbox, "github")
     assert rotation([item], tmp_path)["rows"][0]["action"] == "not due"
+
+
+def test_a_trickling_vault_costs_its_sink_a_bounded_time(sandbox, tmp_path):
+    """hvac, like requests, bounds each read, not the request: a Vault (or whatever answers at
+    its address) that trickles held the preflight of a vault_kv sink, and the run, for ever.
+    The sink's requests end within its ``timeout`` like every other request of the run."""
+    sinks = tmp_path / "sinks"
+    sinks.mkdir()
+    tokens, _seeded = metrics_items(sandbox, sinks)
+    server = HostileServer("trickle")
+    token = dict(tokens[0], deliver=[{"type": "vault_kv", "url": server.url, "path": "ci/x",
+                                      "token": "hvs.not-a-real-token", "timeout": 3}])
+    try:
+        started = time.monotonic()
+        proc = rotate(tmp_path, [token], popen=True)
+        try:
+            output, _errors = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            pytest.fail("the run was still waiting for the Vault after 120 s")
+        elapsed = time.monotonic() - started
+    finally:
+        server.stop()
+    assert "rotate_tokens[pulumi-due].deliver[0]" in output or "vault" in output.lower(), output
+    assert "hvs.not-a-real-token" not in output
+    assert elapsed < 90, elapsed

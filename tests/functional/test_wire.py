@@ -93,6 +93,44 @@ def test_one_500_on_each_platforms_listing_get_and_the_role_still_rotates(sandbo
     assert leaked(sandbox, run.output) == []
 
 
+# -- answers of the wrong shape ------------------------------------------------------------
+
+#: what a gateway, a captive portal or a changed API may answer a listing with
+WRONG_SHAPES = ["null", "[]", '"maintenance"', "7",
+                '{"data": "x", "result": 5, "results": {}, "tokens": "x", "_embedded": []}',
+                '{"unrelated": true}']
+
+
+@pytest.mark.parametrize("platform", list(LISTINGS))
+def test_a_listing_of_the_wrong_shape_fails_clearly_and_creates_nothing(
+        sandbox, tmp_path, platform):
+    """A 200 whose JSON is not the platform's listing is an error naming the platform and the
+    request, never a Python error (``'NoneType' object has no attribute 'get'``) and never an
+    empty listing: a token missing from a listing is a token the module creates again."""
+    module, listing = LISTINGS[platform]
+    args, secret = existing_token(sandbox, platform)
+    tasks = []
+    for index, body in enumerate(WRONG_SHAPES):
+        sandbox.faults.add("echo", platform=platform, method="GET", path=listing, status=200,
+                           message=body, times=1)
+        tasks.append(module_task(module, "shape%d" % index, args, ignore_errors=True))
+    run = run_playbook(tmp_path, tasks)
+    for index, body in enumerate(WRONG_SHAPES):
+        result = run["shape%d" % index]
+        assert result.get("failed"), (body, result)
+        assert result["msg"].startswith(PLATFORM_TITLES[platform] + ": GET /"), \
+            (body, result["msg"])
+        assert "object has no attribute" not in result["msg"], (body, result["msg"])
+        assert "not iterable" not in result["msg"], (body, result["msg"])
+    assert sandbox.log.writes(platform) == []
+    assert sandbox.secrets.is_live(secret)
+    assert leaked(sandbox, run.output) == []
+
+
+PLATFORM_TITLES = {"pulumi": "Pulumi Cloud", "tfe": "HCP Terraform / Terraform Enterprise",
+                   "cloudflare": "Cloudflare", "cloudtruth": "CloudTruth", "pactflow": "PactFlow"}
+
+
 # -- short pages and rewritten links ----------------------------------------------------------
 
 def test_61_cloudflare_tokens_served_25_to_a_page_are_all_found(sandbox, tmp_path):

@@ -30,6 +30,7 @@ import os
 import re
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import isoformat, utcnow
+from ansible_collections.tokenops.tokens.plugins.module_utils._transport import DeadlineSession
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import _options as opt
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.base import Sink, SinkError
 
@@ -186,9 +187,12 @@ class VaultKvSink(Sink):
         options = self.options
         verify = options['ca_cert'] if options['validate_certs'] and options['ca_cert'] \
             else options['validate_certs']
+        # hvac's own session bounds each read, not the request: a server that answers a byte a
+        # second would hold the run for ever. Ours ends each request within the timeout.
         client = hvac.Client(url=options['url'], token=options.get('token'),
                              namespace=options.get('namespace') or None, verify=verify,
-                             timeout=options['timeout'])
+                             timeout=options['timeout'],
+                             session=DeadlineSession(options['timeout']))
         if options['auth_method'] == 'approle':
             with self._errors('the AppRole login', 'role_id and secret_id'):
                 client.auth.approle.login(role_id=options['role_id'],
