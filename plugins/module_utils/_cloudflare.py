@@ -24,12 +24,15 @@ lower bound).
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import ipaddress
-import json
-import re
-
 from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
     AmbiguousWriteError, ApiError, TokenOpsError,
+)
+from ansible_collections.tokenops.tokens.plugins.module_utils._cloudflare_options import (
+    check_options, check_rotation, resolve_policies,
+)
+from ansible_collections.tokenops.tokens.plugins.module_utils._cloudflare_power import (
+    SETTABLE_STATUSES, cannot_authenticate, changes_asked, condition_words, desired_condition,
+    normal_condition, normal_policies, token_power, unmet_wishes, unusable_by_design,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._generations import (
     GenerationRotation,
@@ -40,8 +43,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._paging import iter_result_info
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
-    InputError, is_due, isoformat, parse_duration, parse_optional_timestamp, parse_timestamp,
-    platform_time, requested_expiry,
+    InputError, isoformat, parse_optional_timestamp, platform_time,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import (
     TokenAdapter, listed_id, one_live,
@@ -51,14 +53,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._verification impo
     status_words, waited_words,
 )
 
-NAME_MAX = 120
 PER_PAGE = 50                       # the API's largest page
-HEX32 = re.compile(r'^[0-9a-fA-F]{32}$')
-SETTABLE_STATUSES = ('active', 'disabled')
-EXPOSED = 'revoked (exposed)'
-#: statuses of a token that can never authenticate again, or not until someone enables it: a
-#: namesake in one of them never hides a live token of the same name
-DEAD_STATUSES = ('expired', EXPOSED, 'disabled')
 #: "Authentication error": a new secret not yet known everywhere, and a working credential
 #: answered wrongly for a moment (api/cloudflare.md §6; mrrfv/cloudflare-gateway-pihole-scripts#43)
 TRANSIENT_CODE = '(code 10000)'
@@ -69,14 +64,6 @@ LOCATION_REFUSAL = 'Cannot use the access token from location'
 #: limits/: "User API token quota 50", "Account API token quota 500")
 USER_TOKEN_QUOTA = 50
 ACCOUNT_TOKEN_QUOTA = 500
-
-USER_SCOPE = 'com.cloudflare.api.user'
-ACCOUNT_SCOPE = 'com.cloudflare.api.account'
-ZONE_SCOPE = 'com.cloudflare.api.account.zone'
-R2_SCOPE = 'com.cloudflare.edge.r2.bucket'
-#: resource-key prefixes and the permission-group scope they grant in (longest prefix first)
-RESOURCE_SCOPES = ((ZONE_SCOPE, ZONE_SCOPE), (ACCOUNT_SCOPE, ACCOUNT_SCOPE),
-                   (USER_SCOPE, USER_SCOPE), (R2_SCOPE, R2_SCOPE))
 
 MUTUALLY_EXCLUSIVE = []
 
@@ -118,12 +105,6 @@ def info_argument_spec():
 
 
 # -- pure helpers -----------------------------------------------------------------------------
-def check_account_id(account_id):
-    if account_id is not None and not HEX32.match(account_id):
-        raise InputError('account_id: expected the 32-character hexadecimal account id, got %r'
-                         % (account_id,))
-
-
 def tokens_path(account_id=None):
     """The token collection of the user (``account_id`` None) or of an account."""
     return ('accounts', account_id, 'tokens') if account_id else ('user', 'tokens')
@@ -161,66 +142,6 @@ def _timestamp(value):
     return platform_time(value)
 
 
-def normal_cidr(value):
-    """The canonical text of an address or CIDR range; unparsable text is kept as it is."""
-    try:
-        return str(ipaddress.ip_network(value.strip(), strict=False))
-    except (ValueError, AttributeError):
-        return value
-
-
-def normal_condition(raw):
-    """``{request_ip: {in: [...], not_in: [...]}}`` with sorted canonical CIDRs, or None.
-
-    Reads the legacy ``request.ip`` key too; empty lists are dropped.
-    """
-    if not isinstance(raw, dict):
-        return None
-    rule = raw.get('request_ip')
-    if rule is None:
-        rule = raw.get('request.ip')
-    if not isinstance(rule, dict):
-        return None
-    lists = {}
-    for key in ('in', 'not_in'):
-        values = sorted(set(normal_cidr(v) for v in rule.get(key) or []))
-        if values:
-            lists[key] = values
-    return {'request_ip': lists} if lists else None
-
-
-def _policy_key(item):
-    """What makes two policies the same: effect, permission-group ids and resources."""
-    return (item.get('effect') or 'allow',
-            tuple(sorted(set(g.get('id') for g in item.get('permission_groups') or []))),
-            json.dumps(item.get('resources') or {}, sort_keys=True))
-
-
-def normal_policies(raw_policies, names=None):
-    """Policies sorted by their key, without server-assigned ids; groups sorted by id.
-
-    ``names`` maps permission-group ids to names for groups that come without one.
-    """
-    policies = []
-    for raw in raw_policies or []:
-        groups = []
-        for group in sorted(raw.get('permission_groups') or [], key=lambda g: g.get('id') or ''):
-            item = dict(id=group.get('id'),
-                        name=group.get('name') or (names or {}).get(group.get('id')))
-            meta = group.get('meta')
-            if isinstance(meta, dict) and 'key' in meta and 'value' in meta:
-                item['meta'] = dict(key=meta['key'], value=meta['value'])
-            groups.append(item)
-        policies.append(dict(effect=raw.get('effect') or 'allow', permission_groups=groups,
-                             resources=raw.get('resources') or {}))
-    return sorted(policies, key=_policy_key)
-
-
-def policies_equal(left, right):
-    """Policies compared as sets of (effect, permission-group ids, resources)."""
-    return set(_policy_key(p) for p in left or []) == set(_policy_key(p) for p in right or [])
-
-
 def token_metadata(raw, account_id=None):
     """The public, snake_case metadata of a token as Cloudflare shows it. Never the secret."""
     return dict(
@@ -236,49 +157,6 @@ def token_metadata(raw, account_id=None):
         policies=normal_policies(raw.get('policies')),
         condition=normal_condition(raw.get('condition')),
     )
-
-
-def secret_issued_at(token):
-    """When the current secret was issued, as well as Cloudflare lets anyone tell: ``modified_on``
-    (a roll sets it, ``issued_on`` stays), else ``issued_on``."""
-    return parse_optional_timestamp(token.get('modified_at') or token.get('created_at'))
-
-
-def resource_scopes(resources):
-    """The permission-group scopes the resource keys of a policy grant in."""
-    leaves = []
-    for key, value in (resources or {}).items():
-        leaves.extend(value if isinstance(value, dict) else [key])
-    scopes = set()
-    for leaf in leaves:
-        for prefix, scope in RESOURCE_SCOPES:
-            if leaf == prefix or leaf.startswith(prefix + '.'):
-                scopes.add(scope)
-                break
-    return scopes
-
-
-def _check_cidrs(values, where):
-    for value in values or []:
-        try:
-            ipaddress.ip_network((value or '').strip(), strict=False)
-        except ValueError:
-            raise InputError('%s: %r is not an IP address or CIDR range (such as 192.0.2.0/24 '
-                             'or 2001:db8::/32)' % (where, value))
-
-
-def _check_resources(resources, where):
-    if not isinstance(resources, dict) or not resources:
-        raise InputError('%s: required, a non-empty mapping of resource keys to "*", such as '
-                         '{"com.cloudflare.api.account.zone.*": "*"}' % where)
-    for key, value in resources.items():
-        if isinstance(value, dict):
-            if not value or not all(isinstance(v, str) for v in value.values()):
-                raise InputError('%s.%s: a nested mapping must map resource keys to strings'
-                                 % (where, key))
-        elif not isinstance(value, str):
-            raise InputError('%s.%s: must be a string such as "*" or a mapping of resource '
-                             'keys' % (where, key))
 
 
 class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
@@ -311,55 +189,7 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
 
     # -- checks before any request ------------------------------------------------------------
     def validate(self):
-        params = self.params
-        check_account_id(self.account_id)
-        token_id, name = params.get('token_id'), params.get('name')
-        if token_id is not None and not HEX32.match(token_id):
-            raise InputError('token_id: expected a 32-character hexadecimal token id, got %r'
-                             % (token_id,))
-        if name is not None:
-            if not name.strip():
-                raise InputError('name: must not be empty')
-            if len(name) > NAME_MAX:
-                raise InputError('name: at most %d characters (Cloudflare\'s limit), got %d'
-                                 % (NAME_MAX, len(name)))
-        if not name and not token_id:
-            raise InputError('name: required to find or create the token (or give token_id)')
-        if token_id and self.overlaps:
-            raise InputError('rotation: replace gives the token a new id, so token_id would no '
-                             'longer find it; identify the token by name, or use rotation: roll')
-        for index, item in enumerate(params.get('policies') or []):
-            where = 'policies[%d]' % index
-            groups = item.get('permission_groups') or []
-            if not groups or not all(isinstance(g, str) and g.strip() for g in groups):
-                raise InputError('%s.permission_groups: give at least one permission group, by '
-                                 'id or by name' % where)
-            _check_resources(item.get('resources'), where + '.resources')
-        if params.get('policies') is not None and not params['policies']:
-            raise InputError('policies: give at least one policy, or leave policies out to keep '
-                             'the token\'s own')
-        self._validate_condition(params.get('condition'))
-        if params.get('not_before') is not None:
-            self.not_before = parse_timestamp(params['not_before'], 'not_before')
-        self.expiry = requested_expiry(params, self.now)
-        if self.expiry is not None and self.not_before is not None \
-                and self.expiry <= self.not_before:
-            option = 'expires_at' if params.get('expires_at') is not None else 'expires_in'
-            raise InputError('%s: the token would expire (%s) before it becomes valid '
-                             '(not_before %s)' % (option, isoformat(self.expiry),
-                                                  isoformat(self.not_before)))
-
-    @staticmethod
-    def _validate_condition(condition):
-        if condition is None or condition.get('request_ip') is None:
-            return
-        rule = condition['request_ip']
-        _check_cidrs(rule.get('in'), 'condition.request_ip.in')
-        _check_cidrs(rule.get('not_in'), 'condition.request_ip.not_in')
-        if not rule.get('in') and not rule.get('not_in'):
-            raise InputError('condition: request_ip without any address in "in" or "not_in" '
-                             'would lock the token out from everywhere; give at least one CIDR '
-                             'range, or condition: {} for no IP condition')
+        self.not_before, self.expiry = check_options(self.params, self.overlaps, self.now)
 
     # -- reading --------------------------------------------------------------------------------
     def scope_key(self):
@@ -391,10 +221,8 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
         return token_metadata(live, self.account_id) if live else None
 
     def cannot_authenticate(self, raw):
-        """Expired, revoked as exposed, or disabled."""
-        if raw.get('status') in DEAD_STATUSES:
-            return True
-        return self._expired(_timestamp(raw.get('expires_on')))
+        return cannot_authenticate(raw.get('status'), _timestamp(raw.get('expires_on')),
+                                   self.now)
 
     def find(self):
         """By ``token_id``: one GET. By name: every page of the listing."""
@@ -419,39 +247,11 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
             return None
         return token_metadata(body['result'], self.account_id)
 
-    def secret_issued_at(self, token):
-        return secret_issued_at(token)
-
     def _catalogue_groups(self):
         if self._catalogue is None:
             body = self.client.get(self.path + ('permission_groups',))
             self._catalogue = [g for g in body.get('result') or [] if isinstance(g, dict)]
         return self._catalogue
-
-    def _resolve_group(self, value, scopes, where):
-        """``{id, name}`` of a permission group given by id or name."""
-        if HEX32.match(value):
-            return dict(id=value.lower(), name=None)
-        candidates = [g for g in self._catalogue_groups() if g.get('name') == value]
-        if not candidates:
-            similar = sorted(set(g.get('name') for g in self._catalogue_groups()
-                                 if (g.get('name') or '').lower() == value.lower()))
-            hint = ' (did you mean %s?)' % ', '.join(repr(s) for s in similar) if similar else ''
-            raise InputError('%s: no %s permission group is named %r%s; names are matched '
-                             'exactly, or give the id' % (where, 'account' if self.account_id
-                                                          else 'user', value, hint))
-        if len(candidates) > 1:
-            narrowed = [g for g in candidates if set(g.get('scopes') or []) & scopes]
-            if len(narrowed) == 1:
-                candidates = narrowed
-            else:
-                raise InputError(
-                    '%s: %r names %d permission groups (%s) and the policy\'s resources do not '
-                    'tell which one is meant; give its id' % (
-                        where, value, len(candidates),
-                        ', '.join('%s at %s' % (g.get('id'), '/'.join(g.get('scopes') or []))
-                                  for g in candidates)))
-        return dict(id=candidates[0].get('id'), name=candidates[0].get('name'))
 
     def desired_policies(self, current=None):
         """The ``policies`` option with names resolved, normalised like ``token_metadata``;
@@ -459,91 +259,31 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
         if self.params.get('policies') is None:
             return None
         if self._desired_policies is None:
-            resolved = []
-            for index, item in enumerate(self.params['policies']):
-                scopes = resource_scopes(item['resources'])
-                groups = [self._resolve_group(value.strip(), scopes,
-                                              'policies[%d].permission_groups' % index)
-                          for value in item['permission_groups']]
-                resolved.append(dict(effect=item.get('effect') or 'allow',
-                                     permission_groups=groups, resources=item['resources']))
-            self._desired_policies = resolved
+            self._desired_policies = resolve_policies(
+                self.params['policies'], self._catalogue_groups,
+                'account' if self.account_id else 'user')
         names = {}
         for policy in (current or {}).get('policies') or []:
             names.update((g['id'], g.get('name')) for g in policy['permission_groups'])
         return normal_policies(self._desired_policies, names)
 
-    def _desired_condition(self):
-        """(given, normalised condition): ``condition: {}`` asks for none."""
-        condition = self.params.get('condition')
-        if condition is None:
-            return False, None
-        rule = condition.get('request_ip')
-        if rule is None:
-            return True, None
-        return True, normal_condition({'request_ip': rule})
-
     def changes(self, current):
-        params = self.params
-        changes = {}
-        if params.get('name') and params['name'] != current.get('name'):
-            changes['name'] = params['name']
-        wanted = self.desired_policies(current)
-        if wanted is not None and not policies_equal(wanted, current.get('policies')):
-            changes['policies'] = wanted
-        given, condition = self._desired_condition()
-        if given and condition != current.get('condition'):
-            changes['condition'] = condition
-        if params.get('expires_at') is not None \
-                and isoformat(self.expiry) != current.get('expires_at'):
-            changes['expires_at'] = isoformat(self.expiry)
-        if self.not_before is not None and isoformat(self.not_before) != current.get('not_before'):
-            changes['not_before'] = isoformat(self.not_before)
-        status = params.get('status')
-        if status and current.get('status') in SETTABLE_STATUSES \
-                and status != current.get('status'):
-            changes['status'] = status
-        return changes
+        return changes_asked(self.params, current, self.desired_policies(current), self.expiry,
+                             self.not_before)
 
     def warnings(self, current):
-        messages = []
-        status = current.get('status')
-        if status == EXPOSED:
-            messages.append('token %s was revoked by Cloudflare because its secret was exposed; '
-                            'it cannot work again: delete it (state: absent) and create a new one'
-                            % current['id'])
-        elif status == 'expired' or self._expired(current.get('expires_at')):
-            messages.append('token %s expired at %s; give expires_in or expires_at with rotate '
-                            'to extend it and roll a new secret'
-                            % (current['id'], current.get('expires_at')))
-        if self.params.get('status') and status not in SETTABLE_STATUSES:
-            messages.append('status: token %s is %s, which cannot be changed to %s'
-                            % (current['id'], status, self.params['status']))
-        if self.params.get('expires_in') is not None:
-            expires = parse_optional_timestamp(current.get('expires_at'))
-            if expires is None or expires > self.expiry:
-                messages.append('expires_in applies when a secret is issued: token %s expires %s, '
-                                'later than expires_in allows; it moves at the next rotation'
-                                % (current['id'], 'at %s' % current['expires_at'] if expires
-                                   else 'never'))
-        return messages
-
-    def _expired(self, text):
-        moment = parse_optional_timestamp(text)
-        return moment is not None and moment <= self.now
+        return unmet_wishes(self.params, current, self.expiry, self.now)
 
     def planned(self, current=None, changes=None):
-        now = isoformat(self.now)
         if current is not None:
-            token = dict(current)
-            token.update(changes or {})
-            return token
+            return super(CloudflareTokenAdapter, self).planned(current, changes)
+        now = isoformat(self.now)
         status = self.params.get('status') or 'active'
         return dict(id=None, name=self.params.get('name'), status=status,
                     account_id=self.account_id, created_at=now, modified_at=now,
                     last_used_at=None, not_before=isoformat(self.not_before),
                     expires_at=isoformat(self.expiry), policies=self._policies_to_create(),
-                    condition=self._desired_condition()[1])
+                    condition=desired_condition(self.params)[1])
 
     def _policies_to_create(self):
         policies = self.desired_policies()
@@ -560,24 +300,7 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
         return parse_optional_timestamp(current.get('expires_at'))
 
     def check_rotation(self, current):
-        if current.get('status') == EXPOSED:
-            raise InputError('rotate: token %s was revoked by Cloudflare because its secret was '
-                             'exposed, and a roll cannot revive it; delete it (state: absent) and '
-                             'create a new one' % current['id'])
-        expiry = self._expiry_after_rotation(current)
-        if expiry is not None and expiry <= self.now:
-            raise InputError('expires_in: token %s expired at %s and a roll keeps the expiry, so '
-                             'the new secret would not work; give expires_in or expires_at to '
-                             'extend it' % (current['id'], current.get('expires_at')))
-        renew_before = self.params.get('renew_before')
-        if self.params.get('rotate') == 'due' and renew_before is not None and expiry is not None:
-            due, dummy = is_due(None, expiry, self.now, None,
-                                parse_duration(renew_before, 'renew_before'))
-            if due:
-                raise InputError('expires_in: token %s expires at %s, within renew_before, and a '
-                                 'roll keeps the expiry, so every run would roll again; give '
-                                 'expires_in or expires_at to move it' % (current['id'],
-                                                                          isoformat(expiry)))
+        check_rotation(self.params, current, self._expiry_after_rotation(current), self.now)
         self._refuse_self(current, 'rotate')
 
     def quota_message(self, pending):
@@ -701,13 +424,7 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
 
     # -- power (``_power``) -----------------------------------------------------------------------
     def power_of(self, token):
-        """Policies (effect, permission-group ids, resources), IP condition, whether it is
-        disabled, and the dates between which it works."""
-        policies = token.get('policies') or []
-        return dict(policies=sorted('%s %s on %s' % _policy_key(p) for p in policies),
-                    condition=normal_condition(token.get('condition')),
-                    status='disabled' if token.get('status') == 'disabled' else 'active',
-                    not_before=token.get('not_before'), expires_at=token.get('expires_at'))
+        return token_power(token)
 
     def successor_power(self, current):
         """A replacement keeps everything but the expiry expires_in/expires_at move; a roll
@@ -767,13 +484,13 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
             if LOCATION_REFUSAL in (exc.platform_message or ''):
                 return Verification(UNUSABLE_HERE, 'Cloudflare refuses it from the controller\'s '
                                                    'address (%s): the token\'s IP condition %s '
-                                                   'excludes it' % (answer, _rule_words(token)))
+                                                   'excludes it' % (answer, condition_words(token)))
             if token.get('condition'):
                 return Verification(UNUSABLE_HERE, 'Cloudflare refused it from the controller '
                                                    '(%s%s), and the token\'s IP condition %s may '
                                                    'exclude the controller\'s address'
                                     % (answer, waited_words(self.verify_wait),
-                                       _rule_words(token)))
+                                       condition_words(token)))
             return Verification(REFUSED, 'Cloudflare refused it: %s%s'
                                 % (answer, waited_words(self.verify_wait)))
         status = (body.get('result') or {}).get('status', 'active')
@@ -820,24 +537,6 @@ def transient(exc):
 def propagating(exc):
     """A refusal of a new secret that may still change: any 401/403 but the IP condition's."""
     return exc.status in (401, 403) and LOCATION_REFUSAL not in (exc.platform_message or '')
-
-
-def unusable_by_design(token, now):
-    """Why ``token`` (metadata) cannot authenticate now wherever it is used, or None."""
-    if token.get('status') == 'disabled':
-        return ('token %s is disabled: Cloudflare refuses a disabled token until it is enabled '
-                '(status: active)' % token.get('id'))
-    not_before = parse_optional_timestamp(token.get('not_before'))
-    if not_before is not None and not_before > now:
-        return ('token %s is not valid before %s (not_before): Cloudflare refuses it until then'
-                % (token.get('id'), token.get('not_before')))
-    return None
-
-
-def _rule_words(token):
-    rule = (token.get('condition') or {}).get('request_ip') or {}
-    parts = ['%s %s' % (key, ', '.join(rule[key])) for key in ('in', 'not_in') if rule.get(key)]
-    return '(request_ip %s)' % '; '.join(parts) if parts else '(none known)'
 
 
 def caller_token(client, account_id=None):

@@ -38,8 +38,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._paging import iter_next_links
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
-    InputError, RotationPolicy, describe_seconds, isoformat, parse_duration,
-    parse_optional_timestamp, platform_time,
+    InputError, RotationPolicy, describe_seconds, isoformat, parse_duration, platform_time,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._token_state import TokenAdapter
 from ansible_collections.tokenops.tokens.plugins.module_utils._verification import IdentityUnknown
@@ -229,9 +228,6 @@ class CloudTruthServiceAccountAdapter(TokenAdapter):
                                 % (len(matches), name, ', '.join(sorted(m.get('id') or '?'
                                                                         for m in matches))))
         return account_metadata(matches[0]) if matches else None
-
-    def secret_issued_at(self, token):
-        return parse_optional_timestamp(token.get('key_created_at') or token.get('created_at'))
 
     def _desired(self):
         """``{field: value}`` of what the user asked for, normalised like ``account_metadata``."""

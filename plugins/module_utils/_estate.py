@@ -21,7 +21,7 @@ import datetime
 import re
 
 from ansible_collections.tokenops.tokens.plugins.module_utils import (
-    _cloudflare, _cloudtruth, _pactflow, _pulumi, _tfe,
+    _cloudflare, _cloudflare_options, _cloudtruth, _pactflow, _pulumi, _tfe,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._generations import (
     base_of, generation_of,
@@ -79,7 +79,7 @@ def check_scope(platform, params):
     if platform == 'tfe' and params.get('team'):
         _tfe.check_team(params['team'])
     elif platform == 'cloudflare':
-        _cloudflare.check_account_id(params.get('account_id') or None)
+        _cloudflare_options.check_account_id(params.get('account_id') or None)
     elif platform == 'pulumi':
         _pulumi.scope_from_params(params)
 

@@ -14,8 +14,8 @@ import datetime
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._lifetime import due_under_cap
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
-    age_seconds, forget_unreadable_times, is_due, parse_duration, parse_optional_timestamp,
-    unknown_age,
+    age_seconds, forget_unreadable_times, is_due, issued_at, parse_duration,
+    parse_optional_timestamp, unknown_age,
 )
 
 
@@ -63,11 +63,7 @@ class Listing:
         """
         unknown = unknown_age(token, issued_fields, self.now)
         token = forget_unreadable_times(token, self.warn, self.now)
-        issued = None
-        for field in issued_fields:
-            if token.get(field):
-                issued = parse_optional_timestamp(token[field])
-                break
+        issued = issued_at(token, issued_fields)
         expires = expires_at or parse_optional_timestamp(token.get('expires_at'))
         due, reason = is_due(issued, expires, self.now, self.max_age, self.renew_before,
                              unknown)

@@ -182,6 +182,15 @@ def unknown_age(token, fields, now):
     return None
 
 
+def issued_at(token, fields):
+    """When the secret of ``token`` (metadata) was issued: the first of ``fields`` that is set,
+    parsed (None when it is in a shape the module does not read)."""
+    for field in fields:
+        if (token or {}).get(field):
+            return parse_optional_timestamp(token[field])
+    return None
+
+
 def from_epoch(seconds):
     """A datetime from Unix seconds; 0 and None (the platforms' "never") give None, and so does
     a value that is no moment a datetime holds (see :func:`epoch_time`)."""

@@ -31,7 +31,7 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._secret_file impor
     preflight, secret_file_argument_spec,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
-    InputError, RotationPolicy, age_seconds, forget_unreadable_times, is_due,
+    InputError, RotationPolicy, age_seconds, forget_unreadable_times, is_due, issued_at,
     parse_optional_timestamp, unknown_age, utcnow,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._verification import (
@@ -239,8 +239,9 @@ class TokenAdapter:
         raise NotImplementedError
 
     def secret_issued_at(self, token):
-        """When the current secret was issued (the age ``rotate: due`` measures)."""
-        return parse_optional_timestamp(token.get('created_at'))
+        """When the current secret was issued (the age ``rotate: due`` measures): the first of
+        ``issued_fields`` that is set."""
+        return issued_at(token, self.issued_fields)
 
     def expires_at(self, token):
         return parse_optional_timestamp(token.get('expires_at'))

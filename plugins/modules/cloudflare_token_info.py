@@ -216,7 +216,10 @@ credential:
 '''
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._cloudflare import (
-    check_account_id, caller_token, info_argument_spec, list_tokens, token_metadata, transient,
+    caller_token, info_argument_spec, list_tokens, token_metadata, transient,
+)
+from ansible_collections.tokenops.tokens.plugins.module_utils._cloudflare_options import (
+    check_account_id,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._info import (
     Listing, info_argument_spec as shared_info_argument_spec,

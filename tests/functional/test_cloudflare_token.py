@@ -10,7 +10,10 @@ from tests.sandbox.cloudflare import ACCOUNT_SCOPE, ZONE_SCOPE, group_id, policy
 from tests.sandbox.core import days_ago
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._cloudflare import (
-    CloudflareTokenAdapter, argument_spec, normal_condition, normal_policies, policies_equal,
+    CloudflareTokenAdapter, argument_spec,
+)
+from ansible_collections.tokenops.tokens.plugins.module_utils._cloudflare_power import (
+    normal_condition, normal_policies, policies_equal,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
     connection_argument_spec, make_client,

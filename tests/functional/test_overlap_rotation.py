@@ -9,7 +9,7 @@ from tests.functional.test_rotate_role import assert_no_leak, rotate
 from tests.sandbox.cloudflare import ACCOUNT_SCOPE, policy
 from tests.sandbox.core import days_ago
 
-from ansible_collections.tokenops.tokens.plugins.module_utils._cloudflare import (
+from ansible_collections.tokenops.tokens.plugins.module_utils._cloudflare_power import (
     normal_policies, policies_equal,
 )
 
