@@ -623,3 +623,33 @@ def test_a_trickling_vault_costs_its_sink_a_bounded_time(sandbox, tmp_path):
     assert "rotate_tokens[pulumi-due].deliver[0]" in output or "vault" in output.lower(), output
     assert "hvs.not-a-real-token" not in output
     assert elapsed < 90, elapsed
+
+
+def test_a_trickling_aws_endpoint_costs_its_sink_a_bounded_time(sandbox, tmp_path):
+    """botocore's connect and read timeouts bound each socket read, not the request: an
+    ``endpoint_url`` (a VPC endpoint, a proxy, a stand-in) that trickles held the preflight of
+    an aws_secretsmanager sink, and the run, for ever. Each attempt now ends within the sink's
+    ``timeout`` (three attempts, botocore's standard retries), and the run goes on to say so."""
+    sinks = tmp_path / "sinks"
+    sinks.mkdir()
+    tokens, _seeded = metrics_items(sandbox, sinks)
+    server = HostileServer("trickle")
+    token = dict(tokens[0], deliver=[{
+        "type": "aws_secretsmanager", "name": "ci/trickle", "endpoint_url": server.url,
+        "region": "us-east-1", "access_key": "AKIATESTTOKENOPS0001",
+        "secret_key": "not-a-real-aws-secret-key", "timeout": 2}])
+    try:
+        started = time.monotonic()
+        proc = rotate(tmp_path, [token], popen=True)
+        try:
+            output, _errors = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            pytest.fail("the run was still waiting for the AWS endpoint after 120 s")
+        elapsed = time.monotonic() - started
+    finally:
+        server.stop()
+    assert ("gave no complete answer within timeout (2.0s), 3 times") in output, output
+    assert "not-a-real-aws-secret-key" not in output
+    assert elapsed < 90, elapsed

@@ -22,6 +22,12 @@ from the options or boto3's usual chain (environment, profile, instance role).
 - **read back**: the ``AWSCURRENT`` version's value (or field);
 - **rollback**: ``AWSCURRENT`` moved back to the version it labelled before the run
   (``UpdateSecretVersionStage``), if it still labels the version this run wrote.
+
+botocore's ``connect_timeout`` and ``read_timeout`` bound each socket read, not the request: an
+endpoint that sends a byte a second would hold the run for ever. Every HTTP attempt is sent
+through a :class:`DeadlineSession` instead (botocore's documented ``before-send`` event: a
+handler that returns an ``AWSResponse`` replaces botocore's own send), so it ends within
+``timeout`` and reads a bounded answer; botocore still signs, retries and parses.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -31,15 +37,23 @@ import json
 import re
 import uuid
 
+from ansible_collections.tokenops.tokens.plugins.module_utils._transport import (
+    BodyTooLargeError, DeadlineSession, DeadlineTimeout, describe_size,
+)
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks import _options as opt
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.base import Sink, SinkError
 
 try:
     import boto3
+    import botocore.awsrequest
     import botocore.config
     import botocore.exceptions
+    import botocore.session
+    import requests
+    _BotoCoreError = botocore.exceptions.BotoCoreError
 except ImportError:
     boto3 = None
+    _BotoCoreError = Exception
 
 #: environment variables per option beside boto3's own chain (amazon.aws's names)
 ENV = {
@@ -48,7 +62,10 @@ ENV = {
 }
 CURRENT, PENDING = 'AWSCURRENT', 'AWSPENDING'
 DENIED = ('AccessDeniedException', 'AccessDenied')
-TIMEOUT = 30
+#: seconds one HTTP attempt may take, wall clock (connect, headers and body)
+DEFAULT_TIMEOUT = 30
+#: attempts of one call (botocore's standard retries; a write repeats its ClientRequestToken)
+MAX_ATTEMPTS = 3
 DESCRIPTION = 'API token %s (%s), delivered by the tokenops.tokens rotate role'
 #: a secret's ARN: AWS appends a hyphen and six random characters to the name
 ARN = re.compile(r'^arn:aws[a-z-]*:secretsmanager:(?P<region>[a-z0-9-]+):[0-9]*:secret:'
@@ -93,7 +110,7 @@ class AwsSecretsManagerSink(Sink):
 
     type = 'aws_secretsmanager'
     OPTIONS = ('type', 'name', 'key', 'region', 'profile', 'endpoint_url', 'access_key',
-               'secret_key', 'session_token')
+               'secret_key', 'session_token', 'timeout')
     can_read_back = True
     can_roll_back = True
     confirms_each_run = True
@@ -123,6 +140,7 @@ class AwsSecretsManagerSink(Sink):
             raise SinkError('%s: access_key and secret_key go together' % where)
         if checked['profile'] and checked['access_key']:
             raise SinkError('%s: profile and access_key are mutually exclusive' % where)
+        checked['timeout'] = opt.seconds(raw.get('timeout'), named('timeout'), DEFAULT_TIMEOUT)
         return checked
 
     # -- names ----------------------------------------------------------------------------------
@@ -160,18 +178,24 @@ class AwsSecretsManagerSink(Sink):
             from ansible.module_utils.basic import missing_required_lib
             raise self._fail(missing_required_lib('boto3'))
         options = self.options
+        timeout = options.get('timeout') or DEFAULT_TIMEOUT
         try:
+            core = botocore.session.Session(profile=options.get('profile'))
             session = boto3.session.Session(
                 aws_access_key_id=options.get('access_key'),
                 aws_secret_access_key=options.get('secret_key'),
                 aws_session_token=options.get('session_token'),
-                profile_name=options.get('profile'), region_name=options.get('region'))
+                region_name=options.get('region'), botocore_session=core)
             # Botocore's standard retries repeat a request with the same ClientRequestToken:
             # a repeated write creates no second version.
-            config = botocore.config.Config(connect_timeout=TIMEOUT, read_timeout=TIMEOUT,
-                                            retries=dict(mode='standard', max_attempts=3))
-            self._aws = session.client('secretsmanager', endpoint_url=options.get('endpoint_url'),
-                                       config=config)
+            config = botocore.config.Config(connect_timeout=timeout, read_timeout=timeout,
+                                            retries=dict(mode='standard',
+                                                         max_attempts=MAX_ATTEMPTS))
+            client = session.client('secretsmanager', endpoint_url=options.get('endpoint_url'),
+                                    config=config)
+            sender = BoundedSend(timeout, core.get_config_variable('ca_bundle'))
+            client.meta.events.register('before-send.secrets-manager', sender)
+            self._aws = client
         except botocore.exceptions.ProfileNotFound:
             raise self._fail('profile: no AWS profile named %s' % options['profile'])
         except botocore.exceptions.NoRegionError:
@@ -194,6 +218,13 @@ class AwsSecretsManagerSink(Sink):
                 botocore.exceptions.ConnectTimeoutError) as exc:
             raise self._fail('endpoint_url: the Secrets Manager endpoint cannot be reached '
                              '(%s)' % type(exc).__name__, secret)
+        except botocore.exceptions.ReadTimeoutError:
+            raise self._fail('endpoint_url: %s failed: the Secrets Manager endpoint gave no '
+                             'complete answer within timeout (%ss), %d times'
+                             % (doing, self.options.get('timeout') or DEFAULT_TIMEOUT,
+                                MAX_ATTEMPTS), secret)
+        except AnswerTooLarge as exc:
+            raise self._fail('%s failed: %s' % (doing, exc), secret)
         except botocore.exceptions.ClientError as exc:
             code = _code(exc)
             if code in ('UnrecognizedClientException', 'InvalidClientTokenId',
@@ -449,6 +480,62 @@ class AwsSecretsManagerSink(Sink):
                        MoveToVersionId=state.version_id, RemoveFromVersionId=state.written)
         except botocore.exceptions.ClientError as exc:
             raise self._fail('moving AWSCURRENT back failed: %s' % _code(exc))
+
+
+class AnswerTooLarge(_BotoCoreError):
+    """An answer over the body limit; it was not read (not retried: it would be as large)."""
+
+    fmt = 'the Secrets Manager endpoint sent an answer larger than {limit}, which was not read'
+
+
+class BoundedSend:
+    """botocore's ``before-send`` handler: the signed request sent through a
+    :class:`DeadlineSession`, so that each attempt ends within ``timeout`` seconds (connect,
+    headers and body) and reads at most the body limit; botocore's own send is skipped.
+
+    A passed deadline is botocore's ``ReadTimeoutError`` and a connection that fails its
+    ``EndpointConnectionError``, which botocore's retries treat as they treat its own.
+    """
+
+    def __init__(self, timeout, ca_bundle=None):
+        self.timeout = timeout
+        self.session = DeadlineSession(timeout)
+        # botocore's CA bundle (AWS_CA_BUNDLE, the profile's ca_bundle), else requests' own
+        self.verify = ca_bundle or True
+
+    def __call__(self, request, **kwargs):
+        headers = dict(request.headers.items())
+        # botocore reads the body as sent; requests would ask for (and undo) a compression
+        headers.setdefault('Accept-Encoding', 'identity')
+        try:
+            answer = self.session.request(request.method, request.url, headers=headers,
+                                          data=request.body, allow_redirects=False,
+                                          verify=self.verify, timeout=self.timeout)
+        except DeadlineTimeout:
+            raise botocore.exceptions.ReadTimeoutError(endpoint_url=request.url)
+        except BodyTooLargeError as exc:
+            raise AnswerTooLarge(limit=describe_size(exc.limit))
+        except requests.exceptions.Timeout:
+            raise botocore.exceptions.ConnectTimeoutError(endpoint_url=request.url)
+        except requests.exceptions.RequestException as exc:
+            raise botocore.exceptions.EndpointConnectionError(endpoint_url=request.url,
+                                                              error=type(exc).__name__)
+        return botocore.awsrequest.AWSResponse(request.url, answer.status_code,
+                                               dict(answer.headers), _Raw(answer.content))
+
+
+class _Raw:
+    """The body already read, as botocore's ``AWSResponse.raw`` hands it on."""
+
+    def __init__(self, content):
+        self.content = content
+
+    def stream(self, **kwargs):
+        yield self.content
+
+    def read(self, *args, **kwargs):
+        content, self.content = self.content, b''
+        return content
 
 
 def method_action(method):
