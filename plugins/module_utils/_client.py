@@ -123,7 +123,9 @@ class AmbiguousWriteError(ApiError):
 
 class UnsendableValueError(TokenOpsError):
     """A credential or secret that an HTTP header cannot carry; the message names the option
-    or the platform it came from, never the value."""
+    or the platform it came from, never the value. ``details['created']``: the metadata of the
+    token the request that returned such a secret created (a new token, not a secret replaced
+    in place), which ``_power.discard_unusable`` deletes."""
 
 
 def _request_id(headers):
@@ -343,13 +345,14 @@ class ApiClient:
         """``text`` with the platform's name in front, when the client knows it."""
         return '%s: %s' % (self.platform, text) if self.platform else text
 
-    def _check_sendable(self, value, source, advice=CREDENTIAL_ADVICE):
+    def _check_sendable(self, value, source, advice=CREDENTIAL_ADVICE, **details):
         problem = unsendable_character(value)
         if problem:
             raise UnsendableValueError('%s: holds %s, which an HTTP header cannot carry; the '
-                                       'value is not shown. %s' % (source, problem, advice))
+                                       'value is not shown. %s' % (source, problem, advice),
+                                       **details)
 
-    def remember_secret(self, value):
+    def remember_secret(self, value, created=None):
         """Make sure ``value`` never appears in an error message from this client; return it as
         it can be sent and delivered.
 
@@ -357,7 +360,8 @@ class ApiClient:
         without them: HTTP drops white space around every header value (RFC 9110 section
         5.5) and cannot carry a line break, so the trimmed value is the only one a consumer can
         ever present. A secret with anything else a header cannot carry is refused, naming the
-        platform, never the value.
+        platform, never the value; ``created`` (the metadata of the new token the request that
+        returned ``value`` created) goes with the error, so that the caller can delete it.
         """
         if not value:
             return value
@@ -366,7 +370,7 @@ class ApiClient:
         if secret:
             self._redact_values.add(secret)
         self._check_sendable(secret, 'the new secret %s returned' % (self.platform or 'the platform'),
-                             SECRET_ADVICE)
+                             SECRET_ADVICE, created=created)
         return secret
 
     def redact(self, text):

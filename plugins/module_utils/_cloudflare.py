@@ -342,7 +342,9 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
     def _post(self, wanted):
         answer = self.client.post(self.path, _request_body(wanted))
         result = answer.get('result') or {}
-        secret = self.client.remember_secret(result.get('value'))
+        secret = self.client.remember_secret(
+            result.get('value'),
+            created=token_metadata(result, self.account_id) if result.get('id') else None)
         if not secret:
             raise TokenOpsError('the platform created token %s but returned no value; roll it '
                                 '(rotate: always) to get a secret' % result.get('id'))

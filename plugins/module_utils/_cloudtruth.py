@@ -345,9 +345,9 @@ class CloudTruthServiceAccountAdapter(TokenAdapter):
         """The form CloudTruth itself uses for a user reference (Assumption: also for ``owner``)."""
         return self.client.url_for(USERS + (user_id,))
 
-    def _key_from(self, answer, what, advice):
+    def _key_from(self, answer, what, advice, created=None):
         secret = self.client.remember_secret(
-            answer.get('apikey') if isinstance(answer, dict) else None)
+            answer.get('apikey') if isinstance(answer, dict) else None, created=created)
         if not secret:
             raise TokenOpsError('%s: the server did not return the new key (its answer has no '
                                 'apikey), so there is no key to hand on; %s' % (what, advice))
@@ -362,8 +362,11 @@ class CloudTruthServiceAccountAdapter(TokenAdapter):
         if desired.get('owner'):
             body['owner'] = self._user_url(desired['owner'])
         answer = self.client.post(ACCOUNTS, body)
+        created = account_metadata(answer) if isinstance(answer, dict) and answer.get('id') \
+            else None
         secret = self._key_from(answer, 'create of service account %s' % body['name'],
-                                'delete the account (state: absent) and create it again')
+                                'delete the account (state: absent) and create it again',
+                                created=created)
         return account_metadata(answer), secret
 
     def update(self, current, changes):
@@ -404,10 +407,12 @@ class CloudTruthServiceAccountAdapter(TokenAdapter):
             if self._rekey_happened(current, exc):
                 raise
             answer = self.client.post(path, {'expire_at': expire_at})
-        secret = self.client.remember_secret(
-            answer.get('apikey') if isinstance(answer, dict) else None)
+        # What became of the previous key is read first: a new key no header can carry is refused
+        # below, and the refusal says whether the previous one still works.
         body = self.client.get(ACCOUNTS + (current['id'],), allow_not_found=True)
         fate = self.previous_fate = self._previous_key_fate(current, body)
+        secret = self.client.remember_secret(
+            answer.get('apikey') if isinstance(answer, dict) else None)
         if not secret:
             raise TokenOpsError(
                 'rekey of service account %s: the server did not return the new key (its answer '

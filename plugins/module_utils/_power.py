@@ -25,12 +25,60 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
-    AmbiguousWriteError, TokenOpsError,
+    AmbiguousWriteError, TokenOpsError, UnsendableValueError,
 )
 
 
 class PowerMismatch(TokenOpsError):
     """The successor does not carry the power it was asked for; it was removed."""
+
+
+class UnusableSecretDiscarded(UnsendableValueError):
+    """A new token whose secret no HTTP header can carry was deleted; its predecessor, if any,
+    was kept (``details['previous_kept']``)."""
+
+
+#: what an in-place rotation that returned an unusable secret left, where the platform does not
+#: say more (CloudTruth's rekey does: ``adapter.previous_fate``)
+IN_PLACE_FATE = ('the previous secret stopped working when %s issued the new one: it replaces '
+                 'this token\'s secret in place and offers no other way to rotate it')
+
+
+def discard_unusable(adapter, exc, current=None):
+    """The error to raise for ``exc``, an ``UnsendableValueError`` met while a new secret was
+    issued for ``current`` (None: a first create).
+
+    A new token the collection created (a replacement, a generation, a first create) is deleted
+    at once, so nothing is left that no consumer could use, and the predecessor is kept. Where
+    the platform replaced the secret in place, nothing can be undone: the error says what
+    became of the previous secret."""
+    created = exc.details.get('created')
+    if created:
+        kept = ('the previous token %s was kept, and its secret still works'
+                % current.get('id') if current else 'nothing is left on the platform')
+        try:
+            adapter.remove_successor(created)
+        except TokenOpsError as err:
+            # The rotation role's journal keeps the rotation open, so that the next run removes
+            # the new token before it issues again.
+            return AmbiguousWriteError(
+                '%s. Deleting the new token %s failed (%s): delete it (state: absent with its '
+                'token_id). %s' % (exc, created.get('id'), err, kept[0].upper() + kept[1:]))
+        return UnusableSecretDiscarded('%s. The new token %s was deleted; %s'
+                                       % (exc, created.get('id'), kept), previous_kept=True)
+    if current is None:
+        return exc
+    fate = adapter.previous_fate or IN_PLACE_FATE % (adapter.client.platform or 'the platform')
+    return UnsendableValueError('%s. %s%s. Rotate again to issue a secret that can be used'
+                                % (exc, fate[0].upper(), fate[1:]), fate_told=True)
+
+
+def issue_first(adapter):
+    """``adapter.create()``; a new token with an unusable secret is deleted again."""
+    try:
+        return adapter.create()
+    except UnsendableValueError as exc:
+        raise discard_unusable(adapter, exc)
 
 
 def differences(expected, actual):
@@ -55,7 +103,10 @@ def issue_successor(adapter, current):
     """``(token, secret)`` of a successor of ``current`` that carries its power (the adapter's
     ``issue_replacement``, then the read-back and the comparison)."""
     expected = adapter.successor_power(current)
-    token, secret = adapter.issue_replacement(current)
+    try:
+        token, secret = adapter.issue_replacement(current)
+    except UnsendableValueError as exc:
+        raise discard_unusable(adapter, exc, current)
     adapter.client.remember_secret(secret)
     if expected is None:
         return token, secret

@@ -469,16 +469,17 @@ class PulumiTokenAdapter(GenerationRotation, TokenAdapter):
 
     def _post(self, body, expiry):
         answer = self.client.post(self.scope.path, body)
-        secret = self.client.remember_secret(answer.get('tokenValue'))
-        if not secret:
-            raise ApiError('the platform created token %s but returned no tokenValue'
-                           % answer.get('id'))
         token = dict(id=answer.get('id'), name=body.get('name'),
                      description=body['description'], type=self._type(),
                      admin=bool(body.get('admin')), created_by=None, role=None,
                      role_id=body.get('roleID'),
                      created_at=isoformat(self.now), expires_at=isoformat(expiry),
                      last_used_at=None)
+        secret = self.client.remember_secret(answer.get('tokenValue'),
+                                             created=token if token['id'] else None)
+        if not secret:
+            raise ApiError('the platform created token %s but returned no tokenValue'
+                           % answer.get('id'))
         return token, secret
 
     def _delete(self, token_id):

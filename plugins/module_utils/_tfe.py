@@ -33,7 +33,7 @@ import re
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
-    AmbiguousWriteError, ApiError, TokenOpsError,
+    AmbiguousWriteError, ApiError, TokenOpsError, UnsendableValueError,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._generations import (
     GenerationRotation, base_of, check_base, generation_keys, generation_name, generation_of,
@@ -502,7 +502,11 @@ class TfeTeamTokenAdapter(GenerationRotation, TokenAdapter):
                            'tokens%s (TFE answers 404 for each)' % (exc, team_id, hint), status=404,
                            method=exc.method, path=exc.path, request_id=exc.request_id)
         resource = body.get('data') or {}
-        secret = self.client.remember_secret((resource.get('attributes') or {}).get('token'))
+        # A described token is a new token beside the others; the legacy one is replaced in place
+        created = token_metadata(resource) if description is not None and resource.get('id') \
+            else None
+        secret = self.client.remember_secret((resource.get('attributes') or {}).get('token'),
+                                             created=created)
         if not secret:
             raise TokenOpsError('TFE created token %s but returned no secret'
                                 % resource.get('id'))
@@ -518,7 +522,7 @@ class TfeTeamTokenAdapter(GenerationRotation, TokenAdapter):
     def _create_successor(self, previous):
         try:
             return self._post(previous['team_id'], self._successor(previous))
-        except AmbiguousWriteError:
+        except (AmbiguousWriteError, UnsendableValueError):
             raise
         except TokenOpsError as exc:
             # For example 422: the organization's token-lifetime cap refuses the expiry.

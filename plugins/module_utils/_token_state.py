@@ -26,7 +26,9 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._module import (
     build_module, make_client, run,
 )
 from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import API
-from ansible_collections.tokenops.tokens.plugins.module_utils._power import issue_successor
+from ansible_collections.tokenops.tokens.plugins.module_utils._power import (
+    issue_first, issue_successor,
+)
 from ansible_collections.tokenops.tokens.plugins.module_utils._secret_file import (
     preflight, secret_file_argument_spec,
 )
@@ -465,7 +467,7 @@ class TokenStateMachine:
         if self.check_mode:
             return self._result(True, None, self.adapter.planned(), rotated=True)
         try:
-            token, secret = self.adapter.create()
+            token, secret = issue_first(self.adapter)
         except AmbiguousWriteError as exc:
             token, secret = self._create_again_if_nothing_was_created(exc)
         self.adapter.client.remember_secret(secret)
@@ -482,7 +484,7 @@ class TokenStateMachine:
                 'of the secret, was lost. Re-run with rotate: always to issue a secret you can '
                 'use, or with state: absent to remove it.' % (exc, created.get('id')),
                 orphan_id=created.get('id'), changed=True)
-        return self.adapter.create()
+        return issue_first(self.adapter)
 
     def _present(self, current, policy):
         for warning in self.adapter.warnings(current):

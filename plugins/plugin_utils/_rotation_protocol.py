@@ -37,7 +37,9 @@ __metaclass__ = type
 from ansible_collections.tokenops.tokens.plugins.module_utils._client import (
     AmbiguousWriteError, TokenOpsError,
 )
-from ansible_collections.tokenops.tokens.plugins.module_utils._power import issue_successor
+from ansible_collections.tokenops.tokens.plugins.module_utils._power import (
+    issue_first, issue_successor,
+)
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, isoformat,
 )
@@ -507,7 +509,7 @@ class Rotation:
                  overlaps=item.overlaps, started_at=isoformat(self.now))
         try:
             if planned.create:
-                token, secret = self.adapter.create()
+                token, secret = issue_first(self.adapter)
             else:
                 token, secret = issue_secret(self.adapter, previous)
         except AmbiguousWriteError as exc:
@@ -515,7 +517,17 @@ class Rotation:
                       'rotation and the next run finishes it' % failure_text(exc))
             return None
         except ERRORS as exc:
-            if not item.overlaps:
+            details = getattr(exc, 'details', None) or {}
+            told, fate = failure_text(exc), self.adapter.previous_fate
+            if not item.overlaps and (details.get('fate_told') or fate):
+                # In place, the platform said what became of the previous secret (stopped, or
+                # working until the end of CloudTruth's window): its words, not a "may".
+                if fate and fate not in told:
+                    told = '%s; %s' % (told, fate)
+                self.fail('issuing a new secret failed: %s. The journal keeps this rotation and '
+                          'the next run rotates again' % told)
+                return None
+            if not item.overlaps and not details.get('previous_kept'):
                 # In place, a failed issue may already have ended the previous secret (TFE deletes
                 # a described token before creating its successor): the journal keeps the
                 # rotation open, so the next run rotates again (or recreates it) and delivers.

@@ -364,3 +364,161 @@ def test_a_run_cancelled_while_a_server_trickles_leaves_nothing_that_holds_the_l
     assert elapsed < 120, elapsed
     for platform, sink in consumers.items():
         assert sandbox.secrets.is_live(sink.read_text()), platform
+
+
+# -- a new secret no header can carry, on every platform ---------------------------------------
+
+MODULES = {platform: module for platform, (module, _listing) in LISTINGS.items()}
+
+#: ``case: (platform, extra module options, how the platform issues: "new" token or "in place")``
+UNCARRIABLE = {
+    "pulumi": ("pulumi", {}, "new"),
+    "tfe-described": ("tfe", {}, "new"),
+    "tfe-legacy": ("tfe", {"description": None}, "in place"),
+    "cloudflare-replace": ("cloudflare", {"rotation": "replace"}, "new"),
+    "cloudflare-roll": ("cloudflare", {"rotation": "roll"}, "in place"),
+    "pactflow": ("pactflow", {}, "in place"),
+    "cloudtruth-window": ("cloudtruth", {"keep_previous_for": "1h"}, "window"),
+    "cloudtruth-at-once": ("cloudtruth", {"keep_previous_for": "0"}, "in place"),
+}
+
+
+def uncarriable_case(sandbox, case):
+    """``(module args, the previous secret, how the platform issues)`` for ``case``; every
+    secret the platform issues from now on ends in an ESC sequence."""
+    platform, extra, issues = UNCARRIABLE[case]
+    args, secret = existing_token(sandbox, platform)
+    if case == "tfe-legacy":
+        team = sandbox["tfe"].add_team("legacy")
+        _token_id, secret = sandbox["tfe"].add_token(team, None, created_at=days_ago(120))
+        args.update(team="legacy")
+    if case == "cloudflare-roll":        # a token of its own beside cloudflare-replace's
+        _token_id, secret = sandbox["cloudflare"].add_token("wire-roll", issued_on=days_ago(120))
+        args.update(name="wire-roll")
+    for option, value in extra.items():
+        if value is None:
+            args.pop(option)
+        else:
+            args[option] = value
+    sandbox[platform].secret_suffix = "\x1b[2J"
+    return args, secret, issues
+
+
+def live_ids(sandbox, platform):
+    """The secrets of ``platform`` that still work (the oracle: every secret it issued)."""
+    return sorted(secret.value for secret in sandbox.secrets.live(platform))
+
+
+def fate_words(issues, platform_title):
+    if issues == "new":
+        return "was deleted; the previous token "
+    if issues == "window":
+        return "works until "
+    if platform_title == "CloudTruth":      # its words: the previous key, by its public prefix
+        return ") stopped working. Rotate again"
+    return ("The previous secret stopped working when %s issued the new one: it replaces this "
+            "token's secret in place and offers no other way to rotate it" % platform_title)
+
+
+TITLES = {"pulumi": "Pulumi Cloud", "tfe": "HCP Terraform / Terraform Enterprise",
+          "cloudflare": "Cloudflare", "pactflow": "PactFlow", "cloudtruth": "CloudTruth"}
+
+
+@pytest.mark.parametrize("case", list(UNCARRIABLE))
+def test_a_new_secret_no_header_can_carry_leaves_no_unusable_token_through_a_module(
+        sandbox, tmp_path, case):
+    """The platform answers a rotation with a secret holding an ESC sequence: it is refused and
+    never printed. Where the collection created a new token for it (a replacement, a
+    generation), that token is deleted at once and the previous one kept; where the platform
+    replaced the secret in place, the message says plainly what became of the previous one
+    (stopped; or, in CloudTruth's window, works until its end). Before, the unusable new token
+    was left on the platform, with only "created" said of it."""
+    platform = UNCARRIABLE[case][0]
+    args, previous, issues = uncarriable_case(sandbox, case)
+    before = live_ids(sandbox, platform)
+    run = run_playbook(tmp_path, [module_task(MODULES[platform], "rotated",
+                                              dict(args, rotate="always"), ignore_errors=True)])
+    result = run["rotated"]
+    assert result["failed"] and "secret" not in result, result
+    assert "holds a control character (U+001B)" in result["msg"], result["msg"]
+    assert fate_words(issues, TITLES[platform]) in result["msg"], result["msg"]
+    if issues == "in place":
+        assert not sandbox.secrets.is_live(previous)
+        assert "was deleted" not in result["msg"]
+    else:
+        assert sandbox.secrets.is_live(previous), "the previous secret was ended"
+    if issues == "new":
+        assert live_ids(sandbox, platform) == before, "the unusable new token was left"
+    assert "\x1b" not in run.output
+    assert leaked(sandbox, run.output) == []
+
+
+@pytest.mark.parametrize("platform", ["pulumi", "cloudflare", "tfe", "cloudtruth"])
+def test_a_first_token_no_header_can_carry_is_deleted_again(sandbox, tmp_path, platform):
+    """A first create (no predecessor) whose secret no header can carry leaves nothing behind
+    (a token, or a CloudTruth service account, whose only secret nobody can use)."""
+    service = sandbox[platform]
+    args = {"api_url": service.url, "api_token": service.admin_token}
+    args.update({"pulumi": {"description": "first"},
+                 "cloudflare": {"name": "first", "policies": [
+                     {"permission_groups": ["Zone Read"],
+                      "resources": {"com.cloudflare.api.account.zone.*": "*"}}]},
+                 "tfe": {"organization": getattr(service, "organization", None),
+                         "team": "owners", "description": "first"},
+                 "cloudtruth": {"name": "first"}}[platform])
+    before = live_ids(sandbox, platform)
+    service.secret_suffix = "\x1b[2J"
+    run = run_playbook(tmp_path, [module_task(MODULES[platform], "created", args,
+                                              ignore_errors=True)])
+    assert run["created"]["failed"], run["created"]
+    assert "was deleted; nothing is left on the platform" in run["created"]["msg"], \
+        run["created"]["msg"]
+    assert live_ids(sandbox, platform) == before
+    assert "\x1b" not in run.output
+    assert leaked(sandbox, run.output) == []
+
+
+def test_a_new_secret_no_header_can_carry_through_the_role(sandbox, tmp_path):
+    """The role, one item per case: every consumer keeps a secret that works where the previous
+    one survives (the new token deleted), and each row says what became of the previous secret
+    in the words of its strategy (CloudTruth's window: it works until its end, not "may
+    already have ended")."""
+    sinks = tmp_path / "sinks"
+    sinks.mkdir()
+    items, expected = [], {}
+    for case in ("pulumi", "tfe-described", "cloudflare-replace", "cloudflare-roll",
+                 "pactflow", "cloudtruth-window"):
+        args, previous, issues = uncarriable_case(sandbox, case)
+        sink = sinks / case
+        sink.write_text(previous)
+        sink.chmod(0o600)
+        items.append({"provider": UNCARRIABLE[case][0], "id": case, "params": args,
+                      "max_age": "1d", "deliver": [{"type": "file", "path": str(sink)}]})
+        expected[case] = (previous, issues, sink)
+    before = {platform: live_ids(sandbox, platform) for platform in TITLES}
+    run = rotate(tmp_path, items)
+    rows = run.rows()
+    assert sorted(rows) == sorted(expected), run.output
+    for case, (previous, issues, sink) in expected.items():
+        platform = UNCARRIABLE[case][0]
+        row = rows[case]
+        assert row["action"] == "failed", row
+        assert "holds a control character (U+001B)" in row["error"], row["error"]
+        assert fate_words(issues, TITLES[platform]) in row["error"], (case, row["error"])
+        assert "may already have ended" not in row["error"], row["error"]
+        assert sink.read_text() == previous, case
+        if issues != "in place":
+            assert sandbox.secrets.is_live(previous), case
+    for platform in ("pulumi", "tfe"):
+        assert live_ids(sandbox, platform) == before[platform], platform
+    assert "\x1b" not in run.output
+    assert leaked(sandbox, run.output) == []
+
+    # The platforms mend their ways: the next run rotates every item and each consumer works.
+    for platform in TITLES:
+        sandbox[platform].secret_suffix = ""
+    again = rotate(tmp_path, items, name="again")
+    assert {label: row["action"] for label, row in again.rows().items()} == {
+        case: "rotated" for case in expected}, again.output
+    for case, (_previous, _issues, sink) in expected.items():
+        assert sandbox.secrets.is_live(sink.read_text()), case
