@@ -460,6 +460,9 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
             raise
         return (body.get('result') or {}).get('status', 'active') == 'active'
 
+    def unusable_by_design(self, token):
+        return unusable_by_design(token, self.now)
+
     def check_secret(self, secret, token=None):
         """What Cloudflare says of ``secret``, newly issued for ``token``: a ``Verification``.
 
@@ -471,7 +474,7 @@ class CloudflareTokenAdapter(GenerationRotation, TokenAdapter):
         new secret propagates) before they count as refused.
         """
         token = token or {}
-        by_design = unusable_by_design(token, self.now)
+        by_design = self.unusable_by_design(token)
         if by_design:
             return Verification(UNUSABLE_HERE, by_design)
         secret = self.client.remember_secret(secret)

@@ -213,6 +213,11 @@ class TokenAdapter:
         platform has no such policy or the scope is not known."""
         return None
 
+    def unusable_by_design(self, token):
+        """Why the secret of ``token`` (metadata) cannot authenticate anywhere by the token's own
+        settings (disabled, not valid yet), or None; a check of such a secret says nothing."""
+        return None
+
     def verify(self, secret):
         """True when ``secret`` authenticates against the platform (one read that needs it)."""
         return self.client.credential_works(self.verify_path, secret)
@@ -527,28 +532,24 @@ class TokenStateMachine:
                             previous_id=previous_id, rotation_reason=reason)
 
 
-#: pauses before asking again whether a refused new secret works (a platform may take a moment
-#: to accept a secret it has just issued)
-RECHECK_PAUSES = (0.5, 1.0, 2.0)
-
-
 def still_works(adapter, result, written):
     """Raise ``TokenOpsError`` when another run (a second playbook or job over the same token)
     replaced the secret this run issued: the platform refuses it, and shows the token changed
     since (another token in its place, another readable value, a later issue date). A refusal
     while the token is as this run left it (an IP condition, a start date ahead, a platform still
-    catching up) is not this check's business; nor is a check that cannot conclude."""
+    catching up) is not this check's business; nor is a check that cannot conclude. So one
+    refusal is enough to look: the listing, not a wait, tells the two apart."""
     secret = result['secret']
+    mine = result.get('token') or {}
     if adapter.verify_path is None and type(adapter).verify is TokenAdapter.verify:
         return
-    for pause in (0,) + RECHECK_PAUSES:
-        time.sleep(pause)
-        try:
-            if adapter.verify(secret):
-                return
-        except (InputError, TokenOpsError):
+    if adapter.unusable_by_design(mine):
+        return
+    try:
+        if adapter.verify(secret):
             return
-    mine = result.get('token') or {}
+    except (InputError, TokenOpsError):
+        return
     try:
         listed = adapter.find()
     except (InputError, TokenOpsError):

@@ -32,6 +32,12 @@ class Case:
 CASES = []
 
 
+def checked(path):
+    """The last request of an operation that issues a secret (issue 23, two runs over a token)."""
+    return ("; then `GET %s` with the new secret: the module's one check, before it returns "
+            "the secret, that no other run replaced it" % path)
+
+
 def case(**kwargs):
     CASES.append(Case(**kwargs))
 
@@ -47,19 +53,20 @@ def pulumi_setup(sandbox):
 def pulumi_operations(_sandbox):
     listing = "one page of `GET /api/user/tokens?filter=all` (up to 1,000 tokens)"
     return [
-        Operation("create", {"description": "bench"}, 2,
-                  listing + " shows the token is absent; one `POST /api/user/tokens`"),
+        Operation("create", {"description": "bench"}, 3,
+                  listing + " shows the token is absent; one `POST /api/user/tokens`"
+                  + checked("/api/user")),
         Operation("no-op", {"description": "bench"}, 1,
                   listing + ": there is no read-one endpoint"),
         Operation("update", None, None, "Pulumi cannot change a token after it is issued"),
-        Operation("rotate", {"description": "bench", "rotate": "always"}, 5,
+        Operation("rotate", {"description": "bench", "rotate": "always"}, 6,
                   listing + "; `POST` the new token; the listing again, newest first, to read it "
                   "back and compare what it may do with its predecessor (there is no read-one "
                   "endpoint; issue 22); then `DELETE` the old one; then `GET "
                   "/api/user` with the module's own credential: a personal token cannot be told "
                   "apart from the user's others, so this is the only way to learn whether the "
                   "delete ended the credential itself (then the result says so and later "
-                  "requests use the new secret)"),
+                  "requests use the new secret)" + checked("/api/user")),
         Operation("delete", {"description": "bench", "state": "absent"}, 2,
                   listing + "; one `DELETE /api/user/tokens/{id}`"),
     ]
@@ -123,15 +130,16 @@ def tfe_operations(_sandbox):
     policy = "one `GET /organizations/{org}/token-ttl-policies` (the lifetime cap)"
     args = {"team": "bench", "description": "bench"}
     return [
-        Operation("create", args, 4, "%s; %s; %s; one `POST /teams/{id}/authentication-tokens`"
-                  % (team, tokens, policy)),
+        Operation("create", args, 5, "%s; %s; %s; one `POST /teams/{id}/authentication-tokens`"
+                  % (team, tokens, policy) + checked("/account/details")),
         Operation("no-op", args, 2, "%s; %s" % (team, tokens)),
         Operation("update", None, None, "TFE cannot change a token's description or expiry"),
-        Operation("rotate", dict(args, rotate="always"), 7,
+        Operation("rotate", dict(args, rotate="always"), 8,
                   "%s; %s; %s; `POST` the successor as `bench--N` (descriptions are unique per "
                   "team, and the previous token works until it exists); `GET "
                   "/authentication-tokens/{id}` to read it back and compare its team (issue 22); "
-                  "%s; then `DELETE` the previous one" % (team, tokens, policy, caller)),
+                  "%s; then `DELETE` the previous one" % (team, tokens, policy, caller)
+                  + checked("/account/details")),
         Operation("delete", dict(args, state="absent"), 4,
                   "%s; %s; %s; one `DELETE /authentication-tokens/{id}`"
                   % (team, tokens, caller)),
@@ -201,8 +209,9 @@ def pactflow_operations(_sandbox):
         Operation("create", None, None, "PactFlow tokens always exist; they cannot be created"),
         Operation("no-op", args, 1, listing + " (the import: the value can be read)"),
         Operation("update", None, None, "PactFlow tokens have nothing that can be changed"),
-        Operation("rotate", dict(args, rotate="always"), 2,
-                  listing + " (the token's id); one `POST /settings/tokens/{id}/regenerate`"),
+        Operation("rotate", dict(args, rotate="always"), 3,
+                  listing + " (the token's id); one `POST /settings/tokens/{id}/regenerate`"
+                  + checked("/settings/tokens")),
         Operation("delete", None, None, "PactFlow cannot delete tokens"),
     ]
 
@@ -250,17 +259,18 @@ def cloudtruth_operations(_sandbox):
     listing = "one page of `GET /api/v1/serviceaccounts/` (up to 1,000 accounts)"
     args = {"name": "bench-bot", "role": "viewer", "description": "bench"}
     return [
-        Operation("create", args, 2, listing + " shows the account is absent; one `POST "
-                  "/api/v1/serviceaccounts/` (the role is sent with it)"),
+        Operation("create", args, 3, listing + " shows the account is absent; one `POST "
+                  "/api/v1/serviceaccounts/` (the role is sent with it)"
+                  + checked("/api/v1/users/current/")),
         Operation("no-op", args, 1, listing),
         Operation("update", dict(args, description="bench v2"), 2,
                   listing + "; one `PATCH /api/v1/serviceaccounts/{id}/`"),
-        Operation("rotate", dict(args, description="bench v2", rotate="always"), 3,
+        Operation("rotate", dict(args, description="bench v2", rotate="always"), 4,
                   listing + "; one `POST /api/v1/serviceaccounts/{id}/rekey/` with an explicit "
                   "`expire_at`; `GET /api/v1/serviceaccounts/{id}/` to read back what became of "
                   "the previous key (issue 13). With `keep_previous_for: 0` also `GET "
                   "/api/v1/users/current/`, because an immediate cut-over must not stop the "
-                  "caller's own key"),
+                  "caller's own key" + checked("/api/v1/users/current/")),
         Operation("delete", dict(args, state="absent"), 2,
                   listing + "; one `DELETE /api/v1/serviceaccounts/{id}/`"),
     ]
@@ -321,8 +331,9 @@ def cloudflare_operations(_sandbox):
     listing = "one page of `GET /user/tokens?include_expired=true` (up to 50 tokens)"
     args = {"name": "bench", "policies": cloudflare_policies()}
     return [
-        Operation("create", args, 2, listing + " shows the name is free; one `POST /user/tokens` "
-                  "(permission groups given by id; by name costs one `GET` of the catalogue)"),
+        Operation("create", args, 3, listing + " shows the name is free; one `POST /user/tokens` "
+                  "(permission groups given by id; by name costs one `GET` of the catalogue)"
+                  + checked("/user/tokens/verify")),
         Operation("no-op", args, 1, listing + ": names are not unique, so a lookup by name "
                   "reads the list"),
         Operation("update", dict(args, status="disabled"), 2,
@@ -330,7 +341,8 @@ def cloudflare_operations(_sandbox):
         Operation("rotate", dict(args, status="disabled", rotate="always"), 3,
                   listing + "; `GET /user/tokens/verify`, the only way to learn which token "
                   "the module's own credential is (a roll of it would lock the caller out); "
-                  "one `PUT /user/tokens/{id}/value` (the roll)"),
+                  "one `PUT /user/tokens/{id}/value` (the roll); no check of the new secret, "
+                  "which a disabled token's cannot pass"),
         Operation("delete", dict(args, state="absent"), 3,
                   listing + "; `GET /user/tokens/verify` (deleting the module's own credential "
                   "would lock the caller out); one `DELETE /user/tokens/{id}`"),

@@ -527,3 +527,19 @@ def test_info_verify_credential_asks_a_transient_10000_again(sandbox, tmp_path):
                if e.path.endswith("/user/tokens/verify")]
     assert answers == [403, 200], "the transient answer was not asked again: %s" % answers
     assert cloudflare.transient_verify_errors == 0
+
+
+def test_a_disabled_token_rolled_sends_no_check_its_new_secret_cannot_pass(sandbox, tmp_path):
+    """After issuing, the module asks once whether its secret works (another run may have
+    replaced it); a disabled token's new secret cannot pass, so it is not asked, and no refusal
+    costs a listing more (the requests of a roll stay at their minimum: docs/benchmarks.md)."""
+    cloudflare = sandbox["cloudflare"]
+    token_id, _secret = cloudflare.add_token("parked", issued_on=days_ago(10), status="disabled")
+    sandbox.log.clear()
+    run = clean_playbook(sandbox, tmp_path, [
+        token_task(sandbox, "rolled", name="parked", status="disabled", rotate="always")])
+    assert run["rolled"]["rotated"] and run["rolled"]["token"]["id"] == token_id
+    assert cloudflare.token(token_id)["value"] == run["rolled"]["secret"]
+    paths = [(e.method, e.path.split("/client/v4")[-1]) for e in sandbox.log.select("cloudflare")]
+    assert paths == [("GET", "/user/tokens"), ("GET", "/user/tokens/verify"),
+                     ("PUT", "/user/tokens/%s/value" % token_id)]

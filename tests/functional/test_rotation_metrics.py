@@ -426,3 +426,29 @@ def test_a_hostile_pushgateway_costs_the_run_a_bounded_time_and_a_plain_warning(
     assert "Pushgateway at %s" % server.url in output, output
     assert "\x1b" not in output
     assert elapsed < 90, elapsed
+
+
+def test_the_estate_playbook_escapes_every_label_value(tmp_path):
+    """A label value holding a backslash, a double quote or a line break is escaped as the text
+    format says (the playbook runs over any host with ``tokenops_token``; a scope comes from the
+    connection's options). The Jinja string literals ``'\\\\'`` meant to escape them are not read
+    as escapes by ansible-core: a quote came out as ``\\\\"`` (ending the value), a backslash and a
+    line break unescaped, and promtool refused the file."""
+    scope = 'acme\nteam "x" \\ y \u00e9'
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(yaml.safe_dump({"all": {"hosts": {'odd "host" \\ name': {
+        "tokenops_token": {"platform": "pulumi", "scope": scope,
+                           "expires_at": "2027-01-01T00:00:00Z", "issued_at": None,
+                           "last_used_at": None}}}}}))
+    out = tmp_path / "estate.prom"
+    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(inventory),
+                           "tokenops.tokens.estate_metrics", "-e",
+                           json.dumps({"estate_metrics_file": str(out)})],
+                          capture_output=True, text=True, env=ansible_env(tmp_path),
+                          cwd=tmp_path, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    promtool_check(out)
+    line, = [x for x in out.read_text().splitlines() if x and not x.startswith("#")]
+    assert line == ('tokenops_token_expiry_timestamp_seconds{platform="pulumi",'
+                    'label="odd \\"host\\" \\\\ name",'
+                    'scope="acme\\nteam \\"x\\" \\\\ y \u00e9"} 1798761600')
