@@ -36,6 +36,7 @@ from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_e
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_lock as lock
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_metrics as metrics
 from ansible_collections.tokenops.tokens.plugins.plugin_utils import _rotation_report as report
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._plain_data import plain
 from ansible_collections.tokenops.tokens.plugins.plugin_utils._rotation_journal import (
     Journal, JournalError,
 )
@@ -96,26 +97,6 @@ def cancel_grace(tokens):
         except (TypeError, ValueError):
             timeouts.append(DEFAULT_TIMEOUT)
     return 2 * max(timeouts or [DEFAULT_TIMEOUT]) + 5
-
-
-def plain(value):
-    """``value`` as plain dicts, lists, strings and numbers, without Ansible's data tags.
-
-    Templated variables arrive tagged with where they came from; copying tagged data costs
-    about ten times as much as plain data, and the engine copies every item while validating
-    it (a 500-item list took 1.1 s to copy in the task's own argument check). A value of
-    another kind (an inline-vault string, for one) becomes its text, as a module would get it.
-    """
-    if isinstance(value, Mapping):
-        return dict((plain(key), plain(item)) for key, item in value.items())
-    if isinstance(value, (list, tuple)):
-        return [plain(item) for item in value]
-    if value is None or isinstance(value, bool):
-        return value
-    for kind in (str, int, float):
-        if isinstance(value, kind):
-            return kind(value)
-    return str(value)
 
 
 class ActionModule(ActionBase):

@@ -197,27 +197,13 @@ from ansible_collections.tokenops.tokens.plugins.module_utils._platforms import 
 from ansible_collections.tokenops.tokens.plugins.module_utils._timeutil import (
     InputError, forget_unreadable_times, isoformat, parse_duration, utcnow,
 )
+from ansible_collections.tokenops.tokens.plugins.plugin_utils._plain_data import plain
 
 #: the cache's layout; a cache of another layout is read again from the platforms
 CACHE_VERSION = 1
 #: connections listed at once (each on its own client)
 MAX_WORKERS = 8
 GROUP_PREFIX = 'tokenops_'
-
-
-def plain(value):
-    """``value`` as plain dicts, lists, strings and numbers (an inline-vault value becomes its
-    text, as a module would get it)."""
-    if isinstance(value, dict):
-        return dict((str(key), plain(item)) for key, item in value.items())
-    if isinstance(value, (list, tuple)):
-        return [plain(item) for item in value]
-    if value is None or isinstance(value, bool):
-        return value
-    for kind in (str, int, float):
-        if isinstance(value, kind):
-            return kind(value)
-    return str(value)
 
 
 def _redact(text, values):

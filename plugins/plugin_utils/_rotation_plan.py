@@ -461,17 +461,9 @@ class Listing:
 
 
 def _ids_matching(item, client, listing, now):
-    """Ids of the listed tokens that match ``item``'s identity (one probe per candidate)."""
-    probe = item.new_adapter(client, now)
-    found = []
-    for raw in listing.candidates(probe):
-        try:
-            token = probe.find_in([raw])
-        except (InputError, TokenOpsError):
-            token = None
-        if token is not None and token.get('id'):
-            found.append((token['id'], raw))
-    return found
+    """``[(id, raw)]`` of the listed tokens that match ``item``'s identity, live or not."""
+    return [(token_id, raw) for token_id, raw, _token, _live
+            in identity_tokens(item, client, listing, now)]
 
 
 def issued_at(planned, journal):
