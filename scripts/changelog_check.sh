@@ -2,8 +2,8 @@
 # The changelog and the version a tarball built now would carry (galaxy.yml's):
 # - antsibull-changelog lint;
 # - a released version is that release only: with changelog fragments that are not part of it,
-#   a tarball would carry its name with other content, and this check fails (set galaxy.yml's
-#   version to the next one);
+#   or with a later release made, a tarball would carry its name with other content, and this
+#   check fails (set galaxy.yml's version to the next one);
 # - a version not released yet must come after every released one, and the release
 #   `make release VERSION=<it>` would write is made in a throw-away copy: it must leave every
 #   released section as it was, list what is new, and repeat no generated entry.
@@ -58,6 +58,12 @@ if version in released:
              "Set galaxy.yml's version to the next one." % (
                  version, released[version].get("release_date"), len(unreleased),
                  ", ".join(unreleased), version))
+    later = [v for v in released if key(v) > key(version)]
+    if later:
+        fail("galaxy.yml's version %s was released on %s, and %s came after it: a tarball built "
+             "now would carry %s's name with later content. Set galaxy.yml's version to the "
+             "newest release or the next one." % (version, released[version].get("release_date"),
+                                                  ", ".join(later), version))
     changelog = os.path.join(root, "CHANGELOG.md")
 else:
     newer = [v for v in released if key(v) >= key(version)]

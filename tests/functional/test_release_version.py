@@ -5,6 +5,8 @@ import shutil
 import subprocess
 import sys
 
+import yaml
+
 from tests.functional.harness import ROOT
 
 VENV = pathlib.Path(sys.executable).parent.parent
@@ -33,25 +35,46 @@ def changelog_check(copy):
                           cwd=copy, capture_output=True, text=True, timeout=300, check=False)
 
 
-def test_galaxy_yml_holds_a_version_that_was_not_released():
-    galaxy = (ROOT / "galaxy.yml").read_text()
-    released = (ROOT / "changelogs" / "changelog.yaml").read_text()
-    version = [line.split(":", 1)[1].strip() for line in galaxy.splitlines()
-               if line.startswith("version:")][0]
-    assert "\n  %s:\n" % version not in released, version
+def released_versions():
+    """The released versions, oldest first."""
+    releases = yaml.safe_load((ROOT / "changelogs" / "changelog.yaml").read_text())["releases"]
+    return sorted(releases, key=lambda v: tuple(int(p) for p in v.split(".")))
 
 
-def test_a_released_version_with_newer_fragments_fails_the_check(tmp_path):
+def test_the_checkout_passes_the_release_check(tmp_path):
+    """galaxy.yml names either the next release (fragments say what it will hold) or the newest
+    release with nothing after it: what a tarball built now is."""
+    version = [line.split(":", 1)[1].strip() for line in (ROOT / "galaxy.yml").read_text()
+               .splitlines() if line.startswith("version:")][0]
+    run = changelog_check(copy_of_the_checkout(tmp_path, version))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert version == "1.1.0", "this round's features are 1.1.0's (issue 26)"
+
+
+def test_a_released_version_with_other_content_fails_the_check(tmp_path):
     copy = copy_of_the_checkout(tmp_path, "1.0.0")
-    fragments = sorted(p.name for p in (copy / "changelogs" / "fragments").glob("*.yml"))
-    assert fragments, "no fragment since 1.0.0: nothing to tell apart"
+    fragment = copy / "changelogs" / "fragments" / "later-change.yml"
+    fragment.write_text("bugfixes:\n  - \"rotate role - a change made after 1.0.0.\"\n")
     run = changelog_check(copy)
     assert run.returncode != 0, run.stdout + run.stderr
     assert "galaxy.yml's version 1.0.0 was released on 2026-11-30" in run.stderr, run.stderr
-    assert all(name in run.stderr for name in fragments)
-    # The same release without the fragments is that release: the check passes.
-    for name in fragments:
-        (copy / "changelogs" / "fragments" / name).unlink()
+    assert "later-change.yml" in run.stderr
+    # Without a fragment, 1.0.0 is still not what the checkout holds once a later release exists.
+    fragment.unlink()
+    for extra in (copy / "changelogs" / "fragments").glob("*.y*ml"):
+        extra.unlink()
+    run = changelog_check(copy)
+    later = released_versions()[released_versions().index("1.0.0") + 1:]
+    if later:
+        assert run.returncode != 0 and "%s came after it" % ", ".join(later) in run.stderr, (
+            run.stdout + run.stderr)
+    else:
+        assert run.returncode == 0, run.stdout + run.stderr
+    # The newest release without fragments is that release: the check passes.
+    newest = released_versions()[-1]
+    copy = copy_of_the_checkout(tmp_path / "newest", newest)
+    for extra in (copy / "changelogs" / "fragments").glob("*.y*ml"):
+        extra.unlink()
     run = changelog_check(copy)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "changelog: 1.0.0 (released)" in run.stdout
+    assert "changelog: %s (released)" % newest in run.stdout
