@@ -2,9 +2,10 @@
 # make test: every stage of the project's checks, each timed.
 # The pytest stages keep both cores busy (pytest-xdist), so they run first, one after the other,
 # their output shown as it comes. The stages after them are mostly one process each (ansible-test,
-# ansible-lint, galaxy-importer, nox, Sphinx), so they run in two lanes at once; each stage's
-# output goes to build/test-logs/<stage>.log and is shown whole when the stage ends, so the lanes
-# never interleave. Every stage runs even when an earlier one failed; the run fails if any did,
+# ansible-lint, galaxy-importer, nox, Sphinx), so they run in two lanes at once, beside a third
+# lane with the tests that mostly wait for a platform's pace (pytest marker "paced"); each
+# stage's output goes to build/test-logs/<stage>.log and is shown whole when the stage ends, so
+# the lanes never interleave. Every stage runs even when an earlier one failed; the run fails if any did,
 # and ends with the table of stage times.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -15,6 +16,7 @@ cd "$root"
 FIRST=(pytest-2.21 pytest-2.19)
 LANE_A=(sanity-2.21 units integration lint docs-check)
 LANE_B=(sanity-2.19 build galaxy-import ee fresh-install nox changelog-check docsite)
+LANE_C=(pytest-paced)
 
 # stage NAME [live]: run `make NAME`, record "NAME ok|FAILED SECONDS" in $logs/times.
 stage() {
@@ -42,11 +44,13 @@ start=$SECONDS
 for name in "${FIRST[@]}"; do stage "$name" live; done
 lane "${LANE_A[@]}" &
 lane_a=$!
+lane "${LANE_C[@]}" &
+lane_c=$!
 lane "${LANE_B[@]}"
-wait "$lane_a"
+wait "$lane_a" "$lane_c"
 
 echo
-echo "make test: stage times (seconds; the two lanes after pytest ran at once)"
+echo "make test: stage times (seconds; the three lanes after pytest ran at once)"
 awk '{ printf "  %-16s %-7s %5d\n", $1, $2, $3 }' "$logs/times"
 echo "  total                    $((SECONDS - start))"
 if grep -q ' FAILED ' "$logs/times"; then

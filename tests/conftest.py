@@ -35,6 +35,9 @@ def pytest_configure(config):
         "markers", "wide: one more output format or variation of a check that the newest "
                    "ansible-core line runs in full; the older line runs a representative subset")
     config.addinivalue_line(
+        "markers", "paced: waits for a platform's rate limit most of its time (minutes, little "
+                   "CPU); make test runs these beside the stages after pytest, not among them")
+    config.addinivalue_line(
         "markers", "core: exercises ansible-core's own machinery (output and no_log, callbacks, "
                    "async, ad hoc, roles and argument specs, action and inventory plugins, "
                    "templating, ansible-vault, ansible-runner); every unit test is one too. The "

@@ -12,9 +12,10 @@ from tests.bench.scale import actions, run_role, seed_platform
 from tests.sandbox import Sandbox
 
 # Minutes of work on one line is enough: the engine and the budgets do not depend on the
-# ansible-core line. They run beside the other tests: the budget holds a request's place from
-# its send until a window after its answer, so a busy machine delays requests, never bunches them.
-pytestmark = pytest.mark.wide
+# ansible-core line. They mostly wait for the platforms' pace, so make test runs them beside the
+# stages that follow pytest (marker paced); a busy machine delays requests, never bunches them:
+# the budget holds a request's place from its send until a window after its answer.
+pytestmark = [pytest.mark.wide, pytest.mark.paced]
 
 #: a handful: the role's budget is kept below the limit, so a 429 is a rare race at a window's
 #: edge (requests counted when sent, the platform counts them when they arrive)
