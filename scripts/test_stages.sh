@@ -11,7 +11,7 @@ set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 logs="$root/build/test-logs"
 rm -rf "$logs" && mkdir -p "$logs"
-cd "$root"
+cd "$root" || exit 1
 
 FIRST=(pytest-2.21 pytest-2.19)
 LANE_A=(sanity-2.21 units integration lint docs-check)
@@ -32,7 +32,7 @@ stage() {
   else
     "${make[@]}" >"$logs/$name.log" 2>&1 || status=FAILED
     # one lane prints at a time
-    flock "$logs/.print" sh -c 'echo "=== $1"; cat "$2"' _ "$name" "$logs/$name.log"
+    ( flock 9; echo "=== $name"; cat "$logs/$name.log" ) 9>"$logs/.print"
   fi
   echo "$name $status $((SECONDS - start))" >>"$logs/times"
   echo "=== $name: $status after $((SECONDS - start)) s"
