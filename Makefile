@@ -66,8 +66,8 @@ debian-tools:
 pytest-2.21: $(V221)/.ready debian-tools
 	$(V221)/bin/python -m pytest $(PYTEST_FLAGS) $(PYTEST_XDIST) tests -m "not paced"
 
-# The tests marked "paced" (the rate-limit tests) mostly wait for a platform's pace: make test
-# runs them beside the single-process stages that follow pytest (scripts/test_stages.sh).
+# The tests marked "paced" (the rate-limit tests) mostly wait for a platform's pace and count the
+# 429s a sandbox answers: they run on their own, with nothing else slowing that sandbox.
 pytest-paced: $(V221)/.ready
 	$(V221)/bin/python -m pytest $(PYTEST_FLAGS) $(PYTEST_XDIST) tests -m paced
 

@@ -32,7 +32,11 @@ ansible-galaxy collection list tokenops.tokens
 mkfifo "$tmp/endpoints"
 (cd "$root" && exec "$tmp/sandbox-venv/bin/python" -m tests.sandbox --no-demo >"$tmp/endpoints") &
 sandbox_pid=$!
-read -r endpoints <"$tmp/endpoints"
+# The first line is the endpoints; the banner follows: keep reading, so the sandbox never
+# writes into a closed pipe.
+exec 3<"$tmp/endpoints"
+read -r endpoints <&3
+cat <&3 >/dev/null &
 url="$("$venv/bin/python" -c 'import json,sys; print(json.loads(sys.argv[1])["pulumi"]["url"])' "$endpoints")"
 token="$("$venv/bin/python" -c 'import json,sys; print(json.loads(sys.argv[1])["pulumi"]["token"])' "$endpoints")"
 # README.md, "A first call" (implicit localhost runs the module with this virtualenv's Python):

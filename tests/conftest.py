@@ -36,7 +36,7 @@ def pytest_configure(config):
                    "ansible-core line runs in full; the older line runs a representative subset")
     config.addinivalue_line(
         "markers", "paced: waits for a platform's rate limit most of its time (minutes, little "
-                   "CPU); make test runs these beside the stages after pytest, not among them")
+                   "CPU) and counts the 429s a sandbox answers; make test runs these on their own")
     config.addinivalue_line(
         "markers", "core: exercises ansible-core's own machinery (output and no_log, callbacks, "
                    "async, ad hoc, roles and argument specs, action and inventory plugins, "

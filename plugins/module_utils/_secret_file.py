@@ -122,8 +122,8 @@ class SecretDest:
         info = safe_path.file_info(self.dir_fd, self.name)
         if info is not None and stat.S_ISDIR(info.st_mode):
             raise InputError('secret_dest: %s is a directory' % self.path)
-        if (info is not None and self.shared and info.st_uid != os.geteuid()
-                and self.owner is None):
+        foreign = info is not None and info.st_uid != os.geteuid()
+        if foreign and self.shared and self.owner is None:
             raise InputError(
                 'secret_dest: %s belongs to %s, in a directory that other users can write; the '
                 'module does not hand a secret to a file another user created (whoever did could '
@@ -165,10 +165,10 @@ class SecretDest:
         info = self.check()
         uid, gid = self._owner_and_group(info)
         data = secret.encode('utf-8') + b'\n'
-        if (info is not None and stat.S_ISREG(info.st_mode)
-                and (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid) == (self.mode, uid, gid)
-                and safe_path.read_file(self.dir_fd, self.name, self.path,
-                                        owner_only=False) == data):
+        as_wanted = (info is not None and stat.S_ISREG(info.st_mode) and (
+            stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid) == (self.mode, uid, gid))
+        if as_wanted and safe_path.read_file(self.dir_fd, self.name, self.path,
+                                             owner_only=False) == data:
             return False
         safe_path.stage(self.dir_fd, self.name, data, self.path, self.mode, uid, gid).commit()
         return True

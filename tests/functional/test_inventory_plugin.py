@@ -107,10 +107,10 @@ def estate(sandbox):
     old_bot, _secret = cloudflare.add_token("old-bot", issued_on=now - 300 * DAY, status="disabled",
                                             expires_on=now + 20 * DAY + HALF)
     workers, _secret = cloudflare.add_token(
-              "workers", account_id=cloudflare.account_id, issued_on=now - 30 * DAY,
-              modified_on=now - 10 * DAY, expires_on=now + 5 * DAY + HALF,
-              policies=[policy("Workers Scripts Write",
-                               resources={"%s.%s" % (ACCOUNT_SCOPE, cloudflare.account_id): "*"})])
+        "workers", account_id=cloudflare.account_id, issued_on=now - 30 * DAY,
+        modified_on=now - 10 * DAY, expires_on=now + 5 * DAY + HALF,
+        policies=[policy("Workers Scripts Write",
+                         resources={"%s.%s" % (ACCOUNT_SCOPE, cloudflare.account_id): "*"})])
     cloudflare._tokens[workers].last_used_on = (now - 3 * DAY).replace(microsecond=0)
     add("cloudflare_ci_" + ci, token("cloudflare", cloudflare.url, "user", "user", ci, name="ci",
                                      created=now - 200 * DAY, used=now - DAY, age=200,

@@ -12,9 +12,8 @@ from tests.bench.scale import actions, run_role, seed_platform
 from tests.sandbox import Sandbox
 
 # Minutes of work on one line is enough: the engine and the budgets do not depend on the
-# ansible-core line. They mostly wait for the platforms' pace, so make test runs them beside the
-# stages that follow pytest (marker paced); a busy machine delays requests, never bunches them:
-# the budget holds a request's place from its send until a window after its answer.
+# ansible-core line. They mostly wait for the platforms' pace (marker paced): make test runs them
+# on their own, with nothing else starving the sandbox whose answers they count.
 pytestmark = [pytest.mark.wide, pytest.mark.paced]
 
 #: a handful: the role's budget is kept below the limit, so a 429 is a rare race at a window's

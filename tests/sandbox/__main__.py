@@ -10,6 +10,7 @@ Needs Flask (``pip install -r tests/sandbox/requirements.txt``; ``make sandbox``
 """
 import argparse
 import json
+import os
 import shlex
 import signal
 import sys
@@ -177,7 +178,10 @@ def main(argv: list[str] | None = None) -> int:
     tls = make_certificates(args.tls).server_pair if args.tls else False
     sandbox = Sandbox(demo=not args.no_demo, latency=args.latency, tls=tls).start()
     print(json.dumps(sandbox.endpoints()), flush=True)
-    print("\n".join(banner(sandbox, demo=not args.no_demo)), flush=True)
+    try:
+        print("\n".join(banner(sandbox, demo=not args.no_demo)), flush=True)
+    except BrokenPipeError:      # nobody reads on: serve all the same
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # pylint: disable=consider-using-with
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
