@@ -409,23 +409,31 @@ def test_a_hostile_pushgateway_costs_the_run_a_bounded_time_and_a_plain_warning(
     sinks.mkdir()
     tokens, _seeded = items(sandbox, sinks)
     server = HostileServer(mode)
+    returncode, output, elapsed = rotate_bounded(
+        tmp_path, tokens[:1], server, "the Pushgateway",
+        extra={"rotate_pushgateway_url": server.url})
+    assert returncode == 0, output
+    assert "Pushgateway at %s" % server.url in output, output
+    assert "\x1b" not in output
+    assert elapsed < 90, elapsed
+
+
+def rotate_bounded(tmp_path, tokens, server, what, extra=None):
+    """The role over ``tokens`` while ``server`` (a HostileServer, stopped after) misbehaves:
+    ``(returncode, output, seconds)``; a run still waiting after 120 s is killed and fails the
+    test, naming ``what`` it waited for."""
     try:
         started = time.monotonic()
-        proc = rotate(tmp_path, tokens[:1], extra={"rotate_pushgateway_url": server.url},
-                      popen=True)
+        proc = rotate(tmp_path, tokens, extra=extra, popen=True)
         try:
             output, _errors = proc.communicate(timeout=120)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
-            pytest.fail("the run was still waiting for the Pushgateway after 120 s")
-        elapsed = time.monotonic() - started
+            pytest.fail("the run was still waiting for %s after 120 s" % what)
+        return proc.returncode, output, time.monotonic() - started
     finally:
         server.stop()
-    assert proc.returncode == 0, output
-    assert "Pushgateway at %s" % server.url in output, output
-    assert "\x1b" not in output
-    assert elapsed < 90, elapsed
 
 
 def test_the_estate_playbook_escapes_every_label_value(tmp_path):

@@ -6,13 +6,11 @@ a second; the cases that need the role's own tasks (check mode, check_tasks) run
 ``ansible-playbook``.
 """
 import json
-import os
 import pathlib
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
@@ -30,8 +28,9 @@ from ansible_collections.tokenops.tokens.plugins.plugin_utils._sinks.tfe_variabl
 
 from tests.functional.harness import leaked
 from tests.functional.test_fault_matrix import rotation
-from tests.functional.test_rotate_role import rotate
-from tests.functional.test_rotation_metrics import HostileServer, items as metrics_items
+from tests.functional.test_rotation_metrics import (
+    HostileServer, items as metrics_items, rotate_bounded,
+)
 from tests.sandbox.core import days_ago
 from tests.stores import unique
 
@@ -608,18 +607,7 @@ def test_a_trickling_vault_costs_its_sink_a_bounded_time(sandbox, tmp_path):
     server = HostileServer("trickle")
     token = dict(tokens[0], deliver=[{"type": "vault_kv", "url": server.url, "path": "ci/x",
                                       "token": "hvs.not-a-real-token", "timeout": 3}])
-    try:
-        started = time.monotonic()
-        proc = rotate(tmp_path, [token], popen=True)
-        try:
-            output, _errors = proc.communicate(timeout=120)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            pytest.fail("the run was still waiting for the Vault after 120 s")
-        elapsed = time.monotonic() - started
-    finally:
-        server.stop()
+    _returncode, output, elapsed = rotate_bounded(tmp_path, [token], server, "the Vault")
     assert "rotate_tokens[pulumi-due].deliver[0]" in output or "vault" in output.lower(), output
     assert "hvs.not-a-real-token" not in output
     assert elapsed < 90, elapsed
@@ -638,18 +626,7 @@ def test_a_trickling_aws_endpoint_costs_its_sink_a_bounded_time(sandbox, tmp_pat
         "type": "aws_secretsmanager", "name": "ci/trickle", "endpoint_url": server.url,
         "region": "us-east-1", "access_key": "AKIATESTTOKENOPS0001",
         "secret_key": "not-a-real-aws-secret-key", "timeout": 2}])
-    try:
-        started = time.monotonic()
-        proc = rotate(tmp_path, [token], popen=True)
-        try:
-            output, _errors = proc.communicate(timeout=120)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            pytest.fail("the run was still waiting for the AWS endpoint after 120 s")
-        elapsed = time.monotonic() - started
-    finally:
-        server.stop()
+    _returncode, output, elapsed = rotate_bounded(tmp_path, [token], server, "the AWS endpoint")
     assert ("gave no complete answer within timeout (2.0s), 3 times") in output, output
     assert "not-a-real-aws-secret-key" not in output
     assert elapsed < 90, elapsed
