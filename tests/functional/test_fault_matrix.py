@@ -67,6 +67,7 @@ the platform accepts, and the clean runs deliver to both.
 
 The matrix is printed with a verdict in every cell; any failing cell fails the test.
 """
+import concurrent.futures
 import json
 import pathlib
 import re
@@ -631,40 +632,59 @@ def test_wire_fault_matrix(tmp_path_factory, capsys):
                capsys)
 
 
+#: cells run at once: a cell mostly waits (timeouts, Retry-After, propagation lag), and each has
+#: its own sandbox, state directory and store paths
+CELL_THREADS = 8
+
+
 def run_matrix(steps, columns, tmp_path_factory, capsys, openbao=None, moto=None):
-    """Run every applicable cell of ``steps`` x ``columns`` on every target; print the table."""
-    verdicts, failures = {}, []
+    """Run every applicable cell of ``steps`` x ``columns`` on every target; print the table.
+
+    Cells run in threads, ``CELL_THREADS`` at once, except those that switch on IAM
+    enforcement in the shared moto server ("aws write denied"): that switch would deny every
+    other cell's AWS writes, so those run one at a time after the others."""
+    verdicts, failures = {}, {}
+    cells = []
     for target in TARGETS:
         for step in steps:
             for fault in columns:
-                if not applicable(target, step, fault):
+                if applicable(target, step, fault):
+                    cells.append((target, step, fault, pathlib.Path(tmp_path_factory.mktemp(
+                        "%s-%s-%s" % (target.platform, step, fault.replace(" ", ""))))))
+                else:
                     verdicts[target.platform, step, fault] = "n/a"
-                    continue
-                work = tmp_path_factory.mktemp("%s-%s-%s" % (target.platform, step,
-                                                             fault.replace(" ", "")))
-                started = time.monotonic()
-                try:
-                    why = cell(target, step, fault, pathlib.Path(work), openbao, moto)
-                except Exception:  # noqa: BLE001 (a crash is a failed cell, reported below)
-                    why = "crashed: " + traceback.format_exc(limit=3)
-                took = time.monotonic() - started
-                if why is None and took > CELL_SECONDS:
-                    why = ("took %.0f s: some wait outlived the connection's max_retry_wait "
-                           "(%s s)" % (took, CONNECTION["max_retry_wait"]))
-                verdicts[target.platform, step, fault] = "pass" if why is None else "FAIL"
-                if why is not None:
-                    failures.append("%s/%s/%s: %s" % (target.platform, step, fault, why))
+
+    def judge(target, step, fault, work):
+        started = time.monotonic()
+        try:
+            why = cell(target, step, fault, work, openbao, moto)
+        except Exception:  # noqa: BLE001 (a crash is a failed cell, reported below)
+            why = "crashed: " + traceback.format_exc(limit=3)
+        took = time.monotonic() - started
+        if why is None and took > CELL_SECONDS:
+            why = ("took %.0f s: some wait outlived the connection's max_retry_wait "
+                   "(%s s)" % (took, CONNECTION["max_retry_wait"]))
+        verdicts[target.platform, step, fault] = "pass" if why is None else "FAIL"
+        if why is not None:
+            failures[target.platform, step, fault] = why
+
+    alone = [c for c in cells if c[2] == STORE_WRITE_FAULT]
+    with concurrent.futures.ThreadPoolExecutor(CELL_THREADS) as pool:
+        for done in [pool.submit(judge, *c) for c in cells if c not in alone]:
+            done.result()
+    for c in alone:
+        judge(*c)
     lines = ["| platform | step | " + " | ".join(columns) + " |",
              "|---|---|" + "---|" * len(columns)]
     for target in TARGETS:
         for step in steps:
             lines.append("| %s | %s | %s |" % (target.platform, step, " | ".join(
                 verdicts[target.platform, step, fault] for fault in columns)))
-    cells = sum(1 for v in verdicts.values() if v != "n/a")
     with capsys.disabled():
-        print("\nfault matrix: %d cells run, %d failed\n%s" % (cells, len(failures),
+        print("\nfault matrix: %d cells run, %d failed\n%s" % (len(cells), len(failures),
                                                                "\n".join(lines)))
-    assert failures == [], "\n".join(failures)
+    assert failures == {}, "\n".join("%s/%s/%s: %s" % (key + (why,))
+                                      for key, why in sorted(failures.items()))
 
 
 @pytest.mark.parametrize("fault", ["lost response", "timeout", "500"])
