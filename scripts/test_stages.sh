@@ -1,54 +1,56 @@
 #!/usr/bin/env bash
 # make test: every stage of the project's checks, each timed.
-# The pytest stages keep both cores busy (pytest-xdist), so they run first, one after the other,
-# their output shown as it comes; the tests that mostly wait for a platform's pace (pytest marker
-# "paced") run on their own, so that no other work slows the sandbox they count 429s against. The
-# stages after them are mostly one process each (ansible-test, ansible-lint, galaxy-importer, nox,
-# Sphinx), so they run in two lanes at once; each stage's output goes to
-# build/test-logs/<stage>.log and is shown whole when the stage ends, so the lanes never
-# interleave. Every stage runs even when an earlier one failed; the run fails if any did,
-# and ends with the table of stage times.
+# All stages run at once, as five chains, so that what one chain spends waiting (a trickling
+# server, a timeout, a platform's pace, pip) another spends working; the scheduler's priorities
+# (nice) say who gets a core first when they compete:
+#   - the rate-limit tests (pytest marker "paced"): little CPU, minutes of waiting for a platform's
+#     pace; first, so that no other work delays the requests whose 429s they count;
+#   - pytest on 2.21 (both cores, pytest-xdist) and on 2.19 (the "core" tests, one worker): next,
+#     as some of their tests bound the wall time of a run against a hostile server;
+#   - two lanes of the stages that are mostly one process each (ansible-test, ansible-lint,
+#     galaxy-importer, nox, Sphinx): last, they only fill the cores the others leave.
+# Each stage's output goes to build/test-logs/<stage>.log and is shown whole when the stage
+# ends, so chains never interleave. Every stage runs even when another failed; the run fails if
+# any did, and ends with the table of stage times.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 logs="$root/build/test-logs"
 rm -rf "$logs" && mkdir -p "$logs"
 cd "$root" || exit 1
 
-FIRST=(pytest-2.21 pytest-2.19 pytest-paced)
 LANE_A=(sanity-2.21 units integration lint docs-check)
 LANE_B=(sanity-2.19 build galaxy-import ee fresh-install nox changelog-check docsite)
 
-# stage NAME [live]: run `make NAME`, record "NAME ok|FAILED SECONDS" in $logs/times.
+# stage NICENESS NAME [VAR=VALUE...]: run `make NAME` at that niceness, record
+# "NAME ok|FAILED SECONDS" in $logs/times, then show its log.
 stage() {
-  local name="$1" live="${2:-}" start=$SECONDS status=ok
+  local niceness="$1" name="$2" start=$SECONDS status=ok
+  shift 2
   # Each stage is a make of its own: "-o build" keeps the stages that need the built tarball
   # from building it again (lane B builds it once, first).
-  local make=(make --no-print-directory -o build "$name")
+  local make=(make --no-print-directory -o build "$name" "$@")
   [ "$name" != build ] || make=(make --no-print-directory build)
-  if [ -n "$live" ]; then
-    echo "=== $name"
-    "${make[@]}" 2>&1 | tee "$logs/$name.log"
-    [ "${PIPESTATUS[0]}" -eq 0 ] || status=FAILED
-  else
-    "${make[@]}" >"$logs/$name.log" 2>&1 || status=FAILED
-    # one lane prints at a time
-    ( flock 9; echo "=== $name"; cat "$logs/$name.log" ) 9>"$logs/.print"
-  fi
+  nice -n "$niceness" "${make[@]}" >"$logs/$name.log" 2>&1 || status=FAILED
+  # one chain prints at a time
+  ( flock 9; echo "=== $name"; cat "$logs/$name.log"
+    echo "=== $name: $status after $((SECONDS - start)) s" ) 9>"$logs/.print"
   echo "$name $status $((SECONDS - start))" >>"$logs/times"
-  echo "=== $name: $status after $((SECONDS - start)) s"
 }
 
-lane() { for name in "$@"; do stage "$name"; done; }
+lane() { for name in "$@"; do stage 12 "$name"; done; }
 
 start=$SECONDS
-for name in "${FIRST[@]}"; do stage "$name" live; done
+stage 0 pytest-paced &
+stage 4 pytest-2.21 &
+# one worker: beside the 2.21 line's two, it fills what they leave idle
+stage 4 pytest-2.19 PYTEST_WORKERS=1 &
 lane "${LANE_A[@]}" &
-lane_a=$!
-lane "${LANE_B[@]}"
-wait "$lane_a"
+lane "${LANE_B[@]}" &
+wait
 
 echo
-echo "make test: stage times (seconds; the two lanes after pytest ran at once)"
+echo "make test: stage times (seconds; every chain ran at once: the rate-limit tests, pytest on"
+echo "each line, and two lanes of the other stages, each lane's stages one after the other)"
 awk '{ printf "  %-16s %-7s %5d\n", $1, $2, $3 }' "$logs/times"
 echo "  total                    $((SECONDS - start))"
 if grep -q ' FAILED ' "$logs/times"; then
