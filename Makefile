@@ -67,7 +67,8 @@ pytest-2.21: $(V221)/.ready debian-tools
 	$(V221)/bin/python -m pytest $(PYTEST_FLAGS) $(PYTEST_XDIST) tests -m "not paced"
 
 # The tests marked "paced" (the rate-limit tests) mostly wait for a platform's pace and count the
-# 429s a sandbox answers: they run on their own, with nothing else slowing that sandbox.
+# 429s a sandbox answers: make test runs them beside everything else, first in the scheduler's
+# priority (scripts/test_stages.sh), so that nothing else delays the requests they count.
 pytest-paced: $(V221)/.ready
 	$(V221)/bin/python -m pytest $(PYTEST_FLAGS) $(PYTEST_XDIST) tests -m paced
 

@@ -36,7 +36,8 @@ def pytest_configure(config):
                    "ansible-core line runs in full; the older line runs a representative subset")
     config.addinivalue_line(
         "markers", "paced: waits for a platform's rate limit most of its time (minutes, little "
-                   "CPU) and counts the 429s a sandbox answers; make test runs these on their own")
+                   "CPU) and counts the 429s a sandbox answers; make test runs these first in the "
+                   "scheduler's priority")
     config.addinivalue_line(
         "markers", "core: exercises ansible-core's own machinery (output and no_log, callbacks, "
                    "async, ad hoc, roles and argument specs, action and inventory plugins, "

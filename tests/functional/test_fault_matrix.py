@@ -684,7 +684,7 @@ def run_matrix(steps, columns, tmp_path_factory, capsys, openbao=None, moto=None
         print("\nfault matrix: %d cells run, %d failed\n%s" % (len(cells), len(failures),
                                                                "\n".join(lines)))
     assert failures == {}, "\n".join("%s/%s/%s: %s" % (key + (why,))
-                                      for key, why in sorted(failures.items()))
+                                     for key, why in sorted(failures.items()))
 
 
 @pytest.mark.parametrize("fault", ["lost response", "timeout", "500"])

@@ -13,7 +13,8 @@ from tests.sandbox import Sandbox
 
 # Minutes of work on one line is enough: the engine and the budgets do not depend on the
 # ansible-core line. They mostly wait for the platforms' pace (marker paced): make test runs them
-# on their own, with nothing else starving the sandbox whose answers they count.
+# beside the other stages, first in the scheduler's priority, so that nothing starves the sandbox
+# whose answers they count.
 pytestmark = [pytest.mark.wide, pytest.mark.paced]
 
 #: a handful: the role's budget is kept below the limit, so a 429 is a rare race at a window's
