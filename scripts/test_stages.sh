@@ -30,11 +30,15 @@ stage() {
   # from building it again (lane B builds it once, first).
   local make=(make --no-print-directory -o build "$name" "$@")
   [ "$name" != build ] || make=(make --no-print-directory build)
-  nice -n "$niceness" "${make[@]}" >"$logs/$name.log" 2>&1 || status=FAILED
+  # bash's time: the CPU seconds (user + system) of the stage and every process it waited for
+  local TIMEFORMAT='%U %S' cpu
+  { time nice -n "$niceness" "${make[@]}" >"$logs/$name.log" 2>&1 || status=FAILED; } \
+    2>"$logs/.$name.cpu"
+  cpu="$(awk '{ printf "%d", $1 + $2 }' "$logs/.$name.cpu")"
   # one chain prints at a time
   ( flock 9; echo "=== $name"; cat "$logs/$name.log"
-    echo "=== $name: $status after $((SECONDS - start)) s" ) 9>"$logs/.print"
-  echo "$name $status $((SECONDS - start))" >>"$logs/times"
+    echo "=== $name: $status after $((SECONDS - start)) s, $cpu s of CPU" ) 9>"$logs/.print"
+  echo "$name $status $((SECONDS - start)) $cpu" >>"$logs/times"
 }
 
 lane() { for name in "$@"; do stage 12 "$name"; done; }
@@ -51,8 +55,9 @@ wait
 echo
 echo "make test: stage times (seconds; every chain ran at once: the rate-limit tests, pytest on"
 echo "each line, and two lanes of the other stages, each lane's stages one after the other)"
-awk '{ printf "  %-16s %-7s %5d\n", $1, $2, $3 }' "$logs/times"
-echo "  total                    $((SECONDS - start))"
+printf "  %-16s %-7s %5s %5s\n" stage outcome wall CPU
+awk '{ printf "  %-16s %-7s %5d %5d\n", $1, $2, $3, $4; cpu += $4 }
+     END { printf "  %-16s %-7s %5d %5d\n", "total", "", '"$((SECONDS - start))"', cpu }' "$logs/times"
 if grep -q ' FAILED ' "$logs/times"; then
   echo "make test: failed: $(awk '$2 == "FAILED" { printf "%s ", $1 }' "$logs/times")(logs in build/test-logs)" >&2
   exit 1

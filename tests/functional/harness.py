@@ -1,7 +1,7 @@
 """Run real ``ansible-playbook`` and ad-hoc ``ansible`` against the sandbox, and read results.
 
-Registered results reach the test through a file written by a last ``no_log`` task, the way a
-user's playbook hands a secret on; everything Ansible printed is kept for leak checks.
+Registered results reach the test through a file written by a last ``no_log`` task (a test-only
+action, ``action_plugins/hand_over.py``); everything Ansible printed is kept for leak checks.
 """
 import json
 import os
@@ -14,6 +14,7 @@ import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(sys.executable).parent
+HAND_OVER = pathlib.Path(__file__).parent / "action_plugins" / "hand_over.py"
 
 
 @dataclass
@@ -112,10 +113,10 @@ def run_playbook(tmp_path, tasks, *, check=False, diff=False, verbosity=0, env=N
     results_file.unlink(missing_ok=True)
     names = _registered_names(tasks)
     dump = {"name": "hand the registered results to the test",
-            "ansible.builtin.copy": {
+            "hand_over": {
                 "content": "{{ {%s} | to_json }}" % ", ".join(
                     f"'{n}': ({n} | default(None))" for n in names),
-                "dest": str(results_file), "mode": "0600"},
+                "dest": str(results_file)},
             "no_log": True, "check_mode": False, "diff": False}
     play = {"name": "test", "hosts": "localhost", "gather_facts": False,
             "connection": "local", "tasks": list(tasks) + [dump]}
@@ -123,6 +124,10 @@ def run_playbook(tmp_path, tasks, *, check=False, diff=False, verbosity=0, env=N
         play["module_defaults"] = module_defaults
     playbook = tmp_path / "playbook.yml"
     playbook.write_text(yaml.safe_dump([play], sort_keys=False))
+    # the hand_over action, from the action_plugins directory beside the playbook
+    plugins = tmp_path / "action_plugins"
+    plugins.mkdir(exist_ok=True)
+    (plugins / "hand_over.py").write_text(HAND_OVER.read_text())
     cmd = [str(BIN / "ansible-playbook"), "-i", "localhost,", str(playbook)]
     if check:
         cmd.append("--check")

@@ -183,16 +183,15 @@ def test_rotation_engine_results_match_its_documentation(demo_sandbox, docs, tmp
             "deliver": [{"type": "file", "path": str(tmp_path / "ci-deploy.token")},
                         {"type": "tasks", "file": str(tmp_path / "deliver.yml")}]}
     (tmp_path / "deliver.yml").write_text("- ansible.builtin.debug: {msg: delivered}\n")
-    dump = {"name": "hand the engine's results to the test", "ansible.builtin.copy": {
+    dump = {"name": "hand the engine's results to the test", "hand_over": {
         "content": "{{ {'lock': _rotate_lock, 'issue': _rotate_issued,"
                    " 'finish': _rotate_result} | to_json }}",
-        "dest": str(tmp_path / "engine.json"), "mode": "0600"},
-        "no_log": True, "check_mode": False}
+        "dest": str(tmp_path / "engine.json")}, "no_log": True, "check_mode": False}
     role = {"name": "rotate", "ansible.builtin.include_role": {"name": "tokenops.tokens.rotate"},
             "vars": {"rotate_tokens": [item], "rotate_state_dir": str(tmp_path / "state")}}
-    planned = {"name": "plan only", "ansible.builtin.copy": {
-        "content": "{{ _rotate_plan | to_json }}", "dest": str(tmp_path / "plan.json"),
-        "mode": "0600"}, "no_log": True, "check_mode": False}
+    planned = {"name": "plan only", "hand_over": {
+        "content": "{{ _rotate_plan | to_json }}", "dest": str(tmp_path / "plan.json")},
+        "no_log": True, "check_mode": False}
     checked = run_playbook(tmp_path / "check", [role, planned], check=True)
     assert checked.rc == 0, checked.output
     run = run_playbook(tmp_path / "apply", [role, dump])
