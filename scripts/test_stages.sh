@@ -5,7 +5,7 @@
 # (nice) say who gets a core first when they compete:
 #   - the rate-limit tests (pytest marker "paced"): little CPU, minutes of waiting for a platform's
 #     pace; first, so that no other work delays the requests whose 429s they count;
-#   - pytest on 2.21 (both cores, pytest-xdist) and on 2.19 (the "core" tests, one worker): next,
+#   - pytest on 2.21 (three workers, pytest-xdist) and on 2.19 (the "core" tests, one worker): next,
 #     as some of their tests bound the wall time of a run against a hostile server;
 #   - two lanes of the stages that are mostly one process each (ansible-test, ansible-lint,
 #     galaxy-importer, nox, Sphinx): last, they only fill the cores the others leave.
@@ -45,8 +45,9 @@ lane() { for name in "$@"; do stage 12 "$name"; done; }
 
 start=$SECONDS
 stage 0 pytest-paced &
-stage 4 pytest-2.21 &
-# one worker: beside the 2.21 line's two, it fills what they leave idle
+# three workers on the newest line, the longest stage: a worker that waits (a trickling server,
+# a killed run's timeout) leaves its core to another; one on 2.19, which has less to run
+stage 4 pytest-2.21 PYTEST_WORKERS=3 &
 stage 4 pytest-2.19 PYTEST_WORKERS=1 &
 lane "${LANE_A[@]}" &
 lane "${LANE_B[@]}" &
