@@ -9,7 +9,8 @@ V221 := .venv/ansible-2.21
 VTOOLS := .venv/tools
 PIP_FLAGS := --quiet --disable-pip-version-check
 PYTEST_FLAGS ?= -q -p no:cacheprovider
-# pytest-xdist: one worker per core (-n auto counts the cores this process may use); every worker
+# pytest-xdist: one worker per core (-n auto counts the cores this process may use; make test
+# chooses its own, scripts/test_stages.sh); every worker
 # has its own sandboxes, tmp_path, HOME and TMPDIR (tests/conftest.py). loadgroup spreads tests
 # one by one, except those marked xdist_group, which stay on one worker together.
 PYTEST_WORKERS ?= auto
@@ -50,8 +51,9 @@ $(VTOOLS)/.ready: tests/requirements-tools.txt
 
 venv: $(V219)/.ready $(V221)/.ready $(VTOOLS)/.ready
 
-# Every check, each stage timed (scripts/test_stages.sh): pytest on both lines first, then the
-# other stages in two lanes at once; a table of stage times ends the run.
+# Every check, each stage timed (scripts/test_stages.sh): every stage at once, the rate-limit
+# tests first in the scheduler's priority, the pytest lines next, the other stages in two lanes
+# last; a table of each stage's wall and CPU seconds ends the run.
 # The three virtualenvs and the Debian tools are set up at once (pip mostly waits on I/O).
 test:
 	$(MAKE) --no-print-directory -j4 --output-sync=target venv debian-tools
