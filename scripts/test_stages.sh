@@ -22,8 +22,8 @@ cd "$root" || exit 1
 LANE_A=(sanity-2.21 units integration lint docs-check)
 LANE_B=(sanity-2.19 build galaxy-import ee fresh-install nox changelog-check docsite)
 
-# stage NICENESS NAME [VAR=VALUE...]: run `make NAME` at that niceness, record
-# "NAME ok|FAILED SECONDS" in $logs/times, then show its log.
+# stage NICENESS NAME [VAR=VALUE...]: run `make NAME` at that niceness, show its log, and record
+# "NAME ok|FAILED WALL-SECONDS CPU-SECONDS" in $logs/times.
 stage() {
   local niceness="$1" name="$2" start=$SECONDS status=ok
   shift 2

@@ -145,6 +145,9 @@ CONNECTION = {"timeout": 1.0, "max_retry_wait": 2.0, "max_verify_wait": 2}
 #: a cell runs a few short rotations; one that takes longer waited beyond what CONNECTION allows
 #: (a server's Retry-After a day away once held every later request of the run for a minute)
 CELL_SECONDS = 60
+#: cells run at once: a cell mostly waits (timeouts, Retry-After, propagation lag), and each has
+#: its own sandbox, state directory and store paths
+CELL_THREADS = 8
 #: what the CI sinks take of it (they verify nothing)
 SINK_CONNECTION = {"timeout": CONNECTION["timeout"], "max_retry_wait": CONNECTION["max_retry_wait"]}
 
@@ -630,11 +633,6 @@ def test_wire_fault_matrix(tmp_path_factory, capsys):
     """Issues 22 and 23: the listing as a step, and hostile servers' answers."""
     run_matrix(WIRE_MATRIX_STEPS, list(LIST_FAULTS) + list(WIRE_FAULTS), tmp_path_factory,
                capsys)
-
-
-#: cells run at once: a cell mostly waits (timeouts, Retry-After, propagation lag), and each has
-#: its own sandbox, state directory and store paths
-CELL_THREADS = 8
 
 
 def run_matrix(steps, columns, tmp_path_factory, capsys, openbao=None, moto=None):
