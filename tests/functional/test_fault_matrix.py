@@ -145,11 +145,11 @@ CONNECTION = {"timeout": 1.0, "max_retry_wait": 2.0, "max_verify_wait": 2}
 #: a cell runs a few short rotations; one that takes longer waited beyond what CONNECTION allows
 #: (a server's Retry-After a day away once held every later request of the run for a minute)
 CELL_SECONDS = 60
+#: what the CI sinks take of it (they verify nothing)
+SINK_CONNECTION = {"timeout": CONNECTION["timeout"], "max_retry_wait": CONNECTION["max_retry_wait"]}
 #: cells run at once: a cell mostly waits (timeouts, Retry-After, propagation lag), and each has
 #: its own sandbox, state directory and store paths
 CELL_THREADS = 8
-#: what the CI sinks take of it (they verify nothing)
-SINK_CONNECTION = {"timeout": CONNECTION["timeout"], "max_retry_wait": CONNECTION["max_retry_wait"]}
 
 
 class Target:
